@@ -1,0 +1,37 @@
+// Command inspect looks inside gatedpo's inputs: `inspect lossgrad` checks
+// a policy/reference pair against cases (losses, log-probs, gates, gradient
+// norms) and `inspect data` summarises a preference dataset.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: inspect <subcommand> [flags]
+
+subcommands:
+  lossgrad   losses, log-probs, gates and gradient norms of objective × gate cases (JSON Lines)
+  data       counts, skips, truncation and token-length quantiles of a preference dataset
+
+Run "inspect <subcommand> -h" for its flags.`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var code int
+	switch os.Args[1] {
+	case "lossgrad":
+		code = runLossgrad(os.Args[2:])
+	case "data":
+		code = runData(os.Args[2:])
+	case "-h", "-help", "--help", "help":
+		fmt.Println(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "inspect: unknown subcommand %q\n%s\n", os.Args[1], usage)
+		code = 2
+	}
+	os.Exit(code)
+}
