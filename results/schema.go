@@ -133,15 +133,15 @@ var SummaryColumns = []string{
 
 // ToyF1Row is one row of the toy single-step experiment (SCIENCE.md §6 F1).
 type ToyF1Row struct {
-	Row         int       `json:"row"`         // 1..6
-	Title       string    `json:"title"`       // e.g. "negative on 11 next to the peak"
-	K           int       `json:"k"`           // number of classes
-	Positive    []int     `json:"positive"`    // classes pushed up
-	Negative    []int     `json:"negative"`    // classes pushed down
-	LR          float64   `json:"lr"`          // step size
-	Gate        string    `json:"gate"`        // gate description ("none" if ungated)
-	Before      []float64 `json:"before"`      // probabilities before the step, length K
-	After       []float64 `json:"after"`       // probabilities after the step, length K
+	Row         int       `json:"row"`          // 1..6
+	Title       string    `json:"title"`        // e.g. "negative on 11 next to the peak"
+	K           int       `json:"k"`            // number of classes
+	Positive    []int     `json:"positive"`     // classes pushed up
+	Negative    []int     `json:"negative"`     // classes pushed down
+	LR          float64   `json:"lr"`           // step size
+	Gate        string    `json:"gate"`         // gate description ("none" if ungated)
+	Before      []float64 `json:"before"`       // probabilities before the step, length K
+	After       []float64 `json:"after"`        // probabilities after the step, length K
 	ArgmaxAfter int       `json:"argmax_after"` // class with the highest probability after the step
 }
 
@@ -216,8 +216,8 @@ type CellSummary struct {
 	Cell       string             `json:"cell"`
 	Status     string             `json:"status"` // complete | failed | running
 	Failure    *Failure           `json:"failure,omitempty"`
-	Steps      int                `json:"steps"`   // preference-stage optimizer steps done
-	WallS      float64            `json:"wall_s"`  // wall-clock seconds (excluded from reproducibility checks)
-	Final      map[string]float64 `json:"final"`   // held-out probe metrics at the last probe (SummaryColumns names)
+	Steps      int                `json:"steps"`  // preference-stage optimizer steps done
+	WallS      float64            `json:"wall_s"` // wall-clock seconds (excluded from reproducibility checks)
+	Final      map[string]float64 `json:"final"`  // held-out probe metrics at the last probe (SummaryColumns names)
 	Provenance Provenance         `json:"provenance"`
 }
