@@ -45,4 +45,3 @@ func TestScheduleFactor(t *testing.T) {
 		}
 	}
 }
-
