@@ -1,0 +1,764 @@
+package results
+
+// This file compares gated with ungated cells (SCIENCE.md §6): for every
+// gated configuration, the paired-by-seed difference gated − ungated of the
+// final probe metrics, with a Student-t 95 % confidence interval over seeds,
+// and the same at matched train-probe margin.
+//
+// Pairing. Two cells are partners when their resolved configurations are
+// equal except for the gate and nothing else (same arch, dataset, pipeline,
+// objective with its parameters, data/train/model tables) and they share a
+// seed. The ungated partner is a cell whose gate is "none" (or, when the
+// context has no such cell, a gate with τ = 0, which SCIENCE.md §3 defines
+// as off).
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// CompareMetric is a probe metric of the comparison.
+type CompareMetric struct {
+	Column string // ProbeMetricColumns name
+	Label  string // display name
+	Unit   string // "nats" or "" (a fraction)
+}
+
+// CompareMetrics are the metrics compared, in display order.
+var CompareMetrics = []CompareMetric{
+	{Column: "dlp_chosen", Label: "ΔLP_chosen", Unit: "nats"},
+	{Column: "gap", Label: "gap", Unit: "nats"},
+	{Column: "top1_mass", Label: "top-1 mass"},
+	{Column: "suppression", Label: "suppression"},
+	{Column: "reward_acc", Label: "reward acc"},
+}
+
+// DefaultMarginLevels are the train-probe reward margins (r⁺ − r⁻, nats,
+// without β) at which the comparison matches gated and ungated runs.
+var DefaultMarginLevels = []float64{10, 20, 40}
+
+// CompareOptions configures Compare. The zero value uses the defaults.
+type CompareOptions struct {
+	MarginLevels []float64 // default DefaultMarginLevels; empty slice = none (use nil for the default)
+	Confidence   float64   // two-sided confidence level, default 0.95
+}
+
+// Interval is a mean with a two-sided Student-t confidence interval.
+type Interval struct {
+	N     int     // number of values
+	Mean  float64 // NaN when N = 0
+	Lo    float64 // NaN when N < 2
+	Hi    float64 // NaN when N < 2
+	HasCI bool    // N ≥ 2
+}
+
+// ExcludesZero reports whether the interval exists and does not contain 0.
+func (iv Interval) ExcludesZero() bool {
+	return iv.HasCI && (iv.Lo > 0 || iv.Hi < 0)
+}
+
+// TQuantile returns the p-quantile of Student's t distribution with df
+// degrees of freedom (df ≥ 1).
+func TQuantile(p float64, df int) float64 {
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Quantile(p)
+}
+
+// TInterval returns the mean of xs and its two-sided confidence interval
+// mean ± t_{(1+conf)/2, n−1} · s/√n, s the sample standard deviation
+// (denominator n − 1). With fewer than two values there is no interval.
+func TInterval(xs []float64, conf float64) Interval {
+	n := len(xs)
+	iv := Interval{N: n, Mean: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
+	if n == 0 {
+		return iv
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	iv.Mean = sum / float64(n)
+	if n < 2 {
+		return iv
+	}
+	var ss float64
+	for _, x := range xs {
+		ss += (x - iv.Mean) * (x - iv.Mean)
+	}
+	sd := math.Sqrt(ss / float64(n-1))
+	half := TQuantile((1+conf)/2, n-1) * sd / math.Sqrt(float64(n))
+	iv.Lo, iv.Hi, iv.HasCI = iv.Mean-half, iv.Mean+half, true
+	return iv
+}
+
+// Context is what a gated cell shares with its ungated partner, in words.
+type Context struct {
+	Key       string // canonical JSON of the config without gate, seed and sweep name
+	Arch      string
+	Dataset   string
+	Pipeline  string
+	Objective string
+	Variant   string // other settings that vary across the sweep, "k=v, k=v" ("" when none)
+}
+
+// Label is a short human-readable name of the context.
+func (c Context) Label() string {
+	s := c.Arch + " · " + c.Dataset + " · " + c.Pipeline + " · " + c.Objective
+	if c.Variant != "" {
+		s += " · " + c.Variant
+	}
+	return s
+}
+
+// ComparisonRow is one (gated configuration, matching point, metric) entry.
+type ComparisonRow struct {
+	Context     Context
+	Gate        GateSpec
+	GateLabel   string
+	At          string  // "final" or "margin 10" (first train probe with margin ≥ 10)
+	MarginLevel float64 // 0 for "final"
+	Metric      CompareMetric
+	Seeds       []int     // the paired seeds used
+	Gated       float64   // mean over the paired seeds
+	Ungated     float64   // mean over the paired seeds
+	Diff        Interval  // paired differences gated − ungated
+	StepGated   float64   // mean probe step used for the gated cells
+	StepUngated float64   // mean probe step used for the ungated cells
+	Note        string    // "n<2: no CI", "not reached (gated 0/3, ungated 3/3)", ...
+	Split       string    // probe split the metric is read from
+	Reached     [2]string // "k/n" seeds that reached the margin level: gated, ungated ("" for final)
+}
+
+// Comparison is the whole gated-vs-ungated comparison of a sweep.
+type Comparison struct {
+	Rows         []ComparisonRow
+	MarginLevels []float64
+	Confidence   float64
+	Notes        []string // gated configurations without an ungated partner, and the like
+}
+
+// GateLabel describes a gate in a few words, e.g. "ramp τ=0.01 token" or
+// "sigmoid τ=0.001 T=0.5 seq rel"; "none" when ungated.
+func GateLabel(g GateSpec) string {
+	if g.Kind == "" || g.Kind == "none" {
+		return "none"
+	}
+	s := g.Kind + " τ=" + cmpFmtG(g.Tau)
+	if g.Kind == "sigmoid" && g.Temperature != 0 && g.Temperature != 1 {
+		s += " T=" + cmpFmtG(g.Temperature)
+	}
+	if g.Kind == "power" && g.Alpha != 0 && g.Alpha != 0.5 {
+		s += " α=" + cmpFmtG(g.Alpha)
+	}
+	if g.Level == "sequence" {
+		s += " seq"
+	} else {
+		s += " token"
+	}
+	if g.Relative {
+		s += " rel"
+	}
+	return s
+}
+
+func cmpFmtG(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// ContextKey is the canonical JSON of a config with gate, seed and sweep name
+// cleared: two cells with the same key differ only in gate and seed.
+func ContextKey(c CellConfig) string {
+	c.Gate, c.Seed, c.Sweep = GateSpec{}, 0, ""
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// FlattenConfig turns a config into dotted keys ("objective.beta",
+// "train.lr") and their JSON-encoded values.
+func FlattenConfig(c CellConfig) map[string]string {
+	b, _ := json.Marshal(c)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	out := map[string]string{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if mm, ok := v.(map[string]any); ok {
+			for k, x := range mm {
+				key := k
+				if prefix != "" {
+					key = prefix + "." + k
+				}
+				walk(key, x)
+			}
+			return
+		}
+		if s, ok := v.(string); ok {
+			out[prefix] = s
+			return
+		}
+		e, _ := json.Marshal(v)
+		out[prefix] = string(e)
+	}
+	walk("", m)
+	return out
+}
+
+// VaryingKeys returns the flattened config keys whose value differs between
+// cells (missing counts as a value), sorted.
+func VaryingKeys(cells []*Cell) []string {
+	vals := map[string]map[string]bool{}
+	flat := make([]map[string]string, len(cells))
+	all := map[string]bool{}
+	for i, c := range cells {
+		flat[i] = FlattenConfig(c.Config)
+		for k := range flat[i] {
+			all[k] = true
+		}
+	}
+	for k := range all {
+		vals[k] = map[string]bool{}
+		for _, f := range flat {
+			v, ok := f[k]
+			if !ok {
+				v = "\x00missing"
+			}
+			vals[k][v] = true
+		}
+	}
+	var out []string
+	for k, v := range vals {
+		if len(v) > 1 {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// contextShown are config keys shown in their own column, never in Variant.
+var contextShown = map[string]bool{"sweep": true, "seed": true, "arch": true, "dataset": true, "pipeline": true, "objective.name": true}
+
+// Contexts returns each cell's Context, indexed like cells.
+func Contexts(cells []*Cell) []Context {
+	var variantKeys []string
+	for _, k := range VaryingKeys(cells) {
+		if !contextShown[k] && !strings.HasPrefix(k, "gate.") {
+			variantKeys = append(variantKeys, k)
+		}
+	}
+	out := make([]Context, len(cells))
+	for i, c := range cells {
+		f := FlattenConfig(c.Config)
+		var parts []string
+		for _, k := range variantKeys {
+			v, ok := f[k]
+			if !ok {
+				v = "-"
+			}
+			parts = append(parts, k+"="+v)
+		}
+		out[i] = Context{
+			Key: ContextKey(c.Config), Arch: c.Config.Arch, Dataset: c.Config.Dataset,
+			Pipeline: c.Config.Pipeline, Objective: c.Config.Objective.Name,
+			Variant: strings.Join(parts, ", "),
+		}
+	}
+	return out
+}
+
+// GateKey is the canonical JSON of a gate spec.
+func GateKey(g GateSpec) string {
+	b, _ := json.Marshal(g)
+	return string(b)
+}
+
+// Group is the cells of one (context, gate) combination, one per seed.
+type Group struct {
+	Context Context
+	Gate    GateSpec
+	Cells   []*Cell // sorted by seed
+}
+
+// GroupCells groups cells by (context, gate), in a stable display order
+// (pipeline, arch, dataset, objective, variant, then gate kind, level,
+// relative, τ).
+func GroupCells(cells []*Cell) []*Group {
+	ctxs := Contexts(cells)
+	idx := map[string]*Group{}
+	var groups []*Group
+	for i, c := range cells {
+		k := ctxs[i].Key + "\x00" + GateKey(c.Config.Gate)
+		g := idx[k]
+		if g == nil {
+			g = &Group{Context: ctxs[i], Gate: c.Config.Gate}
+			idx[k] = g
+			groups = append(groups, g)
+		}
+		g.Cells = append(g.Cells, c)
+	}
+	for _, g := range groups {
+		sort.SliceStable(g.Cells, func(i, j int) bool { return g.Cells[i].Config.Seed < g.Cells[j].Config.Seed })
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return groupLess(groups[i], groups[j]) })
+	return groups
+}
+
+func groupLess(a, b *Group) bool {
+	ka := []string{a.Context.Pipeline, a.Context.Arch, a.Context.Dataset, a.Context.Objective, a.Context.Variant, a.Context.Key}
+	kb := []string{b.Context.Pipeline, b.Context.Arch, b.Context.Dataset, b.Context.Objective, b.Context.Variant, b.Context.Key}
+	for i := range ka {
+		if ka[i] != kb[i] {
+			return ka[i] < kb[i]
+		}
+	}
+	ua, ub := a.Gate.Ungated(), b.Gate.Ungated()
+	if ua != ub {
+		return ua
+	}
+	if a.Gate.Kind != b.Gate.Kind {
+		return a.Gate.Kind < b.Gate.Kind
+	}
+	if a.Gate.Level != b.Gate.Level {
+		return a.Gate.Level > b.Gate.Level // token before sequence
+	}
+	if a.Gate.Relative != b.Gate.Relative {
+		return !a.Gate.Relative
+	}
+	if a.Gate.Tau != b.Gate.Tau {
+		return a.Gate.Tau < b.Gate.Tau
+	}
+	return GateKey(a.Gate) < GateKey(b.Gate)
+}
+
+// Baseline returns the ungated group of a context among groups: the one with
+// gate kind "none" if there is one, else an ungated one with τ = 0, else nil.
+func Baseline(groups []*Group, contextKey string) *Group {
+	var fallback *Group
+	for _, g := range groups {
+		if g.Context.Key != contextKey || !g.Gate.Ungated() {
+			continue
+		}
+		if g.Gate.Kind == "" || g.Gate.Kind == "none" {
+			return g
+		}
+		if fallback == nil {
+			fallback = g
+		}
+	}
+	return fallback
+}
+
+// Compare builds the gated-vs-ungated comparison of a sweep's complete cells.
+func Compare(cells []*Cell, opt CompareOptions) *Comparison {
+	if opt.MarginLevels == nil {
+		opt.MarginLevels = DefaultMarginLevels
+	}
+	if opt.Confidence == 0 {
+		opt.Confidence = 0.95
+	}
+	cmp := &Comparison{MarginLevels: opt.MarginLevels, Confidence: opt.Confidence}
+	groups := GroupCells(cells)
+	for _, g := range groups {
+		if g.Gate.Ungated() {
+			continue
+		}
+		base := Baseline(groups, g.Context.Key)
+		if base == nil {
+			cmp.Notes = append(cmp.Notes, fmt.Sprintf("%s, gate %s: no ungated cell with the same settings; not compared",
+				g.Context.Label(), GateLabel(g.Gate)))
+			continue
+		}
+		cmp.Rows = append(cmp.Rows, compareGroup(g, base, "final", 0, opt.Confidence)...)
+		for _, lvl := range opt.MarginLevels {
+			cmp.Rows = append(cmp.Rows, compareGroup(g, base, "margin "+cmpFmtG(lvl), lvl, opt.Confidence)...)
+		}
+	}
+	return cmp
+}
+
+// marginSplit is the split whose reward_margin defines "matched margin":
+// the train probe when the cell has it.
+func marginSplit(c *Cell) string {
+	for _, s := range c.ProbeSplits() {
+		if s == SplitTrain {
+			return s
+		}
+	}
+	return c.MainSplit()
+}
+
+// pickStep returns the probe step to read a cell at: its last probe for
+// "final", else the first probe whose train margin reaches level.
+func pickStep(c *Cell, level float64) (int, bool) {
+	if level == 0 {
+		r, ok := c.FinalProbe(c.MainSplit())
+		return r.Step, ok
+	}
+	return c.FirstStepReaching(marginSplit(c), "reward_margin", level)
+}
+
+func compareGroup(g, base *Group, at string, level, conf float64) []ComparisonRow {
+	bySeed := map[int]*Cell{}
+	for _, c := range base.Cells {
+		if _, dup := bySeed[c.Config.Seed]; !dup {
+			bySeed[c.Config.Seed] = c
+		}
+	}
+	type pair struct {
+		seed   int
+		gc, uc *Cell
+		gs, us int
+	}
+	var pairs []pair
+	var seedsBoth, reachedG, reachedU int
+	for _, gc := range g.Cells {
+		uc := bySeed[gc.Config.Seed]
+		if uc == nil {
+			continue
+		}
+		seedsBoth++
+		gs, gok := pickStep(gc, level)
+		us, uok := pickStep(uc, level)
+		if gok {
+			reachedG++
+		}
+		if uok {
+			reachedU++
+		}
+		if gok && uok {
+			pairs = append(pairs, pair{gc.Config.Seed, gc, uc, gs, us})
+		}
+	}
+	var rows []ComparisonRow
+	for _, m := range CompareMetrics {
+		row := ComparisonRow{
+			Context: g.Context, Gate: g.Gate, GateLabel: GateLabel(g.Gate), At: at, MarginLevel: level, Metric: m,
+			Gated: math.NaN(), Ungated: math.NaN(), StepGated: math.NaN(), StepUngated: math.NaN(),
+		}
+		if level != 0 {
+			row.Reached = [2]string{fmt.Sprintf("%d/%d", reachedG, seedsBoth), fmt.Sprintf("%d/%d", reachedU, seedsBoth)}
+		}
+		var diffs, gv, uv, gsteps, usteps []float64
+		for _, p := range pairs {
+			split := p.gc.MainSplit()
+			gr, ok1 := p.gc.ProbeAt(split, p.gs)
+			ur, ok2 := p.uc.ProbeAt(split, p.us)
+			if !ok1 || !ok2 {
+				continue
+			}
+			a, ok1 := gr.Values[m.Column]
+			b, ok2 := ur.Values[m.Column]
+			if !ok1 || !ok2 || math.IsNaN(a) || math.IsNaN(b) {
+				continue
+			}
+			row.Split = split
+			row.Seeds = append(row.Seeds, p.seed)
+			diffs, gv, uv = append(diffs, a-b), append(gv, a), append(uv, b)
+			gsteps, usteps = append(gsteps, float64(p.gs)), append(usteps, float64(p.us))
+		}
+		row.Diff = TInterval(diffs, conf)
+		row.Gated, row.Ungated = cmpMean(gv), cmpMean(uv)
+		row.StepGated, row.StepUngated = cmpMean(gsteps), cmpMean(usteps)
+		switch {
+		case seedsBoth == 0:
+			row.Note = "no seed in common with the ungated cells"
+		case level != 0 && len(pairs) == 0:
+			row.Note = fmt.Sprintf("not reached (gated %d/%d, ungated %d/%d seeds)", reachedG, seedsBoth, reachedU, seedsBoth)
+		case len(diffs) == 0:
+			row.Note = "metric not recorded"
+		case len(diffs) < 2:
+			row.Note = "n<2: no CI"
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func cmpMean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// ComparisonCSVColumns are the columns of comparison.csv (one row per
+// gated configuration × matching point × metric).
+var ComparisonCSVColumns = []string{
+	"pipeline", "arch", "dataset", "objective", "variant",
+	"gate", "gate_kind", "level", "relative", "tau",
+	"at", "margin_level", "metric", "split", "n", "seeds",
+	"mean_gated", "mean_ungated", "diff_mean", "ci_lo", "ci_hi", "excludes_zero",
+	"step_gated", "step_ungated", "reached_gated", "reached_ungated", "note",
+}
+
+// WriteCSV writes the comparison as comparison.csv.
+func (c *Comparison) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(ComparisonCSVColumns); err != nil {
+		return err
+	}
+	for _, r := range c.Rows {
+		seeds := make([]string, len(r.Seeds))
+		for i, s := range r.Seeds {
+			seeds[i] = strconv.Itoa(s)
+		}
+		level := r.Gate.Level
+		if level == "" {
+			level = "token"
+		}
+		rec := []string{
+			r.Context.Pipeline, r.Context.Arch, r.Context.Dataset, r.Context.Objective, r.Context.Variant,
+			r.GateLabel, r.Gate.Kind, level, strconv.FormatBool(r.Gate.Relative), cmpFmtG(r.Gate.Tau),
+			r.At, cmpFmtG(r.MarginLevel), r.Metric.Column, r.Split, strconv.Itoa(r.Diff.N), strings.Join(seeds, " "),
+			cmpFmtG(r.Gated), cmpFmtG(r.Ungated), cmpFmtG(r.Diff.Mean), cmpFmtG(r.Diff.Lo), cmpFmtG(r.Diff.Hi),
+			strconv.FormatBool(r.Diff.ExcludesZero()),
+			cmpFmtG(r.StepGated), cmpFmtG(r.StepUngated), r.Reached[0], r.Reached[1], r.Note,
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// FormatCell formats a difference for a table: "+29.1 [+12.0, +46.2] *",
+// "+29.1 (n<2: no CI)" or the row's note.
+func FormatCell(r ComparisonRow) string {
+	if r.Diff.N == 0 {
+		switch {
+		case r.Note == "":
+			return "—"
+		case strings.HasPrefix(r.Note, "not reached"):
+			return "not reached"
+		}
+		return r.Note
+	}
+	if !r.Diff.HasCI {
+		return cmpSigned(r.Diff.Mean) + " (n<2: no CI)"
+	}
+	s := fmt.Sprintf("%s [%s, %s]", cmpSigned(r.Diff.Mean), cmpSigned(r.Diff.Lo), cmpSigned(r.Diff.Hi))
+	if r.Diff.ExcludesZero() {
+		s += " *"
+	}
+	return s
+}
+
+// signed formats a number with a sign and three significant digits
+// (at least one decimal for numbers ≥ 100 is not needed: nats at this scale).
+func cmpSigned(v float64) string {
+	if math.IsNaN(v) {
+		return "NaN"
+	}
+	a := math.Abs(v)
+	switch {
+	case a == 0:
+		return "0"
+	case a >= 100:
+		return fmt.Sprintf("%+.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%+.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%+.2f", v)
+	default:
+		return fmt.Sprintf("%+.3f", v)
+	}
+}
+
+// TableRow is one line of a wide comparison table: a gated configuration at
+// one matching point, with one entry per CompareMetrics metric.
+type TableRow struct {
+	Context   Context
+	GateLabel string
+	At        string
+	N         int    // paired seeds (the largest over metrics)
+	Steps     string // "gated/ungated" mean probe step used
+	Reached   string // "gated k/n, ungated k/n" for margin rows
+	Cells     []string
+	Rows      []ComparisonRow // the underlying rows, one per metric
+}
+
+// Table returns the wide rows of the comparison for one matching point
+// ("final" or "margin 10"), in display order.
+func (c *Comparison) Table(at string) []TableRow {
+	var out []TableRow
+	for i := 0; i < len(c.Rows); {
+		j := i
+		for j < len(c.Rows) && c.Rows[j].Context.Key == c.Rows[i].Context.Key &&
+			GateKey(c.Rows[j].Gate) == GateKey(c.Rows[i].Gate) && c.Rows[j].At == c.Rows[i].At {
+			j++
+		}
+		if c.Rows[i].At == at {
+			tr := TableRow{Context: c.Rows[i].Context, GateLabel: c.Rows[i].GateLabel, At: at, Rows: c.Rows[i:j]}
+			for _, r := range c.Rows[i:j] {
+				tr.N = max(tr.N, r.Diff.N)
+				tr.Cells = append(tr.Cells, FormatCell(r))
+			}
+			r0 := c.Rows[i]
+			if !math.IsNaN(r0.StepGated) {
+				tr.Steps = fmt.Sprintf("%.0f/%.0f", r0.StepGated, r0.StepUngated)
+			}
+			if r0.MarginLevel != 0 {
+				tr.Reached = "gated " + r0.Reached[0] + ", ungated " + r0.Reached[1]
+			}
+			out = append(out, tr)
+		}
+		i = j
+	}
+	return out
+}
+
+// Points returns the matching points of the comparison: "final", then one
+// per margin level.
+func (c *Comparison) Points() []string {
+	pts := []string{"final"}
+	for _, l := range c.MarginLevels {
+		pts = append(pts, "margin "+cmpFmtG(l))
+	}
+	return pts
+}
+
+// Pipelines returns the pipelines present in the rows, in display order.
+func (c *Comparison) Pipelines() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range c.Rows {
+		if !seen[r.Context.Pipeline] {
+			seen[r.Context.Pipeline] = true
+			out = append(out, r.Context.Pipeline)
+		}
+	}
+	return out
+}
+
+// PointTitle describes a matching point in words.
+func PointTitle(at string) string {
+	if at == "final" {
+		return "At the final probe (matched step)"
+	}
+	return "At matched train-probe margin " + strings.TrimPrefix(at, "margin ") +
+		" (first probe where the train reward margin r⁺ − r⁻ reaches it)"
+}
+
+// Markdown renders the comparison as Markdown: an explanation, then per
+// pipeline one table per matching point.
+func (c *Comparison) Markdown() string {
+	var b strings.Builder
+	pct := cmpFmtG(c.Confidence * 100)
+	b.WriteString("# Gated vs ungated\n\n")
+	fmt.Fprintf(&b, "Paired by seed: each entry is the mean over seeds of (gated − ungated) for the same "+
+		"arch, dataset, pipeline, objective, settings and seed, with its %s %% confidence interval "+
+		"[Student t, df = n − 1]. n = number of paired seeds; with n = 2 the interval uses t = %.1f and is wide. "+
+		"`*` marks an interval that excludes 0. Metrics are read on the held-out probe split (train split when "+
+		"a cell has no held-out probe). ΔLP_chosen and gap are in nats; top-1 mass, suppression and reward "+
+		"accuracy are fractions.\n\n", pct, TQuantile((1+c.Confidence)/2, 1))
+	if len(c.Rows) == 0 {
+		b.WriteString("No gated cell with an ungated partner in this sweep: nothing to compare.\n\n")
+	}
+	for _, p := range c.Pipelines() {
+		fmt.Fprintf(&b, "## Pipeline %s\n\n", p)
+		for _, at := range c.Points() {
+			var rows []TableRow
+			for _, tr := range c.Table(at) {
+				if tr.Context.Pipeline == p {
+					rows = append(rows, tr)
+				}
+			}
+			if len(rows) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "### %s\n\n", PointTitle(at))
+			hdr := []string{"arch", "dataset", "objective", "settings", "gate", "n", "step g/u"}
+			if at != "final" {
+				hdr = append(hdr, "reached")
+			}
+			for _, m := range CompareMetrics {
+				h := m.Label
+				if m.Unit != "" {
+					h += " (" + m.Unit + ")"
+				}
+				hdr = append(hdr, h)
+			}
+			b.WriteString("| " + strings.Join(hdr, " | ") + " |\n")
+			b.WriteString(strings.Repeat("|---", len(hdr)) + "|\n")
+			for _, tr := range rows {
+				cells := []string{tr.Context.Arch, tr.Context.Dataset, tr.Context.Objective, cmpOrDash(tr.Context.Variant),
+					tr.GateLabel, strconv.Itoa(tr.N), cmpOrDash(tr.Steps)}
+				if at != "final" {
+					cells = append(cells, tr.Reached)
+				}
+				cells = append(cells, tr.Cells...)
+				for i := range cells {
+					cells[i] = strings.ReplaceAll(cells[i], "|", "\\|")
+				}
+				b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+			}
+			b.WriteString("\n")
+		}
+	}
+	for _, n := range c.Notes {
+		b.WriteString("- " + n + "\n")
+	}
+	return b.String()
+}
+
+func cmpOrDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// WriteFiles writes comparison.csv and comparison.md into dir and returns
+// their paths.
+func (c *Comparison) WriteFiles(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %v", dir, err)
+	}
+	csvPath := filepath.Join(dir, ComparisonCSVFile)
+	var sb strings.Builder
+	if err := c.WriteCSV(&sb); err != nil {
+		return nil, fmt.Errorf("%s: %v", csvPath, err)
+	}
+	if err := cmpWriteAtomic(csvPath, []byte(sb.String())); err != nil {
+		return nil, err
+	}
+	mdPath := filepath.Join(dir, ComparisonMDFile)
+	if err := cmpWriteAtomic(mdPath, []byte(c.Markdown())); err != nil {
+		return nil, err
+	}
+	return []string{csvPath, mdPath}, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it.
+func cmpWriteAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return nil
+}
