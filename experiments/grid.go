@@ -1,0 +1,594 @@
+package experiments
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"gatedpo/gating"
+	"gatedpo/results"
+)
+
+//go:embed grids/*.toml
+var builtinGrids embed.FS
+
+// BuiltinGrids lists the names of the grids shipped inside the binary
+// (`default`, `test`, `paper`); LoadGrid accepts these names in place of
+// a file.
+func BuiltinGrids() []string {
+	entries, _ := builtinGrids.ReadDir("grids")
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".toml"))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// BuiltinGrid returns the TOML text of a shipped grid.
+func BuiltinGrid(name string) ([]byte, bool) {
+	b, err := builtinGrids.ReadFile("grids/" + name + ".toml")
+	return b, err == nil
+}
+
+// DataConfig is the [data] table of a grid: what every cell trains and
+// probes on. Every default is listed here.
+type DataConfig struct {
+	Datasets          []string // "synthetic" or paths (dataset = "x" or a list, an axis); default ["synthetic"]
+	Format            string   // "" = auto-detect from the file; otherwise passed to the loader
+	Tokenizer         string   // byte | bpe (default byte)
+	VocabSize         int      // bpe vocabulary size (default 512; ignored for byte)
+	MaxPromptTokens   int      // prompts keep their last N tokens (default 32)
+	MaxResponseTokens int      // responses keep their first N tokens (default 32)
+	ProbeExamples     int      // size of the held-out probe set and of the train probe set (default 64)
+	TrainExamples     int      // training pairs used (0 = all left after the held-out split; default 0)
+	SyntheticPairs    int      // pairs generated for dataset = "synthetic" (default 512)
+
+	// Paths maps each dataset as written to the file it resolved to
+	// (relative paths resolve against the grid file's directory). Cell
+	// configs record the name as written, so cell ids do not depend on
+	// where the repository lives; the content hash is in the provenance.
+	Paths map[string]string
+}
+
+// TrainConfig is the [train] table of a grid, shared by every cell.
+type TrainConfig struct {
+	SFTEpochs       int     // stage-1 epochs (default 8)
+	PrefEpochs      int     // stage-2 epochs (default 6)
+	BatchPairs      int     // preference pairs per step; SFT uses 2× as many sequences (default 8)
+	Optimizer       string  // adam | adamw | rmsprop (default adam)
+	LR              float64 // preference-stage learning rate (default 1e-3)
+	SFTLR           float64 // stage-1 learning rate (default: lr)
+	LRSchedule      string  // constant | linear | cosine after warm-up (default constant)
+	WarmupSteps     int     // linear warm-up steps (default 20)
+	WeightDecay     float64 // adamw decay (default 0.01 for adamw, else 0)
+	MaxGradNorm     float64 // global-norm clipping, 0 = off (default 10)
+	EvalEvery       int     // probe every N preference steps (and at step 0) (default 25)
+	CheckpointEvery int     // checkpoint every N steps (default 200)
+	DType           string  // float32 | float64 (default float32)
+	InitFrom        string  // checkpoint to start stage 1 from ("" = random init), as written
+	InitFromPath    string  // InitFrom resolved against the grid file's directory
+}
+
+// ToyConfig is the [toy] table.
+type ToyConfig struct {
+	Run   bool // write toy/toy_f1.json and toy/toy_f1b.csv (default false)
+	Steps int  // multi-step toy steps (default 200)
+	Seeds int  // multi-step toy seeds (default 3)
+}
+
+// Grid is a parsed and validated grid file. Its cross product of axes is
+// the set of cells (see Cells).
+type Grid struct {
+	Name       string                  // output goes to runs/<Name>/ unless -out is given
+	File       string                  // where it came from ("builtin:default" for shipped grids)
+	Source     []byte                  // the TOML text as given
+	Dir        string                  // directory relative paths resolve against
+	Data       DataConfig              // [data]
+	Train      TrainConfig             // [train]
+	Toy        ToyConfig               // [toy]
+	Arch       []string                // grid.arch
+	Pipeline   []string                // grid.pipeline
+	Seed       []int                   // grid.seed
+	Objectives []results.ObjectiveSpec // [[grid.objective]]
+	Gates      []results.GateSpec      // [[grid.gate]], list-valued tau expanded
+	pos        *TOMLPositions
+}
+
+// Pipelines are the stage-1 variants.
+const (
+	PipelineBaseline    = "baseline"     // SFT on chosen
+	PipelineExtendedSFT = "extended_sft" // SFT on chosen ∪ rejected
+)
+
+// LoadGrid reads a grid from a file path or, when nameOrPath names a
+// shipped grid and no such file exists, from the binary. Every error is a
+// *ConfigError naming file:line and key.
+func LoadGrid(nameOrPath string) (*Grid, error) {
+	if _, err := os.Stat(nameOrPath); err != nil {
+		if src, ok := BuiltinGrid(nameOrPath); ok {
+			wd, _ := os.Getwd()
+			return ParseGrid("builtin:"+nameOrPath, wd, src)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &ConfigError{File: nameOrPath, Msg: fmt.Sprintf("no such grid file (built-in grids: %s)", strings.Join(BuiltinGrids(), ", "))}
+		}
+		return nil, &ConfigError{File: nameOrPath, Msg: err.Error()}
+	}
+	src, err := os.ReadFile(nameOrPath)
+	if err != nil {
+		return nil, &ConfigError{File: nameOrPath, Msg: err.Error()}
+	}
+	abs, _ := filepath.Abs(nameOrPath)
+	return ParseGrid(nameOrPath, filepath.Dir(abs), src)
+}
+
+// ParseGrid parses and validates grid text. file names it in errors; dir
+// is where relative dataset and init_from paths resolve (they must exist).
+func ParseGrid(file, dir string, src []byte) (*Grid, error) {
+	var raw map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&raw); err != nil {
+		return nil, TOMLDecodeError(file, err)
+	}
+	g := &Grid{File: file, Source: src, Dir: dir, pos: ScanTOMLPositions(file, src)}
+	p := &tableParser{pos: g.pos}
+	if err := p.grid(g, raw); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// tableParser reads decoded TOML with key paths for errors.
+type tableParser struct{ pos *TOMLPositions }
+
+func (p *tableParser) errf(key, format string, args ...any) error {
+	return p.pos.Errorf(key, format, args...)
+}
+
+// allow checks that every key of table is in allowed.
+func (p *tableParser) allow(prefix string, table map[string]any, allowed ...string) error {
+	keys := make([]string, 0, len(table))
+	for k := range table {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ok := false
+		for _, a := range allowed {
+			if a == k {
+				ok = true
+			}
+		}
+		if !ok {
+			return p.errf(joinKey(prefix, k), "unknown key; expected one of %s", strings.Join(allowed, ", "))
+		}
+	}
+	return nil
+}
+
+func (p *tableParser) table(key string, v any) (map[string]any, error) {
+	if v == nil {
+		return map[string]any{}, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, p.errf(key, "expected a table, got %s", describe(v))
+	}
+	return m, nil
+}
+
+func describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case []any, []map[string]any:
+		return "a list"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("%v", v)
+}
+
+func (p *tableParser) str(key string, v any, dst *string, choices ...string) error {
+	if v == nil {
+		return nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return p.errf(key, "expected a string, got %s", describe(v))
+	}
+	if len(choices) > 0 {
+		found := false
+		for _, c := range choices {
+			found = found || c == s
+		}
+		if !found {
+			return p.errf(key, "expected one of %s, got %q", strings.Join(choices, ", "), s)
+		}
+	}
+	*dst = s
+	return nil
+}
+
+func (p *tableParser) integer(key string, v any, dst *int, min int) error {
+	if v == nil {
+		return nil
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return p.errf(key, "expected an integer >= %d, got %s", min, describe(v))
+	}
+	if n < int64(min) || n > math.MaxInt32 {
+		return p.errf(key, "expected an integer >= %d, got %d", min, n)
+	}
+	*dst = int(n)
+	return nil
+}
+
+func (p *tableParser) number(key string, v any, dst *float64, positive bool) error {
+	if v == nil {
+		return nil
+	}
+	var x float64
+	switch n := v.(type) {
+	case float64:
+		x = n
+	case int64:
+		x = float64(n)
+	default:
+		return p.errf(key, "expected a number, got %s", describe(v))
+	}
+	if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 || (positive && x == 0) {
+		if positive {
+			return p.errf(key, "expected a finite number > 0, got %v", x)
+		}
+		return p.errf(key, "expected a finite number >= 0, got %v", x)
+	}
+	*dst = x
+	return nil
+}
+
+func (p *tableParser) boolean(key string, v any, dst *bool) error {
+	if v == nil {
+		return nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return p.errf(key, "expected true or false, got %s", describe(v))
+	}
+	*dst = b
+	return nil
+}
+
+// strList accepts a string or a list of strings.
+func (p *tableParser) strList(key string, v any, choices []string) ([]string, error) {
+	var items []any
+	switch x := v.(type) {
+	case string:
+		items = []any{x}
+	case []any:
+		items = x
+	default:
+		return nil, p.errf(key, "expected a string or a list of strings, got %s", describe(v))
+	}
+	if len(items) == 0 {
+		return nil, p.errf(key, "expected at least one value")
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		k := key
+		if _, isList := v.([]any); isList {
+			k = fmt.Sprintf("%s[%d]", key, i)
+		}
+		if err := p.str(k, it, &out[i], choices...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (p *tableParser) grid(g *Grid, raw map[string]any) error {
+	if err := p.allow("", raw, "name", "data", "train", "toy", "grid"); err != nil {
+		return err
+	}
+	g.Name = "grid"
+	if err := p.str("name", raw["name"], &g.Name); err != nil {
+		return err
+	}
+	if g.Name == "" || strings.ContainsAny(g.Name, `/\`) || g.Name == "." || g.Name == ".." {
+		return p.errf("name", "expected a non-empty name without slashes, got %q", g.Name)
+	}
+	if err := p.data(g, raw["data"]); err != nil {
+		return err
+	}
+	if err := p.train(g, raw["train"]); err != nil {
+		return err
+	}
+	if err := p.toy(g, raw["toy"]); err != nil {
+		return err
+	}
+	return p.axes(g, raw["grid"])
+}
+
+func (p *tableParser) data(g *Grid, v any) error {
+	t, err := p.table("data", v)
+	if err != nil {
+		return err
+	}
+	if err := p.allow("data", t, "dataset", "format", "tokenizer", "vocab_size", "max_prompt_tokens",
+		"max_response_tokens", "probe_examples", "train_examples", "synthetic_pairs"); err != nil {
+		return err
+	}
+	d := DataConfig{Datasets: []string{"synthetic"}, Tokenizer: "byte", VocabSize: 512, MaxPromptTokens: 32,
+		MaxResponseTokens: 32, ProbeExamples: 64, SyntheticPairs: 512, Paths: map[string]string{}}
+	if v, ok := t["dataset"]; ok {
+		if d.Datasets, err = p.strList("data.dataset", v, nil); err != nil {
+			return err
+		}
+	}
+	for i, ds := range d.Datasets {
+		key := "data.dataset"
+		if _, isList := t["dataset"].([]any); isList {
+			key = fmt.Sprintf("data.dataset[%d]", i)
+		}
+		if ds == "synthetic" {
+			continue
+		}
+		path := ds
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(g.Dir, path)
+		}
+		if st, err := os.Stat(path); err != nil || st.IsDir() {
+			return p.errf(key, "expected \"synthetic\" or an existing data file, got %q (no such file: %s)", ds, path)
+		}
+		d.Paths[ds] = filepath.Clean(path)
+	}
+	errs := []error{
+		p.str("data.format", t["format"], &d.Format, "", "jsonl", "hh", "probe", "ultrafeedback"),
+		p.str("data.tokenizer", t["tokenizer"], &d.Tokenizer, "byte", "bpe"),
+		p.integer("data.vocab_size", t["vocab_size"], &d.VocabSize, 260),
+		p.integer("data.max_prompt_tokens", t["max_prompt_tokens"], &d.MaxPromptTokens, 1),
+		p.integer("data.max_response_tokens", t["max_response_tokens"], &d.MaxResponseTokens, 1),
+		p.integer("data.probe_examples", t["probe_examples"], &d.ProbeExamples, 1),
+		p.integer("data.train_examples", t["train_examples"], &d.TrainExamples, 0),
+		p.integer("data.synthetic_pairs", t["synthetic_pairs"], &d.SyntheticPairs, 4),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return firstErr(errs)
+	}
+	g.Data = d
+	return nil
+}
+
+func firstErr(errs []error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func (p *tableParser) train(g *Grid, v any) error {
+	t, err := p.table("train", v)
+	if err != nil {
+		return err
+	}
+	if err := p.allow("train", t, "sft_epochs", "pref_epochs", "batch_pairs", "optimizer", "lr", "sft_lr",
+		"lr_schedule", "warmup_steps", "weight_decay", "max_grad_norm", "eval_every", "checkpoint_every",
+		"dtype", "init_from"); err != nil {
+		return err
+	}
+	c := TrainConfig{SFTEpochs: 8, PrefEpochs: 6, BatchPairs: 8, Optimizer: "adam", LR: 1e-3, LRSchedule: "constant",
+		WarmupSteps: 20, MaxGradNorm: 10, EvalEvery: 25, CheckpointEvery: 200, DType: "float32"}
+	errs := []error{
+		p.integer("train.sft_epochs", t["sft_epochs"], &c.SFTEpochs, 0),
+		p.integer("train.pref_epochs", t["pref_epochs"], &c.PrefEpochs, 0),
+		p.integer("train.batch_pairs", t["batch_pairs"], &c.BatchPairs, 1),
+		p.str("train.optimizer", t["optimizer"], &c.Optimizer, "adam", "adamw", "rmsprop"),
+		p.number("train.lr", t["lr"], &c.LR, true),
+		p.number("train.sft_lr", t["sft_lr"], &c.SFTLR, true),
+		p.str("train.lr_schedule", t["lr_schedule"], &c.LRSchedule, "constant", "linear", "cosine"),
+		p.integer("train.warmup_steps", t["warmup_steps"], &c.WarmupSteps, 0),
+		p.number("train.weight_decay", t["weight_decay"], &c.WeightDecay, false),
+		p.number("train.max_grad_norm", t["max_grad_norm"], &c.MaxGradNorm, false),
+		p.integer("train.eval_every", t["eval_every"], &c.EvalEvery, 1),
+		p.integer("train.checkpoint_every", t["checkpoint_every"], &c.CheckpointEvery, 1),
+		p.str("train.dtype", t["dtype"], &c.DType, "float32", "float64"),
+		p.str("train.init_from", t["init_from"], &c.InitFrom),
+	}
+	if err := firstErr(errs); err != nil {
+		return err
+	}
+	if c.SFTLR == 0 {
+		c.SFTLR = c.LR
+	}
+	if _, set := t["weight_decay"]; !set && c.Optimizer == "adamw" {
+		c.WeightDecay = 0.01
+	}
+	if c.InitFrom != "" {
+		path := c.InitFrom
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(g.Dir, path)
+		}
+		if st, err := os.Stat(path); err != nil || st.IsDir() {
+			return p.errf("train.init_from", "expected an existing checkpoint file, got %q (no such file: %s)", c.InitFrom, path)
+		}
+		c.InitFromPath = filepath.Clean(path)
+	}
+	g.Train = c
+	return nil
+}
+
+func (p *tableParser) toy(g *Grid, v any) error {
+	t, err := p.table("toy", v)
+	if err != nil {
+		return err
+	}
+	if err := p.allow("toy", t, "run", "steps", "seeds"); err != nil {
+		return err
+	}
+	c := ToyConfig{Steps: 200, Seeds: 3}
+	if err := firstErr([]error{
+		p.boolean("toy.run", t["run"], &c.Run),
+		p.integer("toy.steps", t["steps"], &c.Steps, 1),
+		p.integer("toy.seeds", t["seeds"], &c.Seeds, 1),
+	}); err != nil {
+		return err
+	}
+	g.Toy = c
+	return nil
+}
+
+func (p *tableParser) axes(g *Grid, v any) error {
+	t, err := p.table("grid", v)
+	if err != nil {
+		return err
+	}
+	if err := p.allow("grid", t, "arch", "pipeline", "seed", "objective", "gate"); err != nil {
+		return err
+	}
+	g.Arch = []string{"transformer-xs"}
+	if v, ok := t["arch"]; ok {
+		if g.Arch, err = p.strList("grid.arch", v, ArchNames()); err != nil {
+			return err
+		}
+	}
+	g.Pipeline = []string{PipelineBaseline}
+	if v, ok := t["pipeline"]; ok {
+		if g.Pipeline, err = p.strList("grid.pipeline", v, []string{PipelineBaseline, PipelineExtendedSFT}); err != nil {
+			return err
+		}
+	}
+	g.Seed = []int{1}
+	if v, ok := t["seed"]; ok {
+		var items []any
+		switch x := v.(type) {
+		case int64:
+			items = []any{x}
+		case []any:
+			items = x
+		default:
+			return p.errf("grid.seed", "expected an integer or a list of integers, got %s", describe(v))
+		}
+		if len(items) == 0 {
+			return p.errf("grid.seed", "expected at least one seed")
+		}
+		g.Seed = make([]int, len(items))
+		for i, it := range items {
+			if err := p.integer(fmt.Sprintf("grid.seed[%d]", i), it, &g.Seed[i], 0); err != nil {
+				return err
+			}
+		}
+	}
+	objTables, err := p.tableList("grid.objective", t["objective"])
+	if err != nil {
+		return err
+	}
+	if len(objTables) == 0 {
+		objTables = []map[string]any{{"name": "dpo"}}
+	}
+	for i, ot := range objTables {
+		key := fmt.Sprintf("grid.objective[%d]", i)
+		spec, err := ParseObjective(ot)
+		if err != nil {
+			return p.keyErr(key, err)
+		}
+		if spec.Name == "sft" {
+			return p.errf(key+".name", "sft is stage 1 of every cell; expected a preference objective")
+		}
+		g.Objectives = append(g.Objectives, spec)
+	}
+	gateTables, err := p.tableList("grid.gate", t["gate"])
+	if err != nil {
+		return err
+	}
+	if len(gateTables) == 0 {
+		gateTables = []map[string]any{{"kind": "none"}}
+	}
+	for i, gt := range gateTables {
+		key := fmt.Sprintf("grid.gate[%d]", i)
+		taus := []any{gt["tau"]}
+		if list, ok := gt["tau"].([]any); ok {
+			if len(list) == 0 {
+				return p.errf(key+".tau", "expected a number or a non-empty list of numbers")
+			}
+			taus = list
+		}
+		for j, tau := range taus {
+			one := map[string]any{}
+			for k, v := range gt {
+				one[k] = v
+			}
+			if tau == nil {
+				delete(one, "tau")
+			} else {
+				one["tau"] = tau
+			}
+			spec, err := gating.ParseSpec(one)
+			if err != nil {
+				if len(taus) > 1 {
+					var ke *gating.KeyError
+					if errors.As(err, &ke) && ke.Key == "tau" {
+						return p.errf(fmt.Sprintf("%s.tau[%d]", key, j), "%s", ke.Msg)
+					}
+				}
+				return p.keyErr(key, err)
+			}
+			if spec.Kind != gating.KindNone && spec.Tau == 0 {
+				return p.errf(key+".tau", "gate kind %q needs tau > 0 (use kind = \"none\" for ungated DPO)", spec.Kind)
+			}
+			g.Gates = append(g.Gates, results.GateSpec(spec))
+		}
+	}
+	return nil
+}
+
+// keyErr turns a key-bearing error of a vocabulary parser into a
+// ConfigError under prefix.
+func (p *tableParser) keyErr(prefix string, err error) error {
+	var ke interface {
+		error
+		ErrKey() string
+	}
+	if errors.As(err, &ke) {
+		msg := err.Error()
+		if k := ke.ErrKey(); k != "" {
+			msg = strings.TrimPrefix(msg, k+": ")
+			return p.errf(joinKey(prefix, k), "%s", msg)
+		}
+		return p.errf(prefix, "%s", msg)
+	}
+	return p.errf(prefix, "%s", err.Error())
+}
+
+func (p *tableParser) tableList(key string, v any) ([]map[string]any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case []map[string]any:
+		return x, nil
+	case []any:
+		out := make([]map[string]any, len(x))
+		for i, it := range x {
+			m, ok := it.(map[string]any)
+			if !ok {
+				return nil, p.errf(fmt.Sprintf("%s[%d]", key, i), "expected a table, got %s", describe(it))
+			}
+			out[i] = m
+		}
+		return out, nil
+	case map[string]any:
+		return []map[string]any{x}, nil
+	}
+	return nil, p.errf(key, "expected [[%s]] tables, got %s", key, describe(v))
+}

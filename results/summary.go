@@ -1,0 +1,127 @@
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+)
+
+// summaryLockFile serialises summary rebuilds of processes sharing a sweep
+// directory (shards), so the last one to finish always writes the newest
+// view.
+const summaryLockFile = ".summary.lock"
+
+// SummaryRow returns the summary.csv row (SummaryColumns) of a cell.
+// Metrics missing from s.Final are written as NaN.
+func SummaryRow(id string, c CellConfig, s CellSummary) []string {
+	return Row(SummaryColumns, func(col string) string {
+		switch col {
+		case "cell":
+			return id
+		case "arch":
+			return c.Arch
+		case "dataset":
+			return c.Dataset
+		case "pipeline":
+			return c.Pipeline
+		case "objective":
+			return c.Objective.Name
+		case "gate":
+			return c.Gate.Kind
+		case "level":
+			return c.Gate.Level
+		case "relative":
+			return strconv.FormatBool(c.Gate.Relative)
+		case "tau":
+			return FormatFloat(c.Gate.Tau)
+		case "seed":
+			return FormatInt(c.Seed)
+		case "status":
+			return s.Status
+		case "steps":
+			return FormatInt(s.Steps)
+		case "wall_s":
+			return strconv.FormatFloat(s.WallS, 'f', 2, 64)
+		}
+		v, ok := s.Final[col]
+		if !ok {
+			v = math.NaN()
+		}
+		return FormatFloat(v)
+	})
+}
+
+// ReadCellRecord reads config.json and summary.json of a cell directory.
+// ok is false when either is missing or unreadable (a cell that never
+// started or was killed before its first record).
+func ReadCellRecord(dir string) (cfg CellConfig, sum CellSummary, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dir, CellConfigFile))
+	if err != nil || json.Unmarshal(b, &cfg) != nil {
+		return cfg, sum, false
+	}
+	b, err = os.ReadFile(filepath.Join(dir, CellSummaryFile))
+	if err != nil || json.Unmarshal(b, &sum) != nil {
+		return cfg, sum, false
+	}
+	return cfg, sum, true
+}
+
+// RebuildSummaryCSV rewrites <sweepDir>/summary.csv atomically from the
+// cell directories: one row per cell whose summary.json says complete or
+// failed, sorted by cell id. Cells still running are left out (the last
+// process to finish its cells writes them). A file lock on the sweep
+// directory orders concurrent rebuilds by shards.
+func RebuildSummaryCSV(sweepDir string) error {
+	unlock, err := LockFile(filepath.Join(sweepDir, summaryLockFile))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	entries, err := os.ReadDir(filepath.Join(sweepDir, CellsDir))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() {
+			ids = append(ids, e.Name())
+		}
+	}
+	sort.Strings(ids)
+	var rows [][]string
+	for _, id := range ids {
+		cfg, sum, ok := ReadCellRecord(filepath.Join(sweepDir, CellsDir, id))
+		if !ok || (sum.Status != StatusComplete && sum.Status != StatusFailed) {
+			continue
+		}
+		rows = append(rows, SummaryRow(id, cfg, sum))
+	}
+	return WriteCSVAtomic(filepath.Join(sweepDir, SummaryCSVFile), SummaryColumns, rows)
+}
+
+// LockFile takes an exclusive advisory lock (flock) on path, creating it,
+// and blocks until it is granted. The lock is per open file, so it also
+// excludes other goroutines of the same process, and the kernel drops it
+// when the process dies (a SIGKILLed shard never leaves a stale lock).
+func LockFile(path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("results: lock %s: %w", path, err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
