@@ -1,0 +1,436 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+)
+
+// Format names accepted by LoadOptions.Format.
+const (
+	FormatAuto           = ""
+	FormatPrompt         = "prompt"
+	FormatProbe          = "probe"
+	FormatHH             = "hh"
+	FormatConversational = "conversational"
+	FormatSynthetic      = "synthetic"
+)
+
+// LoadOptions controls Load. The zero value auto-detects the format, fails
+// on the first bad record and puts every pair in Train.
+type LoadOptions struct {
+	// Format is "" (auto-detect from the first record), "prompt", "probe",
+	// "hh" or "conversational" (see doc.go).
+	Format string
+	// OnBadRecord is "error" (default, also "") or "skip": what to do with a
+	// malformed line, a wrong type, invalid UTF-8 or a missing field.
+	OnBadRecord string
+	// EvalFraction in [0, 1) is the share of usable pairs held out as Eval
+	// when the file has no "split" field (0 = none; 0.2 gives the 400/100
+	// split of SCIENCE.md §6b on hh-probe).
+	EvalFraction float64
+	// Seed picks the held-out pairs (PCG, deterministic).
+	Seed uint64
+}
+
+// RecordError is a bad record: Path:Line and what was expected.
+type RecordError struct {
+	Path   string
+	Line   int
+	Reason string // one of the bad-record skip reasons
+	Msg    string
+}
+
+// Error formats the error as "path:line: msg".
+func (e *RecordError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg) }
+
+// Load reads a preference dataset from a JSON Lines file (gzip-compressed
+// files are detected by their magic bytes and read transparently).
+//
+// Errors are one line: "path: what" for a missing file, a directory or a
+// file with no records, "path:line: what was expected" for a bad record.
+func Load(path string, opt LoadOptions) (*Dataset, error) {
+	switch opt.OnBadRecord {
+	case "", "error", "skip":
+	default:
+		return nil, fmt.Errorf("on_bad_record = %q: expected \"error\" or \"skip\"", opt.OnBadRecord)
+	}
+	switch opt.Format {
+	case FormatAuto, FormatPrompt, FormatProbe, FormatHH, FormatConversational:
+	default:
+		return nil, fmt.Errorf("format = %q: expected \"\" (auto), \"prompt\", \"probe\", \"hh\" or \"conversational\"", opt.Format)
+	}
+	if !(opt.EvalFraction >= 0 && opt.EvalFraction < 1) {
+		return nil, fmt.Errorf("eval_fraction = %v: expected a number in [0, 1)", opt.EvalFraction)
+	}
+	raw, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	body := raw
+	if len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("%s: not a readable gzip file: %v", path, err)
+		}
+		body, err = io.ReadAll(zr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: corrupt gzip stream: %v", path, err)
+		}
+	}
+	sum := sha256.Sum256(raw)
+	ds, err := parseJSONL(path, body, opt)
+	if err != nil {
+		return nil, err
+	}
+	ds.Path = path
+	ds.Name = datasetName(path)
+	ds.Hash = hex.EncodeToString(sum[:])
+	return ds, nil
+}
+
+// readFile reads path with one-line errors for the usual mistakes.
+func readFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("%s: no such file (expected a JSONL preference file)", path)
+	case err != nil:
+		return nil, fmt.Errorf("%s: cannot read: %v", path, unwrapPathErr(err))
+	case st.IsDir():
+		return nil, fmt.Errorf("%s: is a directory, expected a JSONL preference file", path)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read: %v", path, unwrapPathErr(err))
+	}
+	return raw, nil
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// datasetName is a short label: "dir/base" without .jsonl/.gz.
+func datasetName(path string) string {
+	base := filepath.Base(path)
+	for _, ext := range []string{".gz", ".jsonl", ".json"} {
+		base = strings.TrimSuffix(base, ext)
+	}
+	if dir := filepath.Base(filepath.Dir(path)); dir != "." && dir != "/" {
+		return dir + "/" + base
+	}
+	return base
+}
+
+// record is one parsed line waiting for the split.
+type record struct {
+	pair  Pair
+	split string // "", "train" or "eval"
+}
+
+// parseJSONL parses the decompressed body. Exposed to the fuzz test.
+func parseJSONL(path string, body []byte, opt LoadOptions) (*Dataset, error) {
+	skipBad := opt.OnBadRecord == "skip"
+	ds := &Dataset{Skipped: map[string]int{}}
+	format := opt.Format
+	var recs []record
+	anySplit := false
+	nonBlank := 0
+	lineNo := 0
+	rd := bufio.NewReader(bytes.NewReader(body))
+	for {
+		line, readErr := rd.ReadBytes('\n')
+		if len(line) == 0 && readErr != nil {
+			break
+		}
+		lineNo++
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		nonBlank++
+		rec, f, err := parseRecord(path, lineNo, line, format, opt.Format != FormatPrompt)
+		if err != nil {
+			var re *RecordError
+			if skipBad && errors.As(err, &re) {
+				ds.Skipped[re.Reason]++
+				continue
+			}
+			return nil, err
+		}
+		if format == FormatAuto {
+			format = f
+		}
+		if reason := skipReason(rec.pair.Prompt, rec.pair.Chosen, rec.pair.Rejected); reason != "" {
+			ds.Skipped[reason]++
+			continue
+		}
+		if rec.split != "" {
+			anySplit = true
+		}
+		recs = append(recs, rec)
+	}
+	if nonBlank == 0 {
+		return nil, fmt.Errorf("%s: empty file, expected JSON Lines with one preference pair per line", path)
+	}
+	if len(recs) == 0 && ds.SkippedTotal() == 0 {
+		return nil, fmt.Errorf("%s: no usable records", path)
+	}
+	// Explicit "prompt" keeps probe-named fields in Extra; auto calls a
+	// prompt file with probe fields "probe".
+	ds.Format = format
+	if anySplit {
+		for _, r := range recs {
+			if r.split == "eval" {
+				ds.Eval = append(ds.Eval, r.pair)
+			} else {
+				ds.Train = append(ds.Train, r.pair)
+			}
+		}
+	} else {
+		isEval := evalMask(len(recs), opt.EvalFraction, opt.Seed)
+		for i, r := range recs {
+			if isEval[i] {
+				ds.Eval = append(ds.Eval, r.pair)
+			} else {
+				ds.Train = append(ds.Train, r.pair)
+			}
+		}
+	}
+	ds.ProbeFields = probeFieldsOf(ds.Train, ds.Eval)
+	if (ds.Format == FormatPrompt && opt.Format == FormatAuto) && len(ds.ProbeFields) > 2 {
+		ds.Format = FormatProbe
+	}
+	return ds, nil
+}
+
+// evalMask marks round(frac·n) of n items as held out, chosen by a PCG
+// permutation seeded with seed; the same (n, frac, seed) always gives the
+// same mask.
+func evalMask(n int, frac float64, seed uint64) []bool {
+	mask := make([]bool, n)
+	nEval := int(math.Round(frac * float64(n)))
+	if nEval == 0 {
+		return mask
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6576616c73706c74)) // "evalsplt"
+	for _, i := range rng.Perm(n)[:nEval] {
+		mask[i] = true
+	}
+	return mask
+}
+
+// badRecord builds a RecordError.
+func badRecord(path string, line int, reason, format string, args ...any) error {
+	return &RecordError{Path: path, Line: line, Reason: reason, Msg: fmt.Sprintf(format, args...)}
+}
+
+// jsonKind names the JSON type of a raw value for error messages.
+func jsonKind(raw json.RawMessage) string {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 {
+		return "nothing"
+	}
+	switch t[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// parseRecord parses one non-blank line. format "" detects it and returns
+// the detected format; wantProbes puts probe fields in Pair.Probes (else
+// they stay in Extra).
+func parseRecord(path string, lineNo int, line []byte, format string, wantProbes bool) (record, string, error) {
+	var rec record
+	if !utf8.Valid(line) {
+		off := 0
+		for off < len(line) {
+			r, size := utf8.DecodeRune(line[off:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			off += size
+		}
+		return rec, "", badRecord(path, lineNo, SkipInvalidUTF8, "invalid UTF-8 at byte %d of the line, expected UTF-8 text", off+1)
+	}
+	trimmed := bytes.TrimSpace(line)
+	if trimmed[0] != '{' {
+		if !json.Valid(trimmed) {
+			return rec, "", badRecord(path, lineNo, SkipMalformedJSON, "malformed JSON, expected one JSON object per line")
+		}
+		return rec, "", badRecord(path, lineNo, SkipWrongType, "got %s, expected a JSON object per line", jsonKind(trimmed))
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &obj); err != nil {
+		return rec, "", badRecord(path, lineNo, SkipMalformedJSON, "malformed JSON (%s), expected one JSON object per line", jsonErrText(err))
+	}
+	if format == FormatAuto {
+		f, err := detectFormat(path, lineNo, obj)
+		if err != nil {
+			return rec, "", err
+		}
+		format = f
+	}
+	used := map[string]bool{}
+	str := func(key string) (string, error) {
+		raw, ok := obj[key]
+		used[key] = true
+		if !ok {
+			return "", badRecord(path, lineNo, SkipMissingField, "missing field %q, expected a string (format %q)", key, format)
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", badRecord(path, lineNo, SkipWrongType, "field %q: got %s, expected a string", key, jsonKind(raw))
+		}
+		return s, nil
+	}
+	var err error
+	p := &rec.pair
+	switch format {
+	case FormatPrompt, FormatProbe:
+		if p.Prompt, err = str("prompt"); err != nil {
+			return rec, "", err
+		}
+		if p.Chosen, err = str("chosen"); err != nil {
+			return rec, "", err
+		}
+		if p.Rejected, err = str("rejected"); err != nil {
+			return rec, "", err
+		}
+		if !wantProbes {
+			break // explicit "prompt": probe-named fields stay in Extra
+		}
+		for _, key := range AllProbeFields[2:] {
+			if _, ok := obj[key]; !ok {
+				continue
+			}
+			s, err := str(key)
+			if err != nil {
+				return rec, "", err
+			}
+			if s == "" {
+				continue // an empty probe field is absent for this record
+			}
+			if p.Probes == nil {
+				p.Probes = map[string]string{}
+			}
+			p.Probes[key] = s
+		}
+	case FormatHH:
+		chosen, err := str("chosen")
+		if err != nil {
+			return rec, "", err
+		}
+		rejected, err := str("rejected")
+		if err != nil {
+			return rec, "", err
+		}
+		p.Prompt, p.Chosen, p.Rejected = SplitHH(chosen, rejected)
+	case FormatConversational:
+		if err := parseConversation(path, lineNo, obj, used, p); err != nil {
+			return rec, "", err
+		}
+	}
+	if raw, ok := obj["split"]; ok {
+		used["split"] = true
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return rec, "", badRecord(path, lineNo, SkipWrongType, "field \"split\": got %s, expected a string", jsonKind(raw))
+		}
+		switch strings.ToLower(s) {
+		case "train":
+			rec.split = "train"
+		case "eval", "test", "validation", "valid", "dev":
+			rec.split = "eval"
+		default:
+			return rec, "", badRecord(path, lineNo, SkipWrongType, "field \"split\" = %q, expected \"train\", \"eval\", \"test\" or \"validation\"", s)
+		}
+	}
+	for key, raw := range obj {
+		if used[key] {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return rec, "", badRecord(path, lineNo, SkipMalformedJSON, "field %q: %s", key, jsonErrText(err))
+		}
+		if p.Extra == nil {
+			p.Extra = map[string]any{}
+		}
+		p.Extra[key] = v
+	}
+	return rec, format, nil
+}
+
+// jsonErrText shortens encoding/json's messages to one line.
+func jsonErrText(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "json: ")
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// detectFormat picks the format from the first record's fields.
+func detectFormat(path string, lineNo int, obj map[string]json.RawMessage) (string, error) {
+	chosen, hasChosen := obj["chosen"]
+	_, hasPrompt := obj["prompt"]
+	if !hasChosen {
+		return "", badRecord(path, lineNo, SkipMissingField, "missing field \"chosen\", expected \"chosen\" and \"rejected\" (strings or lists of {role, content}) to detect the format")
+	}
+	switch jsonKind(chosen) {
+	case "a list":
+		return FormatConversational, nil
+	case "a string":
+		if hasPrompt {
+			return FormatPrompt, nil
+		}
+		return FormatHH, nil
+	}
+	return "", badRecord(path, lineNo, SkipWrongType, "field \"chosen\": got %s, expected a string or a list of {role, content}", jsonKind(chosen))
+}
+
+// hhAssistant is the turn marker the HH prompt ends with.
+const hhAssistant = "\n\nAssistant:"
+
+// SplitHH splits an Anthropic HH record, whose chosen and rejected are full
+// dialogues, into (prompt, chosen response, rejected response): the prompt
+// is the longest common prefix of the two dialogues cut after its last
+// "\n\nAssistant:"; the responses are what follows it in each dialogue.
+// Without that marker in the common prefix the prompt is "" (and the pair
+// is skipped as empty_prompt).
+func SplitHH(chosen, rejected string) (prompt, chosenResp, rejectedResp string) {
+	n := 0
+	for n < len(chosen) && n < len(rejected) && chosen[n] == rejected[n] {
+		n++
+	}
+	k := strings.LastIndex(chosen[:n], hhAssistant)
+	if k < 0 {
+		return "", chosen, rejected
+	}
+	cut := k + len(hhAssistant)
+	return chosen[:cut], chosen[cut:], rejected[cut:]
+}
