@@ -1,0 +1,100 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// geluC is sqrt(2/π), the constant of the tanh approximation of GELU.
+var geluC = math.Sqrt(2 / math.Pi)
+
+// GELUTanh applies gelu_tanh(x) = 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³)))
+// elementwise (PyTorch's gelu(approximate="tanh")), as one fused op with a
+// hand-written gradient.
+func GELUTanh(x *G.Node) (*G.Node, error) { return G.ApplyOp(&geluOp{}, x) }
+
+type geluOp struct{ grad bool }
+
+func (op *geluOp) Arity() int {
+	if op.grad {
+		return 2
+	}
+	return 1
+}
+func (op *geluOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	if op.grad {
+		return hm.NewFnType(a, a, a)
+	}
+	return hm.NewFnType(a, a)
+}
+func (op *geluOp) ReturnsPtr() bool      { return false }
+func (op *geluOp) CallsExtern() bool     { return false }
+func (op *geluOp) OverwritesInput() int  { return -1 }
+func (op *geluOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.GELUTanh{%t}", op.grad) }
+func (op *geluOp) Hashcode() uint32      { return hashOf(op) }
+func (op *geluOp) String() string {
+	if op.grad {
+		return "GELUTanhGrad"
+	}
+	return "GELUTanh"
+}
+func (op *geluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+func (op *geluOp) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	return dispatch(in[0], func() (G.Value, error) { return geluDo[float32](op.grad, in) },
+		func() (G.Value, error) { return geluDo[float64](op.grad, in) })
+}
+
+func geluDo[T elem](grad bool, in []G.Value) (G.Value, error) {
+	x, err := sliceOf[T](in[0])
+	if err != nil {
+		return nil, err
+	}
+	var dy []T
+	if grad {
+		if dy, err = sliceOf[T](in[1]); err != nil {
+			return nil, err
+		}
+	}
+	out, y := newDense[T](in[0].Shape().Clone()...)
+	parallelRange(len(x), 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := float64(x[i])
+			t := math.Tanh(geluC * (v + 0.044715*v*v*v))
+			if !grad {
+				y[i] = T(0.5 * v * (1 + t))
+				continue
+			}
+			// d/dx = 0.5(1+t) + 0.5·x·(1−t²)·c·(1 + 3·0.044715·x²)
+			d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*0.044715*v*v)
+			y[i] = T(d * float64(dy[i]))
+		}
+	})
+	return out, nil
+}
+
+func (op *geluOp) DiffWRT(n int) []bool { return []bool{true} }
+func (op *geluOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	if op.grad {
+		return nil, fmt.Errorf("GELUTanhGrad: second-order gradients are not supported")
+	}
+	dx, err := G.ApplyOp(&geluOp{grad: true}, in[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx}, nil
+}

@@ -1,0 +1,237 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// CausalSelfAttention is fused causal multi-head scaled dot-product
+// attention. qkv [n·t, 3D] holds, per token row, q in columns [0, D), k in
+// [D, 2D) and v in [2D, 3D); head h uses columns [h·Dh, (h+1)·Dh) of each,
+// Dh = D/heads. For every sequence s and head h:
+//
+//	S = q_h k_hᵀ / sqrt(Dh) + M,  M[i,j] = 0 if j ≤ i else −∞
+//	P = softmax_j(S),  o_h = P v_h
+//
+// and the result [n·t, D] concatenates the heads. One op computes all
+// (sequence, head) pairs with BLAS gemm on strided sub-matrices, in
+// parallel; the softmax is per row over j ≤ i only (no mask tensor). The
+// forward caches P for the backward op, so a graph must not be run by two
+// machines at once (each Build makes its own op instance).
+func CausalSelfAttention(qkv *G.Node, n, t, heads int) (*G.Node, error) {
+	s := qkv.Shape()
+	if len(s) != 2 || s[0] != n*t || s[1]%3 != 0 {
+		return nil, fmt.Errorf("CausalSelfAttention: qkv shape %v, want [%d, 3·D]", s, n*t)
+	}
+	d := s[1] / 3
+	if heads < 1 || d%heads != 0 {
+		return nil, fmt.Errorf("CausalSelfAttention: d_model %d is not divisible by %d heads", d, heads)
+	}
+	op := &attnOp{n: n, t: t, heads: heads, d: d, id: nextOpID(), cache: &attnCache{}}
+	return G.ApplyOp(op, qkv)
+}
+
+// attnCache holds the attention probabilities of the last forward run,
+// [n·heads, t, t] in the run's dtype.
+type attnCache struct {
+	p32 []float32
+	p64 []float64
+}
+
+type attnOp struct {
+	n, t, heads, d int
+	id             uint64 // unique per instance: the op is stateful
+	cache          *attnCache
+}
+
+func (op *attnOp) Arity() int           { return 1 }
+func (op *attnOp) Type() hm.Type        { return fnType(2, 2) }
+func (op *attnOp) ReturnsPtr() bool     { return false }
+func (op *attnOp) CallsExtern() bool    { return false }
+func (op *attnOp) OverwritesInput() int { return -1 }
+func (op *attnOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "gatedpo.CausalAttention{%d,%d,%d,%d,#%d}", op.n, op.t, op.heads, op.d, op.id)
+}
+func (op *attnOp) Hashcode() uint32 { return hashOf(op) }
+func (op *attnOp) String() string {
+	return fmt.Sprintf("CausalSelfAttention{n=%d,t=%d,heads=%d}", op.n, op.t, op.heads)
+}
+func (op *attnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.n * op.t, op.d}, nil
+}
+func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	if s := in[0].Shape(); len(s) != 2 || s[0] != op.n*op.t || s[1] != 3*op.d {
+		return nil, fmt.Errorf("%v: qkv has shape %v, want [%d, %d]", op, s, op.n*op.t, 3*op.d)
+	}
+	return dispatch(in[0], func() (G.Value, error) { return attnForward(op, in[0], &op.cache.p32) },
+		func() (G.Value, error) { return attnForward(op, in[0], &op.cache.p64) })
+}
+
+// causalSoftmaxRows turns the scores S [t, t] into probabilities in place:
+// row i is a softmax over j ≤ i, and entries j > i are set to 0.
+func causalSoftmaxRows[T elem](s []T, t int) {
+	for i := 0; i < t; i++ {
+		row := s[i*t : (i+1)*t]
+		m := float64(row[0])
+		for _, v := range row[1 : i+1] {
+			if float64(v) > m {
+				m = float64(v)
+			}
+		}
+		var z float64
+		for j := 0; j <= i; j++ {
+			e := math.Exp(float64(row[j]) - m)
+			row[j] = T(e)
+			z += e
+		}
+		for j := 0; j <= i; j++ {
+			row[j] = T(float64(row[j]) / z)
+		}
+		for j := i + 1; j < t; j++ {
+			row[j] = 0
+		}
+	}
+}
+
+func attnForward[T elem](op *attnOp, v G.Value, cache *[]T) (G.Value, error) {
+	qkv, err := sliceOf[T](v)
+	if err != nil {
+		return nil, err
+	}
+	n, t, h, d := op.n, op.t, op.heads, op.d
+	dh := d / h
+	ld := 3 * d
+	scale := T(1 / math.Sqrt(float64(dh)))
+	if len(*cache) != n*h*t*t {
+		*cache = make([]T, n*h*t*t)
+	}
+	probs := *cache
+	out, o := newDense[T](n*t, d)
+	parallelFor(n*h, func(i int) {
+		s, hd := i/h, i%h
+		base := s * t * ld
+		q := qkv[base+hd*dh:]
+		k := qkv[base+d+hd*dh:]
+		vv := qkv[base+2*d+hd*dh:]
+		p := probs[i*t*t : (i+1)*t*t]
+		gemm(false, true, t, t, dh, scale, q, ld, k, ld, 0, p, t) // (t,Dh)·(Dh,t) -> (t,t)
+		causalSoftmaxRows(p, t)
+		gemm(false, false, t, dh, t, 1, p, t, vv, ld, 0, o[s*t*d+hd*dh:], d) // (t,t)·(t,Dh) -> (t,Dh)
+	})
+	return out, nil
+}
+
+func (op *attnOp) DiffWRT(int) []bool { return []bool{true} }
+
+// SymDiff: with P cached from the forward and dO the upstream gradient,
+// per (sequence, head):
+//
+//	dV = Pᵀ dO,  dP = dO Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),
+//	dQ = dS K / sqrt(Dh),  dK = dSᵀ Q / sqrt(Dh)
+//
+// (masked entries have P = 0, so dS is 0 there).
+func (op *attnOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&attnGradOp{fwd: op}, in[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{d}, nil
+}
+
+// attnGradOp: (qkv, dO) -> dqkv, reading P from the forward op's cache.
+type attnGradOp struct {
+	noDiff
+	fwd *attnOp
+}
+
+func (op *attnGradOp) Arity() int    { return 2 }
+func (op *attnGradOp) Type() hm.Type { return fnType(2, 2, 2) }
+func (op *attnGradOp) WriteHash(h hash.Hash) {
+	fmt.Fprint(h, "gatedpo.CausalAttentionGrad/")
+	op.fwd.WriteHash(h)
+}
+func (op *attnGradOp) Hashcode() uint32 { return hashOf(op) }
+func (op *attnGradOp) String() string   { return "CausalSelfAttentionGrad" }
+func (op *attnGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+func (op *attnGradOp) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	c := op.fwd.cache
+	return dispatch(in[0], func() (G.Value, error) { return attnBackward(op.fwd, in, c.p32) },
+		func() (G.Value, error) { return attnBackward(op.fwd, in, c.p64) })
+}
+
+func attnBackward[T elem](op *attnOp, in []G.Value, probs []T) (G.Value, error) {
+	n, t, h, d := op.n, op.t, op.heads, op.d
+	if len(probs) != n*h*t*t {
+		return nil, fmt.Errorf("CausalSelfAttentionGrad: no cached forward probabilities (the forward op must run first in the same machine run)")
+	}
+	qkv, err := sliceOf[T](in[0])
+	if err != nil {
+		return nil, err
+	}
+	dO, err := sliceOf[T](in[1])
+	if err != nil {
+		return nil, err
+	}
+	dh := d / h
+	ld := 3 * d
+	scale := T(1 / math.Sqrt(float64(dh)))
+	out, dqkv := newDense[T](n*t, ld)
+	scratch := make(chan []T, n*h)
+	parallelFor(n*h, func(i int) {
+		var dp []T
+		select {
+		case dp = <-scratch:
+		default:
+			dp = make([]T, t*t)
+		}
+		s, hd := i/h, i%h
+		base := s * t * ld
+		q := qkv[base+hd*dh:]
+		k := qkv[base+d+hd*dh:]
+		vv := qkv[base+2*d+hd*dh:]
+		dq := dqkv[base+hd*dh:]
+		dk := dqkv[base+d+hd*dh:]
+		dv := dqkv[base+2*d+hd*dh:]
+		do := dO[s*t*d+hd*dh:]
+		p := probs[i*t*t : (i+1)*t*t]
+		gemm(true, false, t, dh, t, 1, p, t, do, d, 0, dv, ld)  // Pᵀ·dO: (t,t)·(t,Dh) -> (t,Dh)
+		gemm(false, true, t, t, dh, 1, do, d, vv, ld, 0, dp, t) // dO·Vᵀ: (t,Dh)·(Dh,t) -> (t,t)
+		for r := 0; r < t; r++ {
+			pr, gr := p[r*t:(r+1)*t], dp[r*t:(r+1)*t]
+			var dot float64
+			for j := 0; j <= r; j++ {
+				dot += float64(pr[j]) * float64(gr[j])
+			}
+			for j := 0; j <= r; j++ {
+				gr[j] = T(float64(pr[j]) * (float64(gr[j]) - dot))
+			}
+			for j := r + 1; j < t; j++ {
+				gr[j] = 0
+			}
+		}
+		gemm(false, false, t, dh, t, scale, dp, t, k, ld, 0, dq, ld) // dS·K: (t,t)·(t,Dh) -> (t,Dh)
+		gemm(true, false, t, dh, t, scale, dp, t, q, ld, 0, dk, ld)  // dSᵀ·Q: (t,t)·(t,Dh) -> (t,Dh)
+		select {
+		case scratch <- dp:
+		default:
+		}
+	})
+	return out, nil
+}

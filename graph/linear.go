@@ -1,0 +1,246 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// MatMul returns op(a)·op(b) for 2-D a and b, where op transposes when the
+// flag is set. It multiplies through BLAS gemm without materialising a
+// transpose (Gorgonia's Mul(x, Transpose(w)) copies w every run).
+func MatMul(a, b *G.Node, transA, transB bool) (*G.Node, error) {
+	return G.ApplyOp(&matMulOp{transA: transA, transB: transB}, a, b)
+}
+
+// Linear returns x·wᵀ for x [R, in] and w [out, in] (PyTorch layout):
+// a [R, out] node.
+func Linear(x, w *G.Node) (*G.Node, error) {
+	return MatMul(x, w, false, true) // (R,in)·(in,out) -> (R,out)
+}
+
+// matMulOp is C = op(A)·op(B) on 2-D tensors.
+type matMulOp struct{ transA, transB bool }
+
+func (op *matMulOp) Arity() int           { return 2 }
+func (op *matMulOp) Type() hm.Type        { return fnType(2, 2, 2) }
+func (op *matMulOp) ReturnsPtr() bool     { return false }
+func (op *matMulOp) CallsExtern() bool    { return false }
+func (op *matMulOp) OverwritesInput() int { return -1 }
+func (op *matMulOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "gatedpo.MatMul{%t,%t}", op.transA, op.transB)
+}
+func (op *matMulOp) Hashcode() uint32 { return hashOf(op) }
+func (op *matMulOp) String() string   { return fmt.Sprintf("MatMul{tA=%t,tB=%t}", op.transA, op.transB) }
+
+// dims returns (m, k) of op(A) and (k2, n) of op(B).
+func (op *matMulOp) dims(a, b tensor.Shape) (m, k, k2, n int, err error) {
+	if len(a) != 2 || len(b) != 2 {
+		return 0, 0, 0, 0, fmt.Errorf("%v: want 2-D operands, got %v and %v", op, a, b)
+	}
+	m, k = a[0], a[1]
+	if op.transA {
+		m, k = k, m
+	}
+	k2, n = b[0], b[1]
+	if op.transB {
+		k2, n = n, k2
+	}
+	if k != k2 {
+		return 0, 0, 0, 0, fmt.Errorf("%v: inner dimensions differ: %v and %v", op, a, b)
+	}
+	return m, k, k2, n, nil
+}
+
+func (op *matMulOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if len(in) != 2 {
+		return nil, fmt.Errorf("%v: want 2 inputs", op)
+	}
+	a, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	b, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	m, _, _, n, err := op.dims(a, b)
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{m, n}, nil
+}
+
+func (op *matMulOp) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	m, k, _, n, err := op.dims(in[0].Shape(), in[1].Shape())
+	if err != nil {
+		return nil, err
+	}
+	return dispatch(in[0], func() (G.Value, error) { return matMulDo[float32](op, in, m, k, n) },
+		func() (G.Value, error) { return matMulDo[float64](op, in, m, k, n) })
+}
+
+func matMulDo[T elem](op *matMulOp, in []G.Value, m, k, n int) (G.Value, error) {
+	a, err := sliceOf[T](in[0])
+	if err != nil {
+		return nil, err
+	}
+	b, err := sliceOf[T](in[1])
+	if err != nil {
+		return nil, err
+	}
+	out, c := newDense[T](m, n)
+	gemm(op.transA, op.transB, m, n, k, 1, a, in[0].Shape()[1], b, in[1].Shape()[1], 0, c, n)
+	return out, nil
+}
+
+func (op *matMulOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+// SymDiff: for C = op(A)·op(B) with upstream gradient dC,
+//
+//	(F,F) C = A B:    dA = dC Bᵀ,   dB = Aᵀ dC
+//	(F,T) C = A Bᵀ:   dA = dC B,    dB = dCᵀ A
+//	(T,F) C = Aᵀ B:   dA = B dCᵀ,   dB = A dC
+//	(T,T) C = Aᵀ Bᵀ:  dA = Bᵀ dCᵀ,  dB = dCᵀ Aᵀ
+func (op *matMulOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	a, b := in[0], in[1]
+	var da, db *G.Node
+	var err1, err2 error
+	switch {
+	case !op.transA && !op.transB:
+		da, err1 = MatMul(grad, b, false, true)
+		db, err2 = MatMul(a, grad, true, false)
+	case !op.transA && op.transB:
+		da, err1 = MatMul(grad, b, false, false)
+		db, err2 = MatMul(grad, a, true, false)
+	case op.transA && !op.transB:
+		da, err1 = MatMul(b, grad, false, true)
+		db, err2 = MatMul(a, grad, false, false)
+	default:
+		da, err1 = MatMul(b, grad, true, true)
+		db, err2 = MatMul(grad, a, true, true)
+	}
+	if err1 != nil {
+		return nil, err1
+	}
+	if err2 != nil {
+		return nil, err2
+	}
+	return G.Nodes{da, db}, nil
+}
+
+// AddBias returns x + b broadcast over rows, for x [R, C] and b [C].
+func AddBias(x, b *G.Node) (*G.Node, error) {
+	return G.ApplyOp(addBiasOp{}, x, b)
+}
+
+// addBiasOp is y[r, c] = x[r, c] + b[c]; dx = dy, db = Σ_r dy[r, :].
+type addBiasOp struct{}
+
+func (addBiasOp) Arity() int            { return 2 }
+func (addBiasOp) Type() hm.Type         { return fnType(2, 1, 2) }
+func (addBiasOp) ReturnsPtr() bool      { return false }
+func (addBiasOp) CallsExtern() bool     { return false }
+func (addBiasOp) OverwritesInput() int  { return -1 }
+func (addBiasOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gatedpo.AddBias") }
+func (op addBiasOp) Hashcode() uint32   { return hashOf(op) }
+func (addBiasOp) String() string        { return "AddBias" }
+func (op addBiasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	x, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	b, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	if len(x) != 2 || b.TotalSize() != x[1] {
+		return nil, fmt.Errorf("AddBias: x %v and bias %v do not match", x, b)
+	}
+	return x.Clone(), nil
+}
+func (op addBiasOp) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	return dispatch(in[0], func() (G.Value, error) { return addBiasDo[float32](in) },
+		func() (G.Value, error) { return addBiasDo[float64](in) })
+}
+func addBiasDo[T elem](in []G.Value) (G.Value, error) {
+	x, err := sliceOf[T](in[0])
+	if err != nil {
+		return nil, err
+	}
+	b, err := sliceOf[T](in[1])
+	if err != nil {
+		return nil, err
+	}
+	s := in[0].Shape()
+	out, y := newDense[T](s[0], s[1])
+	c := s[1]
+	for r := 0; r < s[0]; r++ {
+		xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
+		for j := range yr {
+			yr[j] = xr[j] + b[j]
+		}
+	}
+	return out, nil
+}
+func (addBiasOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (addBiasOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	db, err := ColSum(grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{grad, db}, nil
+}
+
+// ColSum returns Σ_r x[r, :] for x [R, C]: a [C] node. It is used for bias
+// and LayerNorm gradients; it is not itself differentiable.
+func ColSum(x *G.Node) (*G.Node, error) { return G.ApplyOp(colSumOp{}, x) }
+
+type colSumOp struct{ noDiff }
+
+func (colSumOp) Arity() int            { return 1 }
+func (colSumOp) Type() hm.Type         { return fnType(2, 1) }
+func (colSumOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gatedpo.ColSum") }
+func (op colSumOp) Hashcode() uint32   { return hashOf(op) }
+func (colSumOp) String() string        { return "ColSum" }
+func (colSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	x, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(x) != 2 {
+		return nil, fmt.Errorf("ColSum: want a 2-D input, got %v", x)
+	}
+	return tensor.Shape{x[1]}, nil
+}
+func (op colSumOp) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	return dispatch(in[0], func() (G.Value, error) { return colSumDo[float32](in[0]) },
+		func() (G.Value, error) { return colSumDo[float64](in[0]) })
+}
+func colSumDo[T elem](v G.Value) (G.Value, error) {
+	x, err := sliceOf[T](v)
+	if err != nil {
+		return nil, err
+	}
+	s := v.Shape()
+	out, y := newDense[T](s[1])
+	c := s[1]
+	for r := 0; r < s[0]; r++ {
+		for j, xv := range x[r*c : (r+1)*c] {
+			y[j] += xv
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,205 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/chewxy/hm"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// elem is the element type constraint of every kernel in this package.
+type elem interface{ ~float32 | ~float64 }
+
+// opSeq numbers stateful op instances (ops that cache forward results for
+// their backward op), so that two of them never share a hash and are never
+// merged by Gorgonia's common-subexpression elimination.
+var opSeq atomic.Uint64
+
+func nextOpID() uint64 { return opSeq.Add(1) }
+
+// hashOf is the Hashcode of an op: FNV-1a over its WriteHash.
+func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+// fnType builds the op type a₁ → a₂ → … → out where every operand is a
+// tensor of the given rank over one type variable 'a' (rank 0 = scalar a).
+func fnType(ranks ...int) hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, len(ranks))
+	for i, r := range ranks {
+		if r == 0 {
+			ts[i] = a
+		} else {
+			ts[i] = G.TensorType{Dims: r, Of: a}
+		}
+	}
+	return hm.NewFnType(ts...)
+}
+
+// denseOf returns v as a *tensor.Dense with contiguous, non-view storage
+// (materialising a view when needed).
+func denseOf(v G.Value) (*tensor.Dense, error) {
+	d, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("expected a *tensor.Dense, got %T", v)
+	}
+	if d.IsView() || d.RequiresIterator() {
+		m := d.Materialize()
+		if md, ok := m.(*tensor.Dense); ok {
+			return md, nil
+		}
+		return nil, fmt.Errorf("cannot materialise a %T", m)
+	}
+	return d, nil
+}
+
+// sliceOf returns the backing data of a dense value as []T.
+func sliceOf[T elem](v G.Value) ([]T, error) {
+	d, err := denseOf(v)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := d.Data().([]T)
+	if !ok {
+		var z T
+		return nil, fmt.Errorf("expected %T data, got %T", []T{z}, d.Data())
+	}
+	return s, nil
+}
+
+// newDense allocates a zeroed tensor of the element type T.
+func newDense[T elem](shape ...int) (*tensor.Dense, []T) {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	data := make([]T, n)
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data)), data
+}
+
+// dtypeOf reports the element dtype of a value.
+func dtypeOf(v G.Value) tensor.Dtype { return v.Dtype() }
+
+// gemm computes C = alpha·op(A)·op(B) + beta·C on row-major matrices with
+// leading dimensions lda, ldb, ldc, through gonum's blas32/blas64
+// implementation (which graph/blas*.go may switch to OpenBLAS).
+func gemm[T elem](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	switch aa := any(a).(type) {
+	case []float64:
+		blas64.Implementation().Dgemm(ta, tb, m, n, k, float64(alpha), aa, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	case []float32:
+		blas32.Implementation().Sgemm(ta, tb, m, n, k, float32(alpha), aa, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	}
+}
+
+// parallelFor runs body(i) for i in [0, n) on up to GOMAXPROCS goroutines,
+// handing out indices one at a time. Small n runs inline.
+func parallelFor(n int, body func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			body(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				body(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// parallelRange splits [0, n) into up to GOMAXPROCS contiguous chunks and
+// runs body(lo, hi) on each; below minPer items per chunk it runs inline.
+func parallelRange(n, minPer int, body func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if minPer < 1 {
+		minPer = 1
+	}
+	if w := n / minPer; w < workers {
+		workers = w
+	}
+	if workers <= 1 {
+		body(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for w := 0; w < workers; w++ {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		go func() {
+			defer wg.Done()
+			body(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// checkArity returns an error when an op receives the wrong number of inputs.
+func checkArity(op G.Op, n int) error {
+	if op.Arity() >= 0 && n != op.Arity() {
+		return fmt.Errorf("%v: expected %d inputs, got %d", op, op.Arity(), n)
+	}
+	return nil
+}
+
+// shapeOf converts a DimSizer passed to InferShape into a shape.
+func shapeOf(d G.DimSizer) (tensor.Shape, error) {
+	s, ok := d.(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("expected a tensor.Shape, got %T", d)
+	}
+	return s, nil
+}
+
+// dispatch runs f32 or f64 according to the dtype of v.
+func dispatch(v G.Value, f32 func() (G.Value, error), f64 func() (G.Value, error)) (G.Value, error) {
+	switch v.Dtype() {
+	case tensor.Float32:
+		return f32()
+	case tensor.Float64:
+		return f64()
+	}
+	return nil, fmt.Errorf("unsupported dtype %v (want float32 or float64)", v.Dtype())
+}
+
+// noDiff is embedded by ops that have no gradient of their own: backward
+// ops (second-order gradients are not supported) and forward-only ops.
+type noDiff struct{}
+
+func (noDiff) ReturnsPtr() bool     { return false }
+func (noDiff) CallsExtern() bool    { return false }
+func (noDiff) OverwritesInput() int { return -1 }

@@ -1,0 +1,305 @@
+// Package safetensors reads and writes the safetensors checkpoint format
+// used by gatedpo and by the PyTorch peer (shared/peer/tinygpt.py):
+//
+//	u64 little-endian N | N bytes of UTF-8 JSON header | data buffer
+//
+// The header maps each tensor name to {"dtype", "shape", "data_offsets"}
+// (offsets relative to the start of the data buffer) plus an optional
+// "__metadata__" object of string to string. Tensors are row-major and
+// little-endian. Supported dtypes: F32, F64, I64.
+package safetensors
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Dtype names as they appear in a safetensors header.
+const (
+	F32 = "F32" // little-endian IEEE-754 binary32
+	F64 = "F64" // little-endian IEEE-754 binary64
+	I64 = "I64" // little-endian two's-complement int64
+)
+
+// MetadataKey is the reserved header key that holds the string metadata.
+const MetadataKey = "__metadata__"
+
+// maxHeaderBytes bounds the JSON header we accept (guards against reading
+// a non-safetensors file as a huge header).
+const maxHeaderBytes = 100 << 20
+
+// Tensor is one tensor of a safetensors file. Exactly one of F32, F64, I64
+// holds the data (row-major), according to DType.
+type Tensor struct {
+	DType string    // "F32" | "F64" | "I64"
+	Shape []int     // dimensions; empty for a scalar
+	F32   []float32 // data when DType == "F32"
+	F64   []float64 // data when DType == "F64"
+	I64   []int64   // data when DType == "I64"
+}
+
+// Len is the number of elements the shape implies.
+func (t Tensor) Len() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// dataLen is the number of elements actually stored for the tensor's dtype.
+func (t Tensor) dataLen() (int, error) {
+	switch t.DType {
+	case F32:
+		return len(t.F32), nil
+	case F64:
+		return len(t.F64), nil
+	case I64:
+		return len(t.I64), nil
+	}
+	return 0, fmt.Errorf("unsupported dtype %q (want F32, F64 or I64)", t.DType)
+}
+
+// Float64s returns the data converted to float64 (a copy for F32/I64, the
+// slice itself for F64).
+func (t Tensor) Float64s() []float64 {
+	switch t.DType {
+	case F64:
+		return t.F64
+	case F32:
+		out := make([]float64, len(t.F32))
+		for i, v := range t.F32 {
+			out[i] = float64(v)
+		}
+		return out
+	case I64:
+		out := make([]float64, len(t.I64))
+		for i, v := range t.I64 {
+			out[i] = float64(v)
+		}
+		return out
+	}
+	return nil
+}
+
+// Float32s returns the data converted to float32 (a copy for F64/I64, the
+// slice itself for F32).
+func (t Tensor) Float32s() []float32 {
+	switch t.DType {
+	case F32:
+		return t.F32
+	case F64:
+		out := make([]float32, len(t.F64))
+		for i, v := range t.F64 {
+			out[i] = float32(v)
+		}
+		return out
+	case I64:
+		out := make([]float32, len(t.I64))
+		for i, v := range t.I64 {
+			out[i] = float32(v)
+		}
+		return out
+	}
+	return nil
+}
+
+type headerEntry struct {
+	DType       string   `json:"dtype"`
+	Shape       []int    `json:"shape"`
+	DataOffsets [2]int64 `json:"data_offsets"`
+}
+
+func elemSize(dtype string) (int, error) {
+	switch dtype {
+	case F32:
+		return 4, nil
+	case F64, I64:
+		return 8, nil
+	}
+	return 0, fmt.Errorf("unsupported dtype %q (want F32, F64 or I64)", dtype)
+}
+
+// Read loads every tensor of the safetensors file at path, with the header's
+// __metadata__ (empty map when absent). Errors name the path and, where it
+// applies, the offending tensor.
+func Read(path string) (map[string]Tensor, map[string]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: %w", err)
+	}
+	return Parse(raw, path)
+}
+
+// Parse decodes a safetensors file held in memory; name is used in errors.
+func Parse(raw []byte, name string) (map[string]Tensor, map[string]string, error) {
+	fail := func(format string, a ...any) (map[string]Tensor, map[string]string, error) {
+		return nil, nil, fmt.Errorf("safetensors %s: %s", name, fmt.Sprintf(format, a...))
+	}
+	if len(raw) < 8 {
+		return fail("file too short (%d bytes) for the 8-byte header length", len(raw))
+	}
+	n := binary.LittleEndian.Uint64(raw[:8])
+	if n > maxHeaderBytes || n > uint64(len(raw)-8) {
+		return fail("header length %d exceeds the file (%d bytes)", n, len(raw))
+	}
+	var header map[string]json.RawMessage
+	if err := json.Unmarshal(raw[8:8+n], &header); err != nil {
+		return fail("header is not a JSON object: %v", err)
+	}
+	data := raw[8+n:]
+	meta := map[string]string{}
+	if m, ok := header[MetadataKey]; ok {
+		if string(m) != "null" {
+			if err := json.Unmarshal(m, &meta); err != nil {
+				return fail("%s is not an object of strings: %v", MetadataKey, err)
+			}
+		}
+		delete(header, MetadataKey)
+	}
+	out := make(map[string]Tensor, len(header))
+	for key, msg := range header {
+		var e headerEntry
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return fail("tensor %q: bad header entry: %v", key, err)
+		}
+		size, err := elemSize(e.DType)
+		if err != nil {
+			return fail("tensor %q: %v", key, err)
+		}
+		count := int64(1)
+		for _, d := range e.Shape {
+			if d < 0 {
+				return fail("tensor %q: negative dimension in shape %v", key, e.Shape)
+			}
+			count *= int64(d)
+		}
+		b, end := e.DataOffsets[0], e.DataOffsets[1]
+		if b < 0 || end < b || end > int64(len(data)) {
+			return fail("tensor %q: data_offsets [%d, %d] outside the %d-byte data buffer", key, b, end, len(data))
+		}
+		if end-b != count*int64(size) {
+			return fail("tensor %q: %d bytes for shape %v %s (want %d)", key, end-b, e.Shape, e.DType, count*int64(size))
+		}
+		buf := data[b:end]
+		t := Tensor{DType: e.DType, Shape: append([]int{}, e.Shape...)}
+		switch e.DType {
+		case F32:
+			t.F32 = make([]float32, count)
+			for i := range t.F32 {
+				t.F32[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
+			}
+		case F64:
+			t.F64 = make([]float64, count)
+			for i := range t.F64 {
+				t.F64[i] = math.Float64frombits(binary.LittleEndian.Uint64(buf[8*i:]))
+			}
+		case I64:
+			t.I64 = make([]int64, count)
+			for i := range t.I64 {
+				t.I64[i] = int64(binary.LittleEndian.Uint64(buf[8*i:]))
+			}
+		}
+		out[key] = t
+	}
+	return out, meta, nil
+}
+
+// Encode serialises tensors and metadata: tensors packed in name-sorted
+// order with no holes, the JSON header right-padded with spaces so that
+// 8+N is a multiple of 8 (as the peer writes it).
+func Encode(ts map[string]Tensor, meta map[string]string) ([]byte, error) {
+	names := make([]string, 0, len(ts))
+	for k := range ts {
+		if k == MetadataKey {
+			return nil, fmt.Errorf("safetensors: tensor name %q is reserved", k)
+		}
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	header := make(map[string]any, len(ts)+1)
+	var off int64
+	for _, k := range names {
+		t := ts[k]
+		size, err := elemSize(t.DType)
+		if err != nil {
+			return nil, fmt.Errorf("safetensors: tensor %q: %v", k, err)
+		}
+		have, _ := t.dataLen()
+		if have != t.Len() {
+			return nil, fmt.Errorf("safetensors: tensor %q: shape %v needs %d elements, data has %d", k, t.Shape, t.Len(), have)
+		}
+		shape := t.Shape
+		if shape == nil {
+			shape = []int{}
+		}
+		nb := int64(have * size)
+		header[k] = headerEntry{DType: t.DType, Shape: shape, DataOffsets: [2]int64{off, off + nb}}
+		off += nb
+	}
+	if len(meta) > 0 {
+		header[MetadataKey] = meta
+	}
+	hb, err := json.Marshal(header)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: encoding header: %v", err)
+	}
+	if pad := (8 - (8+len(hb))%8) % 8; pad > 0 {
+		hb = append(hb, strings.Repeat(" ", pad)...)
+	}
+	out := make([]byte, 8, 8+len(hb)+int(off))
+	binary.LittleEndian.PutUint64(out, uint64(len(hb)))
+	out = append(out, hb...)
+	for _, k := range names {
+		t := ts[k]
+		switch t.DType {
+		case F32:
+			for _, v := range t.F32 {
+				out = binary.LittleEndian.AppendUint32(out, math.Float32bits(v))
+			}
+		case F64:
+			for _, v := range t.F64 {
+				out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
+			}
+		case I64:
+			for _, v := range t.I64 {
+				out = binary.LittleEndian.AppendUint64(out, uint64(v))
+			}
+		}
+	}
+	return out, nil
+}
+
+// Write saves tensors and metadata to path atomically: the bytes go to a
+// temporary file in the same directory, which is then renamed over path.
+func Write(path string, ts map[string]Tensor, meta map[string]string) error {
+	b, err := Encode(ts, meta)
+	if err != nil {
+		return fmt.Errorf("%v (writing %s)", err, path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	tmp := f.Name()
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("safetensors: writing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package models
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"gorgonia.org/tensor"
+
+	"gatedpo/graph/safetensors"
+)
+
+// Checkpoint metadata keys.
+const (
+	MetaConfig = "config" // the model config as JSON
+	MetaModel  = "model"  // the model kind: "transformer" or "mlp"
+)
+
+// Save writes lm's weights to path as safetensors (F32 or F64 per the
+// model's dtype), atomically, with __metadata__ holding "config"
+// (ConfigJSON), "model" (Kind) and every extraMeta entry (extraMeta cannot
+// override "config" or "model").
+func Save(lm LM, path string, extraMeta map[string]string) error {
+	meta := map[string]string{}
+	for k, v := range extraMeta {
+		meta[k] = v
+	}
+	meta[MetaConfig] = lm.ConfigJSON()
+	meta[MetaModel] = lm.Kind()
+	ts := map[string]safetensors.Tensor{}
+	for _, w := range lm.Weights() {
+		st := safetensors.Tensor{Shape: append([]int{}, w.T.Shape()...)}
+		switch d := w.T.Data().(type) {
+		case []float32:
+			st.DType, st.F32 = safetensors.F32, d
+		case []float64:
+			st.DType, st.F64 = safetensors.F64, d
+		default:
+			return fmt.Errorf("save %s: tensor %q has unsupported data %T", path, w.Name, d)
+		}
+		ts[w.Name] = st
+	}
+	return safetensors.Write(path, ts, meta)
+}
+
+// Load reads a checkpoint written by Save or by the PyTorch peer and builds
+// the model it describes, in dtype dt (F64 ↔ F32 converted as needed). The
+// model kind comes from __metadata__["model"]: "mlp", or "transformer"
+// (also the peer's "tinygpt", and the default when the key is absent).
+// Every parameter must be present with its exact shape, and no others.
+func Load(path string, dt tensor.Dtype) (LM, error) {
+	ts, meta, err := safetensors.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	cfgJSON, ok := meta[MetaConfig]
+	if !ok {
+		return nil, fmt.Errorf("load %s: __metadata__ has no %q key", path, MetaConfig)
+	}
+	var lm LM
+	switch kind := meta[MetaModel]; kind {
+	case "", "transformer", "tinygpt":
+		cfg := TransformerConfig{LNEps: 1e-5}
+		if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
+			return nil, fmt.Errorf("load %s: __metadata__.config is not a transformer config: %v", path, err)
+		}
+		m, err := newTransformerZero(cfg, dt)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %v", path, err)
+		}
+		lm = m
+	case "mlp":
+		var cfg MLPConfig
+		if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
+			return nil, fmt.Errorf("load %s: __metadata__.config is not an mlp config: %v", path, err)
+		}
+		m, err := newMLPZero(cfg, dt)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %v", path, err)
+		}
+		lm = m
+	default:
+		return nil, fmt.Errorf("load %s: unknown __metadata__.model %q (want transformer or mlp)", path, kind)
+	}
+	want := map[string]bool{}
+	for _, w := range lm.Weights() {
+		want[w.Name] = true
+		st, ok := ts[w.Name]
+		if !ok {
+			return nil, fmt.Errorf("load %s: tensor %q is missing", path, w.Name)
+		}
+		if !equalShape(st.Shape, w.T.Shape()) {
+			return nil, fmt.Errorf("load %s: tensor %q has shape %v, the config needs %v", path, w.Name, st.Shape, []int(w.T.Shape()))
+		}
+		if st.DType != safetensors.F32 && st.DType != safetensors.F64 {
+			return nil, fmt.Errorf("load %s: tensor %q has dtype %s (want F32 or F64)", path, w.Name, st.DType)
+		}
+		switch d := w.T.Data().(type) {
+		case []float64:
+			copy(d, st.Float64s())
+		case []float32:
+			copy(d, st.Float32s())
+		}
+	}
+	var extra []string
+	for name := range ts {
+		if !want[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return nil, fmt.Errorf("load %s: unexpected tensors %v for a %s model", path, extra, lm.Kind())
+	}
+	return lm, nil
+}
+
+func equalShape(a []int, b tensor.Shape) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,152 @@
+package models
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"gatedpo/graph"
+)
+
+// NamedTensor is one parameter of a model: its checkpoint name and the
+// tensor that holds its values (the model's own storage).
+type NamedTensor struct {
+	Name string
+	T    *tensor.Dense
+}
+
+// LM is a language model over token ids. It owns its weights as tensors
+// (one *tensor.Dense per parameter, float32 or float64). Build adds a graph
+// whose parameter nodes are bound to those same tensors (shared storage), so
+// several graphs — a training graph, a forward-only probe graph, graphs for
+// different batch shapes — all see weight updates made in place by an
+// optimizer.
+type LM interface {
+	// Kind is "transformer" or "mlp"; Save writes it as __metadata__["model"].
+	Kind() string
+	// Dtype is the element type of every weight (tensor.Float32 or Float64).
+	Dtype() tensor.Dtype
+	// Weights lists the parameters in checkpoint order (the order of
+	// Forward.Params and of optimizer state).
+	Weights() []NamedTensor
+	// ConfigJSON is the model config as JSON (__metadata__["config"]).
+	ConfigJSON() string
+	// Build adds the forward pass over an [n, t] id matrix to g.
+	Build(g *G.ExprGraph, n, t int) (*Forward, error)
+	// Clone deep-copies the weights (e.g. the frozen reference model).
+	Clone() LM
+}
+
+// Forward holds the nodes one Build added to a graph.
+type Forward struct {
+	// Params are this graph's parameter nodes, in Weights() order.
+	Params []graph.Param
+	// IDs is the [n, t] input; fill it with SetIDs before each run. It
+	// holds ids as floats of the model dtype.
+	IDs *G.Node
+	// TokenLogps is [n, t−1]: lp[:, i] = log π(ids[:, i+1] | ids[:, ≤i]).
+	TokenLogps *G.Node
+	// TokenLogpMax is [n, t−1]: max_v log π(v | ids[:, ≤i]); forward only
+	// (G.Grad treats it as a constant).
+	TokenLogpMax *G.Node
+	// Logits is [n·t, V]; row r is sequence r/t, position r%t.
+	Logits *G.Node
+
+	// N and T are the batch shape the graph was built for; Vocab the
+	// number of token ids.
+	N, T, Vocab int
+}
+
+// SetIDs copies ids (n rows of t token ids) into the IDs input. It checks
+// the shape and that every id is in [0, Vocab).
+func (f *Forward) SetIDs(ids [][]int) error {
+	if len(ids) != f.N {
+		return fmt.Errorf("SetIDs: got %d rows, the graph was built for %d", len(ids), f.N)
+	}
+	for i, row := range ids {
+		if len(row) != f.T {
+			return fmt.Errorf("SetIDs: row %d has %d ids, the graph was built for %d", i, len(row), f.T)
+		}
+		for j, id := range row {
+			if id < 0 || id >= f.Vocab {
+				return fmt.Errorf("SetIDs: id %d at row %d, position %d is outside [0, %d)", id, i, j, f.Vocab)
+			}
+		}
+	}
+	d, ok := f.IDs.Value().(*tensor.Dense)
+	if !ok {
+		return fmt.Errorf("SetIDs: the IDs node holds a %T, want *tensor.Dense", f.IDs.Value())
+	}
+	switch data := d.Data().(type) {
+	case []float64:
+		for i, row := range ids {
+			for j, id := range row {
+				data[i*f.T+j] = float64(id)
+			}
+		}
+	case []float32:
+		for i, row := range ids {
+			for j, id := range row {
+				data[i*f.T+j] = float32(id)
+			}
+		}
+	default:
+		return fmt.Errorf("SetIDs: unsupported IDs dtype %v", d.Dtype())
+	}
+	return nil
+}
+
+// ParamNodes returns the parameter nodes in Weights() order.
+func (f *Forward) ParamNodes() G.Nodes { return graph.ParamNodes(f.Params) }
+
+// buildSeq numbers Builds so node names are unique within a graph: Gorgonia
+// merges input nodes with equal name, type and shape, which would join the
+// parameters of two models built into one graph.
+var buildSeq atomic.Uint64
+
+// bindWeights adds every weight to g under a per-Build prefix and returns
+// the params plus a name → node map.
+func bindWeights(g *G.ExprGraph, kind string, ws []NamedTensor) (string, []graph.Param, map[string]*G.Node) {
+	prefix := fmt.Sprintf("%s%d.", kind, buildSeq.Add(1))
+	ps := make([]graph.Param, len(ws))
+	byName := make(map[string]*G.Node, len(ws))
+	for i, w := range ws {
+		n := graph.BindParam(g, prefix+w.Name, w.T)
+		ps[i] = graph.Param{Name: w.Name, Node: n}
+		byName[w.Name] = n
+	}
+	return prefix, ps, byName
+}
+
+// newIDsNode adds the [n, t] ids input (zero-filled) to g.
+func newIDsNode(g *G.ExprGraph, prefix string, dt tensor.Dtype, n, t int) *G.Node {
+	v := tensor.New(tensor.Of(dt), tensor.WithShape(n, t))
+	return G.NewMatrix(g, dt, G.WithShape(n, t), G.WithName(prefix+"ids"), G.WithValue(v))
+}
+
+// recoverBuild turns a Gorgonia Must*-style panic during graph building
+// into an error.
+func recoverBuild(what string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: building the graph panicked: %v", what, r)
+	}
+}
+
+// cloneWeights deep-copies a weight list.
+func cloneWeights(ws []NamedTensor) []NamedTensor {
+	out := make([]NamedTensor, len(ws))
+	for i, w := range ws {
+		out[i] = NamedTensor{Name: w.Name, T: w.T.Clone().(*tensor.Dense)}
+	}
+	return out
+}
+
+// checkDtype accepts float32 and float64 only.
+func checkDtype(dt tensor.Dtype) error {
+	if dt != tensor.Float32 && dt != tensor.Float64 {
+		return fmt.Errorf("unsupported dtype %v (want tensor.Float32 or tensor.Float64)", dt)
+	}
+	return nil
+}
