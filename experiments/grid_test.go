@@ -102,7 +102,7 @@ func TestGridErrors(t *testing.T) {
 		{"lr = 1e-3\n", `g.toml:13: train.lr: expected a finite number > 0, got -1`},
 		{"tau = [1e-3, 1e-2]\n", `g.toml:32: grid.gate[1].tau[1]: expected a finite number >= 0`},
 		{"arch = [\"transformer-xs\", \"transformer-s\"]\n", `g.toml:22: grid.arch[1]: expected one of`},
-		{"name = \"dpo\"\n", `g.toml:26: grid.objective[0].name: expected one of`},
+		{"name = \"dpo\"\n", `g.toml:26: grid.objective[0].name: unknown objective "dpp"`},
 		{"temperature = 1.0\n", `g.toml:37: grid.gate[2].temperature: expected a finite number > 0`},
 		{"dataset = \"synthetic\"\n", `g.toml:3: data.dataset: expected "synthetic" or an existing data file`},
 		{"[toy]\n", `g.toml:19: train.toy: unknown key`},

@@ -66,7 +66,7 @@ func modelConfig(arch string, d DataConfig, dtype string) (map[string]any, error
 	case "transformer":
 		m["d_model"], m["n_heads"], m["n_layers"], m["ln_eps"] = p.DModel, p.Heads, p.Layers, 1e-5
 	case "mlp":
-		m["d_embed"], m["window"], m["hidden"] = p.DModel, p.Window, p.Hidden
+		m["d_embed"], m["window"], m["d_hidden"], m["activation"] = p.DModel, p.Window, p.Hidden, "tanh"
 	}
 	return m, nil
 }
