@@ -63,7 +63,9 @@ func loadBatch(t testing.TB, shared string) goldenBatch {
 }
 
 // ids8 returns [chosen; rejected] as 8 rows.
-func (b goldenBatch) ids8() [][]int { return append(append([][]int{}, b.ChosenIDs...), b.RejectedIDs...) }
+func (b goldenBatch) ids8() [][]int {
+	return append(append([][]int{}, b.ChosenIDs...), b.RejectedIDs...)
+}
 
 // readGolden loads a golden safetensors file.
 func readGolden(t testing.TB, shared, name string) map[string]safetensors.Tensor {
