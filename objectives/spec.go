@@ -54,12 +54,12 @@ var paramKeys = map[string][]string{
 type Spec struct {
 	Name            string  `json:"name"`                       // dpo | ipo | cal_dpo | rpo | simpo | sft
 	Beta            float64 `json:"beta,omitempty"`             // β > 0 (all but sft)
-	LabelSmoothing  float64 `json:"label_smoothing,omitempty"`  // dpo: ε in [0, 0.5] (cDPO)
+	LabelSmoothing  float64 `json:"label_smoothing,omitempty"`  // dpo: ε in [0, 0.5) (cDPO)
 	LengthNormalize bool    `json:"length_normalize,omitempty"` // ipo: divide every LP by its |y|
 	CalWeight       float64 `json:"cal_weight,omitempty"`       // cal_dpo: weight w ≥ 0 of the calibration bracket
 	Alpha           float64 `json:"alpha,omitempty"`            // rpo: NLL weight α ≥ 0
 	SFTNorm         string  `json:"sft_norm,omitempty"`         // rpo: mean | sum | token
-	Gamma           float64 `json:"gamma,omitempty"`            // simpo: target margin γ
+	Gamma           float64 `json:"gamma,omitempty"`            // simpo: target margin γ ≥ 0
 }
 
 // Default returns objective name with every parameter at its default.
@@ -162,8 +162,8 @@ func (s Spec) Validate() error {
 	if used["beta"] && !(s.Beta > 0 && finite(s.Beta)) {
 		return &KeyError{"beta", fmt.Sprintf("expected a finite number > 0, got %v", s.Beta)}
 	}
-	if !(s.LabelSmoothing >= 0 && s.LabelSmoothing <= 0.5) {
-		return &KeyError{"label_smoothing", fmt.Sprintf("expected a number in [0, 0.5], got %v", s.LabelSmoothing)}
+	if !(s.LabelSmoothing >= 0 && s.LabelSmoothing < 0.5) {
+		return &KeyError{"label_smoothing", fmt.Sprintf("expected a number in [0, 0.5), got %v", s.LabelSmoothing)}
 	}
 	if !(s.CalWeight >= 0 && finite(s.CalWeight)) {
 		return &KeyError{"cal_weight", fmt.Sprintf("expected a finite number >= 0, got %v", s.CalWeight)}
@@ -174,8 +174,8 @@ func (s Spec) Validate() error {
 	if used["sft_norm"] && !contains(SFTNorms, s.SFTNorm) {
 		return &KeyError{"sft_norm", fmt.Sprintf("expected one of %s, got %q", strings.Join(SFTNorms, ", "), s.SFTNorm)}
 	}
-	if !finite(s.Gamma) {
-		return &KeyError{"gamma", fmt.Sprintf("expected a finite number, got %v", s.Gamma)}
+	if !(s.Gamma >= 0 && finite(s.Gamma)) {
+		return &KeyError{"gamma", fmt.Sprintf("expected a finite number >= 0, got %v", s.Gamma)}
 	}
 	return nil
 }

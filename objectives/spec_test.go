@@ -32,7 +32,7 @@ func TestParseSpec(t *testing.T) {
 		{map[string]any{"name": "sft", "beta": 0.1}, "beta", "expected name"},
 		{map[string]any{"name": "dpo", "beta": 0.0}, "beta", "> 0"},
 		{map[string]any{"name": "dpo", "beta": "0.1"}, "beta", "expected a number"},
-		{map[string]any{"name": "dpo", "label_smoothing": 0.7}, "label_smoothing", "[0, 0.5]"},
+		{map[string]any{"name": "dpo", "label_smoothing": 0.7}, "label_smoothing", "[0, 0.5)"},
 		{map[string]any{"name": "ipo", "length_normalize": 1.0}, "length_normalize", "true or false"},
 		{map[string]any{"name": "cal_dpo", "cal_weight": -1.0}, "cal_weight", ">= 0"},
 		{map[string]any{"name": "rpo", "sft_norm": "tokens"}, "sft_norm", "expected one of"},
