@@ -101,7 +101,6 @@ func ParseCases(file string, src []byte) ([]Case, error) {
 	return cases, nil
 }
 
-
 // vocabError turns a key-bearing error of objectives.ParseSpec or
 // gating.ParseSpec into a *ConfigError at prefix.key's line.
 func vocabError(pos *TOMLPositions, prefix string, err error) error {
