@@ -144,7 +144,7 @@ func (h *opHarness) grads(t *testing.T) [][]float64 {
 
 // checkFD compares analytic gradients with central differences
 // (L(x+ε) − L(x−ε))/2ε on every element of every differentiable input.
-// In float64 with ε = 1e-6 the truncation error is O(ε²)·|L'''| ≈ 1e-12 and
+// In float64 with ε = 1e-6 the truncation error is O(ε²)·|L”'| ≈ 1e-12 and
 // the rounding error ≈ 1e-16·|L|/ε ≈ 1e-10, so tol = 1e-6 relative to
 // max(1, max|grad|) leaves a wide margin while catching any wrong formula
 // (those are off by O(1)).
