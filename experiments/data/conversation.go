@@ -52,13 +52,13 @@ func isAssistant(role string) bool { return roleLabel(role) == "Assistant" }
 // parseMessages decodes a list of {role, content} objects.
 func parseMessages(path string, lineNo int, key string, raw json.RawMessage) ([]message, error) {
 	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	if err := json.Unmarshal(raw, &items); err != nil || jsonKind(raw) != "a list" {
 		return nil, badRecord(path, lineNo, SkipWrongType, "field %q: got %s, expected a list of {role, content}", key, jsonKind(raw))
 	}
 	msgs := make([]message, len(items))
 	for i, it := range items {
 		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(it, &obj); err != nil {
+		if err := json.Unmarshal(it, &obj); err != nil || jsonKind(it) != "an object" {
 			return nil, badRecord(path, lineNo, SkipWrongType, "field %s[%d]: got %s, expected an object {role, content}", key, i, jsonKind(it))
 		}
 		for _, f := range []string{"role", "content"} {
@@ -66,8 +66,8 @@ func parseMessages(path string, lineNo int, key string, raw json.RawMessage) ([]
 			if !ok {
 				return nil, badRecord(path, lineNo, SkipMissingField, "field %s[%d]: missing %q, expected {role, content}", key, i, f)
 			}
-			var s string
-			if err := json.Unmarshal(v, &s); err != nil {
+			s, ok := jsonString(v)
+			if !ok {
 				return nil, badRecord(path, lineNo, SkipWrongType, "field %s[%d].%s: got %s, expected a string", key, i, f, jsonKind(v))
 			}
 			if f == "role" {
@@ -102,8 +102,7 @@ func parseConversation(path string, lineNo int, obj map[string]json.RawMessage, 
 	}
 	if raw, ok := obj["prompt"]; ok {
 		used["prompt"] = true
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
+		if s, ok := jsonString(raw); ok {
 			p.Prompt = s
 		} else {
 			msgs, err := parseMessages(path, lineNo, "prompt", raw)

@@ -241,6 +241,15 @@ func badRecord(path string, line int, reason, format string, args ...any) error 
 	return &RecordError{Path: path, Line: line, Reason: reason, Msg: fmt.Sprintf(format, args...)}
 }
 
+// jsonString decodes a JSON string (null is not a string).
+func jsonString(raw json.RawMessage) (string, bool) {
+	var s string
+	if jsonKind(raw) != "a string" || json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
 // jsonKind names the JSON type of a raw value for error messages.
 func jsonKind(raw json.RawMessage) string {
 	t := bytes.TrimSpace(raw)
@@ -303,8 +312,8 @@ func parseRecord(path string, lineNo int, line []byte, format string, wantProbes
 		if !ok {
 			return "", badRecord(path, lineNo, SkipMissingField, "missing field %q, expected a string (format %q)", key, format)
 		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, ok := jsonString(raw)
+		if !ok {
 			return "", badRecord(path, lineNo, SkipWrongType, "field %q: got %s, expected a string", key, jsonKind(raw))
 		}
 		return s, nil
@@ -358,8 +367,8 @@ func parseRecord(path string, lineNo int, line []byte, format string, wantProbes
 	}
 	if raw, ok := obj["split"]; ok {
 		used["split"] = true
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
+		s, ok := jsonString(raw)
+		if !ok {
 			return rec, "", badRecord(path, lineNo, SkipWrongType, "field \"split\": got %s, expected a string", jsonKind(raw))
 		}
 		switch strings.ToLower(s) {
