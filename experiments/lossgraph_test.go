@@ -1,0 +1,290 @@
+package experiments
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"gatedpo/experiments/data"
+	"gatedpo/gating"
+	"gatedpo/graph/safetensors"
+	"gatedpo/models"
+	"gatedpo/objectives"
+)
+
+type goldenLossCase struct {
+	ID            string               `json:"id"`
+	Loss          float64              `json:"loss"`
+	PerPairLoss   []float64            `json:"per_pair_loss"`
+	PerPairTerms  map[string][]float64 `json:"per_pair_terms"`
+	Logps         objectives.Logps     `json:"logps"`
+	Metrics       map[string]float64   `json:"metrics"`
+	RejectedGates [][]float64          `json:"rejected_gates"`
+	GateStats     *gating.Stats        `json:"gate_stats"`
+	GradNorms     map[string]float64   `json:"grad_norms"`
+	GradGlobal    float64              `json:"grad_global_norm"`
+	GradsFile     string               `json:"grads_file"`
+}
+
+// goldenRun holds what one case produced.
+type goldenRun struct {
+	res   PrefResult
+	grads map[string][]float64
+}
+
+// runGoldenCases evaluates every case of cases.toml on the golden policy,
+// reference and batch, in float64.
+func runGoldenCases(t *testing.T, dir string) ([]Case, map[string]goldenRun) {
+	t.Helper()
+	cases, err := LoadCases(filepath.Join(dir, "cases.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := LoadBatchJSON(filepath.Join(dir, "batch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := models.Load(filepath.Join(dir, "policy.safetensors"), tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := models.Load(filepath.Join(dir, "reference.safetensors"), tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	B := len(batch.ChosenIDs)
+	rg, err := NewSeqGraph(ref, 2*B, batch.T, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rg.Close()
+	rc, rr, err := ReferenceLogps(rg, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]goldenRun{}
+	for _, c := range cases {
+		out[c.ID] = runCase(t, policy, batch, rc, rr, c.Objective, c.Gate)
+	}
+	return cases, out
+}
+
+func runCase(t *testing.T, policy models.LM, batch data.Batch, rc, rr []float64, obj objectives.Spec, gate gating.Spec) goldenRun {
+	t.Helper()
+	pg, err := NewPrefGraph(policy, len(batch.ChosenIDs), batch.T, PrefOptions{Objective: obj, Gate: gate, Grad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	if err := pg.SetBatch(batch, rc, rr); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Run(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := pg.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := pg.Grads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return goldenRun{res, grads}
+}
+
+func maxAbsF(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = math.Max(m, math.Abs(x))
+	}
+	return m
+}
+
+// TestGoldenLossGraph: every case of cases.toml, through the transformer,
+// the gate and the objective, matches golden.json and grads_<id>.safetensors
+// within SCIENCE.md §7: values (loss, per-pair loss and terms, log-probs,
+// metrics, continuous gates, gate statistics) to 1e-12 relative to each
+// quantity's max-abs; hard/none gates exactly; every parameter's gradient to
+// 1e-10 relative to the tensor's max-abs, with the golden's exact zeros
+// exactly zero.
+func TestGoldenLossGraph(t *testing.T) {
+	dir := sharedGoldenDir(t)
+	raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gold struct {
+		Cases []goldenLossCase `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &gold); err != nil {
+		t.Fatal(err)
+	}
+	cases, runs := runGoldenCases(t, dir)
+	var worstVal, worstGate, worstGrad float64
+	for i, c := range cases {
+		gc := gold.Cases[i]
+		if gc.ID != c.ID {
+			t.Fatalf("case %d: %s vs golden %s", i, c.ID, gc.ID)
+		}
+		r := runs[c.ID].res
+		check := func(what string, got, want []float64, tol float64, worst *float64) {
+			if len(got) != len(want) {
+				t.Errorf("%s: %s has %d values, want %d", c.ID, what, len(got), len(want))
+				return
+			}
+			sc := math.Max(maxAbsF(want), 1e-300)
+			for k := range want {
+				e := math.Abs(got[k]-want[k]) / sc
+				*worst = math.Max(*worst, e)
+				if e > tol {
+					t.Errorf("%s: %s[%d] = %.17g, want %.17g", c.ID, what, k, got[k], want[k])
+				}
+			}
+		}
+		check("loss", []float64{r.Loss}, []float64{gc.Loss}, 1e-12, &worstVal)
+		check("per_pair_loss", r.PerPairLoss, gc.PerPairLoss, 1e-12, &worstVal)
+		for k, v := range gc.PerPairTerms {
+			check("term "+k, r.PerPairTerms[k], v, 1e-12, &worstVal)
+		}
+		check("policy_chosen", r.Logps.PolicyChosen, gc.Logps.PolicyChosen, 1e-12, &worstVal)
+		check("policy_rejected", r.Logps.PolicyRejected, gc.Logps.PolicyRejected, 1e-12, &worstVal)
+		check("reference_chosen", r.Logps.ReferenceChosen, gc.Logps.ReferenceChosen, 1e-12, &worstVal)
+		check("reference_rejected", r.Logps.ReferenceRejected, gc.Logps.ReferenceRejected, 1e-12, &worstVal)
+		if len(r.Metrics) != len(gc.Metrics) {
+			t.Errorf("%s: metrics %v, want %v", c.ID, r.Metrics, gc.Metrics)
+		}
+		for k, v := range gc.Metrics {
+			check("metric "+k, []float64{r.Metrics[k]}, []float64{v}, 1e-12, &worstVal)
+		}
+		if gc.RejectedGates != nil {
+			tol := 1e-12
+			if c.Gate.Kind == gating.KindHard || c.Gate.Kind == gating.KindNone {
+				tol = 0
+			}
+			for p := range gc.RejectedGates {
+				check("rejected_gates", r.RejectedGates[p], gc.RejectedGates[p], tol, &worstGate)
+			}
+			st, w := r.GateStats, *gc.GateStats
+			if st.NTokens != w.NTokens || st.NEq1 != w.NEq1 || st.NEq0 != w.NEq0 {
+				t.Errorf("%s: gate counts %+v, want %+v", c.ID, st, w)
+			}
+			check("gate_stats", []float64{st.MeanG, st.FracLtHf, st.MinG, st.MaxG, st.LogpQ10, st.LogpQ50, st.LogpQ90},
+				[]float64{w.MeanG, w.FracLtHf, w.MinG, w.MaxG, w.LogpQ10, w.LogpQ50, w.LogpQ90}, 1e-12, &worstGate)
+		}
+		want, _, err := safetensors.Read(filepath.Join(dir, gc.GradsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads := runs[c.ID].grads
+		if len(grads) != len(want) {
+			t.Errorf("%s: %d gradients, golden has %d", c.ID, len(grads), len(want))
+		}
+		for name, wt := range want {
+			w := wt.Float64s()
+			got := grads[name]
+			check("grad "+name, got, w, 1e-10, &worstGrad)
+			for k := range w {
+				if w[k] == 0 && got[k] != 0 {
+					t.Errorf("%s: grad %s[%d] = %g, want exactly 0", c.ID, name, k, got[k])
+					break
+				}
+			}
+		}
+	}
+	t.Logf("worst relative errors: values %.3g (tol 1e-12), gates %.3g (tol 1e-12), gradients %.3g (tol 1e-10)", worstVal, worstGate, worstGrad)
+}
+
+// TestGateInvariance: τ = 0 (and kind none) is bit-identical to the
+// ungated graph in the loss and every gradient; every gate leaves the loss,
+// per-pair loss, log-probs and metrics bit-identical to its ungated
+// counterpart, and a binding gate changes the gradient.
+func TestGateInvariance(t *testing.T) {
+	dir := sharedGoldenDir(t)
+	cases, runs := runGoldenCases(t, dir)
+	ungated := map[objectives.Spec]goldenRun{}
+	for _, c := range cases {
+		if c.Gate.Kind == gating.KindNone {
+			ungated[c.Objective] = runs[c.ID]
+		}
+	}
+	same := func(a, b []float64) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	checked := 0
+	for _, c := range cases {
+		if c.Gate.Kind == gating.KindNone {
+			continue
+		}
+		u, ok := ungated[c.Objective]
+		if !ok {
+			continue
+		}
+		checked++
+		g := runs[c.ID]
+		if !same([]float64{g.res.Loss}, []float64{u.res.Loss}) || !same(g.res.PerPairLoss, u.res.PerPairLoss) ||
+			!same(g.res.Logps.PolicyRejected, u.res.Logps.PolicyRejected) || !same(g.res.Logps.PolicyChosen, u.res.Logps.PolicyChosen) {
+			t.Errorf("%s: the gate changed a forward value", c.ID)
+		}
+		for k, v := range u.res.Metrics {
+			if math.Float64bits(g.res.Metrics[k]) != math.Float64bits(v) {
+				t.Errorf("%s: metric %s %v != ungated %v", c.ID, k, g.res.Metrics[k], v)
+			}
+		}
+		changed := false
+		for name, gu := range u.grads {
+			if !same(g.grads[name], gu) {
+				changed = true
+			}
+		}
+		if c.Gate.Off() && changed {
+			t.Errorf("%s: an off gate changed a gradient", c.ID)
+		}
+		if !c.Gate.Off() && !changed {
+			t.Errorf("%s: the gate changed no gradient (is it binding?)", c.ID)
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d gated cases had an ungated counterpart", checked)
+	}
+	// kind none with τ > 0, and sft under a binding gate, are the ungated graph.
+	batch, _ := LoadBatchJSON(filepath.Join(dir, "batch.json"))
+	policy, _ := models.Load(filepath.Join(dir, "policy.safetensors"), tensor.Float64)
+	u := ungated[objectives.Spec{Name: objectives.DPO, Beta: 0.1}]
+	rc, rr := u.res.Logps.ReferenceChosen, u.res.Logps.ReferenceRejected
+	none := gating.DefaultSpec()
+	none.Tau = 0.5
+	ramp := gating.DefaultSpec()
+	ramp.Kind, ramp.Tau = gating.KindRamp, 0.5
+	sft, _ := objectives.Default(objectives.SFT)
+	for _, v := range []struct {
+		obj  objectives.Spec
+		gate gating.Spec
+		ref  goldenRun
+	}{
+		{objectives.Spec{Name: objectives.DPO, Beta: 0.1}, none, u},
+		{sft, ramp, ungated[sft]},
+	} {
+		got := runCase(t, policy, batch, rc, rr, v.obj, v.gate)
+		if !same([]float64{got.res.Loss}, []float64{v.ref.res.Loss}) {
+			t.Errorf("%v with %v: loss changed", v.obj, v.gate)
+		}
+		for name, gu := range v.ref.grads {
+			if !same(got.grads[name], gu) {
+				t.Errorf("%v with %v: grad %s changed", v.obj, v.gate, name)
+			}
+		}
+	}
+}
