@@ -247,15 +247,23 @@ var contextShown = map[string]bool{"sweep": true, "seed": true, "arch": true, "d
 
 // Contexts returns each cell's Context, indexed like cells.
 func Contexts(cells []*Cell) []Context {
+	flat := make([]map[string]string, len(cells))
+	for i, c := range cells {
+		flat[i] = FlattenConfig(c.Config)
+	}
 	var variantKeys []string
 	for _, k := range VaryingKeys(cells) {
-		if !contextShown[k] && !strings.HasPrefix(k, "gate.") {
-			variantKeys = append(variantKeys, k)
+		if contextShown[k] || strings.HasPrefix(k, "gate.") {
+			continue
 		}
+		if strings.HasPrefix(k, "model.") && determinedByArch(flat, k) {
+			continue // the arch preset's model table: the arch name says it
+		}
+		variantKeys = append(variantKeys, k)
 	}
 	out := make([]Context, len(cells))
 	for i, c := range cells {
-		f := FlattenConfig(c.Config)
+		f := flat[i]
 		var parts []string
 		for _, k := range variantKeys {
 			v, ok := f[k]
@@ -271,6 +279,19 @@ func Contexts(cells []*Cell) []Context {
 		}
 	}
 	return out
+}
+
+// determinedByArch reports whether key k has one value per arch.
+func determinedByArch(flat []map[string]string, k string) bool {
+	val := map[string]string{}
+	for _, f := range flat {
+		a := f["arch"]
+		if v, ok := val[a]; ok && v != f[k] {
+			return false
+		}
+		val[a] = f[k]
+	}
+	return true
 }
 
 // GateKey is the canonical JSON of a gate spec.

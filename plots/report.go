@@ -1,0 +1,394 @@
+package plots
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gatedpo/results"
+)
+
+// Options controls Generate. The zero value regenerates everything in place.
+type Options struct {
+	FiguresDir    string   // where figures go; default <sweep>/figures
+	OutDir        string   // where comparison.csv|md and report.html go; default the sweep directory
+	Only          []string // figure ids to draw (e.g. "F2", "F3"); nil = all. Comparison and report are then not written.
+	Formats       []string // figure formats; default Formats (png, svg, pdf)
+	DPI           int      // PNG resolution; default 150
+	NoComparison  bool     // do not write comparison.csv|md
+	NoReport      bool     // do not write report.html
+	MarginLevels  []float64
+	ExternalImage bool // report.html links figures by relative path instead of embedding them
+}
+
+// FigureFile is one figure written by Generate.
+type FigureFile struct {
+	ID       string   // "F2"
+	Name     string   // file stem, "F2_mass_dynamics"
+	Title    string   // the figure's title
+	Caption  string   // what to look for
+	Files    []string // paths written, one per format
+	WidthPx  int      // PNG size
+	HeightPx int
+}
+
+// Skip says why a figure was not drawn.
+type Skip struct {
+	ID     string
+	Reason string
+}
+
+// Report is what Generate did.
+type Report struct {
+	SweepDir        string
+	Figures         []FigureFile
+	Skipped         []Skip
+	CellsUsed       int
+	CellsSkipped    []results.SkippedCell
+	Comparison      *results.Comparison // nil when not computed
+	ComparisonFiles []string            // comparison.csv, comparison.md
+	HTML            string              // path of report.html ("" when not written)
+}
+
+// WriteAll regenerates, from a sweep directory's records alone, every figure
+// they support into <sweep>/figures (PNG, SVG, PDF), comparison.csv and
+// comparison.md, and report.html, and says in the Report which figures it
+// skipped and why. The sweep runner calls it after its cells finish.
+func WriteAll(sweepDir string) (*Report, error) {
+	return Generate(sweepDir, Options{})
+}
+
+var figFileRE = regexp.MustCompile(`^(F\d+b?)_.*\.(png|svg|pdf)$`)
+
+// Generate is WriteAll with options.
+func Generate(sweepDir string, opt Options) (*Report, error) {
+	want := map[string]bool{}
+	for _, id := range opt.Only {
+		id = strings.TrimSpace(id)
+		if _, ok := builders[id]; !ok {
+			return nil, fmt.Errorf("figure id %q: expected one of %s", id, strings.Join(FigureIDs, ", "))
+		}
+		want[id] = true
+	}
+	if opt.FiguresDir == "" {
+		opt.FiguresDir = filepath.Join(sweepDir, results.FiguresDir)
+	}
+	if opt.OutDir == "" {
+		opt.OutDir = sweepDir
+	}
+	if len(opt.Formats) == 0 {
+		opt.Formats = Formats
+	}
+	if opt.DPI == 0 {
+		opt.DPI = 150
+	}
+	sw, err := results.LoadSweep(sweepDir)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{SweepDir: sweepDir, CellsUsed: len(sw.Cells), CellsSkipped: sw.Skipped}
+	if err := os.MkdirAll(opt.FiguresDir, 0o755); err != nil {
+		return nil, fmt.Errorf("figures directory %s: %v", opt.FiguresDir, err)
+	}
+	// Remove stale figure files of the ids being regenerated.
+	if entries, err := os.ReadDir(opt.FiguresDir); err == nil {
+		for _, e := range entries {
+			m := figFileRE.FindStringSubmatch(e.Name())
+			if m != nil && (len(want) == 0 || want[m[1]]) {
+				os.Remove(filepath.Join(opt.FiguresDir, e.Name()))
+			}
+		}
+	}
+	v := newSweepView(sw)
+	for _, id := range FigureIDs {
+		if len(want) > 0 && !want[id] {
+			continue
+		}
+		figs, reason := builders[id](v)
+		if len(figs) == 0 {
+			rep.Skipped = append(rep.Skipped, Skip{ID: id, Reason: reason})
+			continue
+		}
+		for _, f := range figs {
+			paths, err := f.save(opt.FiguresDir, opt.Formats, opt.DPI)
+			if err != nil {
+				return nil, err
+			}
+			w, h := f.pixelSize(opt.DPI)
+			rep.Figures = append(rep.Figures, FigureFile{ID: f.id, Name: f.name, Title: f.title, Caption: f.caption,
+				Files: paths, WidthPx: w, HeightPx: h})
+		}
+	}
+	if len(opt.Only) > 0 {
+		return rep, nil
+	}
+	rep.Comparison = results.Compare(sw.Cells, results.CompareOptions{MarginLevels: opt.MarginLevels})
+	if !opt.NoComparison {
+		if rep.ComparisonFiles, err = rep.Comparison.WriteFiles(opt.OutDir); err != nil {
+			return nil, err
+		}
+	}
+	if !opt.NoReport {
+		p := filepath.Join(opt.OutDir, results.ReportFile)
+		if err := writeHTML(p, sw, rep, opt); err != nil {
+			return nil, err
+		}
+		rep.HTML = p
+	}
+	return rep, nil
+}
+
+// Summary is a few lines for a terminal: figures written, figures skipped
+// and why, cells not used.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	for _, f := range r.Figures {
+		var exts []string
+		for _, p := range f.Files {
+			exts = append(exts, strings.TrimPrefix(filepath.Ext(p), "."))
+		}
+		dir := ""
+		if len(f.Files) > 0 {
+			dir = filepath.Dir(f.Files[0])
+		}
+		fmt.Fprintf(&b, "wrote   %-4s %s.{%s}\n", f.ID, filepath.Join(dir, f.Name), strings.Join(exts, ","))
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(&b, "skipped %-4s %s\n", s.ID, s.Reason)
+	}
+	for _, c := range r.CellsSkipped {
+		fmt.Fprintf(&b, "cell %s not used: %s\n", c.ID, c.Reason)
+	}
+	for _, p := range r.ComparisonFiles {
+		fmt.Fprintf(&b, "wrote   %s\n", p)
+	}
+	if r.HTML != "" {
+		fmt.Fprintf(&b, "wrote   %s\n", r.HTML)
+	}
+	return b.String()
+}
+
+// htmlFigure is a figure as report.html shows it.
+type htmlFigure struct {
+	ID, Title, Caption string
+	Src                template.URL
+	Links              []htmlLink
+	Anchor             string
+}
+
+type htmlLink struct{ Name, Href string }
+
+type htmlTable struct {
+	Title  string
+	Header []string
+	Rows   [][]htmlCell
+}
+
+type htmlCell struct {
+	Text  string
+	Class string
+}
+
+type htmlData struct {
+	Title        string
+	Generated    string
+	Dir          string
+	Grid         string
+	Resolved     string
+	CellsUsed    int
+	CellsSkipped []results.SkippedCell
+	Summary      *htmlTable
+	Comparison   []htmlTable
+	CompNote     string
+	CompNotes    []string
+	Figures      []htmlFigure
+	Skipped      []Skip
+}
+
+func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
+	d := htmlData{
+		Title:     "gatedpo sweep report — " + filepath.Base(filepath.Clean(sw.Dir)),
+		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		Dir:       sw.Dir, Grid: sw.GridTOML, CellsUsed: len(sw.Cells), CellsSkipped: sw.Skipped, Skipped: rep.Skipped,
+	}
+	if len(sw.GridResolved) > 0 {
+		var v any
+		if json.Unmarshal(sw.GridResolved, &v) == nil {
+			b, _ := json.MarshalIndent(v, "", "  ")
+			d.Resolved = string(b)
+		}
+	}
+	if sw.SummaryHeader != nil {
+		t := &htmlTable{Title: "summary.csv", Header: sw.SummaryHeader}
+		for _, r := range sw.SummaryRows {
+			var row []htmlCell
+			for _, c := range r {
+				row = append(row, htmlCell{Text: c})
+			}
+			t.Rows = append(t.Rows, row)
+		}
+		d.Summary = t
+	}
+	if c := rep.Comparison; c != nil {
+		d.CompNote = fmt.Sprintf("Paired by seed: mean of (gated − ungated) over seeds with the same settings, "+
+			"[%g %% CI, Student t, df = n − 1]; n = paired seeds (n = 2 gives t = %.1f: wide); * and bold: the CI "+
+			"excludes 0. Held-out probe metrics; ΔLP_chosen and gap in nats.", c.Confidence*100, results.TQuantile((1+c.Confidence)/2, 1))
+		d.CompNotes = c.Notes
+		for _, p := range c.Pipelines() {
+			for _, at := range c.Points() {
+				var rows []results.TableRow
+				for _, tr := range c.Table(at) {
+					if tr.Context.Pipeline == p {
+						rows = append(rows, tr)
+					}
+				}
+				if len(rows) == 0 {
+					continue
+				}
+				t := htmlTable{Title: "Pipeline " + p + ": " + results.PointTitle(at),
+					Header: []string{"arch", "dataset", "objective", "settings", "gate", "n", "step g/u"}}
+				if at != "final" {
+					t.Header = append(t.Header, "reached")
+				}
+				for _, m := range results.CompareMetrics {
+					h := m.Label
+					if m.Unit != "" {
+						h += " (" + m.Unit + ")"
+					}
+					t.Header = append(t.Header, h)
+				}
+				for _, tr := range rows {
+					row := []htmlCell{{Text: tr.Context.Arch}, {Text: tr.Context.Dataset}, {Text: tr.Context.Objective},
+						{Text: dash(tr.Context.Variant)}, {Text: tr.GateLabel}, {Text: fmt.Sprint(tr.N)}, {Text: dash(tr.Steps)}}
+					if at != "final" {
+						row = append(row, htmlCell{Text: tr.Reached})
+					}
+					for i, cell := range tr.Cells {
+						cls := ""
+						if tr.Rows[i].Diff.ExcludesZero() {
+							cls = "sig"
+						} else if tr.Rows[i].Diff.N < 2 {
+							cls = "weak"
+						}
+						row = append(row, htmlCell{Text: cell, Class: cls})
+					}
+					t.Rows = append(t.Rows, row)
+				}
+				d.Comparison = append(d.Comparison, t)
+			}
+		}
+	}
+	for _, f := range rep.Figures {
+		hf := htmlFigure{ID: f.ID, Title: f.Title, Caption: f.Caption, Anchor: f.Name}
+		for _, p := range f.Files {
+			rel, err := filepath.Rel(filepath.Dir(path), p)
+			if err != nil {
+				rel = p
+			}
+			rel = filepath.ToSlash(rel)
+			hf.Links = append(hf.Links, htmlLink{Name: strings.TrimPrefix(filepath.Ext(p), "."), Href: rel})
+			if filepath.Ext(p) == ".png" && hf.Src == "" {
+				if opt.ExternalImage {
+					hf.Src = template.URL(rel)
+				} else {
+					b, err := os.ReadFile(p)
+					if err != nil {
+						return fmt.Errorf("%s: %v", p, err)
+					}
+					hf.Src = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
+				}
+			}
+		}
+		d.Figures = append(d.Figures, hf)
+	}
+	var b strings.Builder
+	if err := reportTemplate.Execute(&b, d); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; margin: 1.5em auto; max-width: 1250px; padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.8em; }
+h3 { font-size: 1.05em; margin-top: 1.3em; }
+.meta { color: #666; font-size: 0.9em; }
+nav a { margin-right: 0.9em; }
+table { border-collapse: collapse; font-size: 0.82em; margin: 0.5em 0 1em; }
+th, td { border: 1px solid #d4d4d4; padding: 3px 7px; text-align: left; white-space: nowrap; }
+th { background: #f2f2f2; }
+tr:nth-child(even) td { background: #fafafa; }
+td.sig { font-weight: bold; background: #e8f3e8 !important; }
+td.weak { color: #777; }
+.scroll { overflow-x: auto; }
+pre { background: #f6f6f6; border: 1px solid #ddd; padding: 0.6em; overflow: auto; max-height: 22em; font-size: 0.8em; }
+figure { margin: 1.2em 0 2em; }
+figure img { max-width: 100%; height: auto; border: 1px solid #e2e2e2; }
+figcaption { font-size: 0.92em; color: #333; margin-top: 0.4em; }
+.skipped li { color: #7a4b00; }
+details summary { cursor: pointer; color: #1f4e99; }
+</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<p class="meta">Generated {{.Generated}} from the records in <code>{{.Dir}}</code> ({{.CellsUsed}} complete cells). Every figure and number below is computed from those records.</p>
+<nav><a href="#grid">Grid</a><a href="#summary">Summary</a><a href="#comparison">Gated vs ungated</a><a href="#figures">Figures</a></nav>
+
+<h2 id="grid">Grid</h2>
+{{if .Grid}}<pre>{{.Grid}}</pre>{{else}}<p>No grid.toml in this directory.</p>{{end}}
+{{if .Resolved}}<details><summary>Resolved grid (grid.resolved.json)</summary><pre>{{.Resolved}}</pre></details>{{end}}
+{{if .CellsSkipped}}<p>Cells not used:</p><ul class="skipped">{{range .CellsSkipped}}<li><code>{{.ID}}</code>: {{.Reason}}</li>{{end}}</ul>{{end}}
+
+<h2 id="summary">Summary (summary.csv)</h2>
+{{with .Summary}}<div class="scroll"><table>
+<tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td>{{.Text}}</td>{{end}}</tr>
+{{end}}</table></div>{{else}}<p>No summary.csv in this directory.</p>{{end}}
+
+<h2 id="comparison">Gated vs ungated</h2>
+<p>{{.CompNote}}</p>
+{{range .Comparison}}<h3>{{.Title}}</h3>
+<div class="scroll"><table>
+<tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{end}}</table></div>
+{{else}}<p>No gated cell with an ungated partner: nothing to compare.</p>{{end}}
+{{if .CompNotes}}<ul>{{range .CompNotes}}<li>{{.}}</li>{{end}}</ul>{{end}}
+
+<h2 id="figures">Figures</h2>
+{{if .Skipped}}<p>Not drawn from these records:</p><ul class="skipped">{{range .Skipped}}<li><b>{{.ID}}</b>: {{.Reason}}</li>{{end}}</ul>{{end}}
+{{range .Figures}}<figure id="{{.Anchor}}">
+<img src="{{.Src}}" alt="{{.Title}}">
+<figcaption><b>{{.Title}}.</b> {{.Caption}} Files: {{range .Links}}<a href="{{.Href}}">{{.Name}}</a> {{end}}</figcaption>
+</figure>
+{{end}}
+</body>
+</html>
+`))
