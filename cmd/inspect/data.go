@@ -1,12 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"gatedpo/experiments/data"
 )
 
-// runData is filled in by the data work.
-func runData(args []string) int {
-	fmt.Fprintln(os.Stderr, "inspect data: not built yet")
-	return 1
-}
+// runData is `inspect data`: see data.Inspect for the flags and output.
+func runData(args []string) int { return data.Inspect(args, os.Stdout, os.Stderr) }
