@@ -1,12 +1,213 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+
+	"gorgonia.org/tensor"
+
+	"gatedpo/experiments"
+	"gatedpo/experiments/data"
+	"gatedpo/gating"
+	"gatedpo/graph/safetensors"
+	"gatedpo/models"
+	"gatedpo/objectives"
 )
 
-// runLossgrad is filled in by the objectives/gate work.
-func runLossgrad(args []string) int {
-	fmt.Fprintln(os.Stderr, "inspect lossgrad: not built yet")
+const lossgradUsage = `usage: inspect lossgrad -policy P.safetensors [-reference R.safetensors] -batch batch.json -cases cases.toml [-dtype auto|float32|float64]
+
+Evaluates every [[case]] (objective × gate) of the cases file on one
+preference batch and prints one JSON object per case and line:
+id, loss, per_pair_loss, per_pair_terms (cal_dpo, rpo), logps {policy_chosen,
+policy_rejected, reference_chosen, reference_rejected}, metrics (TRL names),
+rejected_gates [pairs][T-1] and gate_stats (gated cases: kind != "none"),
+grad_norms (by checkpoint tensor name) and grad_global_norm.
+
+The batch file has the layout of shared/golden/batch.json. The model config
+comes from the checkpoint's metadata; -dtype auto computes in float64 when
+the policy checkpoint holds F64 tensors, else float32. -reference is needed
+for every objective but simpo and sft.
+
+Exit status: 0 ok, 1 the computation failed, 2 bad input.`
+
+// runLossgrad is `inspect lossgrad`.
+func runLossgrad(args []string) int { return lossgrad(args, os.Stdout, os.Stderr) }
+
+// badInput marks errors caused by the user's files or flags (exit 2).
+type badInput struct{ err error }
+
+func (e badInput) Error() string { return e.err.Error() }
+func (e badInput) Unwrap() error { return e.err }
+
+// lossgradLine is one output line.
+type lossgradLine struct {
+	ID             string               `json:"id"`
+	Objective      objectives.Spec      `json:"objective"`
+	Gate           gating.Spec          `json:"gate"`
+	Loss           float64              `json:"loss"`
+	PerPairLoss    []float64            `json:"per_pair_loss"`
+	PerPairTerms   map[string][]float64 `json:"per_pair_terms,omitempty"`
+	Logps          objectives.Logps     `json:"logps"`
+	Metrics        map[string]float64   `json:"metrics"`
+	RejectedGates  [][]float64          `json:"rejected_gates,omitempty"`
+	GateStats      *gating.Stats        `json:"gate_stats,omitempty"`
+	GradNorms      map[string]float64   `json:"grad_norms"`
+	GradGlobalNorm float64              `json:"grad_global_norm"`
+}
+
+func lossgrad(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("lossgrad", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	policyPath := fs.String("policy", "", "policy checkpoint (safetensors)")
+	refPath := fs.String("reference", "", "reference checkpoint (safetensors)")
+	batchPath := fs.String("batch", "", "preference batch (batch.json layout)")
+	casesPath := fs.String("cases", "", "cases file (cases.toml layout)")
+	dtypeFlag := fs.String("dtype", "auto", "auto | float32 | float64")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, lossgradUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "inspect lossgrad: %v\n%s\n", err, lossgradUsage)
+		return 2
+	}
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"-policy", *policyPath}, {"-batch", *batchPath}, {"-cases", *casesPath}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "inspect lossgrad: missing %s or extra arguments %q\n%s\n", strings.Join(missing, ", "), fs.Args(), lossgradUsage)
+		return 2
+	}
+	err := lossgradRun(*policyPath, *refPath, *batchPath, *casesPath, *dtypeFlag, stdout)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "inspect lossgrad: %s\n", oneLine(err.Error()))
+	var bi badInput
+	if errors.As(err, &bi) || experiments.IsConfigError(err) {
+		return 2
+	}
 	return 1
 }
+
+func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, stdout io.Writer) error {
+	cases, err := experiments.LoadCases(casesPath)
+	if err != nil {
+		if experiments.IsConfigError(err) {
+			return err
+		}
+		return badInput{fmt.Errorf("%s: %v", casesPath, err)}
+	}
+	batch, err := experiments.LoadBatchJSON(batchPath)
+	if err != nil {
+		return badInput{err}
+	}
+	dt, err := checkpointDtype(policyPath, dtypeFlag)
+	if err != nil {
+		return badInput{err}
+	}
+	policy, err := models.Load(policyPath, dt)
+	if err != nil {
+		return badInput{err}
+	}
+	B := len(batch.ChosenIDs)
+	var rc, rr []float64
+	if refPath != "" {
+		ref, err := models.Load(refPath, dt)
+		if err != nil {
+			return badInput{err}
+		}
+		rg, err := experiments.NewSeqGraph(ref, 2*B, batch.T, false)
+		if err != nil {
+			return badInput{fmt.Errorf("%s with %s: %v", refPath, batchPath, err)}
+		}
+		rc, rr, err = experiments.ReferenceLogps(rg, batch)
+		rg.Close()
+		if err != nil {
+			return badInput{fmt.Errorf("%s with %s: %v", refPath, batchPath, err)}
+		}
+	} else {
+		for _, c := range cases {
+			if c.Objective.UsesReference() {
+				return badInput{fmt.Errorf("%s: case %s: objective %s needs -reference", casesPath, c.ID, c.Objective.Name)}
+			}
+		}
+	}
+	enc := json.NewEncoder(stdout)
+	for _, c := range cases {
+		line, err := lossgradCase(policy, batch, rc, rr, c, policyPath, batchPath)
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(line); err != nil {
+			return fmt.Errorf("case %s: %v", c.ID, err)
+		}
+	}
+	return nil
+}
+
+func lossgradCase(policy models.LM, batch data.Batch, rc, rr []float64, c experiments.Case, policyPath, batchPath string) (lossgradLine, error) {
+	pg, err := experiments.NewPrefGraph(policy, len(batch.ChosenIDs), batch.T,
+		experiments.PrefOptions{Objective: c.Objective, Gate: c.Gate, Grad: true})
+	if err != nil {
+		return lossgradLine{}, badInput{fmt.Errorf("%s with %s: case %s: %v", policyPath, batchPath, c.ID, err)}
+	}
+	defer pg.Close()
+	if err := pg.SetBatch(batch, rc, rr); err != nil {
+		return lossgradLine{}, badInput{fmt.Errorf("%s: case %s: %v", batchPath, c.ID, err)}
+	}
+	if err := pg.Run(); err != nil {
+		return lossgradLine{}, fmt.Errorf("case %s: %v", c.ID, err)
+	}
+	res, err := pg.Result()
+	if err != nil {
+		return lossgradLine{}, fmt.Errorf("case %s: %v", c.ID, err)
+	}
+	norms, global, err := pg.GradNorms()
+	if err != nil {
+		return lossgradLine{}, fmt.Errorf("case %s: %v", c.ID, err)
+	}
+	line := lossgradLine{ID: c.ID, Objective: c.Objective, Gate: c.Gate, Loss: res.Loss, PerPairLoss: res.PerPairLoss,
+		PerPairTerms: res.PerPairTerms, Logps: res.Logps, Metrics: res.Metrics, GradNorms: norms, GradGlobalNorm: global}
+	if c.Gate.Kind != gating.KindNone {
+		line.RejectedGates = res.RejectedGates
+		st := res.GateStats
+		line.GateStats = &st
+	}
+	return line, nil
+}
+
+// checkpointDtype resolves -dtype: auto is float64 when the checkpoint
+// holds an F64 tensor, else float32.
+func checkpointDtype(path, flagValue string) (tensor.Dtype, error) {
+	switch flagValue {
+	case "float64":
+		return tensor.Float64, nil
+	case "float32":
+		return tensor.Float32, nil
+	case "auto":
+	default:
+		return tensor.Dtype{}, fmt.Errorf("-dtype: expected auto, float32 or float64, got %q", flagValue)
+	}
+	ts, _, err := safetensors.Read(path)
+	if err != nil {
+		return tensor.Dtype{}, err
+	}
+	for _, t := range ts {
+		if t.DType == safetensors.F64 {
+			return tensor.Float64, nil
+		}
+	}
+	return tensor.Float32, nil
+}
+
+// oneLine folds an error message onto one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
