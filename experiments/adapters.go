@@ -4,6 +4,9 @@ package experiments
 // the sweep meets an API that was still moving when it was written.
 
 import (
+	"errors"
+
+	"gatedpo/experiments/data"
 	"gatedpo/objectives"
 	"gatedpo/results"
 )
@@ -25,4 +28,10 @@ func ParseObjective(t map[string]any) (results.ObjectiveSpec, error) {
 		return results.ObjectiveSpec{}, err
 	}
 	return results.ObjectiveSpec(s), nil
+}
+
+// syntheticDataset generates the built-in dataset (experiments/data owns
+// the generator).
+func syntheticDataset(d DataConfig, seed uint64) (*data.Dataset, error) {
+	return nil, errors.New("the synthetic dataset is not available yet")
 }

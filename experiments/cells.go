@@ -62,7 +62,8 @@ func (g *Grid) Cells() []*Cell {
 								Data:      g.dataTable(ds),
 								Train:     g.trainTable(),
 							}
-							cfg.Model, _ = modelConfig(arch, g.Data, g.Train.DType)
+							model, _ := modelConfig(arch, g.Data, g.Train.DType)
+							cfg.Model = normalizeJSON(model)
 							cells = append(cells, &Cell{ID: CellID(cfg), Config: cfg, Index: len(cells)})
 						}
 					}

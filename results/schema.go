@@ -220,4 +220,10 @@ type CellSummary struct {
 	WallS      float64            `json:"wall_s"` // wall-clock seconds (excluded from reproducibility checks)
 	Final      map[string]float64 `json:"final"`  // held-out probe metrics at the last probe (SummaryColumns names)
 	Provenance Provenance         `json:"provenance"`
+	// Timing (addition, schema 1): seconds spent per part of the cell, e.g.
+	// sft_s (stage-1 training, shared by cells), ref_logps_s (reference
+	// log-prob precomputation), pref_train_s, probe_s; resumed_from_step
+	// when the cell was resumed from a checkpoint. Wall-clock: excluded from
+	// reproducibility checks.
+	Timing map[string]float64 `json:"timing,omitempty"`
 }

@@ -1,0 +1,79 @@
+// Command sweep trains, probes and records every cell of a TOML grid.
+//
+//	go run ./cmd/sweep                      # the built-in default grid → runs/default/
+//	go run ./cmd/sweep -grid my.toml        # or: go run ./cmd/sweep my.toml
+//	go run ./cmd/sweep -dry-run -only gate.kind=ramp -only arch=transformer-s
+//	go run ./cmd/sweep -workers 2 -shard 0/4 -out /scratch/sweep
+//
+// Exit status: 0 every selected cell complete, 1 some cell failed (the
+// others were run) or the sweep was interrupted, 2 bad input (nothing run
+// or written). See package experiments for the grid format.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"gatedpo/experiments"
+)
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	var o experiments.Options
+	var only multiFlag
+	var shard string
+	var shards int
+	fs.StringVar(&o.Grid, "grid", "", "grid TOML file or built-in grid name ("+strings.Join(experiments.BuiltinGrids(), ", ")+"); default: default")
+	fs.StringVar(&o.Out, "out", "", "sweep directory (default runs/<grid name>)")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "list the cells and their state; run and write nothing")
+	fs.Var(&only, "only", "run only cells with key=value (dotted keys, e.g. gate.kind=ramp); repeatable")
+	fs.IntVar(&o.Workers, "workers", 0, "cells trained in parallel (default: one per CPU)")
+	fs.StringVar(&shard, "shard", "", "run shard i/n of the cells (0-based); also SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX")
+	fs.IntVar(&shards, "shards", 0, "shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); also "+experiments.ShardsEnv)
+	fs.BoolVar(&o.RetryFailed, "retry-failed", false, "rerun cells recorded as failed")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return 2
+	}
+	switch {
+	case fs.NArg() == 1 && o.Grid == "":
+		o.Grid = fs.Arg(0)
+	case fs.NArg() > 0:
+		fmt.Fprintf(os.Stderr, "sweep: unexpected arguments %q (one grid file, or -grid FILE)\n", fs.Args())
+		return 2
+	}
+	o.Only = only
+	var err error
+	if o.Shard, o.Shards, err = experiments.ResolveShard(shard, shards, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "sweep:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	_, err = experiments.Run(ctx, o)
+	switch {
+	case err == nil:
+		return 0
+	case experiments.IsConfigError(err):
+		fmt.Fprintln(os.Stderr, "sweep:", err)
+		return 2
+	case errors.Is(err, experiments.ErrCellsFailed), errors.Is(err, experiments.ErrInterrupted):
+		fmt.Fprintln(os.Stderr, "sweep:", err)
+		return 1
+	default:
+		fmt.Fprintln(os.Stderr, "sweep:", err)
+		return 1
+	}
+}

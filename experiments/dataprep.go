@@ -1,0 +1,161 @@
+package experiments
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"gatedpo/experiments/data"
+	"gatedpo/results"
+)
+
+// preparedData is a dataset tokenized for the cells that share its [data]
+// settings: training pairs, the two probe sets and the row length.
+type preparedData struct {
+	Name     string                        // dataset label
+	Hash     string                        // dataset content hash (provenance)
+	Tok      data.Tokenizer                // tokenizer
+	Train    []data.EncodedPair            // training pairs
+	Probe    map[string][]data.EncodedPair // results.SplitTrain / SplitHeldout → probe pairs
+	Fields   []string                      // probe fields present, canonical order
+	T        int                           // padded row length (prompt + response tokens)
+	PadID    int                           // pad token
+	Skipped  int                           // records the loader skipped
+	NumPairs int                           // usable pairs in the file
+}
+
+// dataCache shares prepared datasets between the cells of a process.
+type dataCache struct {
+	mu    sync.Mutex
+	items map[string]*dataEntry
+	dir   string // where BPE tokenizers are cached
+}
+
+type dataEntry struct {
+	once sync.Once
+	d    *preparedData
+	err  error
+}
+
+func newDataCache(dir string) *dataCache {
+	return &dataCache{items: map[string]*dataEntry{}, dir: dir}
+}
+
+// get prepares (once) the data of a cell.
+func (c *dataCache) get(g *Grid, cfg results.CellConfig) (*preparedData, error) {
+	key, _ := json.Marshal(cfg.Data)
+	c.mu.Lock()
+	e, ok := c.items[string(key)]
+	if !ok {
+		e = &dataEntry{}
+		c.items[string(key)] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.d, e.err = prepareData(g, cfg.Dataset, c.dir) })
+	return e.d, e.err
+}
+
+// heldoutSeed fixes the held-out split: it is the same for every seed of
+// the grid, so seeds vary only the model's initialisation and batch order.
+const heldoutSeed = 0x5eed
+
+// prepareData loads (or generates) dataset ds and splits it:
+//
+//   - held-out probe set: the file's eval split if it has one, else
+//     probe_examples pairs drawn with a fixed PCG permutation; at most
+//     probe_examples pairs, never trained on;
+//   - training pairs: the rest (the first train_examples of them when > 0);
+//   - train probe set: the first probe_examples training pairs.
+func prepareData(g *Grid, ds string, cacheDir string) (*preparedData, error) {
+	d := g.Data
+	var set *data.Dataset
+	var err error
+	if ds == "synthetic" {
+		set, err = syntheticDataset(d, heldoutSeed)
+	} else {
+		set, err = data.Load(d.Paths[ds], data.LoadOptions{Format: d.Format})
+	}
+	if err != nil {
+		return nil, err
+	}
+	train, heldout := set.Train, set.Eval
+	if len(heldout) == 0 {
+		n := min(d.ProbeExamples, len(train)/4)
+		perm := rand.New(rand.NewPCG(heldoutSeed, 1)).Perm(len(train))
+		hold := map[int]bool{}
+		for _, i := range perm[:n] {
+			hold[i] = true
+		}
+		var rest []data.Pair
+		for i, p := range train {
+			if hold[i] {
+				heldout = append(heldout, p)
+			} else {
+				rest = append(rest, p)
+			}
+		}
+		train = rest
+	}
+	if len(heldout) > d.ProbeExamples {
+		heldout = heldout[:d.ProbeExamples]
+	}
+	if d.TrainExamples > 0 && len(train) > d.TrainExamples {
+		train = train[:d.TrainExamples]
+	}
+	if len(train) < g.Train.BatchPairs {
+		return nil, fmt.Errorf("dataset %s: %d training pairs, fewer than batch_pairs = %d", ds, len(train), g.Train.BatchPairs)
+	}
+	var tok data.Tokenizer
+	switch d.Tokenizer {
+	case "bpe":
+		tok, err = data.CachedBPE(filepath.Join(cacheDir, "tokenizers"), data.TokenizerTexts(train), d.VocabSize)
+		if err != nil {
+			return nil, err
+		}
+	default:
+		tok = data.NewByteTokenizer()
+	}
+	lim := data.Limits{MaxPromptTokens: d.MaxPromptTokens, MaxResponseTokens: d.MaxResponseTokens}
+	encTrain, _ := data.Encode(tok, train, lim)
+	encHeld, _ := data.Encode(tok, heldout, lim)
+	probeTrain := encTrain[:min(d.ProbeExamples, len(encTrain))]
+	p := &preparedData{
+		Name: set.Name, Hash: set.Hash, Tok: tok, Train: encTrain,
+		Probe:  map[string][]data.EncodedPair{results.SplitTrain: probeTrain, results.SplitHeldout: encHeld},
+		T:      d.MaxPromptTokens + d.MaxResponseTokens + seqExtraTokens,
+		PadID:  tok.PadID(),
+		Fields: probeFields(encTrain, encHeld), NumPairs: set.Pairs(), Skipped: set.SkippedTotal(),
+	}
+	return p, nil
+}
+
+// probeFields lists the fields present in any probe pair, in the order of
+// results.ProbeFields (chosen and rejected always).
+func probeFields(sets ...[]data.EncodedPair) []string {
+	present := map[string]bool{"chosen": true, "rejected": true}
+	for _, s := range sets {
+		for _, e := range s {
+			for k := range e.Probes {
+				present[k] = true
+			}
+		}
+	}
+	var out []string
+	for _, f := range results.ProbeFields {
+		if present[f] {
+			out = append(out, f)
+		}
+	}
+	// fields the schema does not know go last, sorted
+	var extra []string
+	for f := range present {
+		if _, known := results.FieldCategory[f]; !known {
+			extra = append(extra, f)
+		}
+	}
+	sort.Strings(extra)
+	return append(out, extra...)
+}

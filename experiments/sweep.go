@@ -1,0 +1,288 @@
+package experiments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"gatedpo/results"
+)
+
+// Options are the command-line settings of a sweep (cmd/sweep).
+type Options struct {
+	Grid        string   // grid file, or the name of a built-in grid ("" = "default")
+	Out         string   // sweep directory ("" = runs/<grid name>)
+	DryRun      bool     // list the cells and their state, run nothing, write nothing
+	Only        []string // -only key=value filters (dotted keys)
+	Workers     int      // cells run in parallel (0 = one per CPU)
+	Shard       int      // this process's shard, 0-based
+	Shards      int      // number of shards (0 or 1 = no sharding)
+	RetryFailed bool     // rerun cells whose summary says failed
+	Stdout      io.Writer
+	Stderr      io.Writer
+	// Logger receives progress lines when Stderr is not a terminal (nil =
+	// a text slog logger on Stderr).
+	Logger *slog.Logger
+	// ProgressEvery is the interval of plain progress lines (default 10 s).
+	ProgressEvery time.Duration
+}
+
+// ErrCellsFailed is returned by Run when at least one selected cell is
+// recorded as failed (the other cells were run); exit status 1.
+var ErrCellsFailed = errors.New("some cells failed")
+
+// ErrInterrupted is returned by Run when it was stopped (SIGINT/SIGTERM)
+// before every cell finished; checkpoints are kept and a rerun resumes.
+var ErrInterrupted = errors.New("interrupted; rerun the same command to resume")
+
+// Outcome says what a sweep did.
+type Outcome struct {
+	Dir        string   // sweep directory
+	Cells      int      // cells selected for this process (after -only and -shard)
+	Complete   int      // of those, complete at the end
+	Failed     int      // of those, failed at the end
+	Ran        int      // cells trained by this run
+	Skipped    int      // complete cells left alone
+	FailedIDs  []string // failed cells
+	Interrupts bool     // the run was stopped early
+}
+
+// sweepEnv is what the cells of one process share.
+type sweepEnv struct {
+	grid        *Grid
+	out         string
+	data        *dataCache
+	provenance  results.Provenance
+	retryFailed bool
+	retried     map[string]bool // SFT keys retried by this process
+}
+
+// Run expands the grid, validates everything, then trains every selected
+// cell that is not complete, and rebuilds the sweep-level files. Input
+// errors are *ConfigError (before anything is written).
+func Run(ctx context.Context, opt Options) (*Outcome, error) {
+	if opt.Stdout == nil {
+		opt.Stdout = os.Stdout
+	}
+	if opt.Stderr == nil {
+		opt.Stderr = os.Stderr
+	}
+	if opt.Grid == "" {
+		opt.Grid = "default"
+	}
+	grid, err := LoadGrid(opt.Grid)
+	if err != nil {
+		return nil, err
+	}
+	filters, err := ParseFilters(opt.Only)
+	if err != nil {
+		return nil, err
+	}
+	all := grid.Cells()
+	cells, err := SelectCells(all, filters)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Shards > 1 {
+		if opt.Shard < 0 || opt.Shard >= opt.Shards {
+			return nil, &ConfigError{File: "-shard", Msg: fmt.Sprintf("shard %d is outside 0..%d", opt.Shard, opt.Shards-1)}
+		}
+		var mine []*Cell
+		for i, c := range cells {
+			if i%opt.Shards == opt.Shard {
+				mine = append(mine, c)
+			}
+		}
+		cells = mine
+	}
+	out := opt.Out
+	if out == "" {
+		out = filepath.Join("runs", grid.Name)
+	}
+	if st, err := os.Stat(out); err == nil && !st.IsDir() {
+		return nil, &ConfigError{File: out, Msg: "the output path exists and is not a directory"}
+	}
+	oc := &Outcome{Dir: out, Cells: len(cells)}
+	if opt.DryRun {
+		return oc, dryRun(opt.Stdout, grid, cells, out)
+	}
+	// validate the data of every selected cell before writing anything
+	env := &sweepEnv{grid: grid, out: out, data: newDataCache(out), provenance: baseProvenance(),
+		retryFailed: opt.RetryFailed, retried: map[string]bool{}}
+	for _, c := range cells {
+		if _, err := env.data.get(grid, c.Config); err != nil {
+			return nil, &ConfigError{File: grid.File, Line: grid.pos.Line("data.dataset"), Key: "data.dataset", Msg: err.Error()}
+		}
+	}
+	if err := writeGridFiles(out, grid, all); err != nil {
+		return nil, err
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(opt.Stderr, nil))
+	}
+	// the work list: complete cells are skipped, failed ones too unless -retry-failed
+	var todo []*Cell
+	for _, c := range cells {
+		_, s, ok := results.ReadCellRecord(filepath.Join(out, results.CellsDir, c.ID))
+		switch {
+		case ok && s.Status == results.StatusComplete:
+			oc.Skipped++
+		case ok && s.Status == results.StatusFailed && !opt.RetryFailed:
+		default:
+			todo = append(todo, c)
+		}
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	workers = max(1, min(workers, len(todo)))
+	log.Info("sweep", "grid", grid.File, "dir", out, "cells", len(cells), "to_run", len(todo), "workers", workers)
+	if grid.Toy.Run && (opt.Shards <= 1 || opt.Shard == 0) {
+		if err := writeToy(out, grid); err != nil {
+			log.Warn("toy experiment", "err", err)
+		}
+	}
+	prog := newProgress(opt.Stderr, log, len(cells), oc.Skipped, opt.ProgressEvery)
+	prog.start()
+	jobs := make(chan *Cell)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range jobs {
+				st := prog.begin(c)
+				sum, err := env.runCell(ctx, c, st)
+				prog.end(c, sum, err)
+				mu.Lock()
+				if err == nil {
+					oc.Ran++
+				} else if !errors.Is(err, errInterrupted) {
+					log.Error("cell", "cell", c.ID, "err", err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, c := range todo {
+		select {
+		case jobs <- c:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	prog.stop()
+	if err := results.RebuildSummaryCSV(out); err != nil {
+		return oc, err
+	}
+	if err := writeFigures(out, log); err != nil {
+		log.Warn("figures", "err", err)
+	}
+	for _, c := range cells {
+		_, s, ok := results.ReadCellRecord(filepath.Join(out, results.CellsDir, c.ID))
+		switch {
+		case ok && s.Status == results.StatusComplete:
+			oc.Complete++
+		case ok && s.Status == results.StatusFailed:
+			oc.Failed++
+			oc.FailedIDs = append(oc.FailedIDs, c.ID)
+		}
+	}
+	report(opt.Stdout, oc, out)
+	if ctx.Err() != nil && oc.Complete+oc.Failed < oc.Cells {
+		oc.Interrupts = true
+		return oc, ErrInterrupted
+	}
+	if oc.Failed > 0 {
+		return oc, ErrCellsFailed
+	}
+	return oc, nil
+}
+
+// report prints the final lines of a sweep.
+func report(w io.Writer, oc *Outcome, out string) {
+	fmt.Fprintf(w, "%d/%d cells complete, %d failed (%d run now, %d already complete)\n", oc.Complete, oc.Cells, oc.Failed, oc.Ran, oc.Skipped)
+	for _, id := range oc.FailedIDs {
+		_, s, _ := results.ReadCellRecord(filepath.Join(out, results.CellsDir, id))
+		if s.Failure != nil {
+			fmt.Fprintf(w, "  failed %s: %s step %d: %s\n", id, s.Failure.Stage, s.Failure.Step, firstLine(s.Failure.Reason))
+		}
+	}
+	fmt.Fprintf(w, "summary: %s\n", filepath.Join(out, results.SummaryCSVFile))
+	if _, err := os.Stat(filepath.Join(out, results.ReportFile)); err == nil {
+		fmt.Fprintf(w, "report:  %s\n", filepath.Join(out, results.ReportFile))
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// dryRun lists the cells with their state on disk.
+func dryRun(w io.Writer, g *Grid, cells []*Cell, out string) error {
+	fmt.Fprintf(w, "grid %s (%s): %d cells → %s\n", g.Name, g.File, len(cells), out)
+	for _, c := range cells {
+		state := "new"
+		dir := filepath.Join(out, results.CellsDir, c.ID)
+		if _, s, ok := results.ReadCellRecord(dir); ok {
+			state = s.Status
+			if s.Status == results.StatusRunning {
+				state = "incomplete"
+			}
+		}
+		fmt.Fprintf(w, "%s  %-10s  %s\n", c.ID, state, c.Label())
+	}
+	return nil
+}
+
+// writeGridFiles writes grid.toml and grid.resolved.json.
+func writeGridFiles(out string, g *Grid, cells []*Cell) error {
+	if err := os.MkdirAll(filepath.Join(out, results.CellsDir), 0o755); err != nil {
+		return err
+	}
+	if err := results.WriteBytesAtomic(filepath.Join(out, results.GridFile), g.Source); err != nil {
+		return err
+	}
+	type resolved struct {
+		ID     string             `json:"id"`
+		Config results.CellConfig `json:"config"`
+	}
+	rs := make([]resolved, len(cells))
+	for i, c := range cells {
+		rs[i] = resolved{c.ID, c.Config}
+	}
+	b, err := json.MarshalIndent(map[string]any{"name": g.Name, "file": g.File, "cells": rs}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return results.WriteBytesAtomic(filepath.Join(out, results.GridResolvedFile), append(b, '\n'))
+}
+
+// sortedIDs returns the ids of cells, sorted.
+func sortedIDs(cells []*Cell) []string {
+	ids := make([]string, len(cells))
+	for i, c := range cells {
+		ids[i] = c.ID
+	}
+	sort.Strings(ids)
+	return ids
+}
