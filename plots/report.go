@@ -8,11 +8,23 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"gatedpo/results"
 )
+
+// InputError is an error in what the caller asked for or in the records
+// (a missing sweep directory, an unknown figure id, a malformed sweep-level
+// file), as opposed to a failure to write. Commands exit 2 on it.
+type InputError struct{ Err error }
+
+// Error implements error.
+func (e *InputError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *InputError) Unwrap() error { return e.Err }
 
 // Options controls Generate. The zero value regenerates everything in place.
 type Options struct {
@@ -72,7 +84,7 @@ func Generate(sweepDir string, opt Options) (*Report, error) {
 	for _, id := range opt.Only {
 		id = strings.TrimSpace(id)
 		if _, ok := builders[id]; !ok {
-			return nil, fmt.Errorf("figure id %q: expected one of %s", id, strings.Join(FigureIDs, ", "))
+			return nil, &InputError{fmt.Errorf("figure id %q: expected one of %s", id, strings.Join(FigureIDs, ", "))}
 		}
 		want[id] = true
 	}
@@ -90,7 +102,7 @@ func Generate(sweepDir string, opt Options) (*Report, error) {
 	}
 	sw, err := results.LoadSweep(sweepDir)
 	if err != nil {
-		return nil, err
+		return nil, &InputError{err}
 	}
 	rep := &Report{SweepDir: sweepDir, CellsUsed: len(sw.Cells), CellsSkipped: sw.Skipped}
 	if err := os.MkdirAll(opt.FiguresDir, 0o755); err != nil {
@@ -229,7 +241,7 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 		for _, r := range sw.SummaryRows {
 			var row []htmlCell
 			for _, c := range r {
-				row = append(row, htmlCell{Text: c})
+				row = append(row, htmlCell{Text: shortNumber(c)})
 			}
 			t.Rows = append(t.Rows, row)
 		}
@@ -319,6 +331,19 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 		return fmt.Errorf("%s: %v", path, err)
 	}
 	return nil
+}
+
+// shortNumber shows a long float from summary.csv with 5 significant
+// digits; anything else is returned unchanged.
+func shortNumber(s string) string {
+	if len(s) <= 8 {
+		return s
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s
+	}
+	return strconv.FormatFloat(v, 'g', 5, 64)
 }
 
 func dash(s string) string {

@@ -614,3 +614,26 @@ func (t *csvTable) errorf(row int, err error) error {
 	// Row numbers count the header as line 1, like a text editor.
 	return fmt.Errorf("%s: line %d: %v", t.path, row+2, err)
 }
+
+// Risers returns the classes whose probability is higher after the step
+// than before it (SCIENCE.md §6 F1: in row 3 only the argmax may rise).
+func (r ToyF1Row) Risers() []int {
+	var out []int
+	for j := range r.Before {
+		if j < len(r.After) && r.After[j] > r.Before[j] {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// MaxRise returns the largest increase of any class's probability.
+func (r ToyF1Row) MaxRise() float64 {
+	m := math.Inf(-1)
+	for j := range r.Before {
+		if j < len(r.After) {
+			m = math.Max(m, r.After[j]-r.Before[j])
+		}
+	}
+	return m
+}
