@@ -1,10 +1,71 @@
-// Package graph is the Gorgonia toolkit every gatedpo model is built from:
-// layers (Linear in PyTorch [out,in] layout, LayerNorm, embedding lookup,
-// causal multi-head attention, tanh-GELU), numerically stable fused ops
-// (log-softmax + target gather, ...), deterministic initialisation from
-// math/rand/v2 PCG, and a training-machine wrapper with Adam, AdamW and
-// RMSprop plus global-norm gradient clipping.
-//
+// Package graph is the Gorgonia toolkit every gatedpo model is built from.
 // It knows nothing about preference objectives or about which model it
 // serves.
+//
+// # Ops
+//
+// Every op below is a custom Gorgonia Op (G.Op + G.SDOp) with a
+// hand-written gradient, float32 and float64, checked by central finite
+// differences (ops_test.go) and, through the transformer, by the PyTorch
+// goldens (models/). All 2-D activations are laid out [n·t, features]:
+// row s·t+p is sequence s, position p.
+//
+//	MatMul(a, b, tA, tB)        op(a)·op(b) through BLAS gemm, no materialised transpose
+//	Linear(x, w)                x·wᵀ, w stored [out, in] (PyTorch layout)
+//	AddBias(x, b)               x + b broadcast over rows
+//	LayerNorm(x, w, b, eps)     fused; biased variance over the last axis
+//	GELUTanh(x)                 0.5·x·(1 + tanh(sqrt(2/π)(x + 0.044715x³)))
+//	Embedding(table, ids)       table[ids] → [n·t, E]
+//	WindowEmbedding(table, ids, k, pad)  the last k tokens' embeddings, concatenated
+//	PositionEmbedding(table, n, t)       table[p] for every row s·t+p
+//	ConcatRows(xs...)           stack matrices (fuses the q, k, v weights)
+//	CausalSelfAttention(qkv, n, t, heads)  fused multi-head causal attention
+//	TokenLogProbs(logits, ids)  fused stable log-softmax + gather of ids[:, p+1] → [n, t−1]
+//	TargetLogProbs(logits, targets)  the same, one target per row → [R]
+//	TokenLogProbMax / TokenLogitStat(logits, n, t, stat)  forward-only
+//	                            max log-prob, entropy or collision Σp² → [n, t−1]
+//	MaskedRowSum(x, mask)       Σ_j x⊙mask → [n] (sequence log-probs)
+//	ColSum(x)                   column sums (used inside gradients)
+//
+// Token ids travel through graphs as floats of the model dtype (exact for
+// ids < 2^24 in float32), so a model graph has a single dtype; ops that
+// read ids validate them (integers in [0, V)) and return an error
+// otherwise.
+//
+// # Gorgonia v0.9.18 workarounds
+//
+// The models use none of SoftMax/LogSoftMax (row max seeded from the whole
+// tensor; SoftMax and LogSoftMax of one input merge into one node),
+// InverseSqrt (wrong gradient), ByIndices (wrong gradient on the last
+// axis), or unnamed constants (merged by a truncated print of their value).
+// gorgonia_bugs_test.go asserts each bug is still present, so an upgrade
+// that changes one shows up.
+//
+// # Stateful ops and machines
+//
+// CausalSelfAttention and TokenLogProbs/TargetLogProbs cache forward
+// quantities (attention probabilities, per-row log-sum-exp) for their
+// backward op; each op instance has a unique hash so Gorgonia never merges
+// two of them. Consequently a graph must be run by one TapeMachine at a
+// time, and the backward runs in the same RunAll as the forward (as a
+// TapeMachine over a G.Grad graph does). Reuse one graph and one machine
+// across steps: update inputs in place (or G.Let), m.Reset(), m.RunAll().
+//
+// # Speed
+//
+// Matrix products go through gonum's blas32/blas64 globals, which the
+// -tags openblas build (blas_openblas.go) points at OpenBLAS. In the pure-Go
+// build a Trans×NoTrans product transposes A first (gonum's TN kernel is
+// about half as fast as NN). Row-wise kernels (LayerNorm, softmax,
+// log-softmax, GELU) split rows over GOMAXPROCS goroutines in contiguous
+// chunks; attention runs one gemm-based task per (sequence, head).
+//
+// # Parameters and initialisation
+//
+// Param pairs a checkpoint name with its node in one graph; BindParam binds
+// a node to an existing tensor (shared storage, so in-place optimizer
+// updates are seen by every graph). NewRNG is a math/rand/v2 PCG; FillNormal
+// and FillConst initialise tensors from it (Gorgonia's initialisers seed
+// from the clock and are never used). The optimizers (optim.go) and
+// schedules (schedule.go) live here too.
 package graph

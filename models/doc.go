@@ -1,4 +1,58 @@
 // Package models holds the models of gatedpo as Gorgonia graphs: the GPT
 // transformer pinned by shared/spec/transformer.md, a fixed-window MLP
-// language model, and the toy softmax model of SCIENCE.md §4.
+// language model, and the toy softmax model of SCIENCE.md §4 (toy*.go).
+//
+// # Language models
+//
+// Transformer and MLP implement LM. A model owns its weights (one
+// *tensor.Dense per parameter, float32 or float64); Build(g, n, t) adds a
+// forward pass over an [n, t] id matrix whose parameter nodes are bound to
+// those same tensors, so a training graph, a forward-only probe graph and
+// graphs for other batch shapes all see in-place optimizer updates. Each
+// Build prefixes its node names uniquely, so a policy and a reference can
+// share one graph. The Forward it returns has:
+//
+//	IDs           [n, t]      input; fill with SetIDs
+//	Logits        [n·t, V]    row s·t+p = sequence s, position p
+//	TokenLogps    [n, t−1]    lp[s, p] = log π(ids[s, p+1] | ids[s, ≤p])
+//	TokenLogpMax  [n, t−1]    max_v log π(v | ids[s, ≤p]); forward only
+//	Stat(stat)                forward-only entropy / collision / max log-prob
+//
+// Sequence log-probs are graph.MaskedRowSum(TokenLogps, mask[:, 1:]) with
+// the response mask shifted by one (position p predicts token p+1).
+//
+// # Transformer
+//
+// Exactly shared/spec/transformer.md: pre-LayerNorm GPT, learned positions,
+// causal multi-head attention, tanh-GELU MLP of width 4D, final LayerNorm,
+// untied lm_head, no biases except LayerNorm's, no dropout. It matches the
+// PyTorch peer's logits, log-probs and every parameter gradient of the
+// golden sft and dpo cases to ≈2e-15 relative in float64. NewTransformer
+// initialises GPT-2 style (the peer's scheme "gpt2"): matrices N(0, 0.02²),
+// LayerNorm weight 1, bias 0, drawn from a PCG seeded by the caller.
+//
+// Checkpoint tensors (Linear weights [out, in]): tok_emb [V, D],
+// pos_emb [max_seq_len, D], blocks.{i}.ln1.weight/.bias [D],
+// blocks.{i}.attn.wq/wk/wv/wo [D, D], blocks.{i}.ln2.weight/.bias [D],
+// blocks.{i}.mlp.w1 [4D, D], blocks.{i}.mlp.w2 [D, 4D],
+// ln_f.weight/.bias [D], lm_head [V, D]. Config keys: vocab_size, d_model,
+// n_heads, n_layers, max_seq_len, ln_eps.
+//
+// # MLP
+//
+// A fixed-window neural LM: position p concatenates the embeddings of the
+// last k ids (p−k+1 … p, pad id 0 before the row start), applies one hidden
+// layer (tanh or tanh-GELU) and maps to V logits. Checkpoint tensors:
+// emb [V, E], hidden.weight [H, k·E], hidden.bias [H], out.weight [V, H],
+// out.bias [V]. Config keys: vocab_size, window, d_embed, d_hidden,
+// activation ("tanh" | "gelu"), max_seq_len. Its gradients are checked by
+// finite differences (no peer).
+//
+// # Checkpoints
+//
+// Save and Load use safetensors (gatedpo/graph/safetensors), F32 or F64 per
+// the model dtype, with __metadata__ "config" (the config JSON) and "model"
+// (the kind). Load accepts the peer's files ("model": "tinygpt", or no
+// "model" key, means transformer), converts F64 ↔ F32 on request, and
+// reports missing, unexpected or mis-shaped tensors by name.
 package models

@@ -150,3 +150,13 @@ func checkDtype(dt tensor.Dtype) error {
 	}
 	return nil
 }
+
+// Stat adds a forward-only [n, t−1] node with one statistic of the
+// next-token distribution at every position (graph.StatMaxLogProb,
+// graph.StatEntropy — H(p) in nats — or graph.StatCollision — Σ_v p_v²),
+// computed from Logits. Probes add it to their forward-only graph; G.Grad
+// treats it as a constant. For values already read out of Logits,
+// graph.RowLogitStats computes the same three in plain Go.
+func (f *Forward) Stat(stat string) (*G.Node, error) {
+	return graph.TokenLogitStat(f.Logits, f.N, f.T, stat)
+}
