@@ -1,2 +1,73 @@
-// Package plots draws the paper's figures (F1–F8) from recorded runs.
+// Package plots draws the paper's figures (F1–F8 of SCIENCE.md §6) from the
+// records of a sweep directory, writes the gated-vs-ungated comparison, and
+// assembles report.html. Nothing here trains or computes a model: every
+// figure is read from the files pinned in results/schema.go, so a figure
+// that changes means the records changed.
+//
+// # Entry points
+//
+//	rep, err := plots.WriteAll(sweepDir)        // what cmd/sweep calls after its cells finish
+//	rep, err := plots.Generate(sweepDir, opts)  // the same with options (cmd/figures)
+//	fmt.Print(rep.Summary())                    // "wrote F2 …" / "skipped F5 no τ axis …"
+//
+// WriteAll writes <sweep>/figures/F*_*.{png,svg,pdf}, <sweep>/comparison.csv,
+// <sweep>/comparison.md and <sweep>/report.html. It removes stale figure
+// files of the ids it regenerates. The Report lists each figure written
+// (id, files, pixel size, caption), each figure skipped with the reason, and
+// the cells not used (only cells whose summary.json says "complete" are
+// read). Errors in the input (missing directory, unknown figure id,
+// malformed sweep-level file) are *InputError; commands exit 2 on them.
+//
+// # Figures
+//
+// File names start with the figure id. Figures that depend on a setting
+// are drawn once per "context" — the cells that share everything except the
+// gate and the seed — with the distinguishing settings appended to the file
+// name when the sweep has several (F2_mass_dynamics_d128.png).
+//
+//	F1   F1_toy_squeeze              toy/toy_f1.json: six rows × {before, after} × {linear, log y}
+//	F1b  F1b_toy_multistep           toy/toy_f1b.csv: log p(y+), log p(y−), top-1 mass, entropy vs step per method
+//	F2   F2_mass_dynamics            probe_fields.csv: mean ΔLP per category vs step; one panel per gate, ungated first
+//	F3   F3_chosen_argmax_gap        probe_metrics.csv: LP_chosen, LP_argmax, gap vs step
+//	F3   F3_chosen_argmax_gap_margin the same against the train-probe reward margin (matched margin)
+//	F4   F4_peakiness                probe_metrics.csv: top-1 mass and entropy vs step
+//	F5   F5_tau_sweep                final ΔLP_chosen, gap, suppression, reward accuracy vs τ (log x), plain DPO
+//	                                 as a black line and band; second row at matched train margin
+//	F6   F6_model_size               final metrics per arch (ordered by model size), ungated vs each gate
+//	F7   F7_objectives               final metrics per objective (ext-SFT→ for pipeline extended_sft)
+//	F8   F8_trl_curves               train.csv (stage pref): rewards/chosen, rewards/rejected, margins, accuracies
+//
+// A figure is skipped, with the reason in the Report, when the records
+// cannot support it: no toy records (F1, F1b), no per-field probes (F2),
+// no gate kind with two or more τ > 0 values in one context (F5), no two
+// archs (F6) or objectives/pipelines (F7) with otherwise equal settings.
+//
+// # Conventions
+//
+//   - Probe metrics are read on the held-out probe split (the train split
+//     when a cell has no held-out probe); the matched-margin x axis and
+//     rows use the train-probe reward_margin (r+ − r−, without β).
+//   - Curves over seeds show the mean and a shaded 95 % Student-t interval
+//     (df = n − 1) at each step; points show 95 % error bars. One seed: no
+//     band. Seeds are matched by step.
+//   - Colours: categories chosen blue, chosen-like light blue, chosen-format
+//     teal, rejected orange, rejected-like light orange, rejected-format
+//     brown, irrelevant red, random cyan, argmax black. Methods: ungated
+//     solid black, each gate configuration dashed in its own colour, the
+//     same colour in every figure of a sweep.
+//   - Legends sit in a strip below the panels, never over data.
+//   - F8 smooths each seed's per-step curve with a centred moving average
+//     of max(1, steps/40) steps (odd), stated in the caption.
+//   - PNG at 150 dpi by default; SVG and PDF are vector.
+//
+// # report.html
+//
+// One self-contained page: the grid (grid.toml, grid.resolved.json), the
+// cells not used, summary.csv, the comparison tables (per pipeline: at the
+// final probe and at each matched margin; bold cells exclude 0), and every
+// figure as an embedded PNG (data: URI) with a caption saying what to look
+// for and relative links to its PNG/SVG/PDF files. No scripts, no network.
+//
+// Package plots/fixture writes a synthetic sweep directory for the tests;
+// its numbers are not results.
 package plots
