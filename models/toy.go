@@ -241,7 +241,7 @@ type ToyF1Row struct {
 // gate SCIENCE.md §6b found most effective at tiny scale).
 var ToyF1Gate = gating.Spec{Kind: gating.KindRamp, Tau: 0.01, Level: gating.LevelToken, Temperature: 1, Alpha: 0.5}
 
-// Toy F1 geometry (documented in models/doc.go). Rows 1–4: K = 50, d = 4,
+// Toy F1 geometry (see ToyF1 and toyPeakyLogits). Rows 1–4: K = 50, d = 4,
 // x drawn from N(0, I) and rescaled to ‖x‖ = 2.
 const (
 	toyF1K        = 50

@@ -1,3 +1,50 @@
 // Package objectives implements the DPO-family preference objectives of
-// SCIENCE.md §2 as pure functions of per-sequence log-prob nodes.
+// SCIENCE.md §2 as pure functions of per-sequence log-prob nodes: policy
+// chosen pc, policy rejected pr (possibly gated upstream — the objective
+// cannot tell), reference chosen rc, reference rejected rr, and the
+// response lengths n⁺, n⁻, all [B] vectors. Nothing here knows what model
+// produced the numbers.
+//
+// # What it owns
+//
+//   - Spec, the [objective] vocabulary (field for field
+//     results.ObjectiveSpec), defaults (Default), validation and parsing
+//     from a decoded TOML table (ParseSpec; *KeyError names the key).
+//   - Build: the loss, per-pair loss and per-pair terms as graph nodes.
+//   - Metrics: the TRL-named batch statistics from the values a run produced.
+//   - NegLogSigmoid: a numerically stable −log σ(x) Op (Gorgonia's Softplus
+//     returns x for x > 16, an error far above the goldens' 1e-12).
+//
+// # Objectives (r⁺ = pc − rc, r⁻ = pr − rr, h = r⁺ − r⁻; mean over pairs)
+//
+//	dpo      −(1−ε)·log σ(βh) − ε·log σ(−βh)            β 0.1, ε 0
+//	         Rafailov et al. 2023, arXiv:2305.18290, eq. 7; ε = cDPO label smoothing
+//	ipo      (h − 1/(2β))²; length_normalize divides each LP by its |y|   β 0.1
+//	         Azar et al. 2023, arXiv:2310.12036, eq. 17
+//	cal_dpo  −log σ(r⁺ − r⁻) + w·[(r⁺ − 1/(2β))² + (r⁻ + 1/(2β))²]     β 0.1, w 1.0
+//	         Xiao et al., NeurIPS 2024, arXiv:2412.14516 (w = 1 the authors'
+//	         Pythia code, 0.5 their Zephyr code)
+//	rpo      −log σ(βh) + α·NLL(y⁺); NLL per pair −pc/n⁺ (mean, default),
+//	         −pc (sum), or the batch token mean Σ(−pc)/Σn⁺ (token)    β 0.1, α 1
+//	         Pang et al. 2024, arXiv:2404.19733
+//	simpo    −log σ(β·pc/n⁺ − β·pr/n⁻ − γ), no reference     β 2.0, γ 0.5
+//	         Meng et al. 2024, arXiv:2405.14734, eq. 6
+//	sft      Σ(−pc)/Σn⁺, the token-mean NLL of the chosen responses
+//
+// For the token-mean terms (sft, rpo "token") the per-pair entry is the
+// pair's share B·(−pc_i)/N, so mean(per-pair) = loss up to rounding (the
+// goldens' convention).
+//
+// # Metrics (TRL names)
+//
+// rewards/chosen = mean β·r⁺, rewards/rejected = mean β·r⁻,
+// rewards/margins = mean(β·r⁺ − β·r⁻), rewards/accuracies = fraction with
+// r⁺ > r⁻ (strict), using the objective's β and the reference even where
+// the loss does not (simpo); none for sft (no β). logps/chosen = mean pc,
+// logps/rejected = mean pr. Because the gate's forward is the identity,
+// every metric is the ungated one.
+//
+// Verified: every golden case's loss, per-pair loss, terms and metrics are
+// reproduced bit for bit from its four log-prob vectors; gradients with
+// respect to pc and pr match finite differences.
 package objectives
