@@ -507,3 +507,18 @@ func lgGradNorms(ps []graph.Param) (map[string]float64, float64, error) {
 	}
 	return norms, math.Sqrt(total), nil
 }
+
+// SFTRows returns the rows an SFT stage trains on for batch b: the chosen
+// responses (stage 1 of the baseline pipeline), or with extended the chosen
+// and the rejected responses as separate examples (Ren & Sutherland's
+// extended SFT: 2·B rows, chosen first). Feed them to a SeqGraph of as many
+// rows.
+func SFTRows(b data.Batch, extended bool) (ids, mask [][]int) {
+	ids = append([][]int(nil), b.ChosenIDs...)
+	mask = append([][]int(nil), b.ChosenMask...)
+	if extended {
+		ids = append(ids, b.RejectedIDs...)
+		mask = append(mask, b.RejectedMask...)
+	}
+	return ids, mask
+}

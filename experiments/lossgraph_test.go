@@ -288,3 +288,93 @@ func TestGateInvariance(t *testing.T) {
 		}
 	}
 }
+
+// TestSeqGraphSFT: the SFT graph over the chosen rows reproduces the golden
+// "sft" case (loss 1e-12, every gradient 1e-10 relative to max-abs), and
+// the extended-SFT rows are chosen then rejected.
+func TestSeqGraphSFT(t *testing.T) {
+	dir := sharedGoldenDir(t)
+	batch, err := LoadBatchJSON(filepath.Join(dir, "batch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := models.Load(filepath.Join(dir, "policy.safetensors"), tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	B := len(batch.ChosenIDs)
+	sg, err := NewSeqGraph(policy, B, batch.T, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sg.Close()
+	ids, mask := SFTRows(batch, false)
+	if err := sg.SetBatch(ids, mask); err != nil {
+		t.Fatal(err)
+	}
+	if err := sg.Run(); err != nil {
+		t.Fatal(err)
+	}
+	const goldenSFTLoss = 5.063549759246046 // golden README, case sft
+	if l := sg.LossValue(); math.Abs(l-goldenSFTLoss) > 1e-12*goldenSFTLoss {
+		t.Errorf("sft loss %.17g, want %.17g", l, goldenSFTLoss)
+	}
+	want, _, err := safetensors.Read(filepath.Join(dir, "grads_sft.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := lgParamGrads(sg.Params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, wt := range want {
+		w := wt.Float64s()
+		sc := maxAbsF(w)
+		for k := range w {
+			if math.Abs(grads[name][k]-w[k]) > 1e-10*sc || (w[k] == 0 && grads[name][k] != 0) {
+				t.Fatalf("grad %s[%d] = %v, want %v", name, k, grads[name][k], w[k])
+			}
+		}
+	}
+	ids, mask = SFTRows(batch, true)
+	if len(ids) != 2*B || &ids[B][0] != &batch.RejectedIDs[0][0] || len(mask) != 2*B {
+		t.Error("extended SFT rows are not [chosen; rejected]")
+	}
+}
+
+// TestPrefGraphFloat32: the golden weights rounded to float32 reproduce
+// the dpo and gated dpo losses and log-probs to 1e-4 relative (SCIENCE.md
+// §7, *_f32 weights).
+func TestPrefGraphFloat32(t *testing.T) {
+	dir := sharedGoldenDir(t)
+	batch, _ := LoadBatchJSON(filepath.Join(dir, "batch.json"))
+	policy, err := models.Load(filepath.Join(dir, "policy_f32.safetensors"), tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := models.Load(filepath.Join(dir, "reference_f32.safetensors"), tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg, err := NewSeqGraph(ref, 2*len(batch.ChosenIDs), batch.T, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, rr, err := ReferenceLogps(rg, batch)
+	rg.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := gating.Spec{Kind: gating.KindRamp, Tau: 0.05, Level: gating.LevelToken, Temperature: 1, Alpha: 0.5}
+	r := runCase(t, policy, batch, rc, rr, objectives.Spec{Name: objectives.DPO, Beta: 0.1}, gate).res
+	const goldenDPOLoss = 0.7052847717024183
+	if math.Abs(r.Loss-goldenDPOLoss) > 1e-4*goldenDPOLoss {
+		t.Errorf("float32 dpo loss %v, want %v", r.Loss, goldenDPOLoss)
+	}
+	wantPC := []float64{-43.428069804084785, -10.758114724866648, -58.16421476714713, -9.174794925806532}
+	for i, w := range wantPC {
+		if math.Abs(r.Logps.PolicyChosen[i]-w) > 1e-4*math.Abs(w) {
+			t.Errorf("float32 pc[%d] = %v, want %v", i, r.Logps.PolicyChosen[i], w)
+		}
+	}
+}
