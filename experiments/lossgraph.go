@@ -22,6 +22,20 @@ package experiments
 // once per example (ReferenceLogps) or compute it every step. A gate that is
 // off, and any gate with an objective that does not read pr (sft), inserts
 // nothing: the graph is then the ungated one, bit for bit.
+//
+// Use (one graph per batch shape; pad batches to a fixed T with
+// data.MakeBatch(pairs, padID, T)):
+//
+//	pg, err := NewPrefGraph(policy, B, T, PrefOptions{Objective: obj, Gate: gate, Grad: true})
+//	ref, err := NewSeqGraph(reference, 2*B, T, false)   // or precompute rc, rr once per example
+//	for each batch b:
+//		rc, rr, err := ReferenceLogps(ref, b)
+//		err = pg.SetBatch(b, rc, rr)
+//		err = pg.Run()                     // forward + backward
+//		res, err := pg.Result()            // loss, TRL metrics, gates, gate statistics
+//		info, err := opt.Step(pg.Params()) // graph.Optimizer updates the shared weights
+//
+// SFT stages use a SeqGraph with grad = true on SFTRows(b, extended).
 
 import (
 	"fmt"

@@ -28,6 +28,8 @@ type rangeOp struct {
 	scatter     bool
 }
 
+// The G.Op, G.SDOp methods of rangeOp follow.
+
 func (op *rangeOp) Arity() int { return 1 }
 func (op *rangeOp) Type() hm.Type {
 	a := hm.TypeVariable('a')

@@ -26,6 +26,8 @@ func NegLogSigmoid(x *G.Node) (*G.Node, error) {
 // (backward = true: inputs x, dL/dy → dL/dx = −σ(−x)·dL/dy).
 type nlsOp struct{ backward bool }
 
+// The G.Op, G.SDOp methods of nlsOp follow.
+
 func (op nlsOp) Arity() int {
 	if op.backward {
 		return 2
