@@ -379,7 +379,9 @@ func figF2(v *sweepView) ([]*figure, string) {
 				st.Dashes = gatedDashes
 			}
 			any := false
-			for _, cat := range CategoryOrder {
+			// Chosen last, so that it is drawn on top of the others.
+			order := append(append([]string(nil), CategoryOrder[1:]...), CategoryOrder[0])
+			for _, cat := range order {
 				var curves []xy
 				for _, c := range g.Cells {
 					steps, dlp := c.CategorySeries(c.MainSplit(), cat)
@@ -393,7 +395,7 @@ func figF2(v *sweepView) ([]*figure, string) {
 				b := aggregate(curves)
 				s := st
 				s.Color = CategoryColor[cat]
-				addBand(p, b, s)
+				addBandAlpha(p, b, s, 0.1)
 				l, h := b.yRange()
 				lo, hi = math.Min(lo, l), math.Max(hi, h)
 				present[cat] = true
@@ -413,6 +415,10 @@ func figF2(v *sweepView) ([]*figure, string) {
 				legend = append(legend, legendItem{cat, []plot.Thumbnailer{lineThumb(draw.LineStyle{Color: CategoryColor[cat], Width: vg.Points(2)})}})
 			}
 		}
+		grey := color.Gray{Y: 110}
+		legend = append(legend,
+			legendItem{"ungated (solid)", []plot.Thumbnailer{lineThumb(draw.LineStyle{Color: grey, Width: vg.Points(1.6)})}},
+			legendItem{"gated (dashed)", []plot.Thumbnailer{lineThumb(draw.LineStyle{Color: grey, Width: vg.Points(1.6), Dashes: gatedDashes})}})
 		caption := "Mass dynamics on the held-out probe set: change in summed log-probability (nats) of each probe " +
 			"category since step 0, averaged over the category's fields; mean over seeds with a 95 % band. " +
 			"Ungated panel solid, gated panels dashed, same y scale. Look for the squeeze under plain DPO — every " +
@@ -863,23 +869,30 @@ var f67Metrics = []results.CompareMetric{
 	{Column: "reward_acc", Label: "reward accuracy"},
 }
 
-// modelSize is a size proxy for ordering archs: the model's "params" entry
-// if recorded, else d_model² · layers, else 0.
+// modelSize is a size proxy for ordering archs: the model's "params" (or
+// "n_params") entry if recorded, else an estimate from the resolved model
+// table (transformer: 12·d_model²·n_layers; MLP: window·d_model·hidden),
+// else d_model, else 0 (then archs are ordered by name).
 func modelSize(c *results.Cell) float64 {
-	num := func(k string) float64 {
-		if x, ok := c.Config.Model[k].(float64); ok {
-			return x
+	num := func(keys ...string) float64 {
+		for _, k := range keys {
+			if x, ok := c.Config.Model[k].(float64); ok {
+				return x
+			}
 		}
 		return 0
 	}
-	if p := num("params"); p > 0 {
+	if p := num("params", "n_params"); p > 0 {
 		return p
 	}
-	d, l := num("d_model"), num("layers")
-	if l == 0 {
-		l = 1
+	d := num("d_model")
+	if l := num("n_layers", "layers"); l > 0 {
+		return 12 * d * d * l
 	}
-	return d * d * l
+	if h, w := num("hidden"), num("window"); h > 0 {
+		return max(w, 1) * d * h
+	}
+	return d
 }
 
 func figF6(v *sweepView) ([]*figure, string) {

@@ -40,7 +40,7 @@ func hex(s string) color.NRGBA {
 var CategoryColor = map[string]color.NRGBA{
 	results.CategoryChosen:     hex("#1f77b4"), // blue
 	results.CategoryChosenLike: hex("#8ec5ea"), // light blue
-	results.CategoryChosenFmt:  hex("#17a2a2"), // teal
+	results.CategoryChosenFmt:  hex("#008080"), // teal
 	results.CategoryRejected:   hex("#ff7f0e"), // orange
 	results.CategoryRejLike:    hex("#ffbb78"), // light orange
 	results.CategoryRejFmt:     hex("#8c564b"), // brown
@@ -408,6 +408,11 @@ func (b band) yRange() (float64, float64) {
 // addBand draws the band's shaded interval (when any x has ≥ 2 seeds) and its
 // mean line on p, and returns the line for the legend.
 func addBand(p *plot.Plot, b band, style draw.LineStyle) *plotter.Line {
+	return addBandAlpha(p, b, style, 0.18)
+}
+
+// addBandAlpha is addBand with the band's opacity (0..1).
+func addBandAlpha(p *plot.Plot, b band, style draw.LineStyle, alpha float64) *plotter.Line {
 	if len(b.x) == 0 {
 		return nil
 	}
@@ -420,7 +425,7 @@ func addBand(p *plot.Plot, b band, style draw.LineStyle) *plotter.Line {
 			pts = append(pts, plotter.XY{X: b.x[i], Y: b.lo[i]})
 		}
 		if poly, err := plotter.NewPolygon(pts); err == nil {
-			poly.Color = withAlpha(style.Color, 0.18)
+			poly.Color = withAlpha(style.Color, alpha)
 			poly.LineStyle.Width = 0
 			p.Add(poly)
 		}
