@@ -149,7 +149,11 @@ func (op *gateOp) Do(vals ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("%v: lp is %T, want a tensor", op, vals[0])
 	}
 	if op.mode == modeForward {
-		// Identity forward: a copy, never the input itself (GORGONIA.md).
+		// Identity forward: a copy, never the input itself (GORGONIA.md);
+		// a view is materialised into a fresh contiguous tensor.
+		if d, ok := lpT.(*tensor.Dense); ok && (d.IsView() || d.RequiresIterator()) {
+			return d.Materialize(), nil
+		}
 		return lpT.Clone().(tensor.Tensor), nil
 	}
 	shape := lpT.Shape()
@@ -293,6 +297,9 @@ func float64s(v G.Value) ([]float64, error) {
 	t, ok := v.(tensor.Tensor)
 	if !ok {
 		return nil, fmt.Errorf("value is %T, want a tensor", v)
+	}
+	if d, ok := t.(*tensor.Dense); ok && (d.IsView() || d.RequiresIterator()) {
+		t = d.Materialize() // a view's Data() need not be its elements in order
 	}
 	switch d := t.Data().(type) {
 	case []float64:

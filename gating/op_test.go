@@ -359,3 +359,50 @@ func TestGateLispMachine(t *testing.T) {
 		}
 	}
 }
+
+// TestGateOnView: the Op reads a strided view (a column slice) correctly,
+// forward (bit-exact values) and for the gate values.
+func TestGateOnView(t *testing.T) {
+	b := newTestBatch()
+	g := G.NewGraph()
+	full := make([]float64, b.n*(b.m+2))
+	for r := 0; r < b.n; r++ {
+		for c := 0; c < b.m; c++ {
+			full[r*(b.m+2)+c+1] = b.lp[r*b.m+c]
+		}
+	}
+	lpFull := G.NewMatrix(g, tensor.Float64, G.WithShape(b.n, b.m+2), G.WithName("lpfull"),
+		G.WithValue(tensor.New(tensor.WithShape(b.n, b.m+2), tensor.WithBacking(full))))
+	lp := G.Must(G.Slice(lpFull, nil, G.S(1, b.m+1)))
+	mask := G.NewMatrix(g, tensor.Float64, G.WithShape(b.n, b.m), G.WithName("mask"),
+		G.WithValue(tensor.New(tensor.WithShape(b.n, b.m), tensor.WithBacking(append([]float64(nil), b.mask...)))))
+	s := Spec{Kind: KindRamp, Tau: 0.05, Level: LevelSequence, Temperature: 1, Alpha: 0.5}
+	out, err := Apply(s, lp, mask, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := ValuesNode(s, lp, mask, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outV, valV G.Value
+	G.Read(out, &outV)
+	G.Read(vals, &valV)
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Values(s, b.lp, nil, b.mask, b.n, b.m, 0)
+	got := valV.Data().([]float64)
+	o := outV.(*tensor.Dense)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("gate %d = %v, want %v", i, got[i], want[i])
+		}
+		v, _ := o.At(i/b.m, i%b.m)
+		if v.(float64) != b.lp[i] {
+			t.Fatalf("forward %d = %v, want %v", i, v, b.lp[i])
+		}
+	}
+}
