@@ -91,7 +91,10 @@ func (g *Grid) dataTable(ds string) map[string]any {
 		m["vocab_size"] = d.VocabSize
 	}
 	if ds == "synthetic" {
-		m["synthetic_pairs"] = d.SyntheticPairs
+		sy := d.Synthetic
+		m["synthetic"] = map[string]any{"seed": sy.Seed, "train_pairs": sy.TrainPairs, "eval_pairs": sy.EvalPairs,
+			"topics": sy.Topics, "head_size": sy.HeadSize, "head_decay": sy.HeadDecay, "tail_start": sy.TailStart,
+			"rejected_head_slots": sy.RejectedHeadSlots}
 	}
 	return normalizeJSON(m)
 }

@@ -74,7 +74,7 @@ func prepareData(g *Grid, ds string, cacheDir string) (*preparedData, error) {
 	var set *data.Dataset
 	var err error
 	if ds == "synthetic" {
-		set, err = syntheticDataset(d, heldoutSeed)
+		set, err = syntheticDataset(d)
 	} else {
 		set, err = data.Load(d.Paths[ds], data.LoadOptions{Format: d.Format})
 	}

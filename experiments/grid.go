@@ -51,7 +51,7 @@ type DataConfig struct {
 	MaxResponseTokens int      // responses keep their first N tokens (default 32)
 	ProbeExamples     int      // size of the held-out probe set and of the train probe set (default 64)
 	TrainExamples     int      // training pairs used (0 = all left after the held-out split; default 0)
-	SyntheticPairs    int      // pairs generated for dataset = "synthetic" (default 512)
+	Synthetic         SyntheticConfig // [data.synthetic]: the generator's knobs for dataset = "synthetic"
 
 	// Paths maps each dataset as written to the file it resolved to
 	// (relative paths resolve against the grid file's directory). Cell
@@ -325,11 +325,11 @@ func (p *tableParser) data(g *Grid, v any) error {
 		return err
 	}
 	if err := p.allow("data", t, "dataset", "format", "tokenizer", "vocab_size", "max_prompt_tokens",
-		"max_response_tokens", "probe_examples", "train_examples", "synthetic_pairs"); err != nil {
+		"max_response_tokens", "probe_examples", "train_examples", "synthetic"); err != nil {
 		return err
 	}
 	d := DataConfig{Datasets: []string{"synthetic"}, Tokenizer: "byte", VocabSize: 512, MaxPromptTokens: 32,
-		MaxResponseTokens: 32, ProbeExamples: 64, SyntheticPairs: 512, Paths: map[string]string{}}
+		MaxResponseTokens: 32, ProbeExamples: 64, Paths: map[string]string{}, Synthetic: SyntheticConfig{Seed: 1, TrainPairs: 400, EvalPairs: 100}}
 	if v, ok := t["dataset"]; ok {
 		if d.Datasets, err = p.strList("data.dataset", v, nil); err != nil {
 			return err
@@ -360,12 +360,56 @@ func (p *tableParser) data(g *Grid, v any) error {
 		p.integer("data.max_response_tokens", t["max_response_tokens"], &d.MaxResponseTokens, 1),
 		p.integer("data.probe_examples", t["probe_examples"], &d.ProbeExamples, 1),
 		p.integer("data.train_examples", t["train_examples"], &d.TrainExamples, 0),
-		p.integer("data.synthetic_pairs", t["synthetic_pairs"], &d.SyntheticPairs, 4),
 	}
-	if err := errors.Join(errs...); err != nil {
-		return firstErr(errs)
+	if err := firstErr(errs); err != nil {
+		return err
+	}
+	if err := p.synthetic(&d.Synthetic, t["synthetic"]); err != nil {
+		return err
 	}
 	g.Data = d
+	return nil
+}
+
+// SyntheticConfig is the [data.synthetic] table: the knobs of the built-in
+// generator (experiments/data SyntheticConfig, whose doc says what each
+// does). Defaults: seed 1, 400 train and 100 held-out pairs, and the
+// generator's own defaults for the rest (0 here).
+type SyntheticConfig struct {
+	Seed              int     // language and samples (default 1)
+	TrainPairs        int     // training pairs (default 400)
+	EvalPairs         int     // held-out pairs (default 100)
+	Topics            int     // places prompts ask about (generator default 8)
+	HeadSize          int     // top-ranked words chosen responses use (default 4)
+	HeadDecay         float64 // ratio of successive head-word probabilities (default 0.6)
+	TailStart         int     // first "valley" rank rejected responses draw from (default 8)
+	RejectedHeadSlots int     // content slots of y⁻ that take a head word (default 0)
+}
+
+func (p *tableParser) synthetic(c *SyntheticConfig, v any) error {
+	t, err := p.table("data.synthetic", v)
+	if err != nil {
+		return err
+	}
+	if err := p.allow("data.synthetic", t, "seed", "train_pairs", "eval_pairs", "topics", "head_size", "head_decay",
+		"tail_start", "rejected_head_slots"); err != nil {
+		return err
+	}
+	if err := firstErr([]error{
+		p.integer("data.synthetic.seed", t["seed"], &c.Seed, 0),
+		p.integer("data.synthetic.train_pairs", t["train_pairs"], &c.TrainPairs, 1),
+		p.integer("data.synthetic.eval_pairs", t["eval_pairs"], &c.EvalPairs, 1),
+		p.integer("data.synthetic.topics", t["topics"], &c.Topics, 0),
+		p.integer("data.synthetic.head_size", t["head_size"], &c.HeadSize, 0),
+		p.number("data.synthetic.head_decay", t["head_decay"], &c.HeadDecay, false),
+		p.integer("data.synthetic.tail_start", t["tail_start"], &c.TailStart, 0),
+		p.integer("data.synthetic.rejected_head_slots", t["rejected_head_slots"], &c.RejectedHeadSlots, 0),
+	}); err != nil {
+		return err
+	}
+	if err := c.dataConfig().Validate(); err != nil {
+		return p.errf("data.synthetic", "%s", strings.TrimPrefix(err.Error(), "synthetic: "))
+	}
 	return nil
 }
 
