@@ -43,14 +43,14 @@ func BuiltinGrid(name string) ([]byte, bool) {
 // DataConfig is the [data] table of a grid: what every cell trains and
 // probes on. Every default is listed here.
 type DataConfig struct {
-	Datasets          []string // "synthetic" or paths (dataset = "x" or a list, an axis); default ["synthetic"]
-	Format            string   // "" = auto-detect from the file; otherwise passed to the loader
-	Tokenizer         string   // byte | bpe (default byte)
-	VocabSize         int      // bpe vocabulary size (default 512; ignored for byte)
-	MaxPromptTokens   int      // prompts keep their last N tokens (default 32)
-	MaxResponseTokens int      // responses keep their first N tokens (default 32)
-	ProbeExamples     int      // size of the held-out probe set and of the train probe set (default 64)
-	TrainExamples     int      // training pairs used (0 = all left after the held-out split; default 0)
+	Datasets          []string        // "synthetic" or paths (dataset = "x" or a list, an axis); default ["synthetic"]
+	Format            string          // "" = auto-detect from the file; otherwise passed to the loader
+	Tokenizer         string          // byte | bpe (default byte)
+	VocabSize         int             // bpe vocabulary size (default 512; ignored for byte)
+	MaxPromptTokens   int             // prompts keep their last N tokens (default 32)
+	MaxResponseTokens int             // responses keep their first N tokens (default 32)
+	ProbeExamples     int             // size of the held-out probe set and of the train probe set (default 64)
+	TrainExamples     int             // training pairs used (0 = all left after the held-out split; default 0)
 	Synthetic         SyntheticConfig // [data.synthetic]: the generator's knobs for dataset = "synthetic"
 
 	// Paths maps each dataset as written to the file it resolved to
