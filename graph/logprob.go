@@ -43,8 +43,30 @@ func newLSG(n, t int, shift bool) *lsgOp {
 	return &lsgOp{n: n, t: t, shift: shift, id: nextOpID(), lse: &lseCache{}}
 }
 
-// lseCache keeps the per-row log-sum-exp of the last forward run.
-type lseCache struct{ v []float64 }
+// lseCache keeps, from the last forward run, per row: the maximum logit,
+// the log-sum-exp, the normaliser z = Σ_v exp(x_v − max), and the
+// unnormalised probabilities exp(x_v − max) in the run's dtype (so the
+// backward needs no exponentials).
+type lseCache struct {
+	max, lse, z []float64
+	e32         []float32
+	e64         []float64
+}
+
+// expBuf returns the cache's exp buffer for element type T, sized n.
+func expBuf[T elem](c *lseCache, n int) []T {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		if len(c.e32) != n {
+			c.e32 = make([]float32, n)
+		}
+		return any(c.e32).([]T)
+	}
+	if len(c.e64) != n {
+		c.e64 = make([]float64, n)
+	}
+	return any(c.e64).([]T)
+}
 
 // lsgOp is the fused log-softmax + gather. shift selects the language-model
 // layout (n sequences of t positions, targets ids[s, p+1]); otherwise
@@ -87,11 +109,17 @@ func (op *lsgOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 // the row has no target: the last position of a sequence).
 func rowTarget(n, t int, shift bool, r int, tg []float64) (out int, target int) {
 	if !shift {
+		if tg == nil {
+			return r, -1
+		}
 		return r, int(tg[r])
 	}
 	s, p := r/t, r%t
 	if p == t-1 {
 		return -1, -1
+	}
+	if tg == nil {
+		return s*(t-1) + p, -1
 	}
 	return s*(t-1) + p, int(tg[s*t+p+1])
 }
@@ -140,15 +168,26 @@ func lsgForward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 	} else {
 		out, y = newDense[T](op.n)
 	}
-	if len(op.lse.v) != rows {
-		op.lse.v = make([]float64, rows)
+	c := op.lse
+	if len(c.lse) != rows {
+		c.max, c.lse, c.z = make([]float64, rows), make([]float64, rows), make([]float64, rows)
 	}
-	lse := op.lse.v
+	e := expBuf[T](c, rows*vocab)
 	parallelRange(rows, 32, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row := x[r*vocab : (r+1)*vocab]
-			l, _ := rowLSE(row)
-			lse[r] = l
+			row, er := x[r*vocab:(r+1)*vocab], e[r*vocab:(r+1)*vocab]
+			m := math.Inf(-1)
+			for _, v := range row {
+				m = math.Max(m, float64(v))
+			}
+			var z float64
+			for v, xv := range row {
+				ev := math.Exp(float64(xv) - m)
+				er[v] = T(ev)
+				z += ev
+			}
+			l := m + math.Log(z)
+			c.max[r], c.lse[r], c.z[r] = m, l, z
 			if o, target := rowTarget(op.n, op.t, op.shift, r, tg); o >= 0 {
 				y[o] = T(float64(row[target]) - l)
 			}
@@ -202,10 +241,7 @@ func (op *lsgGradOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 func lsgBackward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
-	x, err := sliceOf[T](in[0])
-	if err != nil {
-		return nil, err
-	}
+	// in[0] (the logits) is not read: the forward cached exp(x − max).
 	rows, vocab := in[0].Shape()[0], in[0].Shape()[1]
 	tg, err := checkedIDs[T](in[1], vocab)
 	if err != nil {
@@ -215,9 +251,13 @@ func lsgBackward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	lse := op.lse.v
-	if len(lse) != rows {
-		return nil, fmt.Errorf("%vGrad: no cached forward log-sum-exp (the forward op must run first in the same machine run)", op)
+	c := op.lse
+	var e []T
+	if len(c.z) == rows {
+		e = expBuf[T](c, rows*vocab)
+	}
+	if e == nil {
+		return nil, fmt.Errorf("%vGrad: no cached forward softmax (the forward op must run first in the same machine run)", op)
 	}
 	out, dx := newDense[T](rows, vocab)
 	parallelRange(rows, 32, func(lo, hi int) {
@@ -230,14 +270,78 @@ func lsgBackward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 			if gr == 0 {
 				continue
 			}
-			row, drow := x[r*vocab:(r+1)*vocab], dx[r*vocab:(r+1)*vocab]
-			l := lse[r]
-			for v, xv := range row {
-				drow[v] = T(-gr * math.Exp(float64(xv)-l))
+			er, drow := e[r*vocab:(r+1)*vocab], dx[r*vocab:(r+1)*vocab]
+			k := -gr / c.z[r] // dlogits = g·(onehot − e/z)
+			for v, ev := range er {
+				drow[v] = T(k * float64(ev))
 			}
 			drow[target] += T(gr)
 		}
 	})
+	return out, nil
+}
+
+// LogProbMaxOf returns the forward-only node max_v log_softmax(logits)[v]
+// for the rows of a TokenLogProbs or TargetLogProbs node lp (same shape as
+// lp). It reads the row maxima and log-sum-exps that lp's op cached, so it
+// costs no exponentials; lp is its input only to order it after lp's op.
+// G.Grad treats it as a constant.
+func LogProbMaxOf(lp *G.Node) (*G.Node, error) {
+	src, ok := lp.Op().(*lsgOp)
+	if !ok {
+		return nil, fmt.Errorf("LogProbMaxOf: %v is not a TokenLogProbs/TargetLogProbs node", lp)
+	}
+	return G.ApplyOp(&lpMaxCachedOp{src: src}, lp)
+}
+
+// lpMaxCachedOp: (lp) -> max − lse per output row, from src's cache.
+type lpMaxCachedOp struct {
+	noDiff
+	src *lsgOp
+}
+
+func (op *lpMaxCachedOp) Arity() int { return 1 }
+func (op *lpMaxCachedOp) Type() hm.Type {
+	if op.src.shift {
+		return fnType(2, 2)
+	}
+	return fnType(1, 1)
+}
+func (op *lpMaxCachedOp) WriteHash(h hash.Hash) {
+	fmt.Fprint(h, "gatedpo.LogProbMaxOf/")
+	op.src.WriteHash(h)
+}
+func (op *lpMaxCachedOp) Hashcode() uint32 { return hashOf(op) }
+func (op *lpMaxCachedOp) String() string   { return "LogProbMaxOf(" + op.src.String() + ")" }
+func (op *lpMaxCachedOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+func (op *lpMaxCachedOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *lpMaxCachedOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v is forward only", op)
+}
+func (op *lpMaxCachedOp) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	return dispatch(in[0], func() (G.Value, error) { return lpMaxCachedDo[float32](op, in[0]) },
+		func() (G.Value, error) { return lpMaxCachedDo[float64](op, in[0]) })
+}
+func lpMaxCachedDo[T elem](op *lpMaxCachedOp, v G.Value) (G.Value, error) {
+	c, src := op.src.lse, op.src
+	if len(c.lse) != src.n*src.t {
+		return nil, fmt.Errorf("%v: no cached forward statistics", op)
+	}
+	out, y := newDense[T](v.Shape().Clone()...)
+	for r := range c.lse {
+		if o, _ := rowTarget(src.n, src.t, src.shift, r, nil); o >= 0 {
+			y[o] = T(c.max[r] - c.lse[r])
+		}
+	}
 	return out, nil
 }
 

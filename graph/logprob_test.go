@@ -183,3 +183,41 @@ func TestIDValidation(t *testing.T) {
 		m.Close()
 	}
 }
+
+// TestLogProbMaxOf: the cached max log-prob equals the standalone op's
+// (tolerance 1e-14 absolute: max − lse from the same float64 sums versus a
+// recomputation, values of order 1–10).
+func TestLogProbMaxOf(t *testing.T) {
+	const n, tt, v = 3, 4, 6
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		g := G.NewGraph()
+		x := NewTensor(dt, n*tt, v)
+		FillNormal(x, NewRNG(8), 0, 3)
+		ln := BindParam(g, "logits", x)
+		idv := NewTensor(dt, n, tt)
+		for i := 0; i < n*tt; i++ {
+			setAt(idv, i, float64(i%v))
+		}
+		lp := G.Must(TokenLogProbs(ln, BindParam(g, "ids", idv)))
+		a := G.Must(LogProbMaxOf(lp))
+		b := G.Must(TokenLogProbMax(ln, n, tt))
+		var va, vb G.Value
+		G.Read(a, &va)
+		G.Read(b, &vb)
+		m := G.NewTapeMachine(g)
+		if err := m.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		tol := 1e-14
+		if dt == tensor.Float32 {
+			tol = 1e-5
+		}
+		if e := relErr(flat(va), flat(vb)); e > tol {
+			t.Errorf("%v: LogProbMaxOf differs from TokenLogProbMax by %.3g", dt, e)
+		}
+	}
+	if _, err := LogProbMaxOf(G.NewVector(G.NewGraph(), tensor.Float64, G.WithShape(2), G.WithName("v"))); err == nil {
+		t.Errorf("LogProbMaxOf on a non-TokenLogProbs node: no error")
+	}
+}

@@ -165,7 +165,7 @@ func (m *MLP) Build(g *G.ExprGraph, n, t int) (f *Forward, err error) {
 	}
 	logits := must(graph.AddBias(must(graph.Linear(h, w["out.weight"])), w["out.bias"])) // (n·t, V)
 	lp := must(graph.TokenLogProbs(logits, ids))                                         // (n, t−1)
-	lpmax := must(graph.TokenLogProbMax(logits, n, t))                                   // (n, t−1)
+	lpmax := must(graph.LogProbMaxOf(lp))                                                // (n, t−1)
 	return &Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, Logits: logits,
 		N: n, T: t, Vocab: c.VocabSize}, nil
 }

@@ -181,7 +181,7 @@ func (m *Transformer) Build(g *G.ExprGraph, n, t int) (f *Forward, err error) {
 	x = must(graph.LayerNorm(x, w["ln_f.weight"], w["ln_f.bias"], c.LNEps)) // (n·t, D)
 	logits := must(graph.Linear(x, w["lm_head"]))                           // (n·t, V)
 	lp := must(graph.TokenLogProbs(logits, ids))                            // (n, t−1)
-	lpmax := must(graph.TokenLogProbMax(logits, n, t))                      // (n, t−1)
+	lpmax := must(graph.LogProbMaxOf(lp))                                   // (n, t−1)
 	return &Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, Logits: logits,
 		N: n, T: t, Vocab: c.VocabSize}, nil
 }
