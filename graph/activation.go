@@ -16,9 +16,48 @@ var geluC = math.Sqrt(2 / math.Pi)
 // GELUTanh applies gelu_tanh(x) = 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³)))
 // elementwise (PyTorch's gelu(approximate="tanh")), as one fused op with a
 // hand-written gradient.
-func GELUTanh(x *G.Node) (*G.Node, error) { return G.ApplyOp(&geluOp{}, x) }
+//
+// The forward caches tanh(·) for its backward op (one op instance per
+// call, with a unique hash), so the backward evaluates no tanh.
+func GELUTanh(x *G.Node) (*G.Node, error) {
+	return G.ApplyOp(&geluOp{id: nextOpID(), cache: &geluCache{}}, x)
+}
 
-type geluOp struct{ grad bool }
+// geluCache holds tanh(sqrt(2/π)(x + 0.044715x³)) of the last forward run.
+type geluCache struct {
+	t32 []float32
+	t64 []float64
+}
+
+// tanhBuf returns the cache buffer for element type T; when fill is false
+// it returns nil unless the cached length is n.
+func tanhBuf[T elem](c *geluCache, n int, fill bool) []T {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		if len(c.t32) != n {
+			if !fill {
+				return nil
+			}
+			c.t32 = make([]float32, n)
+		}
+		return any(c.t32).([]T)
+	}
+	if len(c.t64) != n {
+		if !fill {
+			return nil
+		}
+		c.t64 = make([]float64, n)
+	}
+	return any(c.t64).([]T)
+}
+
+// geluOp is the forward (grad false: x -> y) or the backward (grad true:
+// (x, dy) -> dx) of GELUTanh; both share the forward's cache.
+type geluOp struct {
+	grad  bool
+	id    uint64
+	cache *geluCache
+}
 
 func (op *geluOp) Arity() int {
 	if op.grad {
@@ -36,7 +75,7 @@ func (op *geluOp) Type() hm.Type {
 func (op *geluOp) ReturnsPtr() bool      { return false }
 func (op *geluOp) CallsExtern() bool     { return false }
 func (op *geluOp) OverwritesInput() int  { return -1 }
-func (op *geluOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.GELUTanh{%t}", op.grad) }
+func (op *geluOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.GELUTanh{%t,#%d}", op.grad, op.id) }
 func (op *geluOp) Hashcode() uint32      { return hashOf(op) }
 func (op *geluOp) String() string {
 	if op.grad {
@@ -55,11 +94,12 @@ func (op *geluOp) Do(in ...G.Value) (G.Value, error) {
 	if err := checkArity(op, len(in)); err != nil {
 		return nil, err
 	}
-	return dispatch(in[0], func() (G.Value, error) { return geluDo[float32](op.grad, in) },
-		func() (G.Value, error) { return geluDo[float64](op.grad, in) })
+	return dispatch(in[0], func() (G.Value, error) { return geluDo[float32](op, in) },
+		func() (G.Value, error) { return geluDo[float64](op, in) })
 }
 
-func geluDo[T elem](grad bool, in []G.Value) (G.Value, error) {
+func geluDo[T elem](op *geluOp, in []G.Value) (G.Value, error) {
+	grad := op.grad
 	x, err := sliceOf[T](in[0])
 	if err != nil {
 		return nil, err
@@ -71,11 +111,18 @@ func geluDo[T elem](grad bool, in []G.Value) (G.Value, error) {
 		}
 	}
 	out, y := newDense[T](in[0].Shape().Clone()...)
+	cached := tanhBuf[T](op.cache, len(x), !grad)
 	parallelRange(len(x), 4096, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := float64(x[i])
-			t := math.Tanh(geluC * (v + 0.044715*v*v*v))
+			var t float64
+			if grad && cached != nil {
+				t = float64(cached[i])
+			} else {
+				t = math.Tanh(geluC * (v + 0.044715*v*v*v))
+			}
 			if !grad {
+				cached[i] = T(t)
 				y[i] = T(0.5 * v * (1 + t))
 				continue
 			}
@@ -92,7 +139,7 @@ func (op *geluOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if op.grad {
 		return nil, fmt.Errorf("GELUTanhGrad: second-order gradients are not supported")
 	}
-	dx, err := G.ApplyOp(&geluOp{grad: true}, in[0], grad)
+	dx, err := G.ApplyOp(&geluOp{grad: true, id: op.id, cache: op.cache}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
