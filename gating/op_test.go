@@ -406,3 +406,27 @@ func TestGateOnView(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGateBackward times the backward Do of a token-level relative
+// ramp gate on a [16, 127] float32 batch (16 rejected rows of T = 128).
+func BenchmarkGateBackward(b *testing.B) {
+	n, m := 16, 127
+	mk := func(f func(i int) float32) *tensor.Dense {
+		d := make([]float32, n*m)
+		for i := range d {
+			d[i] = f(i)
+		}
+		return tensor.New(tensor.WithShape(n, m), tensor.WithBacking(d))
+	}
+	lp := mk(func(i int) float32 { return -float32(i%17) * 0.4 })
+	mask := mk(func(i int) float32 { return float32((i / 3) % 2) })
+	lmax := mk(func(i int) float32 { return -0.1 })
+	grad := mk(func(i int) float32 { return 0.01 })
+	op := &gateOp{spec: Spec{Kind: KindRamp, Tau: 0.01, Level: LevelToken, Relative: true, Temperature: 1, Alpha: 0.5}, mode: modeBackward}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := op.Do(lp, mask, lmax, grad); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
