@@ -2,16 +2,39 @@
 
 package graph
 
-// This file is the default, pure-Go build: matrix products use gonum's
-// native BLAS (Gorgonia's default). Build with -tags openblas for
-// OpenBLAS (blas_openblas.go).
+import (
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	G "gorgonia.org/gorgonia"
+
+	"gatedpo/graph/blasgemm"
+)
+
+// This file is the default, pure-Go build (no cgo): matrix products use
+// blasgemm.Implementation, gonum's BLAS with Sgemm/Dgemm replaced by the
+// AVX2 + FMA Go-assembly GEMM of package blasgemm when the CPU has it
+// (plain gonum otherwise). Build with -tags openblas for OpenBLAS
+// (blas_openblas.go).
+
+func init() {
+	impl := blasgemm.Implementation{}
+	G.Use(impl) // Gorgonia and the tensor package
+	blas32.Use(impl)
+	blas64.Use(impl)
+}
 
 // BLASName names the BLAS that matrix products use in this build:
-// "gonum (pure Go)" here, "openblas" with -tags openblas.
-func BLASName() string { return "gonum (pure Go)" }
+// "gonum (pure Go)" here — with "+ AVX2 gemm" when the Go-assembly GEMM
+// is active — and "openblas" with -tags openblas.
+func BLASName() string {
+	if blasgemm.Available() {
+		return "gonum (pure Go) + AVX2 gemm"
+	}
+	return "gonum (pure Go)"
+}
 
 // BLASThreads returns the number of threads OpenBLAS uses; 0 in this
-// pure-Go build, where gonum's BLAS runs on Go goroutines bounded by
+// pure-Go build, where matrix products run on Go goroutines bounded by
 // GOMAXPROCS.
 func BLASThreads() int { return 0 }
 

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"testing"
 
+	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"gatedpo/graph/blasgemm"
 )
 
 // TestBLASBuild checks that the BLAS this build claims is the one
@@ -26,9 +29,12 @@ func TestBLASBuild(t *testing.T) {
 		if BLASThreads() < 1 {
 			t.Errorf("BLASThreads() = %d, want ≥ 1", BLASThreads())
 		}
-	case "gonum (pure Go)":
-		if isNetlib(gorgoniaBLAS) || isNetlib(impl) {
-			t.Errorf("pure-Go build uses netlib")
+	case "gonum (pure Go)", "gonum (pure Go) + AVX2 gemm":
+		if fmt.Sprintf("%T", gorgoniaBLAS) != "blasgemm.Implementation" || fmt.Sprintf("%T", impl) != "blasgemm.Implementation" {
+			t.Errorf("pure-Go build but gorgonia uses %T and blas32 uses %T, want blasgemm.Implementation", gorgoniaBLAS, impl)
+		}
+		if (name == "gonum (pure Go)") == blasgemm.Available() {
+			t.Errorf("BLASName %q but blasgemm.Available() = %v", name, blasgemm.Available())
 		}
 	default:
 		t.Errorf("BLASName %q", name)
@@ -44,6 +50,47 @@ func TestBLASBuild(t *testing.T) {
 	for i, x := range c.Data().([]float32) {
 		if x != want[i] {
 			t.Fatalf("MatMul = %v, want %v", c.Data(), want)
+		}
+	}
+}
+
+// BenchmarkInstalledSgemm times the Sgemm this build installs (OpenBLAS
+// with -tags openblas, blasgemm otherwise) against blasgemm on the D128
+// model's Linear shapes, so the two builds can be compared.
+func BenchmarkInstalledSgemm(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		tA, tB  blas.Transpose
+		m, n, k int
+	}{
+		{"fwd_2048x512x128", blas.NoTrans, blas.Trans, 2048, 512, 128},
+		{"wgrad_512x128x2048", blas.Trans, blas.NoTrans, 512, 128, 2048},
+		{"attn_128x128x32", blas.NoTrans, blas.Trans, 128, 128, 32},
+	} {
+		a, bb, c := make([]float32, bc.m*bc.k), make([]float32, bc.k*bc.n), make([]float32, bc.m*bc.n)
+		for i := range a {
+			a[i] = float32(i%7) - 3
+		}
+		for i := range bb {
+			bb[i] = float32(i%5) - 2
+		}
+		lda, ldb := bc.k, bc.n
+		if bc.tA == blas.Trans {
+			lda = bc.m
+		}
+		if bc.tB == blas.Trans {
+			ldb = bc.k
+		}
+		for _, impl := range []struct {
+			name string
+			blas.Float32
+		}{{BLASName(), blas32.Implementation()}, {"blasgemm", blasgemm.Implementation{}}} {
+			b.Run(bc.name+"/"+impl.name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					impl.Sgemm(bc.tA, bc.tB, bc.m, bc.n, bc.k, 1, a, lda, bb, ldb, 0, c, bc.n)
+				}
+				b.ReportMetric(2*float64(bc.m*bc.n*bc.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
 		}
 	}
 }

@@ -192,6 +192,18 @@ func (o *Optimizer) Steps() int { return o.step }
 // LRAt returns the learning rate that step k (1-based) uses.
 func (o *Optimizer) LRAt(k int) float64 { return o.cfg.LR * o.cfg.Schedule.Factor(k) }
 
+// Step takes one optimizer step for the parameters of one graph (after a
+// TapeMachine RunAll over a graph built with G.Grad over their nodes),
+// keying state by Param.Name. See StepTensors for what a step does.
+func (o *Optimizer) Step(params []Param) (StepInfo, error) {
+	names := make([]string, len(params))
+	nodes := make([]*G.Node, len(params))
+	for i, p := range params {
+		names[i], nodes[i] = p.Name, p.Node
+	}
+	return o.StepNodes(names, nodes)
+}
+
 // StepNodes takes one step for the named parameter nodes, reading each
 // node's value and gradient (after a TapeMachine RunAll over a graph built
 // with G.Grad). names[i] keys nodes[i]'s state. See StepTensors.

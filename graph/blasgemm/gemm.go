@@ -1,0 +1,310 @@
+package blasgemm
+
+import (
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// Package blasgemm is a pure-Go (Go assembly, no cgo) general matrix
+// product for float32 and float64, used by gatedpo's default build in place
+// of gonum's much slower Sgemm/Dgemm. Implementation is gonum's BLAS with
+// those two routines replaced; install it with blas32.Use, blas64.Use and
+// gorgonia.Use (graph/blas_gonum.go does).
+//
+// A general matrix product C = alpha·op(A)·op(B) + beta·C for float32 and
+// float64, in the GotoBLAS layout: op(B) is copied ("packed") in panels of
+// kc × NR, op(A) in blocks of mc × kc made of 6-row panels, and an
+// assembly micro-kernel (kernel_amd64.s, AVX2 + FMA) multiplies one
+// 6-row panel by one NR-column panel, keeping the 6 × NR result in
+// registers for the whole inner dimension:
+//
+//	Apack[panel][p][r] = op(A)[ic + 6·panel + r, pc + p]   (6 values per p)
+//	Bpack[panel][p][c] = op(B)[pc + p, jc + NR·panel + c]  (NR values per p)
+//
+// NR is 16 for float32 and 8 for float64 (two 256-bit registers per row).
+// Panels at the matrix edges are zero-padded and their result goes
+// through a scratch tile. Large products are split over GOMAXPROCS
+// goroutines by rows (or by columns when C is wider than tall); the
+// split is by output region, so every element of C is computed by one
+// goroutine in the same order whatever the split: results are
+// deterministic and independent of GOMAXPROCS.
+//
+// gonum's Sgemm is ~7× slower on the shapes of this project because its
+// float32 kernels are 128-bit axpy/dot loops without register blocking.
+
+const (
+	gemmMR = 6   // rows of a micro-tile
+	gemmKC = 256 // inner-dimension block: a 6×KC A panel and a KC×NR B panel stay in L1
+	gemmMC = 96  // rows of an A block (16 panels) kept in L2
+	gemmNC = 384 // columns of a B block kept in L2
+
+	// gemmParallelMin is the smallest m·n·k split over goroutines; below it
+	// the goroutine hand-off costs more than it saves (and products called
+	// from already-parallel ops such as attention stay serial).
+	gemmParallelMin = 1 << 21
+)
+
+// gemmFloat is the element type of the GEMM.
+type gemmFloat interface{ ~float32 | ~float64 }
+
+// gemmKernel is a micro-kernel: C[6×nr] += alpha · Apack(6×k) · Bpack(k×nr),
+// C with row stride ldc; k ≥ 1.
+type gemmKernel[T gemmFloat] func(k int, a, b, c *T, ldc int, alpha T)
+
+// gemmBufs are one goroutine's packing buffers.
+type gemmBufs[T gemmFloat] struct {
+	a, b []T
+	tile [gemmMR * 16]T
+}
+
+var (
+	gemmPool32 = sync.Pool{New: func() any { return newGemmBufs[float32](16) }}
+	gemmPool64 = sync.Pool{New: func() any { return newGemmBufs[float64](8) }}
+)
+
+func newGemmBufs[T gemmFloat](nr int) *gemmBufs[T] {
+	return &gemmBufs[T]{a: make([]T, gemmMC*gemmKC), b: make([]T, gemmKC*((gemmNC+nr-1)/nr)*nr)}
+}
+
+// gemmArgs is one product, with op(A) m×k and op(B) k×n.
+type gemmArgs[T gemmFloat] struct {
+	aT, bT  bool
+	m, n, k int
+	alpha   T
+	a       []T
+	lda     int
+	b       []T
+	ldb     int
+	beta    T
+	c       []T
+	ldc     int
+}
+
+// gemmRun computes the product, splitting it over goroutines when large.
+func gemmRun[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], pool *sync.Pool) {
+	if g.m == 0 || g.n == 0 {
+		return
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || g.m*g.n*g.k < gemmParallelMin {
+		bufs := pool.Get().(*gemmBufs[T])
+		gemmSerial(g, nr, kern, bufs)
+		pool.Put(bufs)
+		return
+	}
+	// Split C into `workers` bands of whole micro-tiles.
+	byRows := g.m >= g.n
+	extent, unit := g.n, nr
+	if byRows {
+		extent, unit = g.m, gemmMR
+	}
+	tiles := (extent + unit - 1) / unit
+	if workers > tiles {
+		workers = tiles
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := tiles*w/workers*unit, min(extent, tiles*(w+1)/workers*unit)
+		if lo >= hi {
+			continue
+		}
+		sub := g
+		if byRows {
+			sub.m = hi - lo
+			if g.aT {
+				sub.a = g.a[lo:]
+			} else {
+				sub.a = g.a[lo*g.lda:]
+			}
+			sub.c = g.c[lo*g.ldc:]
+		} else {
+			sub.n = hi - lo
+			if g.bT {
+				sub.b = g.b[lo*g.ldb:]
+			} else {
+				sub.b = g.b[lo:]
+			}
+			sub.c = g.c[lo:]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bufs := pool.Get().(*gemmBufs[T])
+			gemmSerial(sub, nr, kern, bufs)
+			pool.Put(bufs)
+		}()
+	}
+	wg.Wait()
+}
+
+// gemmSerial computes the product on the calling goroutine.
+func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *gemmBufs[T]) {
+	// C ← beta·C first (beta = 0 overwrites, so NaNs in C do not leak).
+	for i := 0; i < g.m; i++ {
+		row := g.c[i*g.ldc : i*g.ldc+g.n]
+		switch g.beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= g.beta
+			}
+		}
+	}
+	if g.k == 0 || g.alpha == 0 {
+		return
+	}
+	tile := bufs.tile[:gemmMR*nr]
+	for jc := 0; jc < g.n; jc += gemmNC {
+		nc := min(gemmNC, g.n-jc)
+		for pc := 0; pc < g.k; pc += gemmKC {
+			kc := min(gemmKC, g.k-pc)
+			gemmPackB(g, jc, nc, pc, kc, nr, bufs.b)
+			for ic := 0; ic < g.m; ic += gemmMC {
+				mc := min(gemmMC, g.m-ic)
+				gemmPackA(g, ic, mc, pc, kc, bufs.a)
+				for jr := 0; jr < nc; jr += nr {
+					nrr := min(nr, nc-jr)
+					bp := &bufs.b[jr*kc]
+					for ir := 0; ir < mc; ir += gemmMR {
+						mrr := min(gemmMR, mc-ir)
+						ap := &bufs.a[ir*kc]
+						off := (ic+ir)*g.ldc + jc + jr
+						if mrr == gemmMR && nrr == nr {
+							kern(kc, ap, bp, &g.c[off], g.ldc, g.alpha)
+							continue
+						}
+						clear(tile)
+						kern(kc, ap, bp, &tile[0], nr, g.alpha)
+						for r := 0; r < mrr; r++ {
+							dst := g.c[off+r*g.ldc : off+r*g.ldc+nrr]
+							for j, x := range tile[r*nr : r*nr+nrr] {
+								dst[j] += x
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// gemmPackA packs op(A)[ic:ic+mc, pc:pc+kc] into 6-row panels, each laid
+// out p-major (6 consecutive values per p), the last panel zero-padded.
+func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
+	panels := (mc + gemmMR - 1) / gemmMR
+	if mc%gemmMR != 0 {
+		clear(buf[(panels-1)*gemmMR*kc : panels*gemmMR*kc])
+	}
+	if !g.aT { // op(A)[i, p] = a[i·lda + p]: read rows, scatter with stride 6
+		for i := 0; i < mc; i++ {
+			row := g.a[(ic+i)*g.lda+pc : (ic+i)*g.lda+pc+kc]
+			dst := buf[(i/gemmMR)*gemmMR*kc+i%gemmMR:]
+			for p, x := range row {
+				dst[p*gemmMR] = x
+			}
+		}
+		return
+	}
+	for p := 0; p < kc; p++ { // op(A)[i, p] = a[p·lda + i]: rows of a are columns of op(A)
+		col := g.a[(pc+p)*g.lda+ic : (pc+p)*g.lda+ic+mc]
+		for panel := 0; panel < panels; panel++ {
+			lo := panel * gemmMR
+			copy(buf[panel*gemmMR*kc+p*gemmMR:panel*gemmMR*kc+p*gemmMR+gemmMR], col[lo:min(lo+gemmMR, mc)])
+		}
+	}
+}
+
+// gemmPackB packs op(B)[pc:pc+kc, jc:jc+nc] into nr-column panels, each
+// laid out p-major (nr consecutive values per p), the last panel
+// zero-padded.
+func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
+	panels := (nc + nr - 1) / nr
+	if nc%nr != 0 {
+		clear(buf[(panels-1)*nr*kc : panels*nr*kc])
+	}
+	if g.bT { // op(B)[p, j] = b[j·ldb + p]: read rows of b, scatter with stride nr
+		for j := 0; j < nc; j++ {
+			col := g.b[(jc+j)*g.ldb+pc : (jc+j)*g.ldb+pc+kc]
+			dst := buf[(j/nr)*nr*kc+j%nr:]
+			for p, x := range col {
+				dst[p*nr] = x
+			}
+		}
+		return
+	}
+	for p := 0; p < kc; p++ {
+		row := g.b[(pc+p)*g.ldb+jc : (pc+p)*g.ldb+jc+nc]
+		for panel := 0; panel < panels; panel++ {
+			lo := panel * nr
+			copy(buf[panel*nr*kc+p*nr:panel*nr*kc+p*nr+nr], row[lo:min(lo+nr, nc)])
+		}
+	}
+}
+
+// Implementation is gonum's pure-Go BLAS with Sgemm and Dgemm replaced by
+// the GEMM above when the CPU has AVX2 and FMA (Available); otherwise it
+// is plain gonum.
+type Implementation struct{ gonum.Implementation }
+
+// Available reports whether the assembly GEMM is in use: an amd64 CPU
+// with AVX2 and FMA, OS support for YMM state, and no -tags noasm.
+func Available() bool { return gemmKernelOK }
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C (float32); see blas.Float32.
+func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if !gemmKernelOK {
+		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	g := gemmArgs[float32]{aT: tA != blas.NoTrans, bT: tB != blas.NoTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	gemmCheck(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	gemmRun(g, 16, gemmKernel[float32](sgemmKernel6x16), &gemmPool32)
+}
+
+// Dgemm computes C = alpha·op(A)·op(B) + beta·C (float64); see blas.Float64.
+func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	if !gemmKernelOK {
+		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	g := gemmArgs[float64]{aT: tA != blas.NoTrans, bT: tB != blas.NoTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	gemmCheck(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	gemmRun(g, 8, gemmKernel[float64](dgemmKernel6x8), &gemmPool64)
+}
+
+// gemmCheck panics, as every BLAS does, on arguments that would read or
+// write outside the slices (the assembly kernels do not check bounds).
+func gemmCheck(tA, tB blas.Transpose, m, n, k, na, lda, nb, ldb, nc, ldc int) {
+	valid := func(t blas.Transpose) bool { return t == blas.NoTrans || t == blas.Trans || t == blas.ConjTrans }
+	if !valid(tA) || !valid(tB) {
+		panic("blas: illegal transpose")
+	}
+	if m < 0 || n < 0 || k < 0 {
+		panic("blas: negative dimension")
+	}
+	rowsA, colsA := m, k
+	if tA != blas.NoTrans {
+		rowsA, colsA = k, m
+	}
+	rowsB, colsB := k, n
+	if tB != blas.NoTrans {
+		rowsB, colsB = n, k
+	}
+	if lda < max(1, colsA) || ldb < max(1, colsB) || ldc < max(1, n) {
+		panic("blas: bad leading dimension")
+	}
+	need := func(rows, cols, ld int) int {
+		if rows == 0 || cols == 0 {
+			return 0
+		}
+		return (rows-1)*ld + cols
+	}
+	if na < need(rowsA, colsA, lda) || nb < need(rowsB, colsB, ldb) || nc < need(m, n, ldc) {
+		panic("blas: insufficient length of a slice")
+	}
+}

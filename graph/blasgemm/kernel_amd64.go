@@ -1,0 +1,35 @@
+//go:build amd64 && !noasm
+
+package blasgemm
+
+// Assembly in kernel_amd64.s.
+
+//go:noescape
+func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func dgemmKernel6x8(k int, a, b, c *float64, ldc int, alpha float64)
+
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+
+func xgetbv0() (eax uint32)
+
+// gemmKernelOK reports whether the CPU and OS support the AVX2 + FMA
+// micro-kernels: CPUID.1:ECX FMA (bit 12), OSXSAVE (27), AVX (28);
+// CPUID.7.0:EBX AVX2 (bit 5); XCR0 saves XMM and YMM state (bits 1, 2).
+var gemmKernelOK = func() bool {
+	maxLeaf, _, _, _ := cpuid(0, 0)
+	if maxLeaf < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
+	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
+		return false
+	}
+	if xgetbv0()&6 != 6 {
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<5) != 0
+}()

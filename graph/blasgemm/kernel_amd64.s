@@ -1,0 +1,159 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// AVX2 + FMA micro-kernels of the GEMM in gemm.go (see there for the
+// packed layouts). Each computes C[6×NR] += alpha · Apack(6×k) · Bpack(k×NR)
+// with the 6×NR accumulator tile held in Y0…Y11. k ≥ 1.
+
+// func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32)
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-44
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+sloop:
+	VMOVUPS      (DI), Y12
+	VMOVUPS      32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         $24, SI
+	ADDQ         $64, DI
+	DECQ         CX
+	JNZ          sloop
+
+	VBROADCASTSS alpha+40(FP), Y14
+
+#define SROW(r0, r1) \
+	VMOVUPS     (DX), Y12 \
+	VMOVUPS     32(DX), Y13 \
+	VFMADD231PS r0, Y14, Y12 \
+	VFMADD231PS r1, Y14, Y13 \
+	VMOVUPS     Y12, (DX) \
+	VMOVUPS     Y13, 32(DX) \
+	ADDQ        R8, DX
+
+	SROW(Y0, Y1)
+	SROW(Y2, Y3)
+	SROW(Y4, Y5)
+	SROW(Y6, Y7)
+	SROW(Y8, Y9)
+	SROW(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// func dgemmKernel6x8(k int, a, b, c *float64, ldc int, alpha float64)
+TEXT ·dgemmKernel6x8(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $3, R8
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+
+dloop:
+	VMOVUPD      (DI), Y12
+	VMOVUPD      32(DI), Y13
+	VBROADCASTSD (SI), Y14
+	VBROADCASTSD 8(SI), Y15
+	VFMADD231PD  Y12, Y14, Y0
+	VFMADD231PD  Y13, Y14, Y1
+	VFMADD231PD  Y12, Y15, Y2
+	VFMADD231PD  Y13, Y15, Y3
+	VBROADCASTSD 16(SI), Y14
+	VBROADCASTSD 24(SI), Y15
+	VFMADD231PD  Y12, Y14, Y4
+	VFMADD231PD  Y13, Y14, Y5
+	VFMADD231PD  Y12, Y15, Y6
+	VFMADD231PD  Y13, Y15, Y7
+	VBROADCASTSD 32(SI), Y14
+	VBROADCASTSD 40(SI), Y15
+	VFMADD231PD  Y12, Y14, Y8
+	VFMADD231PD  Y13, Y14, Y9
+	VFMADD231PD  Y12, Y15, Y10
+	VFMADD231PD  Y13, Y15, Y11
+	ADDQ         $48, SI
+	ADDQ         $64, DI
+	DECQ         CX
+	JNZ          dloop
+
+	VBROADCASTSD alpha+40(FP), Y14
+
+#define DROW(r0, r1) \
+	VMOVUPD     (DX), Y12 \
+	VMOVUPD     32(DX), Y13 \
+	VFMADD231PD r0, Y14, Y12 \
+	VFMADD231PD r1, Y14, Y13 \
+	VMOVUPD     Y12, (DX) \
+	VMOVUPD     Y13, 32(DX) \
+	ADDQ        R8, DX
+
+	DROW(Y0, Y1)
+	DROW(Y2, Y3)
+	DROW(Y4, Y5)
+	DROW(Y6, Y7)
+	DROW(Y8, Y9)
+	DROW(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv0() (eax uint32)
+TEXT ·xgetbv0(SB), NOSPLIT, $0-4
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	RET

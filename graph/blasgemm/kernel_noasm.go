@@ -1,0 +1,16 @@
+//go:build !amd64 || noasm
+
+package blasgemm
+
+// Without the amd64 assembly (another architecture, or -tags noasm) the
+// GEMM of gemm.go is off and Implementation is plain gonum.
+
+const gemmKernelOK = false
+
+func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32) {
+	panic("sgemmKernel6x16: no assembly kernel in this build")
+}
+
+func dgemmKernel6x8(k int, a, b, c *float64, ldc int, alpha float64) {
+	panic("dgemmKernel6x8: no assembly kernel in this build")
+}
