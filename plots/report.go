@@ -263,8 +263,15 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 				if len(rows) == 0 {
 					continue
 				}
+				showSettings := false
+				for _, tr := range rows {
+					showSettings = showSettings || tr.Context.Variant != ""
+				}
 				t := htmlTable{Title: "Pipeline " + p + ": " + results.PointTitle(at),
 					Header: []string{"arch", "dataset", "objective", "settings", "gate", "n", "step g/u"}}
+				if !showSettings {
+					t.Header = append(t.Header[:3], t.Header[4:]...)
+				}
 				if at != "final" {
 					t.Header = append(t.Header, "reached")
 				}
@@ -278,6 +285,9 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 				for _, tr := range rows {
 					row := []htmlCell{{Text: tr.Context.Arch}, {Text: tr.Context.Dataset}, {Text: tr.Context.Objective},
 						{Text: dash(tr.Context.Variant)}, {Text: tr.GateLabel}, {Text: fmt.Sprint(tr.N)}, {Text: dash(tr.Steps)}}
+					if !showSettings {
+						row = append(row[:3], row[4:]...)
+					}
 					if at != "final" {
 						row = append(row, htmlCell{Text: tr.Reached})
 					}
@@ -379,23 +389,18 @@ figure img { max-width: 100%; height: auto; border: 1px solid #e2e2e2; }
 figcaption { font-size: 0.92em; color: #333; margin-top: 0.4em; }
 .skipped li { color: #7a4b00; }
 details summary { cursor: pointer; color: #1f4e99; }
+.toc { font-size: 0.9em; columns: 2; }
 </style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
 <p class="meta">Generated {{.Generated}} from the records in <code>{{.Dir}}</code> ({{.CellsUsed}} complete cells). Every figure and number below is computed from those records.</p>
-<nav><a href="#grid">Grid</a><a href="#summary">Summary</a><a href="#comparison">Gated vs ungated</a><a href="#figures">Figures</a></nav>
+<nav><a href="#grid">Grid</a><a href="#comparison">Gated vs ungated</a><a href="#figures">Figures</a><a href="#summary">Summary table</a></nav>
 
 <h2 id="grid">Grid</h2>
 {{if .Grid}}<pre>{{.Grid}}</pre>{{else}}<p>No grid.toml in this directory.</p>{{end}}
 {{if .Resolved}}<details><summary>Resolved grid (grid.resolved.json)</summary><pre>{{.Resolved}}</pre></details>{{end}}
 {{if .CellsSkipped}}<p>Cells not used:</p><ul class="skipped">{{range .CellsSkipped}}<li><code>{{.ID}}</code>: {{.Reason}}</li>{{end}}</ul>{{end}}
-
-<h2 id="summary">Summary (summary.csv)</h2>
-{{with .Summary}}<div class="scroll"><table>
-<tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr>{{range .}}<td>{{.Text}}</td>{{end}}</tr>
-{{end}}</table></div>{{else}}<p>No summary.csv in this directory.</p>{{end}}
 
 <h2 id="comparison">Gated vs ungated</h2>
 <p>{{.CompNote}}</p>
@@ -409,11 +414,18 @@ details summary { cursor: pointer; color: #1f4e99; }
 
 <h2 id="figures">Figures</h2>
 {{if .Skipped}}<p>Not drawn from these records:</p><ul class="skipped">{{range .Skipped}}<li><b>{{.ID}}</b>: {{.Reason}}</li>{{end}}</ul>{{end}}
+{{if .Figures}}<ol class="toc">{{range .Figures}}<li><a href="#{{.Anchor}}">{{.Title}}</a></li>{{end}}</ol>{{end}}
 {{range .Figures}}<figure id="{{.Anchor}}">
 <img src="{{.Src}}" alt="{{.Title}}">
 <figcaption><b>{{.Title}}.</b> {{.Caption}} Files: {{range .Links}}<a href="{{.Href}}">{{.Name}}</a> {{end}}</figcaption>
 </figure>
 {{end}}
+<h2 id="summary">Summary (summary.csv)</h2>
+{{with .Summary}}<div class="scroll"><table>
+<tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td>{{.Text}}</td>{{end}}</tr>
+{{end}}</table></div>{{else}}<p>No summary.csv in this directory.</p>{{end}}
+
 </body>
 </html>
 `))

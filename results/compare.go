@@ -336,7 +336,7 @@ func groupLess(a, b *Group) bool {
 	kb := []string{b.Context.Pipeline, b.Context.Arch, b.Context.Dataset, b.Context.Objective, b.Context.Variant, b.Context.Key}
 	for i := range ka {
 		if ka[i] != kb[i] {
-			return ka[i] < kb[i]
+			return cmpNaturalLess(ka[i], kb[i])
 		}
 	}
 	ua, ub := a.Gate.Ungated(), b.Gate.Ungated()
@@ -356,6 +356,35 @@ func groupLess(a, b *Group) bool {
 		return a.Gate.Tau < b.Gate.Tau
 	}
 	return GateKey(a.Gate) < GateKey(b.Gate)
+}
+
+// cmpNaturalLess orders strings with embedded numbers by value ("d64" <
+// "d128"); names without digits compare as strings.
+func cmpNaturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := a[0] >= '0' && a[0] <= '9', b[0] >= '0' && b[0] <= '9'
+		if da && db {
+			i, j := 0, 0
+			for i < len(a) && a[i] >= '0' && a[i] <= '9' {
+				i++
+			}
+			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+				j++
+			}
+			na, _ := strconv.ParseFloat(a[:i], 64)
+			nb, _ := strconv.ParseFloat(b[:j], 64)
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[i:], b[j:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
 }
 
 // Baseline returns the ungated group of a context among groups: the one with
@@ -605,7 +634,7 @@ type TableRow struct {
 	At        string
 	N         int    // paired seeds (the largest over metrics)
 	Steps     string // "gated/ungated" mean probe step used
-	Reached   string // "gated k/n, ungated k/n" for margin rows
+	Reached   string // "g k/n, u k/n": seeds that reached the margin, gated and ungated (margin rows)
 	Cells     []string
 	Rows      []ComparisonRow // the underlying rows, one per metric
 }
@@ -631,7 +660,7 @@ func (c *Comparison) Table(at string) []TableRow {
 				tr.Steps = fmt.Sprintf("%.0f/%.0f", r0.StepGated, r0.StepUngated)
 			}
 			if r0.MarginLevel != 0 {
-				tr.Reached = "gated " + r0.Reached[0] + ", ungated " + r0.Reached[1]
+				tr.Reached = "g " + r0.Reached[0] + ", u " + r0.Reached[1]
 			}
 			out = append(out, tr)
 		}
@@ -700,7 +729,14 @@ func (c *Comparison) Markdown() string {
 				continue
 			}
 			fmt.Fprintf(&b, "### %s\n\n", PointTitle(at))
+			showSettings := false
+			for _, tr := range rows {
+				showSettings = showSettings || tr.Context.Variant != ""
+			}
 			hdr := []string{"arch", "dataset", "objective", "settings", "gate", "n", "step g/u"}
+			if !showSettings {
+				hdr = append(hdr[:3], hdr[4:]...)
+			}
 			if at != "final" {
 				hdr = append(hdr, "reached")
 			}
@@ -716,6 +752,9 @@ func (c *Comparison) Markdown() string {
 			for _, tr := range rows {
 				cells := []string{tr.Context.Arch, tr.Context.Dataset, tr.Context.Objective, cmpOrDash(tr.Context.Variant),
 					tr.GateLabel, strconv.Itoa(tr.N), cmpOrDash(tr.Steps)}
+				if !showSettings {
+					cells = append(cells[:3], cells[4:]...)
+				}
 				if at != "final" {
 					cells = append(cells, tr.Reached)
 				}
