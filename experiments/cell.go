@@ -207,6 +207,9 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 		return total, timing, err
 	}
 	// the final weights replace the step checkpoints
+	if err := os.MkdirAll(ckptDir, 0o755); err != nil {
+		return total, timing, err
+	}
 	if err := models.Save(policy, filepath.Join(ckptDir, "final.safetensors"), map[string]string{"stage": "pref", "cell": c.ID}); err != nil {
 		return total, timing, err
 	}

@@ -225,6 +225,9 @@ func readStage1(dir string) (*stage1, error) {
 func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd *preparedData, dir string, st *cellStatus) (*stage1, error) {
 	start := time.Now()
 	g := env.grid
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	lm, err := newModel(g, cfg)
 	if err != nil {
 		return nil, err
