@@ -1,0 +1,278 @@
+// Command bench times one preference-training step of the transformer,
+// exactly the step of the PyTorch peer's bench.py (shared/peer/bench.py):
+//
+//	reference forward (no gradient) on [chosen; rejected]
+//	→ policy forward on the same batch → sequence log-probs (+ gate on the
+//	rejected tokens) → objective → backward → one Adam step
+//
+// It takes the peer's flags and prints one JSON line with the peer's key
+// names (median_step_s, mean_step_s, min_step_s, max_step_s, tokens_per_s,
+// peak_rss_mib, blas_libs, dtype, …), so the two outputs compare line for
+// line. -precompute-ref times the training-time variant in which the
+// frozen reference's log-probs are computed once, not every step.
+//
+//	go run ./cmd/bench -vocab 512 -d-model 128 -heads 4 -layers 2 -seq-len 128 -pairs 8
+//	go run -tags openblas ./cmd/bench -d-model 256 -layers 4 -objective ipo -gate ramp:tau=0.05
+//
+// Exit codes: 0 ok, 1 the run failed, 2 bad flags.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorgonia.org/tensor"
+
+	"gatedpo/gating"
+	"gatedpo/graph"
+	"gatedpo/models"
+	"gatedpo/objectives"
+)
+
+type options struct {
+	vocab, dModel, heads, layers, seqLen, pairs int
+	steps, warmup                               int
+	dtype, objective, gate                      string
+	lr                                          float64
+	seed                                        uint64
+	precomputeRef                               bool
+	blasThreads                                 int
+	cpuProfile, label                           string
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.vocab, "vocab", 512, "vocabulary size V")
+	flag.IntVar(&o.dModel, "d-model", 128, "residual width D")
+	flag.IntVar(&o.heads, "heads", 4, "attention heads")
+	flag.IntVar(&o.layers, "layers", 2, "transformer blocks")
+	flag.IntVar(&o.seqLen, "seq-len", 128, "every sequence is exactly this long (no padding)")
+	flag.IntVar(&o.pairs, "pairs", 8, "preference pairs per step (2× sequences)")
+	flag.IntVar(&o.steps, "steps", 20, "timed steps (median reported)")
+	flag.IntVar(&o.warmup, "warmup", 3, "untimed steps first")
+	flag.StringVar(&o.dtype, "dtype", "float32", "float32 or float64")
+	flag.StringVar(&o.objective, "objective", "dpo", "NAME[:key=value,...], e.g. dpo:beta=0.1")
+	flag.StringVar(&o.gate, "gate", "none", "KIND[:key=value,...], e.g. ramp:tau=0.05,level=token")
+	flag.Float64Var(&o.lr, "lr", 1e-4, "Adam learning rate")
+	flag.Uint64Var(&o.seed, "seed", 0, "seed of the weights and the batch")
+	flag.BoolVar(&o.precomputeRef, "precompute-ref", false, "compute the reference log-probs once, not every step (TRL precompute_ref_log_probs)")
+	flag.IntVar(&o.blasThreads, "blas-threads", 1, "OpenBLAS threads (openblas build; 0 = leave OPENBLAS_NUM_THREADS / OpenBLAS's default)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	flag.StringVar(&o.label, "label", "", "free text copied to the output")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+	res, err := run(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		if _, bad := err.(usageError); bad {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError marks an error in the flags (exit code 2).
+type usageError struct{ error }
+
+// parseSpec splits "name:key=value,key=value" into the name and a table of
+// typed values (true/false → bool, numbers → float64, else string), the
+// form objectives.ParseSpec and gating.ParseSpec read.
+func parseSpec(text, what string) (string, map[string]any, error) {
+	name, rest, _ := strings.Cut(text, ":")
+	table := map[string]any{}
+	if rest != "" {
+		for _, item := range strings.Split(rest, ",") {
+			k, v, ok := strings.Cut(item, "=")
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			if !ok || k == "" {
+				return "", nil, fmt.Errorf("-%s: expected key=value, got %q in %q", what, item, text)
+			}
+			switch {
+			case v == "true" || v == "false":
+				table[k] = v == "true"
+			default:
+				if f, err := strconv.ParseFloat(v, 64); err == nil {
+					table[k] = f
+				} else {
+					table[k] = v
+				}
+			}
+		}
+	}
+	return strings.TrimSpace(name), table, nil
+}
+
+func parseSpecs(o options) (objectives.Spec, gating.Spec, error) {
+	name, table, err := parseSpec(o.objective, "objective")
+	if err != nil {
+		return objectives.Spec{}, gating.Spec{}, err
+	}
+	table["name"] = name
+	obj, err := objectives.ParseSpec(table)
+	if err != nil {
+		return objectives.Spec{}, gating.Spec{}, fmt.Errorf("-objective %q: %w", o.objective, err)
+	}
+	kind, gtable, err := parseSpec(o.gate, "gate")
+	if err != nil {
+		return objectives.Spec{}, gating.Spec{}, err
+	}
+	gtable["kind"] = kind
+	gate, err := gating.ParseSpec(gtable)
+	if err != nil {
+		return objectives.Spec{}, gating.Spec{}, fmt.Errorf("-gate %q: %w", o.gate, err)
+	}
+	return obj, gate, nil
+}
+
+func run(o options) (map[string]any, error) {
+	obj, gate, err := parseSpecs(o)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	var dt tensor.Dtype
+	switch o.dtype {
+	case "float32":
+		dt = tensor.Float32
+	case "float64":
+		dt = tensor.Float64
+	default:
+		return nil, usageError{fmt.Errorf("-dtype %q: want float32 or float64", o.dtype)}
+	}
+	if o.steps < 1 || o.warmup < 0 || o.pairs < 1 || o.seqLen < 8 {
+		return nil, usageError{fmt.Errorf("need -steps ≥ 1, -warmup ≥ 0, -pairs ≥ 1, -seq-len ≥ 8")}
+	}
+	if o.blasThreads > 0 {
+		graph.SetBLASThreads(o.blasThreads)
+	}
+	rssStart := rssMiB()
+
+	cfg := models.TransformerConfig{VocabSize: o.vocab, DModel: o.dModel, NHeads: o.heads,
+		NLayers: o.layers, MaxSeqLen: o.seqLen, LNEps: 1e-5}
+	reference, err := models.NewTransformer(cfg, dt, o.seed)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	policy := reference.Clone()
+	opt, err := graph.NewOptimizer(graph.OptimConfig{Kind: graph.Adam, LR: o.lr})
+	if err != nil {
+		return nil, err
+	}
+	b := makeBatch(graph.NewRNG(o.seed+1), o.pairs, o.seqLen, o.vocab)
+	s, err := newStepper(policy, reference, b, obj, gate, opt)
+	if err != nil {
+		return nil, err
+	}
+	if o.precomputeRef {
+		if err := s.runReference(); err != nil {
+			return nil, err
+		}
+	}
+
+	var times, losses []float64
+	var snap0 cpuSnap
+	var stopProfile func()
+	for i := 0; i < o.warmup+o.steps; i++ {
+		if i == o.warmup {
+			runtime.GC()
+			snap0 = snapshotCPU()
+			if o.cpuProfile != "" {
+				f, err := os.Create(o.cpuProfile)
+				if err != nil {
+					return nil, err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return nil, err
+				}
+				stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+			}
+		}
+		t0 := time.Now()
+		loss, err := s.step(!o.precomputeRef)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", i, err)
+		}
+		dt := time.Since(t0).Seconds()
+		losses = append(losses, loss)
+		if i >= o.warmup {
+			times = append(times, dt)
+		}
+	}
+	if stopProfile != nil {
+		stopProfile()
+	}
+	snap1 := snapshotCPU()
+	wall := snap1.wall.Sub(snap0.wall).Seconds()
+	own := (snap1.own - snap0.own) / wall
+	other := max(0, (snap1.busy-snap0.busy)/wall-own)
+
+	sorted := append([]float64(nil), times...)
+	sort.Float64s(sorted)
+	med := sorted[len(sorted)/2]
+	if len(sorted)%2 == 0 {
+		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
+	}
+	var mean float64
+	for _, x := range times {
+		mean += x
+	}
+	mean /= float64(len(times))
+	nParams := 0
+	for _, w := range policy.Weights() {
+		nParams += w.T.Shape().TotalSize()
+	}
+	tokens := 2 * o.pairs * o.seqLen
+	return map[string]any{
+		"bench":                     "preference_train_step",
+		"program":                   "gatedpo/cmd/bench",
+		"label":                     o.label,
+		"median_step_s":             med,
+		"mean_step_s":               mean,
+		"min_step_s":                sorted[0],
+		"max_step_s":                sorted[len(sorted)-1],
+		"blas":                      graph.BLASName(),
+		"blas_threads":              graph.BLASThreads(),
+		"blas_libs":                 blasLibs(graph.BLASName()),
+		"env":                       map[string]string{"OPENBLAS_NUM_THREADS": os.Getenv("OPENBLAS_NUM_THREADS"), "GOMAXPROCS": os.Getenv("GOMAXPROCS")},
+		"gomaxprocs":                runtime.GOMAXPROCS(0),
+		"go":                        runtime.Version(),
+		"cpu_count":                 runtime.NumCPU(),
+		"dtype":                     o.dtype,
+		"objective":                 obj,
+		"gate":                      gate,
+		"vocab":                     o.vocab,
+		"d_model":                   o.dModel,
+		"heads":                     o.heads,
+		"layers":                    o.layers,
+		"seq_len":                   o.seqLen,
+		"pairs":                     o.pairs,
+		"sequences":                 2 * o.pairs,
+		"n_params":                  nParams,
+		"steps":                     o.steps,
+		"warmup":                    o.warmup,
+		"precompute_ref":            o.precomputeRef,
+		"policy_tokens_per_step":    tokens,
+		"tokens_per_s":              float64(tokens) / med,
+		"peak_rss_mib":              peakRSSMiB(),
+		"rss_after_import_mib":      rssStart,
+		"loss_first":                losses[0],
+		"loss_last":                 losses[len(losses)-1],
+		"own_cpu_cores_avg":         own,
+		"other_procs_cpu_cores_avg": other,
+		"loadavg_1min_at_end":       loadAvg1(),
+	}, nil
+}

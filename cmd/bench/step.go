@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"gatedpo/experiments"
+	"gatedpo/experiments/data"
+	"gatedpo/gating"
+	"gatedpo/graph"
+	"gatedpo/models"
+	"gatedpo/objectives"
+)
+
+// makeBatch draws the peer's synthetic preference batch: B pairs of
+// exactly T tokens each, ids uniform in [1, V), prompt length per pair
+// uniform in [T/8, T/2], chosen and rejected sharing the prompt, the
+// response mask 1 from the prompt's end on (bench.py "batch").
+func makeBatch(rng *rand.Rand, pairs, t, vocab int) data.Batch {
+	row := func() []int {
+		r := make([]int, t)
+		for j := range r {
+			r[j] = 1 + rng.IntN(vocab-1)
+		}
+		return r
+	}
+	b := data.Batch{T: t}
+	for i := 0; i < pairs; i++ {
+		b.ChosenIDs = append(b.ChosenIDs, row())
+	}
+	for i := 0; i < pairs; i++ {
+		b.RejectedIDs = append(b.RejectedIDs, row())
+	}
+	for i := 0; i < pairs; i++ {
+		plen := t/8 + rng.IntN(t/2-t/8+1)
+		copy(b.RejectedIDs[i][:plen], b.ChosenIDs[i][:plen])
+		cm, rm := make([]int, t), make([]int, t)
+		for j := plen; j < t; j++ {
+			cm[j], rm[j] = 1, 1
+		}
+		b.ChosenMask = append(b.ChosenMask, cm)
+		b.RejectedMask = append(b.RejectedMask, rm)
+		b.PromptLens = append(b.PromptLens, plen)
+		b.ChosenLens = append(b.ChosenLens, t-plen)
+		b.RejectedLens = append(b.RejectedLens, t-plen)
+	}
+	return b
+}
+
+// stepper runs the training step of the sweep (experiments.PrefGraph, the
+// same graph the sweep trains with), which is the peer's step: reference
+// forward (no gradient) on [chosen; rejected], policy forward + backward,
+// objective (+ gate), one optimizer step.
+type stepper struct {
+	batch  data.Batch
+	pref   *experiments.PrefGraph
+	ref    *experiments.SeqGraph
+	opt    *graph.Optimizer
+	rc, rr []float64 // reference log-probs (precomputed or of the last step)
+}
+
+func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, gate gating.Spec, opt *graph.Optimizer) (*stepper, error) {
+	pairs := len(b.ChosenIDs)
+	pref, err := experiments.NewPrefGraph(policy, pairs, b.T, experiments.PrefOptions{Objective: obj, Gate: gate, Grad: true})
+	if err != nil {
+		return nil, err
+	}
+	ref, err := experiments.NewSeqGraph(reference, 2*pairs, b.T, false)
+	if err != nil {
+		return nil, err
+	}
+	return &stepper{batch: b, pref: pref, ref: ref, opt: opt}, nil
+}
+
+// runReference computes the reference log-probs of the batch.
+func (s *stepper) runReference() (err error) {
+	s.rc, s.rr, err = experiments.ReferenceLogps(s.ref, s.batch)
+	if err != nil {
+		return fmt.Errorf("reference forward: %w", err)
+	}
+	return nil
+}
+
+// step runs one training step and returns the loss; withRef = false
+// reuses the reference log-probs computed before (precomputed once).
+func (s *stepper) step(withRef bool) (float64, error) {
+	if withRef {
+		if err := s.runReference(); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.pref.SetBatch(s.batch, s.rc, s.rr); err != nil {
+		return 0, err
+	}
+	if err := s.pref.Run(); err != nil {
+		return 0, fmt.Errorf("policy forward/backward: %w", err)
+	}
+	res, err := s.pref.Result() // the sweep logs these every step
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.opt.Step(s.pref.Params()); err != nil {
+		return 0, err
+	}
+	return res.Loss, nil
+}
