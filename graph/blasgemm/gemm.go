@@ -51,8 +51,9 @@ const (
 type gemmFloat interface{ ~float32 | ~float64 }
 
 // gemmKernel is a micro-kernel: C[6×nr] += alpha · Apack(6×k) · Bpack(k×nr),
-// C with row stride ldc; k ≥ 1.
-type gemmKernel[T gemmFloat] func(k int, a, b, c *T, ldc int, alpha T)
+// or C = alpha · Apack · Bpack (C not read) when overwrite is set; C has
+// row stride ldc; k ≥ 1.
+type gemmKernel[T gemmFloat] func(k int, a, b, c *T, ldc int, alpha T, overwrite bool)
 
 // gemmBufs are one goroutine's packing buffers.
 type gemmBufs[T gemmFloat] struct {
@@ -142,14 +143,16 @@ func gemmRun[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], pool *sync.
 
 // gemmSerial computes the product on the calling goroutine.
 func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *gemmBufs[T]) {
-	// C ← beta·C first (beta = 0 overwrites, so NaNs in C do not leak).
-	for i := 0; i < g.m; i++ {
-		row := g.c[i*g.ldc : i*g.ldc+g.n]
-		switch g.beta {
-		case 0:
-			clear(row)
-		case 1:
-		default:
+	// C ← beta·C. With beta = 0 the first k-block overwrites C instead
+	// (C is never read, so NaNs in it do not leak); alpha = 0 or k = 0
+	// leaves only this scaling.
+	if g.beta != 1 && (g.beta != 0 || g.k == 0 || g.alpha == 0) {
+		for i := 0; i < g.m; i++ {
+			row := g.c[i*g.ldc : i*g.ldc+g.n]
+			if g.beta == 0 {
+				clear(row)
+				continue
+			}
 			for j := range row {
 				row[j] *= g.beta
 			}
@@ -163,6 +166,7 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 		nc := min(gemmNC, g.n-jc)
 		for pc := 0; pc < g.k; pc += gemmKC {
 			kc := min(gemmKC, g.k-pc)
+			overwrite := pc == 0 && g.beta == 0
 			gemmPackB(g, jc, nc, pc, kc, nr, bufs.b)
 			for ic := 0; ic < g.m; ic += gemmMC {
 				mc := min(gemmMC, g.m-ic)
@@ -175,14 +179,18 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 						ap := &bufs.a[ir*kc]
 						off := (ic+ir)*g.ldc + jc + jr
 						if mrr == gemmMR && nrr == nr {
-							kern(kc, ap, bp, &g.c[off], g.ldc, g.alpha)
+							kern(kc, ap, bp, &g.c[off], g.ldc, g.alpha, overwrite)
 							continue
 						}
-						clear(tile)
-						kern(kc, ap, bp, &tile[0], nr, g.alpha)
+						kern(kc, ap, bp, &tile[0], nr, g.alpha, true)
 						for r := 0; r < mrr; r++ {
 							dst := g.c[off+r*g.ldc : off+r*g.ldc+nrr]
-							for j, x := range tile[r*nr : r*nr+nrr] {
+							src := tile[r*nr : r*nr+nrr]
+							if overwrite {
+								copy(dst, src)
+								continue
+							}
+							for j, x := range src {
 								dst[j] += x
 							}
 						}
@@ -196,25 +204,45 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 // gemmPackA packs op(A)[ic:ic+mc, pc:pc+kc] into 6-row panels, each laid
 // out p-major (6 consecutive values per p), the last panel zero-padded.
 func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
-	panels := (mc + gemmMR - 1) / gemmMR
-	if mc%gemmMR != 0 {
-		clear(buf[(panels-1)*gemmMR*kc : panels*gemmMR*kc])
-	}
-	if !g.aT { // op(A)[i, p] = a[i·lda + p]: read rows, scatter with stride 6
-		for i := 0; i < mc; i++ {
-			row := g.a[(ic+i)*g.lda+pc : (ic+i)*g.lda+pc+kc]
-			dst := buf[(i/gemmMR)*gemmMR*kc+i%gemmMR:]
-			for p, x := range row {
-				dst[p*gemmMR] = x
+	full := mc / gemmMR // panels without padding
+	if g.aT {
+		// op(A)[i, p] = a[p·lda + i]: walk the rows of a (contiguous in i)
+		// and hand six values to each panel.
+		for p := 0; p < kc; p++ {
+			row := g.a[(pc+p)*g.lda+ic : (pc+p)*g.lda+ic+mc]
+			for panel := 0; panel < full; panel++ {
+				*(*[gemmMR]T)(buf[panel*gemmMR*kc+p*gemmMR:]) = *(*[gemmMR]T)(row[panel*gemmMR:])
 			}
 		}
-		return
+	} else {
+		// op(A)[i, p] = a[i·lda + p]: six row streams per panel.
+		for panel := 0; panel < full; panel++ {
+			i0 := ic + panel*gemmMR
+			dst := buf[panel*gemmMR*kc : (panel+1)*gemmMR*kc]
+			r0 := g.a[i0*g.lda+pc : i0*g.lda+pc+kc]
+			r1 := g.a[(i0+1)*g.lda+pc : (i0+1)*g.lda+pc+kc]
+			r2 := g.a[(i0+2)*g.lda+pc : (i0+2)*g.lda+pc+kc]
+			r3 := g.a[(i0+3)*g.lda+pc : (i0+3)*g.lda+pc+kc]
+			r4 := g.a[(i0+4)*g.lda+pc : (i0+4)*g.lda+pc+kc]
+			r5 := g.a[(i0+5)*g.lda+pc : (i0+5)*g.lda+pc+kc]
+			for p := range r0 {
+				d := (*[gemmMR]T)(dst[p*gemmMR:])
+				d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+			}
+		}
 	}
-	for p := 0; p < kc; p++ { // op(A)[i, p] = a[p·lda + i]: rows of a are columns of op(A)
-		col := g.a[(pc+p)*g.lda+ic : (pc+p)*g.lda+ic+mc]
-		for panel := 0; panel < panels; panel++ {
-			lo := panel * gemmMR
-			copy(buf[panel*gemmMR*kc+p*gemmMR:panel*gemmMR*kc+p*gemmMR+gemmMR], col[lo:min(lo+gemmMR, mc)])
+	if rows := mc - full*gemmMR; rows > 0 { // the zero-padded last panel
+		i0 := ic + full*gemmMR
+		dst := buf[full*gemmMR*kc : (full+1)*gemmMR*kc]
+		clear(dst)
+		for r := 0; r < rows; r++ {
+			for p := 0; p < kc; p++ {
+				if g.aT {
+					dst[p*gemmMR+r] = g.a[(pc+p)*g.lda+i0+r]
+				} else {
+					dst[p*gemmMR+r] = g.a[(i0+r)*g.lda+pc+p]
+				}
+			}
 		}
 	}
 }
@@ -224,24 +252,38 @@ func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
 // zero-padded.
 func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 	panels := (nc + nr - 1) / nr
-	if nc%nr != 0 {
-		clear(buf[(panels-1)*nr*kc : panels*nr*kc])
-	}
-	if g.bT { // op(B)[p, j] = b[j·ldb + p]: read rows of b, scatter with stride nr
-		for j := 0; j < nc; j++ {
-			col := g.b[(jc+j)*g.ldb+pc : (jc+j)*g.ldb+pc+kc]
-			dst := buf[(j/nr)*nr*kc+j%nr:]
-			for p, x := range col {
-				dst[p*nr] = x
-			}
+	for panel := 0; panel < panels; panel++ {
+		j0 := jc + panel*nr
+		cols := min(nr, jc+nc-j0)
+		dst := buf[panel*nr*kc : (panel+1)*nr*kc]
+		if cols < nr {
+			clear(dst)
 		}
-		return
-	}
-	for p := 0; p < kc; p++ {
-		row := g.b[(pc+p)*g.ldb+jc : (pc+p)*g.ldb+jc+nc]
-		for panel := 0; panel < panels; panel++ {
-			lo := panel * nr
-			copy(buf[panel*nr*kc+p*nr:panel*nr*kc+p*nr+nr], row[lo:min(lo+nr, nc)])
+		if g.bT { // op(B)[p, j] = b[j·ldb + p]: read rows of b, scatter with stride nr
+			for c := 0; c < cols; c++ {
+				src := g.b[(j0+c)*g.ldb+pc : (j0+c)*g.ldb+pc+kc]
+				for p, x := range src {
+					dst[p*nr+c] = x
+				}
+			}
+			continue
+		}
+		switch { // op(B)[p, j] = b[p·ldb + j]: nr contiguous values per p
+		case cols == 16 && nr == 16:
+			for p := 0; p < kc; p++ {
+				*(*[16]T)(dst[p*16:]) = *(*[16]T)(g.b[(pc+p)*g.ldb+j0:])
+			}
+		case cols == 8 && nr == 8:
+			for p := 0; p < kc; p++ {
+				*(*[8]T)(dst[p*8:]) = *(*[8]T)(g.b[(pc+p)*g.ldb+j0:])
+			}
+		default:
+			for p := 0; p < kc; p++ {
+				row := g.b[(pc+p)*g.ldb+j0 : (pc+p)*g.ldb+j0+cols]
+				for c, x := range row {
+					dst[p*nr+c] = x
+				}
+			}
 		}
 	}
 }

@@ -3,11 +3,12 @@
 #include "textflag.h"
 
 // AVX2 + FMA micro-kernels of the GEMM in gemm.go (see there for the
-// packed layouts). Each computes C[6×NR] += alpha · Apack(6×k) · Bpack(k×NR)
+// packed layouts). Each computes C[6×NR] += alpha · Apack(6×k) · Bpack(k×NR),
+// or C = alpha · Apack · Bpack without reading C when overwrite is set,
 // with the 6×NR accumulator tile held in Y0…Y11. k ≥ 1.
 
-// func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32)
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-44
+// func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32, overwrite bool)
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-45
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -54,6 +55,9 @@ sloop:
 	JNZ          sloop
 
 	VBROADCASTSS alpha+40(FP), Y14
+	MOVBLZX      overwrite+44(FP), AX
+	TESTL        AX, AX
+	JNZ          sstore
 
 #define SROW(r0, r1) \
 	VMOVUPS     (DX), Y12 \
@@ -73,8 +77,26 @@ sloop:
 	VZEROUPPER
 	RET
 
-// func dgemmKernel6x8(k int, a, b, c *float64, ldc int, alpha float64)
-TEXT ·dgemmKernel6x8(SB), NOSPLIT, $0-48
+	// overwrite: C = alpha·acc, C is not read.
+#define SSET(r0, r1) \
+	VMULPS  r0, Y14, Y12 \
+	VMULPS  r1, Y14, Y13 \
+	VMOVUPS Y12, (DX) \
+	VMOVUPS Y13, 32(DX) \
+	ADDQ    R8, DX
+
+sstore:
+	SSET(Y0, Y1)
+	SSET(Y2, Y3)
+	SSET(Y4, Y5)
+	SSET(Y6, Y7)
+	SSET(Y8, Y9)
+	SSET(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// func dgemmKernel6x8(k int, a, b, c *float64, ldc int, alpha float64, overwrite bool)
+TEXT ·dgemmKernel6x8(SB), NOSPLIT, $0-49
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -121,6 +143,9 @@ dloop:
 	JNZ          dloop
 
 	VBROADCASTSD alpha+40(FP), Y14
+	MOVBLZX      overwrite+48(FP), AX
+	TESTL        AX, AX
+	JNZ          dstore
 
 #define DROW(r0, r1) \
 	VMOVUPD     (DX), Y12 \
@@ -137,6 +162,23 @@ dloop:
 	DROW(Y6, Y7)
 	DROW(Y8, Y9)
 	DROW(Y10, Y11)
+	VZEROUPPER
+	RET
+
+#define DSET(r0, r1) \
+	VMULPD  r0, Y14, Y12 \
+	VMULPD  r1, Y14, Y13 \
+	VMOVUPD Y12, (DX) \
+	VMOVUPD Y13, 32(DX) \
+	ADDQ    R8, DX
+
+dstore:
+	DSET(Y0, Y1)
+	DSET(Y2, Y3)
+	DSET(Y4, Y5)
+	DSET(Y6, Y7)
+	DSET(Y8, Y9)
+	DSET(Y10, Y11)
 	VZEROUPPER
 	RET
 

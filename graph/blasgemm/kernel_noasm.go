@@ -7,10 +7,10 @@ package blasgemm
 
 const gemmKernelOK = false
 
-func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32) {
+func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32, overwrite bool) {
 	panic("sgemmKernel6x16: no assembly kernel in this build")
 }
 
-func dgemmKernel6x8(k int, a, b, c *float64, ldc int, alpha float64) {
+func dgemmKernel6x8(k int, a, b, c *float64, ldc int, alpha float64, overwrite bool) {
 	panic("dgemmKernel6x8: no assembly kernel in this build")
 }
