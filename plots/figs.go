@@ -188,10 +188,9 @@ func figF1(v *sweepView) ([]*figure, string) {
 			if log {
 				title += ", log y"
 			}
-			ylabel := "probability"
-			if log {
-				ylabel = "probability (log)"
-			}
+			// Short label: a label longer than the panel is tall would make
+			// plot.Align shift the panel.
+			ylabel := "p"
 			p := newPanel(title, "class", ylabel)
 			p.Title.TextStyle.Font.Size = vg.Points(9.5)
 			base := 0.0

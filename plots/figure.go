@@ -159,10 +159,30 @@ func (f *figure) legendLayout() (cols, rows int, colW vg.Length) {
 	return cols, rows, colW
 }
 
+// titleLineH is the height of a second title line.
+const titleLineH = vg.Length(17)
+
+// titleLines splits the title at " — " when it is wider than the figure.
+func (f *figure) titleLines() []string {
+	ts := textStyle(vg.Points(13), true)
+	if ts.Width(f.title) <= f.width-vg.Points(20) {
+		return []string{f.title}
+	}
+	if i := strings.Index(f.title, " — "); i > 0 {
+		return []string{f.title[:i], f.title[i+len(" — "):]}
+	}
+	return []string{f.title}
+}
+
+// titleH is the height of the title strip.
+func (f *figure) titleH() vg.Length {
+	return titleHeight + vg.Length(len(f.titleLines())-1)*titleLineH
+}
+
 // size returns the full figure size (panels + title + legend strip).
 func (f *figure) size() (vg.Length, vg.Length) {
 	_, lrows, _ := f.legendLayout()
-	h := f.height + titleHeight + vg.Length(len(f.rowTitles))*rowTitleH
+	h := f.height + f.titleH() + vg.Length(len(f.rowTitles))*rowTitleH
 	if lrows > 0 {
 		h += vg.Length(lrows)*legendRowH + vg.Points(10)
 	}
@@ -175,7 +195,9 @@ func (f *figure) draw(dc draw.Canvas) {
 	// Title.
 	ts := textStyle(vg.Points(13), true)
 	ts.XAlign = draw.XCenter
-	dc.FillText(ts, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: top - vg.Points(6)}, f.title)
+	for i, line := range f.titleLines() {
+		dc.FillText(ts, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: top - vg.Points(6) - vg.Length(i)*titleLineH}, line)
+	}
 	// Legend strip at the bottom.
 	lcols, lrows, colW := f.legendLayout()
 	legendH := vg.Length(0)
@@ -205,7 +227,7 @@ func (f *figure) draw(dc draw.Canvas) {
 	}
 	area := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
 		Min: vg.Point{X: dc.Min.X, Y: dc.Min.Y + legendH},
-		Max: vg.Point{X: dc.Max.X, Y: top - titleHeight},
+		Max: vg.Point{X: dc.Max.X, Y: top - f.titleH()},
 	}}
 	if len(f.rowTitles) == 0 {
 		drawTiles(f.panels, f.cols, area)
@@ -512,6 +534,7 @@ func newFigure(id, name, title, caption string, panels [][]*plot.Plot, panelW, p
 	for _, r := range panels {
 		cols = max(cols, len(r))
 	}
+	// At least 560 pt wide, so that the title and the legend fit.
 	return &figure{id: id, name: name, title: title, caption: caption, rows: rows, cols: cols, panels: panels,
-		legend: legend, width: vg.Length(cols) * panelW, height: vg.Length(rows) * panelH}
+		legend: legend, width: max(vg.Length(cols)*panelW, vg.Points(560)), height: vg.Length(rows) * panelH}
 }

@@ -51,6 +51,46 @@ var DefaultMarginLevels = []float64{10, 20, 40}
 type CompareOptions struct {
 	MarginLevels []float64 // default DefaultMarginLevels; empty slice = none (use nil for the default)
 	Confidence   float64   // two-sided confidence level, default 0.95
+	// NoCommonMargin drops the MarginCommon matching point.
+	NoCommonMargin bool
+}
+
+// MarginCommon is the matching point "largest common margin": for each gated
+// configuration, the level is the largest train-probe margin that every
+// paired run (gated and ungated, every seed) reaches, i.e. the smallest of
+// their maximum margins; each run is read at the first probe where it
+// reaches that level. Tiny runs that never reach 10 nats still get a
+// matched-margin comparison this way. The level is in ComparisonRow.MarginLevel.
+const MarginCommon = "margin common"
+
+// commonMargin returns the MarginCommon level of a gated group and its
+// baseline over their common seeds (0 when there is none or it is ≤ 0).
+func commonMargin(g, base *Group) float64 {
+	useed := map[int]*Cell{}
+	for _, c := range base.Cells {
+		useed[c.Config.Seed] = c
+	}
+	level := math.Inf(1)
+	for _, gc := range g.Cells {
+		uc := useed[gc.Config.Seed]
+		if uc == nil {
+			continue
+		}
+		for _, c := range []*Cell{gc, uc} {
+			_, ms := c.ProbeSeries(marginSplit(c), "reward_margin")
+			best := math.Inf(-1)
+			for _, m := range ms {
+				if !math.IsNaN(m) {
+					best = math.Max(best, m)
+				}
+			}
+			level = math.Min(level, best)
+		}
+	}
+	if math.IsInf(level, 0) || !(level > 0) {
+		return 0
+	}
+	return level
 }
 
 // Interval is a mean with a two-sided Student-t confidence interval.
@@ -429,6 +469,11 @@ func Compare(cells []*Cell, opt CompareOptions) *Comparison {
 		for _, lvl := range opt.MarginLevels {
 			cmp.Rows = append(cmp.Rows, compareGroup(g, base, "margin "+cmpFmtG(lvl), lvl, opt.Confidence)...)
 		}
+		if !opt.NoCommonMargin {
+			if lvl := commonMargin(g, base); lvl > 0 {
+				cmp.Rows = append(cmp.Rows, compareGroup(g, base, MarginCommon, lvl, opt.Confidence)...)
+			}
+		}
 	}
 	return cmp
 }
@@ -662,6 +707,9 @@ func (c *Comparison) Table(at string) []TableRow {
 			if r0.MarginLevel != 0 {
 				tr.Reached = "g " + r0.Reached[0] + ", u " + r0.Reached[1]
 			}
+			if at == MarginCommon {
+				tr.Reached = "level " + strconv.FormatFloat(r0.MarginLevel, 'g', 3, 64) + "; " + tr.Reached
+			}
 			out = append(out, tr)
 		}
 		i = j
@@ -675,6 +723,11 @@ func (c *Comparison) Points() []string {
 	pts := []string{"final"}
 	for _, l := range c.MarginLevels {
 		pts = append(pts, "margin "+cmpFmtG(l))
+	}
+	for _, r := range c.Rows {
+		if r.At == MarginCommon {
+			return append(pts, MarginCommon)
+		}
 	}
 	return pts
 }
@@ -696,6 +749,9 @@ func (c *Comparison) Pipelines() []string {
 func PointTitle(at string) string {
 	if at == "final" {
 		return "At the final probe (matched step)"
+	}
+	if at == MarginCommon {
+		return "At the largest train-probe margin every paired run reaches (level per row)"
 	}
 	return "At matched train-probe margin " + strings.TrimPrefix(at, "margin ") +
 		" (first probe where the train reward margin r⁺ − r⁻ reaches it)"

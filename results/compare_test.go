@@ -114,6 +114,11 @@ func TestComparePairing(t *testing.T) {
 	if r := find("margin 40", "gap"); r.Diff.N != 0 || !strings.HasPrefix(r.Note, "not reached") {
 		t.Fatalf("margin 40: n=%d note %q, want not reached", r.Diff.N, r.Note)
 	}
+	// Largest common margin: min over paired runs of their max margin =
+	// min(25, 21, 12, 12) = 12, reached by every run: n = 3.
+	if r := find(results.MarginCommon, "dlp_chosen"); r.MarginLevel != 12 || r.Diff.N != 3 {
+		t.Fatalf("margin common: level %g n %d, want 12 and 3", r.MarginLevel, r.Diff.N)
+	}
 	md := cmp.Markdown()
 	for _, want := range []string{"## Pipeline baseline", "ramp τ=0.01 token", "not reached", "n<2: no CI", " *"} {
 		if !strings.Contains(md, want) {
