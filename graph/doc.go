@@ -22,8 +22,11 @@
 //	CausalSelfAttention(qkv, n, t, heads)  fused multi-head causal attention
 //	TokenLogProbs(logits, ids)  fused stable log-softmax + gather of ids[:, p+1] → [n, t−1]
 //	TargetLogProbs(logits, targets)  the same, one target per row → [R]
+//	LogProbMaxOf(lp)            forward-only max_v log π(v) per row of a TokenLogProbs
+//	                            node, from that op's cache (no extra pass over the logits)
 //	TokenLogProbMax / TokenLogitStat(logits, n, t, stat)  forward-only
 //	                            max log-prob, entropy or collision Σp² → [n, t−1]
+//	RowLogitStats(logits, V)    the same three statistics in plain Go
 //	MaskedRowSum(x, mask)       Σ_j x⊙mask → [n] (sequence log-probs)
 //	ColSum(x)                   column sums (used inside gradients)
 //
@@ -43,9 +46,10 @@
 //
 // # Stateful ops and machines
 //
-// CausalSelfAttention and TokenLogProbs/TargetLogProbs cache forward
-// quantities (attention probabilities, per-row log-sum-exp) for their
-// backward op; each op instance has a unique hash so Gorgonia never merges
+// CausalSelfAttention, TokenLogProbs/TargetLogProbs and GELUTanh cache
+// forward quantities (attention probabilities; per-row max, log-sum-exp and
+// exp(x − max); tanh) for their backward op, so backward passes evaluate no
+// exponentials; each op instance has a unique hash so Gorgonia never merges
 // two of them. Consequently a graph must be run by one TapeMachine at a
 // time, and the backward runs in the same RunAll as the forward (as a
 // TapeMachine over a G.Grad graph does). Reuse one graph and one machine
