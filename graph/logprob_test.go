@@ -64,11 +64,12 @@ func TestTokenLogitStats(t *testing.T) {
 	}
 }
 
-// TestLogpMaxCarriesNoGradient: a loss that adds the max log-prob node
-// gets the same gradient as without it (G.Grad treats it as a constant).
+// TestLogpMaxCarriesNoGradient: a loss that adds a max log-prob node
+// (TokenLogProbMax, or LogProbMaxOf subtracted from lp) gets exactly the
+// gradient it would get without it (G.Grad treats it as a constant).
 func TestLogpMaxCarriesNoGradient(t *testing.T) {
 	const n, tt, v = 2, 3, 4
-	grad := func(withMax bool) []float64 {
+	grad := func(withMax int) []float64 {
 		g := G.NewGraph()
 		x := NewTensor(tensor.Float64, n*tt, v)
 		FillNormal(x, NewRNG(1), 0, 1)
@@ -77,9 +78,13 @@ func TestLogpMaxCarriesNoGradient(t *testing.T) {
 		ids := BindParam(g, "ids", idv)
 		lp := G.Must(TokenLogProbs(ln, ids))
 		loss := G.Must(G.Sum(lp))
-		if withMax {
+		switch withMax {
+		case 1:
 			mx := G.Must(TokenLogProbMax(ln, n, tt))
 			loss = G.Must(G.Add(loss, G.Must(G.Sum(mx))))
+		case 2:
+			mx := G.Must(LogProbMaxOf(lp))
+			loss = G.Must(G.Add(loss, G.Must(G.Sum(G.Must(G.Sub(lp, mx))))))
 		}
 		if _, err := G.Grad(loss, ln); err != nil {
 			t.Fatal(err)
@@ -92,10 +97,18 @@ func TestLogpMaxCarriesNoGradient(t *testing.T) {
 		gv, _ := ln.Grad()
 		return flat(gv)
 	}
-	a, b := grad(false), grad(true)
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("gradient changed when the max log-prob joined the loss: %v vs %v", a, b)
+	a := grad(0)
+	for _, k := range []int{1, 2} {
+		b := grad(k)
+		if k == 2 { // loss = 2·Σlp − Σmax: twice the plain gradient
+			for i := range b {
+				b[i] /= 2
+			}
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("variant %d: gradient changed when the max log-prob joined the loss: %v vs %v", k, a, b)
+			}
 		}
 	}
 }
