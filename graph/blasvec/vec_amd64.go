@@ -1,0 +1,28 @@
+//go:build amd64 && !noasm
+
+package blasvec
+
+//go:noescape
+func expShiftSumAVX2(dst, src *float32, n int, shift float32) float64
+
+//go:noescape
+func tanhAVX2(dst, src *float32, n int)
+
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+
+func xgetbv0() (eax uint32)
+
+// vecOK: CPUID.1:ECX FMA, OSXSAVE, AVX; CPUID.7.0:EBX AVX2; XCR0 XMM|YMM.
+var vecOK = func() bool {
+	maxLeaf, _, _, _ := cpuid(0, 0)
+	if maxLeaf < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
+	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx || xgetbv0()&6 != 6 {
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<5) != 0
+}()

@@ -1,0 +1,143 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// AVX2 + FMA float32 exp and tanh, 8 lanes at a time (see vec.go for the
+// algorithm and its error). n is a multiple of 8.
+
+#define CONST8(name, bits) \
+	DATA name+0(SB)/4, $bits \
+	DATA name+4(SB)/4, $bits \
+	DATA name+8(SB)/4, $bits \
+	DATA name+12(SB)/4, $bits \
+	DATA name+16(SB)/4, $bits \
+	DATA name+20(SB)/4, $bits \
+	DATA name+24(SB)/4, $bits \
+	DATA name+28(SB)/4, $bits \
+	GLOBL name(SB), RODATA|NOPTR, $32
+
+CONST8(expHi<>, 0x42b0999a)    // 88.3: above, exp = +Inf
+CONST8(expLo<>, 0xc2ae0000)    // -87: below, exp = 0
+CONST8(expLog2e<>, 0x3fb8aa3b) // log2(e)
+CONST8(expLn2Hi<>, 0x3f317200) // ln 2, high part (exact in few bits)
+CONST8(expLn2Lo<>, 0x35bfbe8e) // ln 2 − high part
+CONST8(expC7<>, 0x39500d01)    // 1/7!
+CONST8(expC6<>, 0x3ab60b61)    // 1/6!
+CONST8(expC5<>, 0x3c088889)    // 1/5!
+CONST8(expC4<>, 0x3d2aaaab)    // 1/4!
+CONST8(expC3<>, 0x3e2aaaab)    // 1/3!
+CONST8(expC2<>, 0x3f000000)    // 1/2
+CONST8(expOne<>, 0x3f800000)   // 1
+CONST8(expInf<>, 0x7f800000)   // +Inf
+CONST8(expTwo<>, 0x40000000)   // 2
+
+// EXP8: Y4 = exp(Y0) for the 8 lanes of Y0; clobbers Y0–Y6. Masks: Y1
+// x < −87 (→ 0, also −Inf), Y6 x > 88.3 (→ +Inf), Y2 NaN (→ x). Then
+// k = round(x·log2 e), r = x − k·ln2 in two parts, exp r by its Taylor
+// polynomial of degree 7 (Horner, FMA), and 2^k added to the exponent bits.
+#define EXP8 \
+	VCMPPS       $1, expLo<>(SB), Y0, Y1 \
+	VCMPPS       $0x1e, expHi<>(SB), Y0, Y6 \
+	VCMPPS       $3, Y0, Y0, Y2 \
+	VMOVUPS      Y0, Y5 \
+	VMINPS       expHi<>(SB), Y0, Y0 \
+	VMAXPS       expLo<>(SB), Y0, Y0 \
+	VMULPS       expLog2e<>(SB), Y0, Y3 \
+	VROUNDPS     $0, Y3, Y3 \
+	VFNMADD231PS expLn2Hi<>(SB), Y3, Y0 \
+	VFNMADD231PS expLn2Lo<>(SB), Y3, Y0 \
+	VMOVUPS      expC7<>(SB), Y4 \
+	VFMADD213PS  expC6<>(SB), Y0, Y4 \
+	VFMADD213PS  expC5<>(SB), Y0, Y4 \
+	VFMADD213PS  expC4<>(SB), Y0, Y4 \
+	VFMADD213PS  expC3<>(SB), Y0, Y4 \
+	VFMADD213PS  expC2<>(SB), Y0, Y4 \
+	VFMADD213PS  expOne<>(SB), Y0, Y4 \
+	VFMADD213PS  expOne<>(SB), Y0, Y4 \
+	VCVTPS2DQ    Y3, Y3 \
+	VPSLLD       $23, Y3, Y3 \
+	VPADDD       Y3, Y4, Y4 \
+	VANDNPS      Y4, Y1, Y4 \
+	VBLENDVPS    Y6, expInf<>(SB), Y4, Y4 \
+	VBLENDVPS    Y2, Y5, Y4, Y4
+
+// func expShiftSumAVX2(dst, src *float32, n int, shift float32) float64
+TEXT ·expShiftSumAVX2(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS shift+24(FP), Y15
+	VXORPD       Y12, Y12, Y12
+	VXORPD       Y13, Y13, Y13
+	SHRQ         $3, CX
+	JZ           esdone
+
+esloop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y15, Y0, Y0
+	EXP8
+	VMOVUPS Y4, (DI)
+	VCVTPS2PD X4, Y7
+	VEXTRACTF128 $1, Y4, X8
+	VCVTPS2PD X8, Y8
+	VADDPD  Y7, Y12, Y12
+	VADDPD  Y8, Y13, Y13
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     esloop
+
+esdone:
+	VADDPD       Y13, Y12, Y12
+	VEXTRACTF128 $1, Y12, X13
+	VADDPD       X13, X12, X12
+	VHADDPD      X12, X12, X12
+	MOVSD        X12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func tanhAVX2(dst, src *float32, n int)
+// tanh x = 1 − 2/(exp(2x) + 1)
+TEXT ·tanhAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   thdone
+
+thloop:
+	VMOVUPS (SI), Y0
+	VADDPS  Y0, Y0, Y0
+	EXP8
+	VADDPS  expOne<>(SB), Y4, Y4
+	VMOVUPS expTwo<>(SB), Y7
+	VDIVPS  Y4, Y7, Y7
+	VMOVUPS expOne<>(SB), Y8
+	VSUBPS  Y7, Y8, Y8
+	VMOVUPS Y8, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     thloop
+
+thdone:
+	VZEROUPPER
+	RET
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv0() (eax uint32)
+TEXT ·xgetbv0(SB), NOSPLIT, $0-4
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	RET

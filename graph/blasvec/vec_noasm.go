@@ -1,0 +1,11 @@
+//go:build !amd64 || noasm
+
+package blasvec
+
+const vecOK = false
+
+func expShiftSumAVX2(dst, src *float32, n int, shift float32) float64 {
+	panic("blasvec: no assembly in this build")
+}
+
+func tanhAVX2(dst, src *float32, n int) { panic("blasvec: no assembly in this build") }

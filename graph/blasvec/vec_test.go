@@ -1,0 +1,152 @@
+package blasvec
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// ulps returns the distance between a float32 result and the float64
+// truth in units of the float32 ulp at the truth.
+func ulps(got float32, want float64) float64 {
+	if want == 0 {
+		return math.Abs(float64(got)) / math.SmallestNonzeroFloat32
+	}
+	w := float32(want)
+	ulp := float64(math.Nextafter32(w, float32(math.Inf(1))) - w)
+	return math.Abs(float64(got)-want) / ulp
+}
+
+// TestExpAccuracy checks Exp32 on a dense sweep of [−87, 88.3] and on
+// random values, lane path and scalar path, against math.Exp: ≤ 2 ulp
+// (the polynomial's truncation error is < 0.1 ulp; the rest is float32
+// rounding in Horner's scheme and in r = x − k·ln2).
+func TestExpAccuracy(t *testing.T) {
+	var xs []float32
+	for x := -87.0; x <= 88.3; x += 0.00731 {
+		xs = append(xs, float32(x))
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 100000; i++ {
+		xs = append(xs, float32(rng.Float64()*20-15))
+	}
+	xs = append(xs, 0, -0.0, 1e-30, -1e-30, 1, -1)
+	got := make([]float32, len(xs))
+	sum := ExpShiftSum32(got, xs, 0)
+	var want float64
+	worst := 0.0
+	for i, x := range xs {
+		w := math.Exp(float64(x))
+		want += float64(got[i])
+		if u := ulps(got[i], w); u > worst {
+			worst = u
+		}
+		if u := ulps(exp32(x), w); u > 2 {
+			t.Fatalf("scalar exp32(%v) = %v, want %v (%.2f ulp)", x, exp32(x), w, u)
+		}
+	}
+	if worst > 2 {
+		t.Errorf("Exp32: worst error %.2f ulp > 2", worst)
+	}
+	t.Logf("Exp32 worst error %.3f ulp over %d values (AVX2 %v)", worst, len(xs), Available())
+	if math.Abs(sum-want) > 1e-12*math.Abs(want) {
+		t.Errorf("sum %v, Σ of the outputs in float64 %v", sum, want)
+	}
+}
+
+// TestExpSpecial checks the edges, in the lanes and in the scalar tail:
+// −Inf and x < −87 → 0, x > 88.3 → +Inf, NaN → NaN.
+func TestExpSpecial(t *testing.T) {
+	in := []float32{float32(math.Inf(-1)), -1000, -87.5, 89, 1000, float32(math.Inf(1)), float32(math.NaN()), 0}
+	in = append(in, in...) // 16 values: all go through the lanes
+	for _, n := range []int{16, 7} {
+		out := make([]float32, n)
+		Exp32(out, in[:n])
+		for i, x := range in[:n] {
+			switch {
+			case x != x:
+				if out[i] == out[i] {
+					t.Errorf("n=%d exp(NaN) = %v", n, out[i])
+				}
+			case x < -87: // 0 in the kernels; math.Exp's tiny value in the fallback
+				if out[i] != 0 && (Available() || out[i] > 1.2e-38) {
+					t.Errorf("n=%d exp(%v) = %v, want 0", n, x, out[i])
+				}
+			case x > 88.3:
+				if !math.IsInf(float64(out[i]), 1) && (Available() || x > 88.8) {
+					t.Errorf("n=%d exp(%v) = %v, want +Inf", n, x, out[i])
+				}
+			case x == 0:
+				if out[i] != 1 {
+					t.Errorf("n=%d exp(0) = %v", n, out[i])
+				}
+			}
+		}
+	}
+}
+
+// TestShiftSum checks the fused shift on a softmax-like row.
+func TestShiftSum(t *testing.T) {
+	row := make([]float32, 517)
+	for i := range row {
+		row[i] = float32(math.Sin(float64(i))*30 + 5)
+	}
+	out := make([]float32, len(row))
+	sum := ExpShiftSum32(out, row, 35)
+	var want float64
+	for i, x := range row {
+		w := math.Exp(float64(x) - 35)
+		want += w
+		if u := ulps(out[i], math.Exp(float64(x-35))); u > 2 {
+			t.Fatalf("exp(row[%d] − 35): %.2f ulp", i, u)
+		}
+	}
+	if math.Abs(sum-want) > 1e-6*want {
+		t.Errorf("sum %v, want %v", sum, want)
+	}
+}
+
+// TestTanhAccuracy checks Tanh32 against math.Tanh: absolute error ≤ 2.5e-7.
+func TestTanhAccuracy(t *testing.T) {
+	var xs []float32
+	for x := -12.0; x <= 12; x += 0.000917 {
+		xs = append(xs, float32(x))
+	}
+	xs = append(xs, 50, -50, float32(math.Inf(1)), float32(math.Inf(-1)))
+	got := make([]float32, len(xs))
+	Tanh32(got, xs)
+	worst := 0.0
+	for i, x := range xs {
+		d := math.Abs(float64(got[i]) - math.Tanh(float64(x)))
+		worst = math.Max(worst, d)
+		if d > 2.5e-7 {
+			t.Fatalf("tanh(%v) = %v, want %v", x, got[i], math.Tanh(float64(x)))
+		}
+	}
+	t.Logf("Tanh32 worst absolute error %.3g", worst)
+}
+
+// BenchmarkExp32 compares the kernel with math.Exp on a vocabulary row.
+func BenchmarkExp32(b *testing.B) {
+	x := make([]float32, 512)
+	for i := range x {
+		x[i] = float32(i%37) * -0.3
+	}
+	out := make([]float32, len(x))
+	b.Run("blasvec", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			ExpShiftSum32(out, x, 1)
+		}
+	})
+	b.Run("math.Exp", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var s float64
+			for j, v := range x {
+				e := math.Exp(float64(v) - 1)
+				out[j] = float32(e)
+				s += e
+			}
+			_ = s
+		}
+	})
+}
