@@ -28,15 +28,8 @@ func ParseObjective(t map[string]any) (results.ObjectiveSpec, error) {
 	return results.ObjectiveSpec(s), nil
 }
 
-// dataConfig converts the grid's [data.synthetic] table.
-func (c SyntheticConfig) dataConfig() data.SyntheticConfig {
-	return data.SyntheticConfig{Seed: uint64(c.Seed), TrainPairs: c.TrainPairs, EvalPairs: c.EvalPairs,
-		Topics: c.Topics, HeadSize: c.HeadSize, HeadDecay: c.HeadDecay, TailStart: c.TailStart,
-		RejectedHeadSlots: c.RejectedHeadSlots}
-}
-
 // syntheticDataset generates the built-in dataset (experiments/data owns
 // the generator).
 func syntheticDataset(d DataConfig) (*data.Dataset, error) {
-	return data.SyntheticChecked(d.Synthetic.dataConfig())
+	return data.SyntheticChecked(d.Synthetic)
 }

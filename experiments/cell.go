@@ -30,6 +30,22 @@ func (env *sweepEnv) runCell(ctx context.Context, c *Cell, st *cellStatus) (sum 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return sum, err
 	}
+	// one process at a time per cell (two sweeps on one directory, or a
+	// shard restarted while its predecessor lingers): the other one skips it
+	unlock, ok, err := results.TryLockFile(filepath.Join(env.out, results.CellsDir, "."+c.ID+".lock"))
+	if err != nil {
+		return sum, err
+	}
+	if !ok {
+		return sum, errBusy
+	}
+	defer unlock()
+	results.RemoveTemps(dir)
+	results.RemoveTemps(filepath.Join(dir, results.CheckpointDir))
+	if _, old, ok := results.ReadCellRecord(dir); ok && (old.Status == results.StatusComplete ||
+		(old.Status == results.StatusFailed && !env.retryFailed)) {
+		return old, nil // finished by another process meanwhile
+	}
 	if err := results.WriteJSONAtomic(filepath.Join(dir, results.CellConfigFile), c.Config); err != nil {
 		return sum, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,10 +92,14 @@ func (g *Grid) dataTable(ds string) map[string]any {
 		m["vocab_size"] = d.VocabSize
 	}
 	if ds == "synthetic" {
-		sy := d.Synthetic
-		m["synthetic"] = map[string]any{"seed": sy.Seed, "train_pairs": sy.TrainPairs, "eval_pairs": sy.EvalPairs,
-			"topics": sy.Topics, "head_size": sy.HeadSize, "head_decay": sy.HeadDecay, "tail_start": sy.TailStart,
-			"rejected_head_slots": sy.RejectedHeadSlots}
+		syn := map[string]any{}
+		rv := reflect.ValueOf(d.Synthetic)
+		for i := 0; i < rv.NumField(); i++ {
+			if f := rv.Type().Field(i); f.IsExported() && !rv.Field(i).IsZero() {
+				syn[snakeCase(f.Name)] = rv.Field(i).Interface()
+			}
+		}
+		m["synthetic"] = syn // knobs set in the grid (zero = the generator's default)
 	}
 	return normalizeJSON(m)
 }

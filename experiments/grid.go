@@ -8,12 +8,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
+	"gatedpo/experiments/data"
 	"gatedpo/gating"
 	"gatedpo/results"
 )
@@ -43,15 +45,15 @@ func BuiltinGrid(name string) ([]byte, bool) {
 // DataConfig is the [data] table of a grid: what every cell trains and
 // probes on. Every default is listed here.
 type DataConfig struct {
-	Datasets          []string        // "synthetic" or paths (dataset = "x" or a list, an axis); default ["synthetic"]
-	Format            string          // "" = auto-detect from the file; otherwise passed to the loader
-	Tokenizer         string          // byte | bpe (default byte)
-	VocabSize         int             // bpe vocabulary size (default 512; ignored for byte)
-	MaxPromptTokens   int             // prompts keep their last N tokens (default 32)
-	MaxResponseTokens int             // responses keep their first N tokens (default 32)
-	ProbeExamples     int             // size of the held-out probe set and of the train probe set (default 64)
-	TrainExamples     int             // training pairs used (0 = all left after the held-out split; default 0)
-	Synthetic         SyntheticConfig // [data.synthetic]: the generator's knobs for dataset = "synthetic"
+	Datasets          []string             // "synthetic" or paths (dataset = "x" or a list, an axis); default ["synthetic"]
+	Format            string               // "" = auto-detect from the file; otherwise passed to the loader
+	Tokenizer         string               // byte | bpe (default byte)
+	VocabSize         int                  // bpe vocabulary size (default 512; ignored for byte)
+	MaxPromptTokens   int                  // prompts keep their last N tokens (default 32)
+	MaxResponseTokens int                  // responses keep their first N tokens (default 32)
+	ProbeExamples     int                  // size of the held-out probe set and of the train probe set (default 64)
+	TrainExamples     int                  // training pairs used (0 = all left after the held-out split; default 0)
+	Synthetic         data.SyntheticConfig // [data.synthetic]: the generator's knobs for dataset = "synthetic"
 
 	// Paths maps each dataset as written to the file it resolved to
 	// (relative paths resolve against the grid file's directory). Cell
@@ -329,7 +331,7 @@ func (p *tableParser) data(g *Grid, v any) error {
 		return err
 	}
 	d := DataConfig{Datasets: []string{"synthetic"}, Tokenizer: "byte", VocabSize: 512, MaxPromptTokens: 32,
-		MaxResponseTokens: 32, ProbeExamples: 64, Paths: map[string]string{}, Synthetic: SyntheticConfig{Seed: 1, TrainPairs: 400, EvalPairs: 100}}
+		MaxResponseTokens: 32, ProbeExamples: 64, Paths: map[string]string{}, Synthetic: data.SyntheticConfig{Seed: 1}}
 	if v, ok := t["dataset"]; ok {
 		if d.Datasets, err = p.strList("data.dataset", v, nil); err != nil {
 			return err
@@ -371,46 +373,85 @@ func (p *tableParser) data(g *Grid, v any) error {
 	return nil
 }
 
-// SyntheticConfig is the [data.synthetic] table: the knobs of the built-in
-// generator (experiments/data SyntheticConfig, whose doc says what each
-// does). Defaults: seed 1, 400 train and 100 held-out pairs, and the
-// generator's own defaults for the rest (0 here).
-type SyntheticConfig struct {
-	Seed              int     // language and samples (default 1)
-	TrainPairs        int     // training pairs (default 400)
-	EvalPairs         int     // held-out pairs (default 100)
-	Topics            int     // places prompts ask about (generator default 8)
-	HeadSize          int     // top-ranked words chosen responses use (default 4)
-	HeadDecay         float64 // ratio of successive head-word probabilities (default 0.6)
-	TailStart         int     // first "valley" rank rejected responses draw from (default 8)
-	RejectedHeadSlots int     // content slots of y⁻ that take a head word (default 0)
-}
-
-func (p *tableParser) synthetic(c *SyntheticConfig, v any) error {
+// synthetic parses the [data.synthetic] table into the generator's
+// config (experiments/data SyntheticConfig, whose doc says what each knob
+// does): every exported field is a key in snake_case (TrainPairs →
+// train_pairs), so new knobs of the generator are usable at once. Zero
+// values take the generator's defaults; seed defaults to 1.
+func (p *tableParser) synthetic(c *data.SyntheticConfig, v any) error {
 	t, err := p.table("data.synthetic", v)
 	if err != nil {
 		return err
 	}
-	if err := p.allow("data.synthetic", t, "seed", "train_pairs", "eval_pairs", "topics", "head_size", "head_decay",
-		"tail_start", "rejected_head_slots"); err != nil {
-		return err
+	rv := reflect.ValueOf(c).Elem()
+	fields := map[string]int{}
+	var names []string
+	for i := 0; i < rv.NumField(); i++ {
+		if f := rv.Type().Field(i); f.IsExported() {
+			fields[snakeCase(f.Name)] = i
+			names = append(names, snakeCase(f.Name))
+		}
 	}
-	if err := firstErr([]error{
-		p.integer("data.synthetic.seed", t["seed"], &c.Seed, 0),
-		p.integer("data.synthetic.train_pairs", t["train_pairs"], &c.TrainPairs, 1),
-		p.integer("data.synthetic.eval_pairs", t["eval_pairs"], &c.EvalPairs, 1),
-		p.integer("data.synthetic.topics", t["topics"], &c.Topics, 0),
-		p.integer("data.synthetic.head_size", t["head_size"], &c.HeadSize, 0),
-		p.number("data.synthetic.head_decay", t["head_decay"], &c.HeadDecay, false),
-		p.integer("data.synthetic.tail_start", t["tail_start"], &c.TailStart, 0),
-		p.integer("data.synthetic.rejected_head_slots", t["rejected_head_slots"], &c.RejectedHeadSlots, 0),
-	}); err != nil {
-		return err
+	keys := make([]string, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
 	}
-	if err := c.dataConfig().Validate(); err != nil {
+	sort.Strings(keys)
+	for _, k := range keys {
+		key := "data.synthetic." + k
+		i, ok := fields[k]
+		if !ok {
+			return p.errf(key, "unknown key; expected one of %s", strings.Join(names, ", "))
+		}
+		f := rv.Field(i)
+		switch f.Kind() {
+		case reflect.Int, reflect.Int64:
+			var n int
+			if err := p.integer(key, t[k], &n, math.MinInt32); err != nil {
+				return err
+			}
+			f.SetInt(int64(n))
+		case reflect.Uint64, reflect.Uint:
+			var n int
+			if err := p.integer(key, t[k], &n, 0); err != nil {
+				return err
+			}
+			f.SetUint(uint64(n))
+		case reflect.Float64:
+			var x float64
+			if err := p.number(key, t[k], &x, false); err != nil {
+				return err
+			}
+			f.SetFloat(x)
+		case reflect.Bool:
+			var b bool
+			if err := p.boolean(key, t[k], &b); err != nil {
+				return err
+			}
+			f.SetBool(b)
+		default:
+			return p.errf(key, "not settable from a grid file")
+		}
+	}
+	if err := c.Validate(); err != nil {
 		return p.errf("data.synthetic", "%s", strings.TrimPrefix(err.Error(), "synthetic: "))
 	}
 	return nil
+}
+
+// snakeCase turns a Go field name into a TOML key: TrainPairs → train_pairs.
+func snakeCase(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func firstErr(errs []error) error {

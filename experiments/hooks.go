@@ -26,6 +26,7 @@ func writeToy(out string, g *Grid) error {
 		f1.Rows = append(f1.Rows, results.ToyF1Row(r))
 	}
 	dir := filepath.Join(out, results.ToyDir)
+	results.RemoveTemps(dir)
 	if err := results.WriteJSONAtomic(filepath.Join(dir, results.ToyF1File), f1); err != nil {
 		return err
 	}

@@ -93,6 +93,9 @@ func (f *stageFailure) Error() string {
 // stage has saved a checkpoint.
 var errInterrupted = errors.New("interrupted")
 
+// errBusy is returned for a cell that another process is running.
+var errBusy = errors.New("cell is being run by another process")
+
 // optimConfig builds the optimizer configuration of a stage.
 func optimConfig(t TrainConfig, lr float64, totalSteps int) graph.OptimConfig {
 	return graph.OptimConfig{
@@ -182,6 +185,8 @@ func (env *sweepEnv) ensureStage1(ctx context.Context, cfg results.CellConfig, p
 		return s, err
 	}
 	env.retried[key] = true
+	results.RemoveTemps(dir)
+	results.RemoveTemps(filepath.Join(dir, results.CheckpointDir))
 	return env.trainStage1(ctx, cfg, pd, dir, st)
 }
 

@@ -170,6 +170,8 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 				mu.Lock()
 				if err == nil {
 					oc.Ran++
+				} else if errors.Is(err, errBusy) {
+					log.Info("cell skipped: running in another process", "cell", c.ID)
 				} else if !errors.Is(err, errInterrupted) {
 					log.Error("cell", "cell", c.ID, "err", err)
 				}
@@ -254,11 +256,18 @@ func dryRun(w io.Writer, g *Grid, cells []*Cell, out string) error {
 	return nil
 }
 
-// writeGridFiles writes grid.toml and grid.resolved.json.
+// writeGridFiles writes grid.toml and grid.resolved.json (under the lock
+// of the sweep-level files, shared with shards).
 func writeGridFiles(out string, g *Grid, cells []*Cell) error {
 	if err := os.MkdirAll(filepath.Join(out, results.CellsDir), 0o755); err != nil {
 		return err
 	}
+	unlock, err := results.LockFile(filepath.Join(out, results.SweepLockFile))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	results.RemoveTemps(out)
 	if err := results.WriteBytesAtomic(filepath.Join(out, results.GridFile), g.Source); err != nil {
 		return err
 	}

@@ -14,7 +14,12 @@ import (
 // summaryLockFile serialises summary rebuilds of processes sharing a sweep
 // directory (shards), so the last one to finish always writes the newest
 // view.
-const summaryLockFile = ".summary.lock"
+const summaryLockFile = SweepLockFile
+
+// SweepLockFile (in the sweep directory) guards the writers of the
+// sweep-level files (grid.toml, grid.resolved.json, summary.csv) among
+// processes sharing the directory.
+const SweepLockFile = ".sweep.lock"
 
 // SummaryRow returns the summary.csv row (SummaryColumns) of a cell.
 // Metrics missing from s.Final are written as NaN.
@@ -82,6 +87,7 @@ func RebuildSummaryCSV(sweepDir string) error {
 		return err
 	}
 	defer unlock()
+	RemoveTemps(sweepDir)
 	entries, err := os.ReadDir(filepath.Join(sweepDir, CellsDir))
 	if err != nil && !os.IsNotExist(err) {
 		return err
@@ -124,4 +130,27 @@ func LockFile(path string) (unlock func(), err error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// TryLockFile is LockFile without waiting: ok is false when another open
+// file (process or goroutine) holds the lock.
+func TryLockFile(path string) (unlock func(), ok bool, err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, false, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if err == syscall.EWOULDBLOCK {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("results: lock %s: %w", path, err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, true, nil
 }

@@ -59,6 +59,25 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	return os.Rename(tmp, path)
 }
 
+// IsTempName reports whether a file name is a temporary file of an atomic
+// write (ours, TempPrefix…, or safetensors.Write's ".<name>.tmp…") that a
+// killed process may have left behind. Such files are never records.
+func IsTempName(name string) bool {
+	return strings.HasPrefix(name, TempPrefix) || (strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp"))
+}
+
+// RemoveTemps deletes the leftover temporary files and directories directly
+// inside dir (not recursively). Call it only while holding the lock that
+// guards dir's writers.
+func RemoveTemps(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if IsTempName(e.Name()) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // WriteBytesAtomic writes b to path atomically.
 func WriteBytesAtomic(path string, b []byte) error {
 	return WriteFileAtomic(path, func(w io.Writer) error {
