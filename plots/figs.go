@@ -282,10 +282,11 @@ func (s *stems) DataRange() (xmin, xmax, ymin, ymax float64) {
 	return -0.5, float64(len(s.probs)) - 0.5, ymin, ymax
 }
 
-// fractionRange fixes the y range of suppression (a fraction of fields
-// that can only be 0..1) so that a constant 1 does not sit mid-axis.
+// fractionRange fixes the y range of suppression and reward accuracy
+// (fractions, 0..1) so that a constant 1 does not sit mid-axis and a wide
+// interval does not stretch the axis past 1.
 func fractionRange(p *plot.Plot, column string) {
-	if column == "suppression" {
+	if column == "suppression" || column == "reward_acc" {
 		p.Y.Min, p.Y.Max = -0.03, 1.03
 	}
 }
@@ -774,6 +775,35 @@ func categoryFigure(v *sweepView, id, stem, title, caption, what string,
 		}
 		sets[k].ctxs = append(sets[k].ctxs, cv)
 	}
+	// Each set's label: the context fields constant within the set that
+	// differ between sets.
+	fields := func(c results.Context) []string {
+		return []string{c.Arch, c.Dataset, c.Pipeline, c.Objective, c.Variant}
+	}
+	setLabel := map[string]string{}
+	for i := range 5 {
+		vals := map[string]string{}
+		constant := true
+		for _, k := range keys {
+			f0 := fields(sets[k].ctxs[0].ctx)[i]
+			for _, cv := range sets[k].ctxs {
+				constant = constant && fields(cv.ctx)[i] == f0
+			}
+			vals[k] = f0
+		}
+		distinct := map[string]bool{}
+		for _, v := range vals {
+			distinct[v] = true
+		}
+		if !constant || len(distinct) < 2 {
+			continue
+		}
+		for _, k := range keys {
+			if vals[k] != "" {
+				setLabel[k] = strings.TrimPrefix(setLabel[k]+" · "+vals[k], " · ")
+			}
+		}
+	}
 	var figs []*figure
 	for si, k := range keys {
 		s := sets[k]
@@ -786,6 +816,16 @@ func categoryFigure(v *sweepView, id, stem, title, caption, what string,
 		var names []string
 		for _, cv := range s.ctxs {
 			names = append(names, label(cv.ctx, cv.all()[0].Cells[0]))
+		}
+		// Strip a common "family-" prefix from the tick labels so that they
+		// fit ("transformer-xs", "transformer-s" → "xs", "s"), and say it on
+		// the axis.
+		xlabel := what
+		if pre := commonDashPrefix(names); pre != "" {
+			for i := range names {
+				names[i] = strings.TrimPrefix(names[i], pre)
+			}
+			xlabel = what + ", " + pre + "…"
 		}
 		// Series: ungated, then every gate configuration in any context.
 		type series struct {
@@ -816,7 +856,7 @@ func categoryFigure(v *sweepView, id, stem, title, caption, what string,
 			if m.Unit != "" {
 				ylabel += " (" + m.Unit + ")"
 			}
-			p := newPanel(m.Label+" (final probe)", what, ylabel)
+			p := newPanel(m.Label+" (final probe)", xlabel, ylabel)
 			p.NominalX(names...)
 			for si2, sr := range ser {
 				off := (float64(si2) - (nser-1)/2) * 0.12
@@ -849,16 +889,44 @@ func categoryFigure(v *sweepView, id, stem, title, caption, what string,
 			fractionRange(p, m.Column)
 			panels = append(panels, p)
 		}
-		name := stem
-		if len(keys) > 1 {
+		name, ftitle := stem, title
+		switch {
+		case setLabel[k] != "":
+			name, ftitle = stem+"_"+slug(setLabel[k]), title+" — "+setLabel[k]
+		case len(keys) > 1:
 			name = fmt.Sprintf("%s_%d", stem, si+1)
 		}
-		figs = append(figs, newFigure(id, name, title, caption, grid(panels, 4), vg.Points(200), vg.Points(185), legend))
+		figs = append(figs, newFigure(id, name, ftitle, caption, grid(panels, 4), vg.Points(200), vg.Points(185), legend))
 	}
 	if len(figs) == 0 {
 		return nil, ""
 	}
 	return figs, ""
+}
+
+// commonDashPrefix returns the longest prefix ending in '-' shared by all
+// names ("" when there is none or it would leave a name empty).
+func commonDashPrefix(names []string) string {
+	if len(names) < 2 {
+		return ""
+	}
+	pre := names[0]
+	for _, n := range names[1:] {
+		for !strings.HasPrefix(n, pre) {
+			pre = pre[:len(pre)-1]
+		}
+	}
+	i := strings.LastIndex(pre, "-")
+	if i < 0 {
+		return ""
+	}
+	pre = pre[:i+1]
+	for _, n := range names {
+		if n == pre {
+			return ""
+		}
+	}
+	return pre
 }
 
 var f67Metrics = []results.CompareMetric{
