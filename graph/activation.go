@@ -112,6 +112,7 @@ func geluDo[T elem](op *geluOp, in []G.Value) (G.Value, error) {
 	}
 	out, y := newDense[T](in[0].Shape().Clone()...)
 	cached := tanhBuf[T](op.cache, len(x), !grad)
+	tanh := tanhFor[T]()
 	parallelRange(len(x), 4096, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := float64(x[i])
@@ -119,7 +120,7 @@ func geluDo[T elem](op *geluOp, in []G.Value) (G.Value, error) {
 			if grad && cached != nil {
 				t = float64(cached[i])
 			} else {
-				t = math.Tanh(geluC * (v + 0.044715*v*v*v))
+				t = tanh(geluC * (v + 0.044715*v*v*v))
 			}
 			if !grad {
 				cached[i] = T(t)

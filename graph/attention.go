@@ -78,6 +78,7 @@ func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
 // causalSoftmaxRows turns the scores S [t, t] into probabilities in place:
 // row i is a softmax over j ≤ i, and entries j > i are set to 0.
 func causalSoftmaxRows[T elem](s []T, t int) {
+	exp := expFor[T]()
 	for i := 0; i < t; i++ {
 		row := s[i*t : (i+1)*t]
 		m := float64(row[0])
@@ -88,7 +89,7 @@ func causalSoftmaxRows[T elem](s []T, t int) {
 		}
 		var z float64
 		for j := 0; j <= i; j++ {
-			e := math.Exp(float64(row[j]) - m)
+			e := exp(float64(row[j]) - m)
 			row[j] = T(e)
 			z += e
 		}

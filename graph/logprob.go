@@ -144,9 +144,10 @@ func rowLSE[T elem](row []T) (lse, max float64) {
 			max = float64(v)
 		}
 	}
+	exp := expFor[T]()
 	var z float64
 	for _, v := range row {
-		z += math.Exp(float64(v) - max)
+		z += exp(float64(v) - max)
 	}
 	return max + math.Log(z), max
 }
@@ -173,6 +174,7 @@ func lsgForward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 		c.max, c.lse, c.z = make([]float64, rows), make([]float64, rows), make([]float64, rows)
 	}
 	e := expBuf[T](c, rows*vocab)
+	exp := expFor[T]()
 	parallelRange(rows, 32, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row, er := x[r*vocab:(r+1)*vocab], e[r*vocab:(r+1)*vocab]
@@ -182,7 +184,7 @@ func lsgForward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 			}
 			var z float64
 			for v, xv := range row {
-				ev := math.Exp(float64(xv) - m)
+				ev := exp(float64(xv) - m)
 				er[v] = T(ev)
 				z += ev
 			}
@@ -389,9 +391,10 @@ func RowLogitStats(logits []float64, vocab int) (maxLogp, entropy, collision []f
 // rowStat returns max log-prob, entropy and collision of softmax(row).
 func rowStat[T elem](row []T) (maxLogp, entropy, collision float64) {
 	l, m := rowLSE(row)
+	exp := expFor[T]()
 	for _, v := range row {
 		lp := float64(v) - l
-		p := math.Exp(lp)
+		p := exp(lp)
 		entropy -= p * lp
 		collision += p * p
 	}
