@@ -198,6 +198,7 @@ type htmlLink struct{ Name, Href string }
 
 type htmlTable struct {
 	Title  string
+	Note   string // shown instead of the table when there are no rows
 	Header []string
 	Rows   [][]htmlCell
 }
@@ -261,6 +262,11 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 					}
 				}
 				if len(rows) == 0 {
+					continue
+				}
+				if results.NoneReached(rows) {
+					d.Comparison = append(d.Comparison, htmlTable{Title: "Pipeline " + p + ": " + results.PointTitle(at),
+						Note: "Not reached by any run."})
 					continue
 				}
 				showSettings := false
@@ -383,7 +389,7 @@ tr:nth-child(even) td { background: #fafafa; }
 td.sig { font-weight: bold; background: #e8f3e8 !important; }
 td.weak { color: #777; }
 .scroll { overflow-x: auto; }
-pre { background: #f6f6f6; border: 1px solid #ddd; padding: 0.6em; overflow: auto; max-height: 22em; font-size: 0.8em; }
+pre { background: #f6f6f6; border: 1px solid #ddd; padding: 0.6em; overflow: auto; max-height: 14em; font-size: 0.8em; }
 figure { margin: 1.2em 0 2em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e2e2e2; }
 figcaption { font-size: 0.92em; color: #333; margin-top: 0.4em; }
@@ -405,10 +411,10 @@ details summary { cursor: pointer; color: #1f4e99; }
 <h2 id="comparison">Gated vs ungated</h2>
 <p>{{.CompNote}}</p>
 {{range .Comparison}}<h3>{{.Title}}</h3>
-<div class="scroll"><table>
+{{if .Note}}<p>{{.Note}}</p>{{else}}<div class="scroll"><table>
 <tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr>{{range .}}<td{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</td>{{end}}</tr>
-{{end}}</table></div>
+{{end}}</table></div>{{end}}
 {{else}}<p>No gated cell with an ungated partner: nothing to compare.</p>{{end}}
 {{if .CompNotes}}<ul>{{range .CompNotes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 

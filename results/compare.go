@@ -708,7 +708,8 @@ func (c *Comparison) Table(at string) []TableRow {
 				tr.Reached = "g " + r0.Reached[0] + ", u " + r0.Reached[1]
 			}
 			if at == MarginCommon {
-				tr.Reached = "level " + strconv.FormatFloat(r0.MarginLevel, 'g', 3, 64) + "; " + tr.Reached
+				// Every paired run reaches the common level by construction.
+				tr.Reached = "level " + strconv.FormatFloat(r0.MarginLevel, 'g', 3, 64)
 			}
 			out = append(out, tr)
 		}
@@ -717,17 +718,18 @@ func (c *Comparison) Table(at string) []TableRow {
 	return out
 }
 
-// Points returns the matching points of the comparison: "final", then one
-// per margin level.
+// Points returns the matching points of the comparison: "final", then
+// MarginCommon (when any row has it), then one per margin level.
 func (c *Comparison) Points() []string {
 	pts := []string{"final"}
-	for _, l := range c.MarginLevels {
-		pts = append(pts, "margin "+cmpFmtG(l))
-	}
 	for _, r := range c.Rows {
 		if r.At == MarginCommon {
-			return append(pts, MarginCommon)
+			pts = append(pts, MarginCommon)
+			break
 		}
+	}
+	for _, l := range c.MarginLevels {
+		pts = append(pts, "margin "+cmpFmtG(l))
 	}
 	return pts
 }
@@ -743,6 +745,17 @@ func (c *Comparison) Pipelines() []string {
 		}
 	}
 	return out
+}
+
+// NoneReached reports whether no row of a margin table has a paired seed
+// that reached the level (the table would be all "not reached").
+func NoneReached(rows []TableRow) bool {
+	for _, tr := range rows {
+		if tr.At == "final" || tr.N > 0 {
+			return false
+		}
+	}
+	return len(rows) > 0
 }
 
 // PointTitle describes a matching point in words.
@@ -782,6 +795,10 @@ func (c *Comparison) Markdown() string {
 				}
 			}
 			if len(rows) == 0 {
+				continue
+			}
+			if NoneReached(rows) {
+				fmt.Fprintf(&b, "### %s\n\nNot reached by any run.\n\n", PointTitle(at))
 				continue
 			}
 			fmt.Fprintf(&b, "### %s\n\n", PointTitle(at))

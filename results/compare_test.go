@@ -120,7 +120,7 @@ func TestComparePairing(t *testing.T) {
 		t.Fatalf("margin common: level %g n %d, want 12 and 3", r.MarginLevel, r.Diff.N)
 	}
 	md := cmp.Markdown()
-	for _, want := range []string{"## Pipeline baseline", "ramp τ=0.01 token", "not reached", "n<2: no CI", " *"} {
+	for _, want := range []string{"## Pipeline baseline", "ramp τ=0.01 token", "Not reached by any run", "n<2: no CI", " *"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("comparison.md lacks %q:\n%s", want, md)
 		}
