@@ -29,10 +29,14 @@ import (
 	"strings"
 	"time"
 
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"gatedpo/gating"
 	"gatedpo/graph"
+	"gatedpo/graph/blasgemm"
 	"gatedpo/models"
 	"gatedpo/objectives"
 )
@@ -45,7 +49,7 @@ type options struct {
 	seed                                        uint64
 	precomputeRef                               bool
 	blasThreads                                 int
-	cpuProfile, label                           string
+	cpuProfile, label, gemm                     string
 }
 
 func main() {
@@ -65,6 +69,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 0, "seed of the weights and the batch")
 	flag.BoolVar(&o.precomputeRef, "precompute-ref", false, "compute the reference log-probs once, not every step (TRL precompute_ref_log_probs)")
 	flag.IntVar(&o.blasThreads, "blas-threads", 1, "OpenBLAS threads (openblas build; 0 = leave OPENBLAS_NUM_THREADS / OpenBLAS's default)")
+	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS) or blasgemm (the Go-assembly GEMM, also in the openblas build)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	flag.StringVar(&o.label, "label", "", "free text copied to the output")
 	flag.Parse()
@@ -159,6 +164,18 @@ func run(o options) (map[string]any, error) {
 	if o.blasThreads > 0 {
 		graph.SetBLASThreads(o.blasThreads)
 	}
+	blasName := graph.BLASName()
+	switch o.gemm {
+	case "installed", "":
+	case "blasgemm":
+		impl := blasgemm.Implementation{}
+		G.Use(impl)
+		blas32.Use(impl)
+		blas64.Use(impl)
+		blasName += ", gemm: blasgemm"
+	default:
+		return nil, usageError{fmt.Errorf("-gemm %q: want installed or blasgemm", o.gemm)}
+	}
 	rssStart := rssMiB()
 
 	cfg := models.TransformerConfig{VocabSize: o.vocab, DModel: o.dModel, NHeads: o.heads,
@@ -244,7 +261,7 @@ func run(o options) (map[string]any, error) {
 		"mean_step_s":               mean,
 		"min_step_s":                sorted[0],
 		"max_step_s":                sorted[len(sorted)-1],
-		"blas":                      graph.BLASName(),
+		"blas":                      blasName,
 		"blas_threads":              graph.BLASThreads(),
 		"blas_libs":                 blasLibs(graph.BLASName()),
 		"env":                       map[string]string{"OPENBLAS_NUM_THREADS": os.Getenv("OPENBLAS_NUM_THREADS"), "GOMAXPROCS": os.Getenv("GOMAXPROCS")},
@@ -272,6 +289,7 @@ func run(o options) (map[string]any, error) {
 		"loss_first":                losses[0],
 		"loss_last":                 losses[len(losses)-1],
 		"own_cpu_cores_avg":         own,
+		"cpu_s_per_step":            (snap1.own - snap0.own) / float64(o.steps),
 		"other_procs_cpu_cores_avg": other,
 		"loadavg_1min_at_end":       loadAvg1(),
 	}, nil
