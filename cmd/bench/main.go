@@ -31,6 +31,7 @@ import (
 
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -69,7 +70,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 0, "seed of the weights and the batch")
 	flag.BoolVar(&o.precomputeRef, "precompute-ref", false, "compute the reference log-probs once, not every step (TRL precompute_ref_log_probs)")
 	flag.IntVar(&o.blasThreads, "blas-threads", 1, "OpenBLAS threads (openblas build; 0 = leave OPENBLAS_NUM_THREADS / OpenBLAS's default)")
-	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS) or blasgemm (the Go-assembly GEMM, also in the openblas build)")
+	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS), blasgemm (the Go-assembly GEMM, also in the openblas build) or gonum (plain gonum, to measure blasgemm)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	flag.StringVar(&o.label, "label", "", "free text copied to the output")
 	flag.Parse()
@@ -167,14 +168,17 @@ func run(o options) (map[string]any, error) {
 	blasName := graph.BLASName()
 	switch o.gemm {
 	case "installed", "":
-	case "blasgemm":
-		impl := blasgemm.Implementation{}
+	case "blasgemm", "gonum":
+		var impl G.BLAS = blasgemm.Implementation{}
+		if o.gemm == "gonum" {
+			impl = gonum.Implementation{}
+		}
 		G.Use(impl)
 		blas32.Use(impl)
 		blas64.Use(impl)
-		blasName += ", gemm: blasgemm"
+		blasName += ", gemm: " + o.gemm
 	default:
-		return nil, usageError{fmt.Errorf("-gemm %q: want installed or blasgemm", o.gemm)}
+		return nil, usageError{fmt.Errorf("-gemm %q: want installed, blasgemm or gonum", o.gemm)}
 	}
 	rssStart := rssMiB()
 
