@@ -18,6 +18,12 @@
 //	TokenLogpMax  [n, t−1]    max_v log π(v | ids[s, ≤p]); forward only
 //	Stat(stat)                forward-only entropy / collision / max log-prob
 //
+// Concurrency: graphs over different models (e.g. Clones) may run in
+// different goroutines at once. Graphs over one model's tensors may each
+// be run from one goroutine at a time, but must not have their machines
+// created concurrently (G.NewTapeMachine writes a field of every bound
+// tensor), and an optimizer step must not overlap a run that reads them.
+//
 // Sequence log-probs are graph.MaskedRowSum(TokenLogps, mask[:, 1:]) with
 // the response mask shifted by one (position p predicts token p+1).
 //
