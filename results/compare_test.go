@@ -153,6 +153,9 @@ func TestLoadSweepSkipsUnfinished(t *testing.T) {
 	if _, err := results.LoadSweep(filepath.Join(dir, "nope")); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("missing dir: err = %v, want one naming the path", err)
 	}
+	if _, err := results.LoadSweep(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a sweep directory") {
+		t.Fatalf("empty dir: err = %v, want not a sweep directory", err)
+	}
 	bad := filepath.Join(dir, results.CellsDir, c.ID, results.ProbeMetricsFile)
 	mustWrite(t, bad, "step,split\nx,heldout\n")
 	sw, _ = results.LoadSweep(dir)

@@ -234,7 +234,8 @@ func (c *Cell) TrainSeries(stage, column string) (steps []int, values []float64)
 }
 
 // LoadSweep reads a sweep directory. It fails only when dir is not a
-// directory or a sweep-level file is malformed; a cell that is incomplete,
+// directory, holds none of the sweep files, or a sweep-level file is
+// malformed; a cell that is incomplete,
 // failed or unreadable is listed in Skipped instead.
 func LoadSweep(dir string) (*Sweep, error) {
 	st, err := os.Stat(dir)
@@ -243,6 +244,13 @@ func LoadSweep(dir string) (*Sweep, error) {
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("sweep directory %s: not a directory", dir)
+	}
+	found := false
+	for _, name := range []string{CellsDir, ToyDir, GridFile, GridResolvedFile, SummaryCSVFile} {
+		found = found || loadFileExists(filepath.Join(dir, name))
+	}
+	if !found {
+		return nil, fmt.Errorf("%s: not a sweep directory (expected %s/, %s/, %s or %s in it)", dir, CellsDir, ToyDir, GridFile, SummaryCSVFile)
 	}
 	sw := &Sweep{Dir: dir}
 	if b, err := os.ReadFile(filepath.Join(dir, GridFile)); err == nil {
