@@ -482,37 +482,70 @@ func metricFigure(v *sweepView, id, stem, title, caption string, metrics []resul
 	return figs
 }
 
-// marginBand aggregates metric against the train-probe margin: at each probe
-// step, x is the mean train margin over seeds and y the metric's mean and
-// 95 % interval over seeds.
+// marginBand aggregates metric against the train-probe margin, the way the
+// comparison matches runs: at each of 31 levels L from 0 to the largest
+// margin every seed of the group reaches, each seed contributes its metric
+// at the first probe whose train margin is ≥ L; the band is the mean and
+// 95 % interval over seeds at each L.
 func marginBand(g *results.Group, metric string) band {
-	var curves []xy
-	xAt := map[float64][]float64{}
+	type curve struct{ margin, y []float64 }
+	var curves []curve
+	lmax := math.Inf(1)
 	for _, c := range g.Cells {
-		ms := "train"
+		ms := results.SplitTrain
 		if len(c.ProbeSplits()) == 1 {
 			ms = c.MainSplit()
 		}
 		steps, marg := c.ProbeSeries(ms, "reward_margin")
-		if len(steps) == 0 {
-			continue
-		}
+		var cv curve
+		best := math.Inf(-1)
 		for i, s := range steps {
-			xAt[float64(s)] = append(xAt[float64(s)], marg[i])
+			r, ok := c.ProbeAt(c.MainSplit(), s)
+			if !ok || math.IsNaN(marg[i]) {
+				continue
+			}
+			y, ok := r.Values[metric]
+			if !ok {
+				continue
+			}
+			cv.margin, cv.y = append(cv.margin, marg[i]), append(cv.y, y)
+			best = math.Max(best, marg[i])
 		}
-		curves = append(curves, probeCurves(&results.Group{Cells: []*results.Cell{c}}, metric)...)
-	}
-	b := aggregate(curves)
-	var out band
-	for i, s := range b.x {
-		ms := xAt[s]
-		if len(ms) == 0 {
+		if len(cv.margin) == 0 {
 			continue
 		}
-		out.x = append(out.x, meanOf(ms))
-		out.mean, out.lo, out.hi, out.n = append(out.mean, b.mean[i]), append(out.lo, b.lo[i]), append(out.hi, b.hi[i]), append(out.n, b.n[i])
+		curves = append(curves, cv)
+		lmax = math.Min(lmax, best)
 	}
-	return out
+	var b band
+	if len(curves) == 0 || !(lmax > 0) || math.IsInf(lmax, 0) {
+		return b
+	}
+	const levels = 30
+	for i := 0; i <= levels; i++ {
+		l := lmax * float64(i) / levels
+		var ys []float64
+		for _, cv := range curves {
+			for k, m := range cv.margin {
+				if m >= l {
+					if !math.IsNaN(cv.y[k]) {
+						ys = append(ys, cv.y[k])
+					}
+					break
+				}
+			}
+		}
+		if len(ys) == 0 {
+			continue
+		}
+		iv := results.TInterval(ys, 0.95)
+		lo, hi := iv.Lo, iv.Hi
+		if !iv.HasCI {
+			lo, hi = iv.Mean, iv.Mean
+		}
+		b.x, b.mean, b.lo, b.hi, b.n = append(b.x, l), append(b.mean, iv.Mean), append(b.lo, lo), append(b.hi, hi), append(b.n, iv.N)
+	}
+	return b
 }
 
 func meanOf(xs []float64) float64 {
@@ -542,8 +575,9 @@ func figF3(v *sweepView) ([]*figure, string) {
 	}
 	mfigs := metricFigure(v, "F3", "F3_chosen_argmax_gap_margin", "F3 (margin on x): at matched preference margin",
 		"The same metrics against the train-probe reward margin instead of the step: a gate also slows how fast the "+
-			"margin grows, so compare the curves at equal x. A gated curve above the ungated one at the same margin "+
-			"is a real change in where the mass goes, not just slower learning.", mets, true)
+			"margin grows, so compare the curves at equal x. At each margin level every seed is read at its first probe "+
+			"whose train margin reaches it (as in the comparison table), up to the largest level all seeds reach. A gated "+
+			"curve above the ungated one at the same margin is a real change in where the mass goes, not just slower learning.", mets, true)
 	return append(figs, mfigs...), ""
 }
 
