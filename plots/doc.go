@@ -29,7 +29,8 @@
 //	F1b  F1b_toy_multistep           toy/toy_f1b.csv: log p(y+), log p(y−), top-1 mass, entropy vs step per method
 //	F2   F2_mass_dynamics            probe_fields.csv: mean ΔLP per category vs step; one panel per gate, ungated first
 //	F3   F3_chosen_argmax_gap        probe_metrics.csv: LP_chosen, LP_argmax, gap vs step
-//	F3   F3_chosen_argmax_gap_margin the same against the train-probe reward margin (matched margin)
+//	F3   F3_chosen_argmax_gap_margin the same against the train-probe reward margin: at each level, every
+//	                                 seed is read at its first probe reaching it (as in the comparison)
 //	F4   F4_peakiness                probe_metrics.csv: top-1 mass and entropy vs step
 //	F5   F5_tau_sweep                final ΔLP_chosen, gap, suppression, reward accuracy vs τ (log x), plain DPO
 //	                                 as a black line and band; second row at matched train margin
@@ -59,6 +60,17 @@
 //   - F8 smooths each seed's per-step curve with a centred moving average
 //     of max(1, steps/40) steps (odd), stated in the caption.
 //   - PNG at 150 dpi by default; SVG and PDF are vector.
+//
+// # Comparison (package results, Compare)
+//
+// comparison.csv has one row per gated configuration × matching point ×
+// metric (ComparisonCSVColumns); comparison.md and report.html show one
+// table per pipeline and matching point: "final" (last probe), "margin
+// common" (the largest train margin every paired run reaches, per row),
+// and each fixed level (10, 20, 40 by default; a level nobody reaches is a
+// single line). Cells: mean paired difference gated − ungated [95 % CI],
+// "*" when the CI excludes 0, "n<2: no CI" with one paired seed, "not
+// reached" when no pair reached the level.
 //
 // # report.html
 //

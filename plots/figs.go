@@ -286,7 +286,7 @@ func (s *stems) DataRange() (xmin, xmax, ymin, ymax float64) {
 // (fractions, 0..1) so that a constant 1 does not sit mid-axis and a wide
 // interval does not stretch the axis past 1.
 func fractionRange(p *plot.Plot, column string) {
-	if column == "suppression" || column == "reward_acc" {
+	if column == "suppression" || column == "reward_acc" || column == "rewards/accuracies" {
 		p.Y.Min, p.Y.Max = -0.03, 1.03
 	}
 }
@@ -1090,6 +1090,7 @@ func figF8(v *sweepView) ([]*figure, string) {
 		var legend []legendItem
 		for mi, cdef := range cols {
 			p := newPanel(cdef.label, "step", cdef.col+" ("+cdef.unit+")")
+			fractionRange(p, cdef.col)
 			drawn := false
 			for _, g := range cv.all() {
 				var curves []xy
