@@ -77,7 +77,7 @@ func TestRoundTrip(t *testing.T) {
 // TestPeerFile reads a file written by the PyTorch peer (skips when
 // ../shared is absent): I64 ids, F64 tensors and string metadata.
 func TestPeerFile(t *testing.T) {
-	p := filepath.Join("..", "..", "..", "shared", "golden", "forward.safetensors")
+	p := filepath.Join(sharedDir(t), "golden", "forward.safetensors")
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("skipping: %s not found (../shared is absent in a fresh clone)", p)
 	}
@@ -91,6 +91,25 @@ func TestPeerFile(t *testing.T) {
 	}
 	if meta["note"] == "" {
 		t.Errorf("metadata note missing: %v", meta)
+	}
+}
+
+// sharedDir walks up from the package directory to the module root (the
+// directory with go.mod) and returns ../shared beside it, or skips.
+func sharedDir(t *testing.T) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Skipf("skipping: no working directory: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(filepath.Dir(dir), "shared")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("skipping: no go.mod above the package directory, so ../shared cannot be located")
+		}
+		dir = parent
 	}
 }
 
