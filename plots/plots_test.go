@@ -232,3 +232,37 @@ func checkToyShape(t *testing.T, toy *results.ToyF1) {
 		t.Errorf("row 5 (ungated): largest rise %.4f, expected a jump (> 0.1)", r)
 	}
 }
+
+// TestObjectivesAndPipelines: two objectives × two pipelines give F7 (with
+// the extended-SFT pipeline labelled ext-SFT→) and one comparison section
+// per pipeline.
+func TestObjectivesAndPipelines(t *testing.T) {
+	o := fixture.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5, Objectives: []string{"dpo", "ipo"},
+		Pipelines: []string{"baseline", "extended_sft"}}
+	dir, rep := generate(t, o, plots.Options{Formats: []string{"svg"}, NoReport: true})
+	var f7 []plots.FigureFile
+	for _, f := range rep.Figures {
+		if f.ID == "F7" {
+			f7 = append(f7, f)
+		}
+	}
+	if len(f7) != 1 {
+		t.Fatalf("%d F7 figures, want 1; skipped %v", len(f7), rep.Skipped)
+	}
+	svg, err := os.ReadFile(f7[0].Files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(svg), "ext-SFT→dpo") {
+		t.Errorf("F7 lacks the ext-SFT→dpo tick label")
+	}
+	md, err := os.ReadFile(filepath.Join(dir, results.ComparisonMDFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Pipeline baseline", "## Pipeline extended_sft", "| ipo |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("comparison.md lacks %q", want)
+		}
+	}
+}
