@@ -90,9 +90,6 @@ func newDense[T elem](shape ...int) (*tensor.Dense, []T) {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data)), data
 }
 
-// dtypeOf reports the element dtype of a value.
-func dtypeOf(v G.Value) tensor.Dtype { return v.Dtype() }
-
 // gemm computes C = alpha·op(A)·op(B) + beta·C on row-major matrices with
 // leading dimensions lda, ldb, ldc, through gonum's blas32/blas64
 // implementation (which graph/blas*.go may switch to OpenBLAS).
