@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -358,7 +357,9 @@ func (f *figure) save(dir string, formats []string, dpi int) ([]string, error) {
 			return nil, fmt.Errorf("figure format %q: expected png, svg or pdf", ext)
 		}
 		p := filepath.Join(dir, f.name+"."+ext)
-		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		// Atomic: a reader (or a second shard regenerating the figures)
+		// never sees half a file.
+		if err := results.WriteBytesAtomic(p, buf.Bytes()); err != nil {
 			return nil, fmt.Errorf("%s: %v", p, err)
 		}
 		paths = append(paths, p)

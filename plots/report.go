@@ -339,11 +339,7 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 	if err := reportTemplate.Execute(&b, d); err != nil {
 		return fmt.Errorf("%s: %v", path, err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := results.WriteBytesAtomic(path, []byte(b.String())); err != nil {
 		return fmt.Errorf("%s: %v", path, err)
 	}
 	return nil

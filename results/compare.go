@@ -864,34 +864,12 @@ func (c *Comparison) WriteFiles(dir string) ([]string, error) {
 	if err := c.WriteCSV(&sb); err != nil {
 		return nil, fmt.Errorf("%s: %v", csvPath, err)
 	}
-	if err := cmpWriteAtomic(csvPath, []byte(sb.String())); err != nil {
+	if err := WriteBytesAtomic(csvPath, []byte(sb.String())); err != nil {
 		return nil, err
 	}
 	mdPath := filepath.Join(dir, ComparisonMDFile)
-	if err := cmpWriteAtomic(mdPath, []byte(c.Markdown())); err != nil {
+	if err := WriteBytesAtomic(mdPath, []byte(c.Markdown())); err != nil {
 		return nil, err
 	}
 	return []string{csvPath, mdPath}, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it.
-func cmpWriteAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	return nil
 }
