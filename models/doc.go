@@ -54,6 +54,17 @@
 // activation ("tanh" | "gelu"), max_seq_len. Its gradients are checked by
 // finite differences (no peer).
 //
+// # Verification (measured; tolerances from SCIENCE.md §7)
+//
+//	golden forward, float64: logits, lp, lpmax ≤ 1.4e-15 rel   (tolerance 1e-12)
+//	golden sft/dpo gradients, every parameter ≤ 1.6e-15 rel, exact zeros exact (1e-10)
+//	float32 from *_f32 weights: forward ≤ 6e-7, gradients ≤ 8e-7 rel          (1e-4)
+//	PyTorch peer round trip (logits.py on our checkpoint): 4.5e-16 rel         (1e-12)
+//	MLP finite differences (tanh, GELU): ≤ 1.1e-9 of max(1, |grad|)           (1e-6)
+//
+// Benchmarks (transformer_bench_test.go: V 512, D 128, 4 heads, 2 layers,
+// T 128, 16 sequences, float32) report wall and CPU seconds per step.
+//
 // # Checkpoints
 //
 // Save and Load use safetensors (gatedpo/graph/safetensors), F32 or F64 per
