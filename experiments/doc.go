@@ -1,3 +1,171 @@
 // Package experiments expands TOML grids into cells, trains and probes
-// each cell, and records the results.
+// each cell, and records the results (the `go run ./cmd/sweep` product).
+//
+// # Running a sweep
+//
+//	go run ./cmd/sweep                          # built-in "default" grid → runs/default/
+//	go run ./cmd/sweep -grid my.toml            # a grid file (or: go run ./cmd/sweep my.toml)
+//	go run ./cmd/sweep -grid paper -dry-run     # list the cells of a built-in grid and their state
+//	go run ./cmd/sweep -only gate.kind=ramp -only arch=transformer-s
+//	go run ./cmd/sweep -workers 2 -out /scratch/sweep -shard 0/4
+//	go run ./cmd/sweep -retry-failed            # rerun the cells recorded as failed
+//
+// Built-in grids (embedded, usable by name): default (toy + transformer-xs
+// on the synthetic dataset; 15 cells, a few minutes on 2 cores), test
+// (4 tiny cells, seconds; the test suite's), paper (hh-probe and
+// UltraFeedback from ../shared/data, 900 cells; its header gives the
+// expected cost).
+//
+// Exit status: 0 when every selected cell is complete; 1 when some cell
+// failed (every other cell was still run) or the sweep was interrupted;
+// 2 for bad input — an unknown key, a bad value, a missing file — reported
+// as "file:line: key: what was expected" before anything is run or
+// written.
+//
+// A rerun of the same command skips complete cells, resumes incomplete
+// ones from their last checkpoint (bit-identical to an uninterrupted
+// run), and leaves failed ones alone unless -retry-failed. Ctrl-C (SIGINT
+// or SIGTERM) stops cleanly: each running cell saves a checkpoint first.
+// The progress display is a redrawn block on a terminal (cells done/total,
+// each running cell's stage, step, loss and ETA) and periodic log/slog
+// lines otherwise.
+//
+// # The grid file
+//
+// Every key with its default (see DataConfig, TrainConfig, ToyConfig):
+//
+//	name = "default"              # output goes to runs/<name>/ unless -out is given
+//	[data]
+//	dataset = "synthetic"         # "synthetic" or a JSONL path (relative to the grid file); a list is an axis
+//	format = ""                   # "" auto-detects; prompt | probe | hh | conversational
+//	tokenizer = "byte"            # byte | bpe (trained on the training texts, cached under <out>/tokenizers)
+//	vocab_size = 512              # bpe only
+//	max_prompt_tokens = 32        # prompts keep their last N tokens
+//	max_response_tokens = 32      # responses keep their first N tokens
+//	probe_examples = 64           # held-out probe pairs; the train probe set has as many
+//	train_examples = 0            # 0 = every training pair
+//	[data.synthetic]              # knobs of the synthetic generator, snake_case of
+//	seed = 1                      # experiments/data.SyntheticConfig (train_pairs, eval_pairs,
+//	                              # head_decay, …); unset = the generator's defaults
+//	[train]                       # shared by every cell
+//	sft_epochs = 8                # stage 1
+//	pref_epochs = 6               # stage 2
+//	batch_pairs = 8               # pairs per preference step; SFT steps take 2× as many sequences
+//	optimizer = "adam"            # adam | adamw | rmsprop (graph.Optimizer)
+//	lr = 1e-3                     # preference stage
+//	sft_lr = 1e-3                 # stage 1 (default: lr)
+//	lr_schedule = "constant"      # constant | linear | cosine after warmup_steps
+//	warmup_steps = 20
+//	weight_decay = 0              # 0.01 for adamw unless set
+//	max_grad_norm = 10.0          # global-norm clipping; 0 = off
+//	eval_every = 25               # probe every N preference steps, and at step 0
+//	checkpoint_every = 200        # steps; a killed cell resumes from its last checkpoint
+//	dtype = "float32"             # float32 | float64
+//	init_from = ""                # a checkpoint (models.Save format) to start stage 1 from
+//	[toy]
+//	run = false                   # also write toy/toy_f1.json and toy/toy_f1b.csv
+//	steps = 200                   # multi-step toy steps
+//	seeds = 3                     # multi-step toy seeds
+//	[grid]                        # the cross product of the axes is the set of cells
+//	arch = ["transformer-xs"]     # presets below
+//	pipeline = ["baseline"]       # baseline (SFT on chosen) | extended_sft (SFT on chosen ∪ rejected)
+//	seed = [1]
+//	[[grid.objective]]            # one value of the objective axis: objectives.ParseSpec vocabulary
+//	name = "dpo"
+//	beta = 0.1
+//	[[grid.gate]]                 # one value of the gate axis: gating.ParseSpec vocabulary;
+//	kind = "ramp"                 # a list-valued tau expands the table into one value per τ
+//	tau = [1e-3, 1e-2]
+//	level = "token"
+//
+// Cells are expanded in the order dataset, arch, pipeline, objective,
+// gate, seed (seed fastest). A cell's id is the first 12 hex digits of the
+// SHA-256 of its resolved results.CellConfig (every default filled in;
+// datasets as written in the grid, so ids do not depend on where the
+// repository lives; the dataset's content hash is in the provenance).
+// -only key=value keeps the cells whose flattened config has that value
+// (arch, dataset, pipeline, seed, objective.name or objective, gate.kind
+// or gate, gate.tau, train.lr, …; numbers compare by value).
+//
+// # Model presets (grid.arch)
+//
+//	transformer-xs  d_model 64,  2 heads, 2 layers   (SCIENCE.md §6b "d64")
+//	transformer-s   d_model 128, 4 heads, 2 layers   (§6b "d128")
+//	transformer-m   d_model 256, 4 heads, 4 layers
+//	transformer-l   d_model 384, 6 heads, 6 layers
+//	mlp-xs          8-token window, 32-dim embeddings, 128 hidden (tanh)
+//	mlp-s           8-token window, 64-dim embeddings, 256 hidden (tanh)
+//
+// The context is max_prompt_tokens + max_response_tokens (rows are
+// prompt ++ response, right-padded; no BOS/EOS), the vocabulary that of
+// the tokenizer (259 for bytes).
+//
+// # What a cell does
+//
+// Data: the dataset's own held-out split if it has one, else
+// probe_examples pairs drawn with a fixed PCG permutation (the same for
+// every seed), are the held-out probe set and are never trained on; the
+// first probe_examples training pairs are the train probe set.
+//
+// Stage 1 (SFT): the token-mean NLL of the chosen responses (baseline) or
+// of chosen and rejected responses as separate rows (extended_sft), from
+// random weights (seeded) or init_from. It is trained once for all cells
+// that share its settings and cached under <out>/sft/<key>/, built under
+// an exclusive file lock so concurrent workers and shards never build it
+// twice or see it half written. Right after it, the reference log-probs of
+// every training pair are computed once (TRL's precompute_ref_log_probs;
+// the time is recorded as timing.ref_logps_s) — the reference never runs
+// again.
+//
+// Stage 2: the preference objective with the gate (experiments.PrefGraph),
+// the reference being the frozen stage-1 model, for pref_epochs epochs of
+// batch_pairs pairs (the last partial batch of an epoch is dropped so
+// every step has one graph shape). Batches of epoch e are a pure function
+// of (seed, e): a checkpoint needs only the weights, the optimizer state
+// and the step. NaN or ±Inf (loss or gradient norm) fails the cell with
+// its stage, step and reason; the other cells go on.
+//
+// Probes (SCIENCE.md §5), at step 0 and every eval_every steps (and the
+// last step), teacher-forced and batched, no gradient: on the held-out
+// split every probe field present; on the train split chosen and rejected
+// (to track the train-probe margin, for comparisons at matched margin).
+// Step 0 runs on the reference model, so its chosen/rejected values are
+// the probe pairs' reference log-probs and probe rewards are r = LP − LP₀.
+// Metrics: lp_chosen, lptok_chosen, dlp_chosen, lp_rejected, dlp_rejected,
+// lp_argmax (Σ_t log max_v π on the chosen prefixes), gap = lp_argmax −
+// lp_chosen, top1_mass, entropy and collision (means over chosen
+// positions, then over examples), suppression (fraction of fields other
+// than chosen whose mean ΔLP < 0), reward_acc (r⁺ > r⁻) and reward_margin
+// (mean r⁺ − r⁻, no β). Per-field means and per-example values are kept.
+//
+// # Records
+//
+// The layout is pinned in results/schema.go. Every file is written
+// atomically (temporary file + rename); summary.json is a cell's last
+// file, and a cell is complete exactly when it says so. Metric files are
+// rewritten in full at each checkpoint, so they always match the newest
+// checkpoint. The sweep-level summary.csv, figures, comparison and
+// report.html are rebuilt from the cell directories, under a file lock,
+// whenever a process finishes its cells: shards writing into one directory
+// need no merge step. Provenance (schema version, git commit, Go version,
+// BLAS build, dataset and tokenizer hashes) is in every summary.json.
+//
+// # Parallelism and sharding
+//
+// -workers N trains N cells at once, one goroutine each (default: one per
+// CPU). Results do not depend on N: each cell is deterministic
+// (math/rand/v2 PCG seeds, fixed reduction orders), so the metric files of
+// a sweep are bit-identical whatever -workers (wall-clock fields aside).
+// -shard i/n runs cells i, i+n, i+2n, … (0-based) of the selected cells;
+// it is also read from a Slurm job array (SLURM_ARRAY_TASK_ID −
+// SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed
+// Job (JOB_COMPLETION_INDEX of -shards N or GATEDPO_SHARDS). See deploy/
+// for job files. A per-cell file lock keeps two processes from running one
+// cell.
+//
+// # What the default grid shows
+//
+// See DefaultResults in the repository README and the benchmark
+// BenchmarkDefaultSweep (bench_test.go), which reruns it and prints the
+// numbers quoted there.
 package experiments
