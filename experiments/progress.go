@@ -49,7 +49,7 @@ func (s *cellStatus) line() string {
 	eta := ""
 	if s.total > 0 && s.stp > s.stage0 {
 		per := time.Since(s.stageT0).Seconds() / float64(s.stp-s.stage0)
-		eta = fmt.Sprintf(" eta %s", (time.Duration(per*float64(s.total-s.stp))*time.Second).Round(time.Second)/time.Second)
+		eta = fmt.Sprintf(" eta %s", time.Duration(per*float64(s.total-s.stp)*float64(time.Second)).Round(time.Second))
 	}
 	loss := ""
 	if !math.IsNaN(s.loss) && s.stp > 0 {
