@@ -224,17 +224,14 @@ func figF1(v *sweepView) ([]*figure, string) {
 		"(rows 3 and 5) moves its mass mostly to the argmax (black), which is the only class that rises in row 3; " +
 		"the gated step of row 6 leaves the distribution almost unchanged."
 	f := newFigure("F1", "F1_toy_squeeze", "F1: squeezing in a softmax toy model (one step)", caption,
-		panels, vg.Points(170), vg.Points(120), legend)
+		panels, vg.Points(128), vg.Points(108), legend)
 	for _, r := range t.Rows {
-		var pos, neg string
-		if len(r.Positive) > 0 {
-			pos = fmt.Sprintf(", up %v", r.Positive)
+		gate := ""
+		if r.Gate != "" && r.Gate != "none" {
+			gate = " · gate " + r.Gate
 		}
-		if len(r.Negative) > 0 {
-			neg = fmt.Sprintf(", down %v", r.Negative)
-		}
-		f.rowTitles = append(f.rowTitles, fmt.Sprintf("(%d) %s — K = %d, lr %g%s%s, gate %s; argmax after: class %d (p = %.3g)",
-			r.Row, r.Title, r.K, r.LR, pos, neg, r.Gate, r.ArgmaxAfter, r.After[r.ArgmaxAfter]))
+		f.rowTitles = append(f.rowTitles, fmt.Sprintf("(%d) %s · K = %d, lr %g%s · argmax after: %d (p = %.3g)",
+			r.Row, r.Title, r.K, r.LR, gate, r.ArgmaxAfter, r.After[r.ArgmaxAfter]))
 	}
 	return []*figure{f}, ""
 }
@@ -360,7 +357,7 @@ func figF1b(v *sweepView) ([]*figure, string) {
 		"(dashed); mean over seeds with a 95 % Student-t band. Look for log p(y⁺) falling and top-1 mass rising " +
 		"under plain DPO, and less of both when gated."
 	return []*figure{newFigure("F1b", "F1b_toy_multistep", "F1b: multi-step toy, DPO vs gates", caption,
-		grid(panels, 4), vg.Points(210), vg.Points(180), legend)}, ""
+		grid(panels, 2), vg.Points(250), vg.Points(165), legend)}, ""
 }
 
 // ---------------------------------------------------------------- F2
@@ -424,7 +421,7 @@ func figF2(v *sweepView) ([]*figure, string) {
 			"Ungated panel solid, gated panels dashed, same y scale. Look for the squeeze under plain DPO — every " +
 			"category, chosen included, losing probability — and for the chosen (blue) curve staying higher when gated."
 		figs = append(figs, newFigure("F2", cv.fileName("F2_mass_dynamics"), cv.titleFor("F2: mass dynamics per probe category"),
-			caption, grid(panels, 3), vg.Points(240), vg.Points(200), legend))
+			caption, grid(panels, 3), vg.Points(168), vg.Points(155), legend))
 	}
 	if len(figs) == 0 {
 		return nil, "no per-field probe records (probe_fields.csv) in any complete cell"
@@ -477,7 +474,7 @@ func metricFigure(v *sweepView, id, stem, title, caption string, metrics []resul
 			continue
 		}
 		figs = append(figs, newFigure(id, cv.fileName(stem), cv.titleFor(title), caption,
-			grid(panels, 3), vg.Points(230), vg.Points(190), legend))
+			grid(panels, 3), vg.Points(168), vg.Points(155), legend))
 	}
 	return figs
 }
@@ -670,7 +667,7 @@ func hband(p *plot.Plot, x0, x1 float64, iv results.Interval, st draw.LineStyle)
 }
 
 var f5Metrics = []results.CompareMetric{
-	{Column: "dlp_chosen", Label: "final ΔLP_chosen", Unit: "nats"},
+	{Column: "dlp_chosen", Label: "ΔLP_chosen", Unit: "nats"},
 	{Column: "gap", Label: "gap", Unit: "nats"},
 	{Column: "suppression", Label: "suppression"},
 	{Column: "reward_acc", Label: "reward accuracy"},
@@ -778,8 +775,12 @@ func figF5(v *sweepView) ([]*figure, string) {
 				"(seeds that never reach it are left out). ", level)
 		}
 		caption += "Look for ΔLP_chosen rising and the gap shrinking as τ grows, and at what τ reward accuracy starts to suffer."
+		var flat []*plot.Plot
+		for _, row := range panels {
+			flat = append(flat, row...)
+		}
 		figs = append(figs, newFigure("F5", cv.fileName("F5_tau_sweep"), cv.titleFor("F5: gate-threshold sweep"), caption,
-			panels, vg.Points(200), vg.Points(180), legend))
+			grid(flat, 2), vg.Points(250), vg.Points(160), legend))
 	}
 	if len(figs) == 0 {
 		return nil, "no τ axis (no gate kind with two or more τ > 0 values in one setting)"
@@ -930,7 +931,7 @@ func categoryFigure(v *sweepView, id, stem, title, caption, what string,
 		case len(keys) > 1:
 			name = fmt.Sprintf("%s_%d", stem, si+1)
 		}
-		figs = append(figs, newFigure(id, name, ftitle, caption, grid(panels, 4), vg.Points(200), vg.Points(185), legend))
+		figs = append(figs, newFigure(id, name, ftitle, caption, grid(panels, 2), vg.Points(250), vg.Points(165), legend))
 	}
 	if len(figs) == 0 {
 		return nil, ""
@@ -1124,7 +1125,7 @@ func figF8(v *sweepView) ([]*figure, string) {
 			"dashed. Look for the margin growing more slowly when gated, and rewards/chosen going negative "+
 			"(the chosen log-ratio falling) under plain DPO.", window)
 		figs = append(figs, newFigure("F8", cv.fileName("F8_trl_curves"), cv.titleFor("F8: training curves (TRL names)"),
-			caption, grid(panels, 4), vg.Points(200), vg.Points(180), legend))
+			caption, grid(panels, 2), vg.Points(250), vg.Points(160), legend))
 	}
 	if len(figs) == 0 {
 		return nil, "no preference-stage rows in any train.csv"

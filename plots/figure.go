@@ -107,13 +107,14 @@ type figure struct {
 func newPanel(title, xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
-	p.Title.TextStyle.Font.Size = vg.Points(11)
+	p.Title.TextStyle.Font.Size = vg.Points(9.5)
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
-	p.X.Label.TextStyle.Font.Size = vg.Points(10)
-	p.Y.Label.TextStyle.Font.Size = vg.Points(10)
-	p.X.Tick.Label.Font.Size = vg.Points(9)
-	p.Y.Tick.Label.Font.Size = vg.Points(9)
+	p.X.Label.TextStyle.Font.Size = vg.Points(8.5)
+	p.Y.Label.TextStyle.Font.Size = vg.Points(8.5)
+	p.X.Tick.Label.Font.Size = vg.Points(8)
+	p.Y.Tick.Label.Font.Size = vg.Points(8)
+	p.X.Tick.Length, p.Y.Tick.Length = vg.Points(4), vg.Points(4)
 	for _, st := range []*text.Style{&p.Title.TextStyle, &p.X.Label.TextStyle, &p.Y.Label.TextStyle, &p.X.Tick.Label, &p.Y.Tick.Label} {
 		st.Font.Typeface, st.Font.Variant = "Liberation", "Sans"
 	}
@@ -137,8 +138,8 @@ func textStyle(size vg.Length, bold bool) text.Style {
 }
 
 const (
-	titleHeight = vg.Length(26)
-	legendRowH  = vg.Length(15)
+	titleHeight = vg.Length(22)
+	legendRowH  = vg.Length(13)
 )
 
 // legendLayout returns the number of columns and rows of the legend strip.
@@ -146,7 +147,7 @@ func (f *figure) legendLayout() (cols, rows int, colW vg.Length) {
 	if len(f.legend) == 0 {
 		return 0, 0, 0
 	}
-	st := textStyle(vg.Points(9.5), false)
+	st := textStyle(vg.Points(8.5), false)
 	maxW := vg.Length(0)
 	for _, it := range f.legend {
 		maxW = max(maxW, st.Width(it.label))
@@ -159,11 +160,11 @@ func (f *figure) legendLayout() (cols, rows int, colW vg.Length) {
 }
 
 // titleLineH is the height of a second title line.
-const titleLineH = vg.Length(17)
+const titleLineH = vg.Length(15)
 
 // titleLines splits the title at " — " when it is wider than the figure.
 func (f *figure) titleLines() []string {
-	ts := textStyle(vg.Points(13), true)
+	ts := textStyle(vg.Points(11.5), true)
 	if ts.Width(f.title) <= f.width-vg.Points(20) {
 		return []string{f.title}
 	}
@@ -192,7 +193,7 @@ func (f *figure) size() (vg.Length, vg.Length) {
 func (f *figure) draw(dc draw.Canvas) {
 	top := dc.Max.Y
 	// Title.
-	ts := textStyle(vg.Points(13), true)
+	ts := textStyle(vg.Points(11.5), true)
 	ts.XAlign = draw.XCenter
 	for i, line := range f.titleLines() {
 		dc.FillText(ts, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: top - vg.Points(6) - vg.Length(i)*titleLineH}, line)
@@ -207,7 +208,7 @@ func (f *figure) draw(dc draw.Canvas) {
 		for c := 0; c < lcols; c++ {
 			l := plot.NewLegend()
 			l.Top, l.Left = true, true
-			l.TextStyle = textStyle(vg.Points(9.5), false)
+			l.TextStyle = textStyle(vg.Points(8.5), false)
 			l.TextStyle.YAlign = draw.YBottom
 			l.ThumbnailWidth = vg.Points(26)
 			l.Padding = vg.Points(3)
@@ -234,7 +235,7 @@ func (f *figure) draw(dc draw.Canvas) {
 	}
 	// One strip per row: its title, then the row's panels.
 	rowH := (area.Max.Y - area.Min.Y) / vg.Length(f.rows)
-	rs := textStyle(vg.Points(11), false)
+	rs := textStyle(vg.Points(9), false)
 	for r := range f.panels {
 		y1 := area.Max.Y - vg.Length(r)*rowH
 		if r < len(f.rowTitles) {
@@ -250,7 +251,7 @@ func (f *figure) draw(dc draw.Canvas) {
 }
 
 // rowTitleH is the height of a row title strip.
-const rowTitleH = vg.Length(17)
+const rowTitleH = vg.Length(14)
 
 // drawTiles aligns panels on a grid filling c and draws them.
 func drawTiles(panels [][]*plot.Plot, cols int, c draw.Canvas) {
@@ -535,7 +536,7 @@ func newFigure(id, name, title, caption string, panels [][]*plot.Plot, panelW, p
 	for _, r := range panels {
 		cols = max(cols, len(r))
 	}
-	// At least 560 pt wide, so that the title and the legend fit.
+	// At least 500 pt (a two-column paper's text width) wide, so that the title and the legend fit.
 	return &figure{id: id, name: name, title: title, caption: caption, rows: rows, cols: cols, panels: panels,
-		legend: legend, width: max(vg.Length(cols)*panelW, vg.Points(560)), height: vg.Length(rows) * panelH}
+		legend: legend, width: max(vg.Length(cols)*panelW, vg.Points(500)), height: vg.Length(rows) * panelH}
 }
