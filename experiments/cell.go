@@ -324,7 +324,8 @@ func (r *cellRecords) record(passes, base []*probePass) {
 }
 
 // finalMetrics reads the held-out probe rows of a cell's probe_metrics.csv
-// into the summary metrics of results.SummaryColumns.
+// into the summary metrics of results.SummaryColumns (plus lp_rejected_0,
+// so the summary alone says whether the rejected response fell).
 func finalMetrics(dir string) map[string]float64 {
 	rows, err := readCSVRows(filepath.Join(dir, results.ProbeMetricsFile))
 	if err != nil {
@@ -357,7 +358,7 @@ func finalMetrics(dir string) map[string]float64 {
 	}
 	m := map[string]float64{
 		"lp_chosen_0": val(first, "lp_chosen"), "lp_chosen_peak": peak, "lp_chosen_final": val(last, "lp_chosen"),
-		"lp_rejected_final": val(last, "lp_rejected"),
+		"lp_rejected_0": val(first, "lp_rejected"), "lp_rejected_final": val(last, "lp_rejected"),
 		"lp_argmax_0":       val(first, "lp_argmax"), "lp_argmax_final": val(last, "lp_argmax"),
 		"gap_0": val(first, "gap"), "gap_final": val(last, "gap"),
 		"top1_mass_0": val(first, "top1_mass"), "top1_mass_final": val(last, "top1_mass"),
