@@ -59,7 +59,11 @@
 //   - Legends sit in a strip below the panels, never over data.
 //   - F8 smooths each seed's per-step curve with a centred moving average
 //     of max(1, steps/40) steps (odd), stated in the caption.
-//   - PNG at 150 dpi by default; SVG and PDF are vector.
+//   - Sized for a paper: about 500 pt wide (a two-column text width), two
+//     or three panels per row, 8–9.5 pt text, so they can be placed at
+//     100 %. PNG at 150 dpi by default; SVG and PDF are vector.
+//   - Fraction axes (suppression, accuracies) are fixed to 0..1; log axes
+//     where values span decades (F1's log-y panels, F5's τ axis).
 //
 // # Comparison (package results, Compare)
 //

@@ -1091,7 +1091,6 @@ func figF8(v *sweepView) ([]*figure, string) {
 		var legend []legendItem
 		for mi, cdef := range cols {
 			p := newPanel(cdef.label, "step", cdef.col+" ("+cdef.unit+")")
-			fractionRange(p, cdef.col)
 			drawn := false
 			for _, g := range cv.all() {
 				var curves []xy
@@ -1113,6 +1112,7 @@ func figF8(v *sweepView) ([]*figure, string) {
 					legend = append(legend, legendItem{groupLabel(g) + ", " + seedsNote(g) + " seeds", []plot.Thumbnailer{lineThumb(st)}})
 				}
 			}
+			fractionRange(p, cdef.col) // after the data: Add widens the axes
 			if drawn {
 				panels = append(panels, p)
 			}
