@@ -359,7 +359,7 @@ func finalMetrics(dir string) map[string]float64 {
 	m := map[string]float64{
 		"lp_chosen_0": val(first, "lp_chosen"), "lp_chosen_peak": peak, "lp_chosen_final": val(last, "lp_chosen"),
 		"lp_rejected_0": val(first, "lp_rejected"), "lp_rejected_final": val(last, "lp_rejected"),
-		"lp_argmax_0":       val(first, "lp_argmax"), "lp_argmax_final": val(last, "lp_argmax"),
+		"lp_argmax_0": val(first, "lp_argmax"), "lp_argmax_final": val(last, "lp_argmax"),
 		"gap_0": val(first, "gap"), "gap_final": val(last, "gap"),
 		"top1_mass_0": val(first, "top1_mass"), "top1_mass_final": val(last, "top1_mass"),
 		"suppression_final": val(last, "suppression"), "reward_acc_final": val(last, "reward_acc"),
