@@ -83,6 +83,11 @@ func Generate(sweepDir string, opt Options) (*Report, error) {
 	want := map[string]bool{}
 	for _, id := range opt.Only {
 		id = strings.TrimSpace(id)
+		for _, known := range FigureIDs { // accept "f2", "f1B"
+			if strings.EqualFold(id, known) {
+				id = known
+			}
+		}
 		if _, ok := builders[id]; !ok {
 			return nil, &InputError{fmt.Errorf("figure id %q: expected one of %s", id, strings.Join(FigureIDs, ", "))}
 		}
