@@ -16,8 +16,9 @@ import (
 //
 // A general matrix product C = alpha·op(A)·op(B) + beta·C for float32 and
 // float64, in the GotoBLAS layout: op(B) is copied ("packed") in panels of
-// kc × NR, op(A) in blocks of mc × kc made of 6-row panels, and an
-// assembly micro-kernel (kernel_amd64.s, AVX2 + FMA) multiplies one
+// kc × NR, op(A) in blocks of mc × kc made of 6-row panels (an operand
+// that is already row-major is read in place instead, except for the
+// zero-padded edge panels), and an assembly micro-kernel (kernel_amd64.s, AVX2 + FMA) multiplies one
 // 6-row panel by one NR-column panel, keeping the 6 × NR result in
 // registers for the whole inner dimension:
 //
@@ -50,10 +51,11 @@ const (
 // gemmFloat is the element type of the GEMM.
 type gemmFloat interface{ ~float32 | ~float64 }
 
-// gemmKernel is a micro-kernel: C[6×nr] += alpha · Apack(6×k) · Bpack(k×nr),
-// or C = alpha · Apack · Bpack (C not read) when overwrite is set; C has
-// row stride ldc; k ≥ 1.
-type gemmKernel[T gemmFloat] func(k int, a, b, c *T, ldc int, alpha T, overwrite bool)
+// gemmKernel is a micro-kernel: C[6×nr] += alpha · A(6×k) · B(k×nr), or
+// C = alpha · A · B (C not read) when overwrite is set; A's element (r, p)
+// is at a[r·rs + p·ps], B's row p starts at b[p·bs], C has row stride
+// ldc; k ≥ 1.
+type gemmKernel[T gemmFloat] func(k int, a *T, rs, ps int, b *T, bs int, c *T, ldc int, alpha T, overwrite bool)
 
 // gemmBufs are one goroutine's packing buffers.
 type gemmBufs[T gemmFloat] struct {
@@ -173,16 +175,22 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 				gemmPackA(g, ic, mc, pc, kc, bufs.a)
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
-					bp := &bufs.b[jr*kc]
+					bp, bs := &bufs.b[jr*kc], nr // packed panel
+					if !g.bT && nrr == nr {      // a full panel of a row-major B: read in place
+						bp, bs = &g.b[pc*g.ldb+jc+jr], g.ldb
+					}
 					for ir := 0; ir < mc; ir += gemmMR {
 						mrr := min(gemmMR, mc-ir)
-						ap := &bufs.a[ir*kc]
+						ap, rs, ps := &bufs.a[ir*kc], 1, gemmMR // packed panel
+						if !g.aT && mrr == gemmMR {             // a full panel of a row-major A: read in place
+							ap, rs, ps = &g.a[(ic+ir)*g.lda+pc], g.lda, 1
+						}
 						off := (ic+ir)*g.ldc + jc + jr
 						if mrr == gemmMR && nrr == nr {
-							kern(kc, ap, bp, &g.c[off], g.ldc, g.alpha, overwrite)
+							kern(kc, ap, rs, ps, bp, bs, &g.c[off], g.ldc, g.alpha, overwrite)
 							continue
 						}
-						kern(kc, ap, bp, &tile[0], nr, g.alpha, true)
+						kern(kc, ap, rs, ps, bp, bs, &tile[0], nr, g.alpha, true)
 						for r := 0; r < mrr; r++ {
 							dst := g.c[off+r*g.ldc : off+r*g.ldc+nrr]
 							src := tile[r*nr : r*nr+nrr]
@@ -203,6 +211,8 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 
 // gemmPackA packs op(A)[ic:ic+mc, pc:pc+kc] into 6-row panels, each laid
 // out p-major (6 consecutive values per p), the last panel zero-padded.
+// A row-major (untransposed) A is read in place by the kernel, so only its
+// partial last panel is packed.
 func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
 	full := mc / gemmMR // panels without padding
 	if g.aT {
@@ -212,22 +222,6 @@ func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
 			row := g.a[(pc+p)*g.lda+ic : (pc+p)*g.lda+ic+mc]
 			for panel := 0; panel < full; panel++ {
 				*(*[gemmMR]T)(buf[panel*gemmMR*kc+p*gemmMR:]) = *(*[gemmMR]T)(row[panel*gemmMR:])
-			}
-		}
-	} else {
-		// op(A)[i, p] = a[i·lda + p]: six row streams per panel.
-		for panel := 0; panel < full; panel++ {
-			i0 := ic + panel*gemmMR
-			dst := buf[panel*gemmMR*kc : (panel+1)*gemmMR*kc]
-			r0 := g.a[i0*g.lda+pc : i0*g.lda+pc+kc]
-			r1 := g.a[(i0+1)*g.lda+pc : (i0+1)*g.lda+pc+kc]
-			r2 := g.a[(i0+2)*g.lda+pc : (i0+2)*g.lda+pc+kc]
-			r3 := g.a[(i0+3)*g.lda+pc : (i0+3)*g.lda+pc+kc]
-			r4 := g.a[(i0+4)*g.lda+pc : (i0+4)*g.lda+pc+kc]
-			r5 := g.a[(i0+5)*g.lda+pc : (i0+5)*g.lda+pc+kc]
-			for p := range r0 {
-				d := (*[gemmMR]T)(dst[p*gemmMR:])
-				d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 			}
 		}
 	}
@@ -249,7 +243,8 @@ func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
 
 // gemmPackB packs op(B)[pc:pc+kc, jc:jc+nc] into nr-column panels, each
 // laid out p-major (nr consecutive values per p), the last panel
-// zero-padded.
+// zero-padded. A row-major (untransposed) B is read in place by the kernel,
+// so only its partial last panel is packed.
 func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 	panels := (nc + nr - 1) / nr
 	for panel := 0; panel < panels; panel++ {
@@ -268,21 +263,13 @@ func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 			}
 			continue
 		}
-		switch { // op(B)[p, j] = b[p·ldb + j]: nr contiguous values per p
-		case cols == 16 && nr == 16:
-			for p := 0; p < kc; p++ {
-				*(*[16]T)(dst[p*16:]) = *(*[16]T)(g.b[(pc+p)*g.ldb+j0:])
-			}
-		case cols == 8 && nr == 8:
-			for p := 0; p < kc; p++ {
-				*(*[8]T)(dst[p*8:]) = *(*[8]T)(g.b[(pc+p)*g.ldb+j0:])
-			}
-		default:
-			for p := 0; p < kc; p++ {
-				row := g.b[(pc+p)*g.ldb+j0 : (pc+p)*g.ldb+j0+cols]
-				for c, x := range row {
-					dst[p*nr+c] = x
-				}
+		if cols == nr {
+			continue // a full panel of a row-major B is read in place by the kernel
+		}
+		for p := 0; p < kc; p++ { // op(B)[p, j] = b[p·ldb + j]
+			row := g.b[(pc+p)*g.ldb+j0 : (pc+p)*g.ldb+j0+cols]
+			for c, x := range row {
+				dst[p*nr+c] = x
 			}
 		}
 	}

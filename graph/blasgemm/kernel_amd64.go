@@ -5,10 +5,10 @@ package blasgemm
 // Assembly in kernel_amd64.s.
 
 //go:noescape
-func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32, overwrite bool)
+func sgemmKernel6x16(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, alpha float32, overwrite bool)
 
 //go:noescape
-func dgemmKernel6x8(k int, a, b, c *float64, ldc int, alpha float64, overwrite bool)
+func dgemmKernel6x8(k int, a *float64, rs, ps int, b *float64, bs int, c *float64, ldc int, alpha float64, overwrite bool)
 
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 

@@ -7,14 +7,29 @@
 // or C = alpha · Apack · Bpack without reading C when overwrite is set,
 // with the 6×NR accumulator tile held in Y0…Y11. k ≥ 1.
 
-// func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32, overwrite bool)
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-45
+// Operands: op(A) element (r, p) of the 6-row panel is at a + r·rs + p·ps
+// (packed: rs = 1, ps = 6; a row-major A read in place: rs = lda, ps = 1);
+// op(B) row p of the NR-column panel starts at b + p·bs (packed: bs = NR;
+// a row-major B read in place: bs = ldb). All strides are in elements.
+
+// func sgemmKernel6x16(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, alpha float32, overwrite bool)
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-69
 	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ a+8(FP), BX
+	MOVQ rs+16(FP), R8
 	SHLQ $2, R8
+	LEAQ (BX)(R8*1), SI
+	LEAQ (SI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	MOVQ ps+24(FP), R13
+	SHLQ $2, R13
+	MOVQ b+32(FP), DI
+	MOVQ bs+40(FP), DX
+	SHLQ $2, DX
+	MOVQ DX, bs+40(FP)
+	XORQ AX, AX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -31,31 +46,34 @@ TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-45
 sloop:
 	VMOVUPS      (DI), Y12
 	VMOVUPS      32(DI), Y13
-	VBROADCASTSS (SI), Y14
-	VBROADCASTSS 4(SI), Y15
+	VBROADCASTSS (BX)(AX*1), Y14
+	VBROADCASTSS (SI)(AX*1), Y15
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
 	VFMADD231PS  Y12, Y15, Y2
 	VFMADD231PS  Y13, Y15, Y3
-	VBROADCASTSS 8(SI), Y14
-	VBROADCASTSS 12(SI), Y15
+	VBROADCASTSS (R9)(AX*1), Y14
+	VBROADCASTSS (R10)(AX*1), Y15
 	VFMADD231PS  Y12, Y14, Y4
 	VFMADD231PS  Y13, Y14, Y5
 	VFMADD231PS  Y12, Y15, Y6
 	VFMADD231PS  Y13, Y15, Y7
-	VBROADCASTSS 16(SI), Y14
-	VBROADCASTSS 20(SI), Y15
+	VBROADCASTSS (R11)(AX*1), Y14
+	VBROADCASTSS (R12)(AX*1), Y15
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
 	VFMADD231PS  Y12, Y15, Y10
 	VFMADD231PS  Y13, Y15, Y11
-	ADDQ         $24, SI
-	ADDQ         $64, DI
+	ADDQ         R13, AX
+	ADDQ         bs+40(FP), DI
 	DECQ         CX
 	JNZ          sloop
 
-	VBROADCASTSS alpha+40(FP), Y14
-	MOVBLZX      overwrite+44(FP), AX
+	MOVQ         c+48(FP), DX
+	MOVQ         ldc+56(FP), R8
+	SHLQ         $2, R8
+	VBROADCASTSS alpha+64(FP), Y14
+	MOVBLZX      overwrite+68(FP), AX
 	TESTL        AX, AX
 	JNZ          sstore
 
@@ -95,14 +113,24 @@ sstore:
 	VZEROUPPER
 	RET
 
-// func dgemmKernel6x8(k int, a, b, c *float64, ldc int, alpha float64, overwrite bool)
-TEXT ·dgemmKernel6x8(SB), NOSPLIT, $0-49
+// func dgemmKernel6x8(k int, a *float64, rs, ps int, b *float64, bs int, c *float64, ldc int, alpha float64, overwrite bool)
+TEXT ·dgemmKernel6x8(SB), NOSPLIT, $0-73
 	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ a+8(FP), BX
+	MOVQ rs+16(FP), R8
 	SHLQ $3, R8
+	LEAQ (BX)(R8*1), SI
+	LEAQ (SI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	MOVQ ps+24(FP), R13
+	SHLQ $3, R13
+	MOVQ b+32(FP), DI
+	MOVQ bs+40(FP), DX
+	SHLQ $3, DX
+	MOVQ DX, bs+40(FP)
+	XORQ AX, AX
 	VXORPD Y0, Y0, Y0
 	VXORPD Y1, Y1, Y1
 	VXORPD Y2, Y2, Y2
@@ -119,31 +147,34 @@ TEXT ·dgemmKernel6x8(SB), NOSPLIT, $0-49
 dloop:
 	VMOVUPD      (DI), Y12
 	VMOVUPD      32(DI), Y13
-	VBROADCASTSD (SI), Y14
-	VBROADCASTSD 8(SI), Y15
+	VBROADCASTSD (BX)(AX*1), Y14
+	VBROADCASTSD (SI)(AX*1), Y15
 	VFMADD231PD  Y12, Y14, Y0
 	VFMADD231PD  Y13, Y14, Y1
 	VFMADD231PD  Y12, Y15, Y2
 	VFMADD231PD  Y13, Y15, Y3
-	VBROADCASTSD 16(SI), Y14
-	VBROADCASTSD 24(SI), Y15
+	VBROADCASTSD (R9)(AX*1), Y14
+	VBROADCASTSD (R10)(AX*1), Y15
 	VFMADD231PD  Y12, Y14, Y4
 	VFMADD231PD  Y13, Y14, Y5
 	VFMADD231PD  Y12, Y15, Y6
 	VFMADD231PD  Y13, Y15, Y7
-	VBROADCASTSD 32(SI), Y14
-	VBROADCASTSD 40(SI), Y15
+	VBROADCASTSD (R11)(AX*1), Y14
+	VBROADCASTSD (R12)(AX*1), Y15
 	VFMADD231PD  Y12, Y14, Y8
 	VFMADD231PD  Y13, Y14, Y9
 	VFMADD231PD  Y12, Y15, Y10
 	VFMADD231PD  Y13, Y15, Y11
-	ADDQ         $48, SI
-	ADDQ         $64, DI
+	ADDQ         R13, AX
+	ADDQ         bs+40(FP), DI
 	DECQ         CX
 	JNZ          dloop
 
-	VBROADCASTSD alpha+40(FP), Y14
-	MOVBLZX      overwrite+48(FP), AX
+	MOVQ         c+48(FP), DX
+	MOVQ         ldc+56(FP), R8
+	SHLQ         $3, R8
+	VBROADCASTSD alpha+64(FP), Y14
+	MOVBLZX      overwrite+72(FP), AX
 	TESTL        AX, AX
 	JNZ          dstore
 

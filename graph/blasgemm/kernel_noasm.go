@@ -7,10 +7,10 @@ package blasgemm
 
 const gemmKernelOK = false
 
-func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32, overwrite bool) {
+func sgemmKernel6x16(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, alpha float32, overwrite bool) {
 	panic("sgemmKernel6x16: no assembly kernel in this build")
 }
 
-func dgemmKernel6x8(k int, a, b, c *float64, ldc int, alpha float64, overwrite bool) {
+func dgemmKernel6x8(k int, a *float64, rs, ps int, b *float64, bs int, c *float64, ldc int, alpha float64, overwrite bool) {
 	panic("dgemmKernel6x8: no assembly kernel in this build")
 }
