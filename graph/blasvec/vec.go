@@ -1,5 +1,5 @@
 // Package blasvec holds vectorised float32 elementwise kernels (exp with
-// a fused shift and sum, tanh) for the fused softmax, log-softmax and GELU
+// a fused shift and sum, tanh, max) for the fused softmax, log-softmax and GELU
 // ops of package graph. On amd64 with AVX2 + FMA they run 8 lanes at a
 // time in Go assembly (vec_amd64.s, no cgo); elsewhere, or with -tags
 // noasm, they fall back to math.Exp / math.Tanh element by element.
@@ -56,6 +56,31 @@ func Tanh32(dst, src []float32) {
 	}
 	for i := head; i < n; i++ {
 		dst[i] = tanh32(src[i])
+	}
+}
+
+// Max32 returns the largest element of x (−Inf for an empty x). NaNs are
+// not guaranteed to propagate: callers that must see them should look at
+// the sum of ExpShiftSum32, which does.
+func Max32(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	head := 0
+	if vecOK && len(x) >= 8 {
+		head = len(x) &^ 7
+		m = max32AVX2(&x[0], head)
+	}
+	for _, v := range x[head:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// Scale32 multiplies every element of x by s in place.
+func Scale32(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
 	}
 }
 

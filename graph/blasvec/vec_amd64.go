@@ -8,6 +8,9 @@ func expShiftSumAVX2(dst, src *float32, n int, shift float32) float64
 //go:noescape
 func tanhAVX2(dst, src *float32, n int)
 
+//go:noescape
+func max32AVX2(x *float32, n int) float32
+
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
 func xgetbv0() (eax uint32)

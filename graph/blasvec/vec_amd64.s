@@ -124,6 +124,34 @@ thdone:
 	VZEROUPPER
 	RET
 
+// func max32AVX2(x *float32, n int) float32
+// n is a multiple of 8 and ≥ 8.
+TEXT ·max32AVX2(SB), NOSPLIT, $0-20
+	MOVQ    x+0(FP), SI
+	MOVQ    n+8(FP), CX
+	SHRQ    $3, CX
+	VMOVUPS (SI), Y0
+	ADDQ    $32, SI
+	DECQ    CX
+	JZ      mxdone
+
+mxloop:
+	VMAXPS (SI), Y0, Y0
+	ADDQ   $32, SI
+	DECQ   CX
+	JNZ    mxloop
+
+mxdone:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	MOVSS        X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
 // func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL eaxArg+0(FP), AX

@@ -9,3 +9,5 @@ func expShiftSumAVX2(dst, src *float32, n int, shift float32) float64 {
 }
 
 func tanhAVX2(dst, src *float32, n int) { panic("blasvec: no assembly in this build") }
+
+func max32AVX2(x *float32, n int) float32 { panic("blasvec: no assembly in this build") }

@@ -150,3 +150,23 @@ func BenchmarkExp32(b *testing.B) {
 		}
 	})
 }
+
+// TestMax32 checks the reduction on lengths around the lane width,
+// with the maximum in the lanes, in the tail and first.
+func TestMax32(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		for pos := 0; pos < n; pos++ {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = -float32(i%7) - 1
+			}
+			x[pos] = 3
+			if m := Max32(x); m != 3 {
+				t.Fatalf("n=%d max at %d: got %v", n, pos, m)
+			}
+		}
+	}
+	if m := Max32(nil); !math.IsInf(float64(m), -1) {
+		t.Errorf("Max32(nil) = %v", m)
+	}
+}
