@@ -8,7 +8,7 @@
 //
 //	rep, err := plots.WriteAll(sweepDir)        // what cmd/sweep calls after its cells finish
 //	rep, err := plots.Generate(sweepDir, opts)  // the same with options (cmd/figures)
-//	fmt.Print(rep.Summary())                    // "wrote F2 …" / "skipped F5 no τ axis …"
+//	fmt.Print(rep.Summary())                    // "wrote F2: …" / "skipped F5: no τ axis (one τ value: 0.01)"
 //
 // WriteAll writes <sweep>/figures/F*_*.{png,svg,pdf}, <sweep>/comparison.csv,
 // <sweep>/comparison.md and <sweep>/report.html. It removes stale figure

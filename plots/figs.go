@@ -783,6 +783,20 @@ func figF5(v *sweepView) ([]*figure, string) {
 			grid(flat, 2), vg.Points(250), vg.Points(160), legend))
 	}
 	if len(figs) == 0 {
+		taus := map[float64]bool{}
+		for _, g := range v.groups {
+			if !g.Gate.Ungated() {
+				taus[g.Gate.Tau] = true
+			}
+		}
+		switch len(taus) {
+		case 0:
+			return nil, "no τ axis (no gated cell)"
+		case 1:
+			for t := range taus {
+				return nil, fmt.Sprintf("no τ axis (one τ value: %g)", t)
+			}
+		}
 		return nil, "no τ axis (no gate kind with two or more τ > 0 values in one setting)"
 	}
 	return figs, ""

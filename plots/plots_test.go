@@ -108,7 +108,7 @@ func TestGenerateFixture(t *testing.T) {
 			t.Errorf("%s not written: %v", f, err)
 		}
 	}
-	if s := rep.Summary(); !strings.Contains(s, "skipped F7") || !strings.Contains(s, "wrote   F5") {
+	if s := rep.Summary(); !strings.Contains(s, "skipped F7: one objective") || !strings.Contains(s, "wrote   F5: ") {
 		t.Errorf("Summary() lacks the skip or write lines:\n%s", s)
 	}
 }

@@ -174,10 +174,10 @@ func (r *Report) Summary() string {
 		if len(f.Files) > 0 {
 			dir = filepath.Dir(f.Files[0])
 		}
-		fmt.Fprintf(&b, "wrote   %-4s %s.{%s}\n", f.ID, filepath.Join(dir, f.Name), strings.Join(exts, ","))
+		fmt.Fprintf(&b, "wrote   %s: %s.{%s}\n", f.ID, filepath.Join(dir, f.Name), strings.Join(exts, ","))
 	}
 	for _, s := range r.Skipped {
-		fmt.Fprintf(&b, "skipped %-4s %s\n", s.ID, s.Reason)
+		fmt.Fprintf(&b, "skipped %s: %s\n", s.ID, s.Reason)
 	}
 	for _, c := range r.CellsSkipped {
 		fmt.Fprintf(&b, "cell %s not used: %s\n", c.ID, c.Reason)

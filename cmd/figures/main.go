@@ -5,7 +5,7 @@
 //	go run ./cmd/figures -in runs/demo [-out DIR] [-only F2,F3] [-formats png,svg,pdf] [-dpi 150]
 //
 // It prints one line per figure written and one per figure skipped, with
-// the reason (e.g. "skipped F5   no τ axis ..."). Exit status: 0 ok, 1 a
+// the reason (e.g. "skipped F5: no τ axis ..."). Exit status: 0 ok, 1 a
 // file could not be written, 2 bad flags or an unreadable sweep directory.
 package main
 

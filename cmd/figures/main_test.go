@@ -21,7 +21,7 @@ func TestRun(t *testing.T) {
 	if rc := run([]string{"-in", dir, "-out", out, "-only", "F2,F6", "-formats", "png", "-dpi", "40"}, &so, &se); rc != 0 {
 		t.Fatalf("rc = %d, stderr %s", rc, se.String())
 	}
-	if !strings.Contains(so.String(), "wrote   F2") || !strings.Contains(so.String(), "skipped F6") {
+	if !strings.Contains(so.String(), "wrote   F2: ") || !strings.Contains(so.String(), "skipped F6: one model size") {
 		t.Errorf("stdout lacks the F2 write or F6 skip line:\n%s", so.String())
 	}
 	if _, err := os.Stat(filepath.Join(out, "F2_mass_dynamics.png")); err != nil {
