@@ -36,8 +36,16 @@ type Options struct {
 	NoComparison  bool     // do not write comparison.csv|md
 	NoReport      bool     // do not write report.html
 	MarginLevels  []float64
-	ExternalImage bool // report.html links figures by relative path instead of embedding them
+	// ExternalImage makes report.html link the PNGs by relative path
+	// instead of embedding them; it is also used when the PNGs together
+	// exceed MaxEmbedBytes.
+	ExternalImage bool
 }
+
+// MaxEmbedBytes is the total PNG size above which report.html links the
+// figures (figures/…, relative paths) instead of embedding them, to keep
+// the page light enough for a browser.
+const MaxEmbedBytes = 40 << 20
 
 // FigureFile is one figure written by Generate.
 type FigureFile struct {
@@ -317,6 +325,18 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 			}
 		}
 	}
+	external := opt.ExternalImage
+	var total int64
+	for _, f := range rep.Figures {
+		for _, p := range f.Files {
+			if st, err := os.Stat(p); err == nil && filepath.Ext(p) == ".png" {
+				total += st.Size()
+			}
+		}
+	}
+	if total > MaxEmbedBytes {
+		external = true
+	}
 	for _, f := range rep.Figures {
 		hf := htmlFigure{ID: f.ID, Title: f.Title, Caption: f.Caption, Anchor: f.Name}
 		for _, p := range f.Files {
@@ -327,7 +347,7 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 			rel = filepath.ToSlash(rel)
 			hf.Links = append(hf.Links, htmlLink{Name: strings.TrimPrefix(filepath.Ext(p), "."), Href: rel})
 			if filepath.Ext(p) == ".png" && hf.Src == "" {
-				if opt.ExternalImage {
+				if external {
 					hf.Src = template.URL(rel)
 				} else {
 					b, err := os.ReadFile(p)
