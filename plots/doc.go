@@ -81,8 +81,9 @@
 // One self-contained page: the grid (grid.toml, grid.resolved.json), the
 // cells not used, summary.csv, the comparison tables (per pipeline: at the
 // final probe and at each matched margin; bold cells exclude 0), and every
-// figure as an embedded PNG (data: URI) with a caption saying what to look
-// for and relative links to its PNG/SVG/PDF files. No scripts, no network.
+// figure as an embedded PNG (data: URI; linked by relative path instead when
+// the PNGs exceed MaxEmbedBytes) with a caption saying what to look for and
+// relative links to its PNG/SVG/PDF files. No scripts, no network.
 //
 // Package plots/fixture writes a synthetic sweep directory for the tests;
 // its numbers are not results.
