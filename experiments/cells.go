@@ -88,6 +88,9 @@ func (g *Grid) dataTable(ds string) map[string]any {
 		"probe_examples":      d.ProbeExamples,
 		"train_examples":      d.TrainExamples,
 	}
+	if set, ok := g.datasets[ds]; ok {
+		m["dataset_hash"] = set.Hash // content, so a changed file or generator means new cells
+	}
 	if d.Tokenizer == "bpe" {
 		m["vocab_size"] = d.VocabSize
 	}

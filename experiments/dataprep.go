@@ -71,13 +71,7 @@ const heldoutSeed = 0x5eed
 //   - train probe set: the first probe_examples training pairs.
 func prepareData(g *Grid, ds string, cacheDir string) (*preparedData, error) {
 	d := g.Data
-	var set *data.Dataset
-	var err error
-	if ds == "synthetic" {
-		set, err = syntheticDataset(d)
-	} else {
-		set, err = data.Load(d.Paths[ds], data.LoadOptions{Format: d.Format})
-	}
+	set, err := g.dataset(ds)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +124,40 @@ func prepareData(g *Grid, ds string, cacheDir string) (*preparedData, error) {
 		Fields: probeFields(encTrain, encHeld), NumPairs: set.Pairs(), Skipped: set.SkippedTotal(),
 	}
 	return p, nil
+}
+
+// LoadDatasets reads (or generates) every dataset of the grid once and
+// records its content hash, which becomes part of each cell's resolved
+// config (data.dataset_hash): a changed file or generator gives new cell
+// ids instead of silently reusing old records. Errors name the grid key.
+func (g *Grid) LoadDatasets() error {
+	g.datasets = map[string]*data.Dataset{}
+	for i, ds := range g.Data.Datasets {
+		var set *data.Dataset
+		var err error
+		if ds == "synthetic" {
+			set, err = syntheticDataset(g.Data)
+		} else {
+			set, err = data.Load(g.Data.Paths[ds], data.LoadOptions{Format: g.Data.Format})
+		}
+		if err != nil {
+			key := "data.dataset"
+			if len(g.Data.Datasets) > 1 {
+				key = fmt.Sprintf("data.dataset[%d]", i)
+			}
+			return g.pos.Errorf(key, "%v", err)
+		}
+		g.datasets[ds] = set
+	}
+	return nil
+}
+
+// dataset returns a dataset loaded by LoadDatasets.
+func (g *Grid) dataset(ds string) (*data.Dataset, error) {
+	if set, ok := g.datasets[ds]; ok {
+		return set, nil
+	}
+	return nil, fmt.Errorf("dataset %q was not loaded (call Grid.LoadDatasets)", ds)
 }
 
 // probeFields lists the fields present in any probe pair, in the order of

@@ -104,6 +104,7 @@ type Grid struct {
 	Objectives []results.ObjectiveSpec // [[grid.objective]]
 	Gates      []results.GateSpec      // [[grid.gate]], list-valued tau expanded
 	pos        *TOMLPositions
+	datasets   map[string]*data.Dataset // loaded by LoadDatasets
 }
 
 // Pipelines are the stage-1 variants.

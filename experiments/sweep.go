@@ -84,6 +84,9 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := grid.LoadDatasets(); err != nil {
+		return nil, err
+	}
 	filters, err := ParseFilters(opt.Only)
 	if err != nil {
 		return nil, err
@@ -121,7 +124,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		retryFailed: opt.RetryFailed, retried: map[string]bool{}}
 	for _, c := range cells {
 		if _, err := env.data.get(grid, c.Config); err != nil {
-			return nil, &ConfigError{File: grid.File, Line: grid.pos.Line("data.dataset"), Key: "data.dataset", Msg: err.Error()}
+			return nil, grid.pos.Errorf("data", "%v", err)
 		}
 	}
 	if err := writeGridFiles(out, grid, all); err != nil {
