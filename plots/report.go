@@ -28,14 +28,14 @@ func (e *InputError) Unwrap() error { return e.Err }
 
 // Options controls Generate. The zero value regenerates everything in place.
 type Options struct {
-	FiguresDir    string   // where figures go; default <sweep>/figures
-	OutDir        string   // where comparison.csv|md and report.html go; default the sweep directory
-	Only          []string // figure ids to draw (e.g. "F2", "F3"); nil = all. Comparison and report are then not written.
-	Formats       []string // figure formats; default Formats (png, svg, pdf)
-	DPI           int      // PNG resolution; default 150
-	NoComparison  bool     // do not write comparison.csv|md
-	NoReport      bool     // do not write report.html
-	MarginLevels  []float64
+	FiguresDir   string   // where figures go; default <sweep>/figures
+	OutDir       string   // where comparison.csv|md and report.html go; default the sweep directory
+	Only         []string // figure ids to draw (e.g. "F2", "F3"); nil = all. Comparison and report are then not written.
+	Formats      []string // figure formats; default Formats (png, svg, pdf)
+	DPI          int      // PNG resolution; default 150
+	NoComparison bool     // do not write comparison.csv|md
+	NoReport     bool     // do not write report.html
+	MarginLevels []float64
 	// ExternalImage makes report.html link the PNGs by relative path
 	// instead of embedding them; it is also used when the PNGs together
 	// exceed MaxEmbedBytes.
