@@ -8,6 +8,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"gatedpo/graph/blasvec"
 )
 
 // TokenLogProbs is the fused, numerically stable log-softmax + target
@@ -178,15 +180,20 @@ func lsgForward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 	parallelRange(rows, 32, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row, er := x[r*vocab:(r+1)*vocab], e[r*vocab:(r+1)*vocab]
-			m := math.Inf(-1)
-			for _, v := range row {
-				m = math.Max(m, float64(v))
-			}
-			var z float64
-			for v, xv := range row {
-				ev := exp(float64(xv) - m)
-				er[v] = T(ev)
-				z += ev
+			var m, z float64
+			if r32, ok := any(row).([]float32); ok { // float32: vectorised max and exp-and-sum (blasvec)
+				m32 := blasvec.Max32(r32)
+				m, z = float64(m32), blasvec.ExpShiftSum32(any(er).([]float32), r32, m32)
+			} else {
+				m = math.Inf(-1)
+				for _, v := range row {
+					m = math.Max(m, float64(v))
+				}
+				for v, xv := range row {
+					ev := exp(float64(xv) - m)
+					er[v] = T(ev)
+					z += ev
+				}
 			}
 			l := m + math.Log(z)
 			c.max[r], c.lse[r], c.z[r] = m, l, z
