@@ -281,7 +281,12 @@ func (pr *prober) probe(pd *preparedData, step int) ([]*probePass, error) {
 				rest = append(rest, seqs...)
 				continue
 			}
-			stats, err := pr.stats.run(seqs, pd.PadID)
+			// entropy and collision (the costly statistics) on the held-out split only
+			g := pr.stats
+			if split == results.SplitTrain {
+				g = pr.plain
+			}
+			stats, err := g.run(seqs, pd.PadID)
 			if err != nil {
 				return nil, err
 			}

@@ -254,6 +254,9 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
 				s.Entropy /= float64(s.NTok)
 				s.Collision /= float64(s.NTok)
 			}
+			if p.entV == nil {
+				s.Entropy, s.Collision = math.NaN(), math.NaN()
+			}
 			out = append(out, s)
 		}
 	}
