@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -55,7 +56,9 @@ func childMain(args []string) int {
 			o.RetryFailed = true
 		}
 	}
-	_, err := Run(context.Background(), o)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	_, err := Run(ctx, o)
 	switch {
 	case err == nil:
 		return 0
@@ -476,4 +479,44 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if len(lines) != 3 || !strings.Contains(b.String(), "ramp") || strings.Contains(b.String(), "dpo/none") {
 		t.Errorf("dry run listing:\n%s", b.String())
 	}
+}
+
+func TestSweepInterruptKeepsCheckpoint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "int")
+	cmd := child(t, "-grid", "test", "-out", dir, "-workers", "1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	var cell string
+	for cell == "" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		cells, _ := os.ReadDir(filepath.Join(dir, results.CellsDir))
+		for _, c := range cells {
+			if _, _, ok := latestCheckpoint(filepath.Join(dir, results.CellsDir, c.Name(), results.CheckpointDir)); ok {
+				cell = c.Name()
+			}
+		}
+	}
+	if cell == "" {
+		t.Fatal("no checkpoint appeared")
+	}
+	cmd.Process.Signal(os.Interrupt)
+	t0 := time.Now()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit %v after SIGINT, want 1", err)
+	}
+	if d := time.Since(t0); d > 30*time.Second {
+		t.Errorf("took %v to stop", d)
+	}
+	_, s, ok := results.ReadCellRecord(filepath.Join(dir, results.CellsDir, cell))
+	if !ok || s.Status != results.StatusRunning {
+		t.Errorf("interrupted cell: %+v (want status running)", s)
+	}
+	if _, _, ok := latestCheckpoint(filepath.Join(dir, results.CellsDir, cell, results.CheckpointDir)); !ok {
+		t.Error("the checkpoint is gone after SIGINT")
+	}
+	checkRecordsReadable(t, dir)
 }
