@@ -221,7 +221,8 @@ func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
 		for p := 0; p < kc; p++ {
 			row := g.a[(pc+p)*g.lda+ic : (pc+p)*g.lda+ic+mc]
 			for panel := 0; panel < full; panel++ {
-				*(*[gemmMR]T)(buf[panel*gemmMR*kc+p*gemmMR:]) = *(*[gemmMR]T)(row[panel*gemmMR:])
+				d, s := (*[gemmMR]T)(buf[panel*gemmMR*kc+p*gemmMR:]), (*[gemmMR]T)(row[panel*gemmMR:])
+				d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5] // not an array copy: that is a memmove call
 			}
 		}
 	}
