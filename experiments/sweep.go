@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"gatedpo/models"
 	"gatedpo/results"
 )
 
@@ -114,6 +115,9 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	}
 	if st, err := os.Stat(out); err == nil && !st.IsDir() {
 		return nil, &ConfigError{File: out, Msg: "the output path exists and is not a directory"}
+	}
+	if err := checkInitFrom(grid, cells); err != nil {
+		return nil, err
 	}
 	oc := &Outcome{Dir: out, Cells: len(cells)}
 	if opt.DryRun {
@@ -297,4 +301,32 @@ func sortedIDs(cells []*Cell) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// checkInitFrom loads train.init_from (when set) and checks that it fits
+// the model of every selected cell: same kind and the same value for every
+// config key both have (vocab_size, d_model, max_seq_len, …).
+func checkInitFrom(g *Grid, cells []*Cell) error {
+	if g.Train.InitFromPath == "" {
+		return nil
+	}
+	lm, err := models.Load(g.Train.InitFromPath, dtypeOf(g.Train.DType))
+	if err != nil {
+		return g.pos.Errorf("train.init_from", "%v", err)
+	}
+	var have map[string]any
+	if err := json.Unmarshal([]byte(lm.ConfigJSON()), &have); err != nil {
+		return g.pos.Errorf("train.init_from", "%v", err)
+	}
+	for _, c := range cells {
+		if c.Config.Model["kind"] != lm.Kind() {
+			return g.pos.Errorf("train.init_from", "the checkpoint is a %s, arch %s is a %v", lm.Kind(), c.Config.Arch, c.Config.Model["kind"])
+		}
+		for k, want := range c.Config.Model {
+			if got, ok := have[k]; ok && fmt.Sprint(got) != fmt.Sprint(want) {
+				return g.pos.Errorf("train.init_from", "the checkpoint has %s = %v, arch %s with this [data] needs %v", k, got, c.Config.Arch, want)
+			}
+		}
+	}
+	return nil
 }

@@ -44,14 +44,23 @@ func run() int {
 	fs.StringVar(&shard, "shard", "", "run shard i/n of the cells (0-based); also SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX")
 	fs.IntVar(&shards, "shards", 0, "shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); also "+experiments.ShardsEnv)
 	fs.BoolVar(&o.RetryFailed, "retry-failed", false, "rerun cells recorded as failed")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		return 2
+	// flags may come before or after a bare grid path
+	var positional []string
+	for args := os.Args[1:]; ; {
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	switch {
-	case fs.NArg() == 1 && o.Grid == "":
-		o.Grid = fs.Arg(0)
-	case fs.NArg() > 0:
-		fmt.Fprintf(os.Stderr, "sweep: unexpected arguments %q (one grid file, or -grid FILE)\n", fs.Args())
+	case len(positional) == 1 && o.Grid == "":
+		o.Grid = positional[0]
+	case len(positional) > 0:
+		fmt.Fprintf(os.Stderr, "sweep: unexpected arguments %q (one grid file, or -grid FILE)\n", positional)
 		return 2
 	}
 	o.Only = only
