@@ -58,7 +58,7 @@
 //	warmup_steps = 20
 //	weight_decay = 0              # 0.01 for adamw unless set
 //	max_grad_norm = 10.0          # global-norm clipping; 0 = off
-//	eval_every = 25               # probe every N preference steps, and at step 0
+//	eval_every = 50               # probe every N preference steps, and at step 0
 //	checkpoint_every = 200        # steps; a killed cell resumes from its last checkpoint
 //	dtype = "float32"             # float32 | float64
 //	init_from = ""                # a checkpoint (models.Save format) to start stage 1 from

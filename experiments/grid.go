@@ -74,7 +74,7 @@ type TrainConfig struct {
 	WarmupSteps     int     // linear warm-up steps (default 20)
 	WeightDecay     float64 // adamw decay (default 0.01 for adamw, else 0)
 	MaxGradNorm     float64 // global-norm clipping, 0 = off (default 10)
-	EvalEvery       int     // probe every N preference steps (and at step 0) (default 25)
+	EvalEvery       int     // probe every N preference steps (and at step 0) (default 50)
 	CheckpointEvery int     // checkpoint every N steps (default 200)
 	DType           string  // float32 | float64 (default float32)
 	InitFrom        string  // checkpoint to start stage 1 from ("" = random init), as written
@@ -475,7 +475,7 @@ func (p *tableParser) train(g *Grid, v any) error {
 		return err
 	}
 	c := TrainConfig{SFTEpochs: 8, PrefEpochs: 6, BatchPairs: 8, Optimizer: "adam", LR: 1e-3, LRSchedule: "constant",
-		WarmupSteps: 20, MaxGradNorm: 10, EvalEvery: 25, CheckpointEvery: 200, DType: "float32"}
+		WarmupSteps: 20, MaxGradNorm: 10, EvalEvery: 50, CheckpointEvery: 200, DType: "float32"}
 	errs := []error{
 		p.integer("train.sft_epochs", t["sft_epochs"], &c.SFTEpochs, 0),
 		p.integer("train.pref_epochs", t["pref_epochs"], &c.PrefEpochs, 0),
