@@ -71,6 +71,11 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C quits at once
+		fmt.Fprintln(os.Stderr, "sweep: stopping: running cells save a checkpoint (Ctrl-C again to quit now)")
+	}()
 	_, err = experiments.Run(ctx, o)
 	switch {
 	case err == nil:
