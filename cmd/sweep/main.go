@@ -70,13 +70,18 @@ func run() int {
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	finished := make(chan struct{})
 	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C quits at once
-		fmt.Fprintln(os.Stderr, "sweep: stopping: running cells save a checkpoint (Ctrl-C again to quit now)")
+		select {
+		case <-ctx.Done():
+			stop() // a second Ctrl-C quits at once
+			fmt.Fprintln(os.Stderr, "sweep: stopping: running cells save a checkpoint (Ctrl-C again to quit now)")
+		case <-finished:
+		}
 	}()
 	_, err = experiments.Run(ctx, o)
+	close(finished)
+	stop()
 	switch {
 	case err == nil:
 		return 0
