@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -146,8 +149,10 @@ type StepInfo struct {
 var ErrNonFiniteGrad = errors.New("graph: non-finite gradient norm, step skipped")
 
 // Optimizer updates parameter tensors in place from their gradients. It is
-// deterministic: one goroutine, a fixed order (the order of the parameters
-// given to Step), float64 accumulation of the gradient norm. State is held
+// deterministic: the update is elementwise, and the gradient norm is a
+// float64 sum of per-chunk partial sums (fixed 32768-element chunks in the
+// order of the parameters given to Step) added in chunk order, so neither
+// depends on GOMAXPROCS although chunks run in parallel. State is held
 // per parameter name, so the parameter order may change between calls
 // and across a checkpoint.
 //
@@ -264,15 +269,25 @@ func (o *Optimizer) StepTensors(names []string, values, grads []*tensor.Dense) (
 	}
 	defer optZeroAll(grads)
 
-	// Global L2 norm, float64 accumulation in parameter order.
-	var sq float64
-	for _, g := range grads {
-		switch d := g.Data().(type) {
+	// Global L2 norm: float64 partial sums over fixed chunks, added in
+	// chunk order (deterministic whatever the number of goroutines).
+	sizes := make([]int, len(grads))
+	for i, g := range grads {
+		sizes[i] = g.Shape().TotalSize()
+	}
+	chunks := optChunks(sizes)
+	partial := make([]float64, len(chunks))
+	optRun(chunks, func(c int, ch optChunk) {
+		switch d := grads[ch.param].Data().(type) {
 		case []float32:
-			sq += optSumSquares(d)
+			partial[c] = optSumSquares(d[ch.lo:ch.hi])
 		case []float64:
-			sq += optSumSquares(d)
+			partial[c] = optSumSquares(d[ch.lo:ch.hi])
 		}
+	})
+	var sq float64
+	for _, p := range partial {
+		sq += p
 	}
 	norm := math.Sqrt(sq)
 	k := o.step + 1
@@ -288,21 +303,80 @@ func (o *Optimizer) StepTensors(names []string, values, grads []*tensor.Dense) (
 		}
 	}
 	sc := o.scalars(k, info.LR, info.ClipScale)
+	slots := make([]*optParamSlots, len(names))
 	for i, name := range names {
-		s := o.slots[name]
-		if s == nil {
-			s = optNewSlots(o.cfg, values[i])
-			o.slots[name] = s
-		}
-		switch v := values[i].Data().(type) {
-		case []float32:
-			optUpdate(o.cfg, sc, v, grads[i].Data().([]float32), &s.f32)
-		case []float64:
-			optUpdate(o.cfg, sc, v, grads[i].Data().([]float64), &s.f64)
+		if slots[i] = o.slots[name]; slots[i] == nil {
+			slots[i] = optNewSlots(o.cfg, values[i])
+			o.slots[name] = slots[i]
 		}
 	}
+	optRun(chunks, func(_ int, ch optChunk) { // elementwise: any schedule gives the same bits
+		s, lo, hi := slots[ch.param], ch.lo, ch.hi
+		switch v := values[ch.param].Data().(type) {
+		case []float32:
+			st := s.f32
+			for j := range st {
+				if st[j] != nil {
+					st[j] = st[j][lo:hi]
+				}
+			}
+			optUpdate(o.cfg, sc, v[lo:hi], grads[ch.param].Data().([]float32)[lo:hi], &st)
+		case []float64:
+			st := s.f64
+			for j := range st {
+				if st[j] != nil {
+					st[j] = st[j][lo:hi]
+				}
+			}
+			optUpdate(o.cfg, sc, v[lo:hi], grads[ch.param].Data().([]float64)[lo:hi], &st)
+		}
+	})
 	o.step = k
 	return info, nil
+}
+
+// optChunk is a range [lo, hi) of one parameter's elements.
+type optChunk struct{ param, lo, hi int }
+
+// optChunkSize is the number of elements per chunk: small enough to
+// balance two or more goroutines, large enough that scheduling is free.
+const optChunkSize = 1 << 15
+
+// optChunks cuts parameters of the given sizes into chunks of at most
+// optChunkSize elements, in parameter order.
+func optChunks(sizes []int) []optChunk {
+	var cs []optChunk
+	for p, n := range sizes {
+		for lo := 0; lo < n; lo += optChunkSize {
+			cs = append(cs, optChunk{p, lo, min(n, lo+optChunkSize)})
+		}
+	}
+	return cs
+}
+
+// optRun calls body for every chunk, on up to GOMAXPROCS goroutines when
+// there is enough work. Chunks are independent, so results do not depend
+// on the schedule.
+func optRun(chunks []optChunk, body func(c int, ch optChunk)) {
+	workers := min(runtime.GOMAXPROCS(0), len(chunks))
+	if workers < 2 {
+		for c, ch := range chunks {
+			body(c, ch)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := int(next.Add(1) - 1); c < len(chunks); c = int(next.Add(1) - 1) {
+				body(c, chunks[c])
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // optStepScalars holds the per-step constants, computed in float64.

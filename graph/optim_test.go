@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"math"
+	"runtime"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -396,6 +397,42 @@ func BenchmarkOptimAdamStep(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := o.StepTensors(names, vals, grads); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestOptimDeterministicAcrossProcs checks that the chunked parallel
+// update and norm give the same bits with 1 and 4 goroutines.
+func TestOptimDeterministicAcrossProcs(t *testing.T) {
+	run := func(procs int) ([]float32, float64) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		const n = 3*optChunkSize + 123
+		p := make([]float32, n)
+		g := make([]float32, n)
+		o, _ := NewOptimizer(OptimConfig{Kind: AdamW, LR: 0.01, WeightDecay: 0.1, MaxGradNorm: 1})
+		var norm float64
+		for step := 0; step < 3; step++ {
+			for i := range g {
+				g[i] = float32(math.Sin(float64(i*(step+1)))) * 0.01
+			}
+			info, err := o.StepTensors([]string{"p"},
+				[]*tensor.Dense{tensor.New(tensor.WithShape(n), tensor.WithBacking(p))},
+				[]*tensor.Dense{tensor.New(tensor.WithShape(n), tensor.WithBacking(g))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			norm = info.GradNorm
+		}
+		return p, norm
+	}
+	p1, n1 := run(1)
+	p4, n4 := run(4)
+	if n1 != n4 {
+		t.Errorf("grad norm %v with 1 goroutine, %v with 4", n1, n4)
+	}
+	for i := range p1 {
+		if math.Float32bits(p1[i]) != math.Float32bits(p4[i]) {
+			t.Fatalf("element %d: %v with 1 goroutine, %v with 4", i, p1[i], p4[i])
 		}
 	}
 }
