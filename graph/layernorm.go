@@ -60,19 +60,36 @@ func (op *layerNormOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 // rowStats returns the mean and the standard deviation sqrt(var + eps) of
-// one row, accumulated in float64.
+// one row, accumulated in float64 (two passes; four partial sums each, so
+// the additions do not wait on one another).
 func rowStats[T elem](x []T, eps float64) (mean, std float64) {
-	var s float64
-	for _, v := range x {
-		s += float64(v)
+	var s0, s1, s2, s3 float64
+	n := len(x) &^ 3
+	for j := 0; j < n; j += 4 {
+		v := x[j : j+4 : j+4]
+		s0 += float64(v[0])
+		s1 += float64(v[1])
+		s2 += float64(v[2])
+		s3 += float64(v[3])
 	}
-	mean = s / float64(len(x))
-	var q float64
-	for _, v := range x {
+	for _, v := range x[n:] {
+		s0 += float64(v)
+	}
+	mean = ((s0 + s1) + (s2 + s3)) / float64(len(x))
+	var q0, q1, q2, q3 float64
+	for j := 0; j < n; j += 4 {
+		v := x[j : j+4 : j+4]
+		d0, d1, d2, d3 := float64(v[0])-mean, float64(v[1])-mean, float64(v[2])-mean, float64(v[3])-mean
+		q0 += d0 * d0
+		q1 += d1 * d1
+		q2 += d2 * d2
+		q3 += d3 * d3
+	}
+	for _, v := range x[n:] {
 		d := float64(v) - mean
-		q += d * d
+		q0 += d * d
 	}
-	return mean, math.Sqrt(q/float64(len(x)) + eps)
+	return mean, math.Sqrt(((q0+q1)+(q2+q3))/float64(len(x)) + eps)
 }
 
 func layerNormDo[T elem](eps float64, in []G.Value) (G.Value, error) {
@@ -95,13 +112,18 @@ func layerNormDo[T elem](eps float64, in []G.Value) (G.Value, error) {
 		for r := lo; r < hi; r++ {
 			xr, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
 			mean, std := rowStats(xr, eps)
+			inv := 1 / std
 			for j, v := range xr {
-				yr[j] = T((float64(v)-mean)/std*float64(w[j]) + float64(b[j]))
+				yr[j] = T((float64(v)-mean)*inv*float64(w[j]) + float64(b[j]))
 			}
 		}
 	})
 	return out, nil
 }
+
+// lnBlockRows is the number of rows per partial sum of the LayerNorm
+// weight gradient.
+const lnBlockRows = 128
 
 func (op *layerNormOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
@@ -178,17 +200,28 @@ func layerNormGradDo[T elem](op *layerNormGradOp, in []G.Value) (G.Value, error)
 	s := in[0].Shape()
 	rows, d := s[0], s[1]
 	if op.wrtW {
+		// Σ over rows in fixed blocks of lnBlockRows rows, in parallel, then
+		// the block sums in block order: deterministic for any GOMAXPROCS.
 		out, dw := newDense[T](in[1].Shape().Clone()...)
-		acc := make([]float64, d)
-		for r := 0; r < rows; r++ {
-			xr, gr := x[r*d:(r+1)*d], dy[r*d:(r+1)*d]
-			mean, std := rowStats(xr, op.eps)
-			for j, v := range xr {
-				acc[j] += float64(gr[j]) * ((float64(v) - mean) / std)
+		blocks := (rows + lnBlockRows - 1) / lnBlockRows
+		acc := make([]float64, blocks*d)
+		parallelFor(blocks, func(bk int) {
+			a := acc[bk*d : (bk+1)*d]
+			for r := bk * lnBlockRows; r < min(rows, (bk+1)*lnBlockRows); r++ {
+				xr, gr := x[r*d:(r+1)*d], dy[r*d:(r+1)*d]
+				mean, std := rowStats(xr, op.eps)
+				inv := 1 / std
+				for j, v := range xr {
+					a[j] += float64(gr[j]) * ((float64(v) - mean) * inv)
+				}
 			}
-		}
+		})
 		for j := range dw {
-			dw[j] = T(acc[j])
+			var s float64
+			for bk := 0; bk < blocks; bk++ {
+				s += acc[bk*d+j]
+			}
+			dw[j] = T(s)
 		}
 		return out, nil
 	}
@@ -199,9 +232,10 @@ func layerNormGradDo[T elem](op *layerNormGradOp, in []G.Value) (G.Value, error)
 		for r := lo; r < hi; r++ {
 			xr, gr, dr := x[r*d:(r+1)*d], dy[r*d:(r+1)*d], dx[r*d:(r+1)*d]
 			mean, std := rowStats(xr, op.eps)
+			inv := 1 / std
 			var mg, mgx float64
 			for j, v := range xr {
-				xhat[j] = (float64(v) - mean) / std
+				xhat[j] = (float64(v) - mean) * inv
 				g[j] = float64(gr[j]) * float64(w[j])
 				mg += g[j]
 				mgx += g[j] * xhat[j]
@@ -209,7 +243,7 @@ func layerNormGradDo[T elem](op *layerNormGradOp, in []G.Value) (G.Value, error)
 			mg /= float64(d)
 			mgx /= float64(d)
 			for j := range dr {
-				dr[j] = T((g[j] - mg - xhat[j]*mgx) / std)
+				dr[j] = T((g[j] - mg - xhat[j]*mgx) * inv)
 			}
 		}
 	})
