@@ -14,7 +14,7 @@ import (
 // doc.go, "The synthetic dataset"). Zero fields take the documented
 // defaults, so SyntheticConfig{Seed: s} is the standard set.
 type SyntheticConfig struct {
-	// Seed fixes the language (each topic's word ranking) and the samples.
+	// Seed fixes the language (every transition ranking) and the samples.
 	Seed uint64
 	// TrainPairs is the number of training pairs (default 400, as the
 	// hh-probe split of SCIENCE.md §6b).
@@ -25,87 +25,86 @@ type SyntheticConfig struct {
 	// Topics is the number of places prompts ask about (default 8, at most
 	// 11: one more place is kept unseen for irr_test).
 	Topics int
-	// HeadSize is how many top-ranked words of a slot the chosen responses
-	// use (default 4).
+	// WordLen is the number of letters of every word (default 4).
+	WordLen int
+	// MinWords is the number of words answering the first phrasing of the
+	// question; the other two phrasings ask for one and two more (default
+	// 4, so responses have 4, 5 or 6 words: at most 31 bytes with
+	// WordLen 4).
+	MinWords int
+	// HeadSize is how many top-ranked letters a chosen response draws
+	// each letter from (default 6).
 	HeadSize int
-	// HeadDecay is the ratio of successive head-word probabilities: rank k
-	// has weight HeadDecay^k (default 0.6, i.e. 0.46, 0.28, 0.17, 0.10 for
-	// a head of 4), so the chosen word is the argmax less than half the
-	// time.
+	// HeadDecay is the ratio of successive head probabilities: rank k has
+	// weight HeadDecay^k (default 0.75, i.e. 0.30, 0.23, 0.17, 0.13, 0.10,
+	// 0.07 for a head of 6), so a chosen letter is the most likely one
+	// less than a third of the time and a fitted model stays uncertain
+	// (top-1 mass ≈ 0.4 after SFT, like a tiny model on real HH text).
 	HeadDecay float64
-	// TailStart is the first rank the rejected responses draw from; ranks
+	// TailStart is the first rank rejected letters are drawn from; ranks
 	// TailStart..15 are the "valleys" (default 8; must be ≥ HeadSize).
 	TailStart int
-	// RejectedHeadSlots is how many of the 4 content slots of a rejected
-	// response take a head word instead of a valley word (default 0: every
-	// content word of y⁻ is a valley).
-	RejectedHeadSlots int
+	// RejectedValleyProb is the probability that a rejected letter is a
+	// valley (rank ≥ TailStart); otherwise it is drawn from the head like a
+	// chosen letter. Default 0.1 (about two valleys in a response); 1 makes
+	// every letter of y⁻ a valley.
+	RejectedValleyProb float64
 }
 
 // withDefaults fills zero fields and validates.
 func (c SyntheticConfig) withDefaults() (SyntheticConfig, error) {
-	if c.TrainPairs == 0 {
-		c.TrainPairs = 400
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
 	}
-	if c.EvalPairs == 0 {
-		c.EvalPairs = 100
-	}
+	def(&c.TrainPairs, 400)
+	def(&c.EvalPairs, 100)
+	def(&c.Topics, 8)
+	def(&c.WordLen, 4)
+	def(&c.MinWords, 4)
+	def(&c.HeadSize, 6)
+	def(&c.TailStart, 8)
 	if c.EvalPairs < 0 {
 		c.EvalPairs = 0
 	}
-	if c.Topics == 0 {
-		c.Topics = 8
-	}
-	if c.HeadSize == 0 {
-		c.HeadSize = 4
-	}
 	if c.HeadDecay == 0 {
-		c.HeadDecay = 0.6
+		c.HeadDecay = 0.75
 	}
-	if c.TailStart == 0 {
-		c.TailStart = 8
+	if c.RejectedValleyProb == 0 {
+		c.RejectedValleyProb = 0.1
 	}
 	switch {
 	case c.TrainPairs < 1:
 		return c, fmt.Errorf("synthetic: train_pairs = %d, expected ≥ 1", c.TrainPairs)
 	case c.Topics < 2 || c.Topics > len(synPlaces)-1:
 		return c, fmt.Errorf("synthetic: topics = %d, expected 2..%d", c.Topics, len(synPlaces)-1)
-	case c.HeadSize < 2 || c.HeadSize > synWords:
-		return c, fmt.Errorf("synthetic: head_size = %d, expected 2..%d", c.HeadSize, synWords)
-	case c.TailStart < c.HeadSize || c.TailStart > synWords-1:
-		return c, fmt.Errorf("synthetic: tail_start = %d, expected head_size (%d)..%d", c.TailStart, c.HeadSize, synWords-1)
+	case c.WordLen < 1 || c.MinWords < 1:
+		return c, fmt.Errorf("synthetic: word_len = %d, min_words = %d, expected ≥ 1", c.WordLen, c.MinWords)
+	case c.HeadSize < 2 || c.HeadSize > synLetters/2:
+		return c, fmt.Errorf("synthetic: head_size = %d, expected 2..%d", c.HeadSize, synLetters/2)
+	case c.TailStart < c.HeadSize || c.TailStart > synLetters-1:
+		return c, fmt.Errorf("synthetic: tail_start = %d, expected head_size (%d)..%d", c.TailStart, c.HeadSize, synLetters-1)
 	case !(c.HeadDecay > 0 && c.HeadDecay <= 1):
 		return c, fmt.Errorf("synthetic: head_decay = %v, expected (0, 1]", c.HeadDecay)
-	case c.RejectedHeadSlots < 0 || c.RejectedHeadSlots > 3:
-		return c, fmt.Errorf("synthetic: rejected_head_slots = %d, expected 0..3 (at least one valley word)", c.RejectedHeadSlots)
+	case !(c.RejectedValleyProb > 0 && c.RejectedValleyProb <= 1):
+		return c, fmt.Errorf("synthetic: rejected_valley_prob = %v, expected (0, 1]", c.RejectedValleyProb)
 	}
 	return c, nil
 }
 
-// The language: four slot classes of 16 words each (adjective, noun, verb,
-// adverb), short enough that every response fits in 32 bytes.
-const synWords = 16
+// The language is written in 16 letters. Each letter is drawn given the
+// topic and the previous letter of the response (spaces skipped; the first
+// letter uses a start context): a first-order Markov chain per topic.
+const synLetters = 16
 
-var synSlots = [4][synWords]string{
-	{"red", "big", "old", "wet", "shy", "calm", "bold", "dark", "warm", "cold", "soft", "loud", "pale", "kind", "wild", "slow"},
-	{"fox", "owl", "cat", "frog", "bee", "crow", "wolf", "hare", "mole", "toad", "seal", "deer", "lark", "newt", "crab", "swan"},
-	{"runs", "hops", "digs", "sings", "naps", "eats", "hides", "swims", "rests", "waits", "hums", "roams", "dives", "leaps", "sits", "plays"},
-	{"fast", "late", "here", "now", "well", "often", "alone", "early", "again", "away", "low", "high", "far", "near", "soon", "daily"},
-}
+const synAlphabet = "abdegiklmnoprstu"
 
 // synPlaces are the topics; the last one is never asked about (irr_test).
 var synPlaces = []string{"forest", "river", "farm", "hills", "city", "lake", "marsh", "coast", "cave", "field", "garden", "desert"}
 
-// synAsks are the prompt phrasings; ask k selects response template k.
+// synAsks are the prompt phrasings; phrasing k asks for MinWords + k words.
 var synAsks = []string{"tell me of", "what lives in", "describe"}
-
-// synTemplates render (adjective, noun, verb, adverb); the leading space
-// follows the prompt's "A:" as HH responses follow "Assistant:".
-var synTemplates = []func(a, n, v, d string) string{
-	func(a, n, v, d string) string { return " the " + a + " " + n + " " + v + " " + d + "." },
-	func(a, n, v, d string) string { return " " + n + ": " + a + ", " + v + " " + d + "." },
-	func(a, n, v, d string) string { return " a " + a + " " + n + "! it " + v + " " + d + "." },
-}
 
 // synHuman is fluent text outside the language (irr_hum).
 var synHuman = []string{
@@ -117,22 +116,23 @@ var synHuman = []string{
 	" The shop opens at nine.",
 }
 
-// synLang is one seeded instance of the language: each topic's ranking of
-// each slot class.
+// synLang is one seeded instance of the language.
 type synLang struct {
 	cfg  SyntheticConfig
-	rank [][4][synWords]int // [topic][slot] → word indices, most likely first
-	head []float64          // cumulative head weights
+	rank [][synLetters + 1][synLetters]int // [topic][previous letter or start] → letters, most likely first
+	head []float64                         // cumulative head weights
 	rng  *rand.Rand
 }
 
+const synStart = synLetters // the context of a response's first letter
+
 func newSynLang(cfg SyntheticConfig) *synLang {
 	l := &synLang{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x73796e7468657469))} // "synthetic"
-	l.rank = make([][4][synWords]int, len(synPlaces))
-	for t := range synPlaces {
-		for s := 0; s < 4; s++ {
-			for i, j := range l.rng.Perm(synWords) {
-				l.rank[t][s][i] = j
+	l.rank = make([][synLetters + 1][synLetters]int, len(synPlaces))
+	for t := range l.rank {
+		for prev := range l.rank[t] {
+			for i, j := range l.rng.Perm(synLetters) {
+				l.rank[t][prev][i] = j
 			}
 		}
 	}
@@ -148,48 +148,71 @@ func newSynLang(cfg SyntheticConfig) *synLang {
 	return l
 }
 
-// content is the four content words of a response.
-type content [4]string
+// picker draws a letter given the topic and the previous letter.
+type picker func(topic, prev int) int
 
-func (l *synLang) headWord(topic, slot int) string {
-	u := l.rng.Float64()
+func (l *synLang) headLetter(topic, prev int) int {
+	return l.rank[topic][prev][drawCumulative(l.rng.Float64(), l.head)]
+}
+
+// drawCumulative returns the index k of the first cumulative weight > u.
+func drawCumulative(u float64, cum []float64) int {
 	k := 0
-	for k < len(l.head)-1 && u >= l.head[k] {
+	for k < len(cum)-1 && u >= cum[k] {
 		k++
 	}
-	return synSlots[slot][l.rank[topic][slot][k]]
+	return k
 }
 
-func (l *synLang) tailWord(topic, slot int) string {
-	k := l.cfg.TailStart + l.rng.IntN(synWords-l.cfg.TailStart)
-	return synSlots[slot][l.rank[topic][slot][k]]
+func (l *synLang) tailLetter(topic, prev int) int {
+	k := l.cfg.TailStart + l.rng.IntN(synLetters-l.cfg.TailStart)
+	return l.rank[topic][prev][k]
 }
 
-func (l *synLang) chosen(topic int) content {
-	var c content
-	for s := range c {
-		c[s] = l.headWord(topic, s)
+// rejectedLetter is a valley with probability RejectedValleyProb, else a
+// head letter drawn like a chosen one.
+func (l *synLang) rejectedLetter(topic, prev int) int {
+	if l.rng.Float64() < l.cfg.RejectedValleyProb {
+		return l.tailLetter(topic, prev)
 	}
-	return c
+	return l.headLetter(topic, prev)
 }
 
-func (l *synLang) rejected(topic int) content {
-	var c content
-	headSlots := map[int]bool{}
-	for _, s := range l.rng.Perm(4)[:l.cfg.RejectedHeadSlots] {
-		headSlots[s] = true
-	}
-	for s := range c {
-		if headSlots[s] {
-			c[s] = l.headWord(topic, s)
-		} else {
-			c[s] = l.tailWord(topic, s)
+// response is a response as letter indices, word by word.
+type response [][]int
+
+// sample draws words×WordLen letters; keep, if not nil, fixes the first
+// letter of each word (paraphrases keep the "stems").
+func (l *synLang) sample(topic, words int, pick picker, keep response) response {
+	r := make(response, words)
+	prev := synStart
+	for w := range r {
+		r[w] = make([]int, l.cfg.WordLen)
+		for i := range r[w] {
+			if i == 0 && keep != nil {
+				r[w][i] = keep[w][0]
+			} else {
+				r[w][i] = pick(topic, prev)
+			}
+			prev = r[w][i]
 		}
 	}
-	return c
+	return r
 }
 
-func render(tmpl int, c content) string { return synTemplates[tmpl](c[0], c[1], c[2], c[3]) }
+func (r response) String() string {
+	var b strings.Builder
+	for _, w := range r {
+		b.WriteByte(' ')
+		for _, c := range w {
+			b.WriteByte(synAlphabet[c])
+		}
+	}
+	b.WriteByte('.')
+	return b.String()
+}
+
+func (r response) equal(o response) bool { return r.String() == o.String() }
 
 // otherTopic draws a topic ≠ topic among the first n.
 func (l *synLang) otherTopic(topic, n int) int {
@@ -240,22 +263,26 @@ func SyntheticChecked(cfg SyntheticConfig) (*Dataset, error) {
 	}
 	l := newSynLang(cfg)
 	type meta struct {
-		topic, tmpl int
-		chosen      content
-		rejected    content
+		topic, words     int
+		chosen, rejected response
 	}
 	gen := func(n int) ([]Pair, []meta) {
 		pairs := make([]Pair, n)
 		metas := make([]meta, n)
 		for i := range pairs {
-			m := meta{topic: l.rng.IntN(cfg.Topics), tmpl: l.rng.IntN(len(synAsks))}
-			m.chosen, m.rejected = l.chosen(m.topic), l.rejected(m.topic)
+			ask := l.rng.IntN(len(synAsks))
+			m := meta{topic: l.rng.IntN(cfg.Topics), words: cfg.MinWords + ask}
+			m.chosen = l.sample(m.topic, m.words, l.headLetter, nil)
+			m.rejected = l.sample(m.topic, m.words, l.rejectedLetter, nil)
+			for try := 0; try < 16 && m.rejected.equal(m.chosen); try++ {
+				m.rejected = l.sample(m.topic, m.words, l.rejectedLetter, nil)
+			}
 			metas[i] = m
 			pairs[i] = Pair{
-				Prompt:   "Q: " + synAsks[m.tmpl] + " the " + synPlaces[m.topic] + "?\nA:",
-				Chosen:   render(m.tmpl, m.chosen),
-				Rejected: render(m.tmpl, m.rejected),
-				Extra:    map[string]any{"topic": synPlaces[m.topic], "template": m.tmpl},
+				Prompt:   "Q: " + synAsks[ask] + " the " + synPlaces[m.topic] + "?\nA:",
+				Chosen:   m.chosen.String(),
+				Rejected: m.rejected.String(),
+				Extra:    map[string]any{"topic": synPlaces[m.topic]},
 			}
 		}
 		return pairs, metas
@@ -267,11 +294,10 @@ func SyntheticChecked(cfg SyntheticConfig) (*Dataset, error) {
 		for i := range pairs {
 			m := metas[i]
 			p := &pairs[i]
-			initial := l.chosen(m.topic)
-			for try := 0; try < 16 && initial == m.chosen; try++ {
-				initial = l.chosen(m.topic)
+			initial := l.sample(m.topic, m.words, l.headLetter, nil)
+			for try := 0; try < 16 && initial.equal(m.chosen); try++ {
+				initial = l.sample(m.topic, m.words, l.headLetter, nil)
 			}
-			para := (m.tmpl + 1 + l.rng.IntN(len(synTemplates)-1)) % len(synTemplates)
 			other := l.otherTopic(m.topic, cfg.Topics)
 			// irr_train: the chosen response of a training pair on another topic.
 			j := l.rng.IntN(len(train))
@@ -280,13 +306,13 @@ func SyntheticChecked(cfg SyntheticConfig) (*Dataset, error) {
 			}
 			irrTrain := train[j].Chosen
 			p.Probes = map[string]string{
-				FieldChosenInitial:    render(m.tmpl, initial),
-				FieldChosenSemantic:   render(para, m.chosen),
-				FieldRejectedSemantic: render(para, m.rejected),
-				FieldChosenFormat:     render(m.tmpl, l.chosen(other)),
-				FieldRejectedFormat:   render(m.tmpl, l.rejected(other)),
+				FieldChosenInitial:    initial.String(),
+				FieldChosenSemantic:   l.sample(m.topic, m.words, l.headLetter, m.chosen).String(),
+				FieldRejectedSemantic: l.sample(m.topic, m.words, l.rejectedLetter, m.rejected).String(),
+				FieldChosenFormat:     l.sample(other, m.words, l.headLetter, nil).String(),
+				FieldRejectedFormat:   l.sample(other, m.words, l.rejectedLetter, nil).String(),
 				FieldIrrelevantTrain:  irrTrain,
-				FieldIrrelevantTest:   render(l.rng.IntN(len(synTemplates)), l.chosen(unseen)),
+				FieldIrrelevantTest:   l.sample(unseen, m.words, l.headLetter, nil).String(),
 				FieldIrrelevantHuman:  synHuman[l.rng.IntN(len(synHuman))],
 				FieldRandomPermute:    l.shuffleWords(p.Chosen),
 				FieldRandomNonHuman:   l.shuffleWords(irrTrain),
@@ -298,7 +324,7 @@ func SyntheticChecked(cfg SyntheticConfig) (*Dataset, error) {
 	ds := &Dataset{Name: "synthetic", Format: FormatSynthetic, Train: train, Eval: eval,
 		Skipped: map[string]int{}, ProbeFields: append([]string{}, AllProbeFields...)}
 	h := sha256.New()
-	fmt.Fprintf(h, "synthetic v1 %+v\n", cfg)
+	fmt.Fprintf(h, "synthetic v3 %+v\n", cfg)
 	WriteJSONL(h, train)
 	WriteJSONL(h, eval)
 	ds.Hash = hex.EncodeToString(h.Sum(nil))

@@ -47,7 +47,7 @@ func TestSyntheticShape(t *testing.T) {
 	if len(small.Train) != 10 || len(small.Eval) != 0 {
 		t.Errorf("sized 10/none: got %d/%d", len(small.Train), len(small.Eval))
 	}
-	for _, bad := range []SyntheticConfig{{TailStart: 2}, {Topics: 40}, {HeadDecay: 2}, {RejectedHeadSlots: 4}, {TrainPairs: -1}} {
+	for _, bad := range []SyntheticConfig{{TailStart: 2}, {Topics: 40}, {HeadDecay: 2}, {RejectedValleyProb: 1.5}, {HeadSize: 9}, {TrainPairs: -1}} {
 		if bad.Validate() == nil {
 			t.Errorf("%+v: Validate accepted it", bad)
 		}
@@ -55,14 +55,14 @@ func TestSyntheticShape(t *testing.T) {
 }
 
 // TestSyntheticValleys checks the design property the squeezing relies on:
-// under the generating distribution, rejected content words are never head
-// words of their topic, and chosen words always are.
+// under the generating chain, every chosen letter is a head letter of its
+// (topic, previous letter) context and every rejected letter a valley.
 func TestSyntheticValleys(t *testing.T) {
-	cfg, _ := SyntheticConfig{Seed: 5}.withDefaults()
+	cfg, _ := SyntheticConfig{Seed: 5, RejectedValleyProb: 1}.withDefaults()
 	l := newSynLang(cfg)
-	rankOf := func(topic, slot int, w string) int {
-		for k, j := range l.rank[topic][slot] {
-			if synSlots[slot][j] == w {
+	rankOf := func(topic, prev, c int) int {
+		for k, j := range l.rank[topic][prev] {
+			if j == c {
 				return k
 			}
 		}
@@ -70,13 +70,19 @@ func TestSyntheticValleys(t *testing.T) {
 	}
 	for i := 0; i < 200; i++ {
 		topic := i % cfg.Topics
-		c, r := l.chosen(topic), l.rejected(topic)
-		for s := 0; s < 4; s++ {
-			if k := rankOf(topic, s, c[s]); k < 0 || k >= cfg.HeadSize {
-				t.Fatalf("chosen word %q has rank %d", c[s], k)
-			}
-			if k := rankOf(topic, s, r[s]); k < cfg.TailStart {
-				t.Fatalf("rejected word %q has rank %d < tail start %d", r[s], k, cfg.TailStart)
+		for _, side := range []struct {
+			pick   picker
+			lo, hi int
+		}{{l.headLetter, 0, cfg.HeadSize}, {l.rejectedLetter, cfg.TailStart, synLetters}} {
+			r := l.sample(topic, 5, side.pick, nil)
+			prev := synStart
+			for _, w := range r {
+				for _, c := range w {
+					if k := rankOf(topic, prev, c); k < side.lo || k >= side.hi {
+						t.Fatalf("letter %c has rank %d in its context, want [%d, %d)", synAlphabet[c], k, side.lo, side.hi)
+					}
+					prev = c
+				}
 			}
 		}
 	}
