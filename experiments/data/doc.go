@@ -35,7 +35,7 @@
 //     is their common messages up to the last assistant turn both share a
 //     position for. Messages are rendered the HH way: "\n\nHuman: …",
 //     "\n\nAssistant: …", "\n\nSystem: …", the prompt ending with
-//     "\n\nAssistant:" and the response starting with " ".
+//     "\n\nAssistant:" and each response starting with a space.
 //
 // A record may carry a "split" string ("train"; "eval", "test",
 // "validation", "valid" or "dev"); if any record does, the file's split is

@@ -171,19 +171,41 @@ func TestHHSharedExtraction(t *testing.T) {
 			t.Fatalf("pair %d: prompt %.40q…%.40q does not run from \\n\\nHuman: to \\n\\nAssistant:", i, p.Prompt, tail(p.Prompt, 40))
 		}
 	}
-	// Pin the first three records of the file (file order is kept in the
-	// load with no eval split).
-	full, err := Load(filepath.Join(dir, sharedFiles[3].rel), LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
+	// Pin the first three records of each HH file (file order is kept in a
+	// load with no eval split): the end of the prompt, the start of each
+	// response and the number of Assistant turns in the prompt.
+	type want struct {
+		promptTail, chosenHead, rejectedHead string
+		turns                                int
 	}
-	want := []struct{ promptTail, chosenHead, rejectedHead string }{
-		{"official food of thanksgiving?\n\nAssistant:", " To be honest, I don’t know", " I know that the American Indians"},
+	pinned := map[string][]want{
+		sharedFiles[3].rel: {
+			{"official food of thanksgiving?\n\nAssistant:", " To be honest, I don’t know", " I know that the American Indi", 1},
+			{"hat are some common species then?\n\nAssistant:", " About 150 species of butterfl", " Are you interested in just th", 3},
+			{"would love to learn about wolves.\n\nAssistant:", " Sure! Here’s some fun facts: ", " I’ll share an article with yo", 2},
+		},
+		sharedFiles[2].rel: {
+			{"not have anything to do with pens\n\nAssistant:", " No, sorry!  All of these invo", " There are lots of funny thing", 3},
+			{"unk and consume a lot of alcohol.\n\nAssistant:", " Sounds like alcohol is someth", " I’m glad that you’re enjoying", 3},
+			{"d?\n\nHuman: i guess a specific one\n\nAssistant:", " I’d recommend you pick a pers", " OK, let’s see. I don’t think ", 2},
+		},
 	}
-	for i, w := range want {
-		p := full.Train[i]
-		if !strings.HasSuffix(p.Prompt, w.promptTail) || !strings.HasPrefix(p.Chosen, w.chosenHead) || !strings.HasPrefix(p.Rejected, w.rejectedHead) {
-			t.Errorf("record %d: prompt …%q chosen %.40q rejected %.40q", i+1, tail(p.Prompt, 50), p.Chosen, p.Rejected)
+	var full *Dataset
+	for rel, wants := range pinned {
+		ds, err := Load(filepath.Join(dir, rel), LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel == sharedFiles[3].rel {
+			full = ds
+		}
+		for i, w := range wants {
+			p := ds.Train[i]
+			if !strings.HasSuffix(p.Prompt, w.promptTail) || !strings.HasPrefix(p.Chosen, w.chosenHead) ||
+				!strings.HasPrefix(p.Rejected, w.rejectedHead) || strings.Count(p.Prompt, "\n\nAssistant:") != w.turns {
+				t.Errorf("%s record %d: prompt …%q (%d turns) chosen %.40q rejected %.40q", rel, i+1,
+					tail(p.Prompt, 50), strings.Count(p.Prompt, "\n\nAssistant:"), p.Chosen, p.Rejected)
+			}
 		}
 	}
 	// Multi-turn records: the prompt contains earlier Assistant turns.
