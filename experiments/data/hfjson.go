@@ -292,3 +292,20 @@ func TokenizerTexts(pairs []Pair) []string {
 	}
 	return texts
 }
+
+// NewTokenizer builds the tokenizer a run asks for: kind "byte" (vocabSize
+// ignored) or "bpe", trained on TokenizerTexts(train) to vocabSize ids and
+// cached in cacheDir by CachedBPE ("" = no cache, train in memory).
+func NewTokenizer(kind string, vocabSize int, cacheDir string, train []Pair) (Tokenizer, error) {
+	switch kind {
+	case "byte", "":
+		return NewByteTokenizer(), nil
+	case "bpe":
+		texts := TokenizerTexts(train)
+		if cacheDir == "" {
+			return TrainBPE(texts, vocabSize)
+		}
+		return CachedBPE(cacheDir, texts, vocabSize)
+	}
+	return nil, fmt.Errorf("tokenizer = %q: expected \"byte\" or \"bpe\"", kind)
+}

@@ -102,34 +102,14 @@ func Inspect(args []string, stdout, stderr io.Writer) int {
 	if *tokName != "byte" && *tokName != "bpe" {
 		return bad("-tokenizer = %q, expected byte or bpe", *tokName)
 	}
-	var ds *Dataset
-	if *dataset == "synthetic" {
-		if *format != "" && *format != FormatSynthetic {
-			return bad("-format = %q does not apply to the synthetic dataset", *format)
-		}
-		var err error
-		ds, err = SyntheticChecked(SyntheticConfig{Seed: *seed, TrainPairs: *synTrain, EvalPairs: *synEval})
-		if err != nil {
-			return bad("%v", err)
-		}
-	} else {
-		var err error
-		ds, err = Load(*dataset, LoadOptions{Format: *format, OnBadRecord: *onBad, EvalFraction: *evalFrac, Seed: *seed})
-		if err != nil {
-			return bad("%v", err)
-		}
+	ds, err := Open(*dataset, LoadOptions{Format: *format, OnBadRecord: *onBad, EvalFraction: *evalFrac, Seed: *seed},
+		SyntheticConfig{Seed: *seed, TrainPairs: *synTrain, EvalPairs: *synEval})
+	if err != nil {
+		return bad("%v", err)
 	}
-	var tok Tokenizer = NewByteTokenizer()
-	if *tokName == "bpe" {
-		var err error
-		if *tokCache != "" {
-			tok, err = CachedBPE(*tokCache, TokenizerTexts(ds.Train), *vocab)
-		} else {
-			tok, err = TrainBPE(TokenizerTexts(ds.Train), *vocab)
-		}
-		if err != nil {
-			return bad("%v", err)
-		}
+	tok, err := NewTokenizer(*tokName, *vocab, *tokCache, ds.Train)
+	if err != nil {
+		return bad("%v", err)
 	}
 	lim := Limits{MaxPromptTokens: *maxPrompt, MaxResponseTokens: *maxResp}
 	all := append(append([]Pair{}, ds.Train...), ds.Eval...)

@@ -101,6 +101,22 @@ func Load(path string, opt LoadOptions) (*Dataset, error) {
 	return ds, nil
 }
 
+// Open returns the synthetic dataset built from syn when name is
+// "synthetic", and Load(name, opt) otherwise (opt.Format must then not be
+// "synthetic").
+func Open(name string, opt LoadOptions, syn SyntheticConfig) (*Dataset, error) {
+	if name == FormatSynthetic {
+		if opt.Format != "" && opt.Format != FormatSynthetic {
+			return nil, fmt.Errorf("format = %q does not apply to the synthetic dataset", opt.Format)
+		}
+		return SyntheticChecked(syn)
+	}
+	if opt.Format == FormatSynthetic {
+		return nil, fmt.Errorf("format = \"synthetic\" is the built-in dataset: set the dataset to \"synthetic\", not %q", name)
+	}
+	return Load(name, opt)
+}
+
 // readFile reads path with one-line errors for the usual mistakes.
 func readFile(path string) ([]byte, error) {
 	st, err := os.Stat(path)
