@@ -164,13 +164,14 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	}
 	objSpec := objectives.Spec(c.Config.Objective)
 	gateSpec := gating.Spec(c.Config.Gate)
-	var pg *prefGraph
+	graphs := map[int]*prefGraph{} // one per row-length bucket (trainBucket)
+	defer func() {
+		for _, g := range graphs {
+			g.close()
+		}
+	}()
 	var probeG *prober
 	if total > 0 {
-		if pg, err = newPrefGraph(policy, opt, objSpec, gateSpec, b, pd.T); err != nil {
-			return 0, timing, err
-		}
-		defer pg.close()
 		if probeG, err = newProber(policy, pd.T); err != nil {
 			return 0, timing, err
 		}
@@ -188,7 +189,19 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 		for i, j := range idx {
 			pairs[i], rc[i], rr[i] = pd.Train[j], s1.Ref.Chosen[j], s1.Ref.Rejected[j]
 		}
-		out, err := pg.step(data.MakeBatch(pairs, pd.PadID, pd.T), rc, rr)
+		longest := 0
+		for _, p := range pairs {
+			longest = max(longest, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected)))
+		}
+		t := trainBucket(longest, pd.T)
+		pg, ok := graphs[t]
+		if !ok {
+			if pg, err = newPrefGraph(policy, opt, objSpec, gateSpec, b, t); err != nil {
+				return k - 1, timing, err
+			}
+			graphs[t] = pg
+		}
+		out, err := pg.step(data.MakeBatch(pairs, pd.PadID, t), rc, rr)
 		rec.Train = append(rec.Train, trainRow("pref", k, float64(k)/float64(perEpoch), out))
 		if f := divergence("pref", k, out, err); f != nil {
 			rec.write(dir)
@@ -240,19 +253,10 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 
 // prober runs probe passes for one model: a graph with the peakiness
 // statistics for the chosen field, a plain one for every other field.
-type prober struct{ stats, plain *probeGraph }
+type prober struct{ stats, plain *bucketedProbe }
 
 func newProber(lm models.LM, t int) (*prober, error) {
-	s, err := newProbeGraph(lm, probeBatch, t, true)
-	if err != nil {
-		return nil, err
-	}
-	p, err := newProbeGraph(lm, probeBatch, t, false)
-	if err != nil {
-		s.close()
-		return nil, err
-	}
-	return &prober{stats: s, plain: p}, nil
+	return &prober{stats: newBucketedProbe(lm, probeBatch, t, true), plain: newBucketedProbe(lm, probeBatch, t, false)}, nil
 }
 
 func (pr *prober) close() { pr.stats.close(); pr.plain.close() }

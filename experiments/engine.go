@@ -8,6 +8,7 @@ package experiments
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -258,6 +259,68 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
 				s.Entropy, s.Collision = math.NaN(), math.NaN()
 			}
 			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// bucketStep is the granularity of probe row lengths: a probe batch is
+// padded to the smallest multiple of it that holds its longest row (a
+// forward pass costs about linearly in the row length).
+const bucketStep = 8
+
+// bucketedProbe teacher-forces sequences in batches of n, sorted by
+// length, each batch through a probe graph built for its length bucket
+// (graphs are built on first use and kept). Results are in input order
+// and do not depend on anything but the sequences.
+type bucketedProbe struct {
+	lm     models.LM
+	n      int
+	maxT   int
+	stats  bool
+	graphs map[int]*probeGraph
+}
+
+func newBucketedProbe(lm models.LM, n, maxT int, withStats bool) *bucketedProbe {
+	return &bucketedProbe{lm: lm, n: n, maxT: maxT, stats: withStats, graphs: map[int]*probeGraph{}}
+}
+
+func (b *bucketedProbe) close() {
+	for _, g := range b.graphs {
+		g.close()
+	}
+}
+
+func (b *bucketedProbe) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
+	order := make([]int, len(seqs))
+	for i := range order {
+		order[i] = i
+	}
+	length := func(i int) int { return len(seqs[i].Prompt) + len(seqs[i].Response) }
+	sort.SliceStable(order, func(a, c int) bool { return length(order[a]) < length(order[c]) })
+	out := make([]seqStats, len(seqs))
+	for lo := 0; lo < len(order); lo += b.n {
+		idx := order[lo:min(lo+b.n, len(order))]
+		t := (length(idx[len(idx)-1]) + bucketStep - 1) / bucketStep * bucketStep
+		t = min(max(t, 2), b.maxT)
+		g, ok := b.graphs[t]
+		if !ok {
+			var err error
+			if g, err = newProbeGraph(b.lm, b.n, t, b.stats); err != nil {
+				return nil, err
+			}
+			b.graphs[t] = g
+		}
+		chunk := make([]data.Sequence, len(idx))
+		for k, i := range idx {
+			chunk[k] = seqs[i]
+		}
+		st, err := g.run(chunk, padID)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range idx {
+			out[i] = st[k]
 		}
 	}
 	return out, nil

@@ -258,13 +258,12 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 		}
 		rec.Train, first = rows, k+1
 	}
-	var sg *sftGraph
-	if total > 0 {
-		if sg, err = newSFTGraph(lm, opt, n, pd.T); err != nil {
-			return nil, err
+	graphs := map[int]*sftGraph{} // one per row-length bucket
+	defer func() {
+		for _, g := range graphs {
+			g.close()
 		}
-		defer sg.close()
-	}
+	}()
 	seed := uint64(cfg.Seed)
 	for k := first; k <= total; k++ {
 		epoch := (k - 1) / perEpoch
@@ -274,7 +273,19 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 		for i, j := range idx {
 			batch[i] = seqs[j]
 		}
-		out, err := sg.step(data.MakeSeqBatch(batch, pd.PadID, pd.T))
+		longest := 0
+		for _, q := range batch {
+			longest = max(longest, len(q.Prompt)+len(q.Response))
+		}
+		t := trainBucket(longest, pd.T)
+		sg, ok := graphs[t]
+		if !ok {
+			if sg, err = newSFTGraph(lm, opt, n, t); err != nil {
+				return nil, err
+			}
+			graphs[t] = sg
+		}
+		out, err := sg.step(data.MakeSeqBatch(batch, pd.PadID, t))
 		rec.Train = append(rec.Train, trainRow("sft", k, float64(k)/float64(perEpoch), out))
 		if f := divergence("sft", k, out, err); f != nil {
 			b, _ := json.Marshal(f.Failure)
@@ -330,10 +341,7 @@ func (env *sweepEnv) saveStage1Checkpoint(ckptDir string, k int, lm models.LM, o
 // sequenceLogps teacher-forces every training pair's chosen and rejected
 // response through lm (forward only).
 func sequenceLogps(lm models.LM, pd *preparedData) (refLogps, error) {
-	pg, err := newProbeGraph(lm, probeBatch, pd.T, false)
-	if err != nil {
-		return refLogps{}, err
-	}
+	pg := newBucketedProbe(lm, probeBatch, pd.T, false)
 	defer pg.close()
 	seqs := make([]data.Sequence, 0, 2*len(pd.Train))
 	for _, p := range pd.Train {
@@ -351,6 +359,20 @@ func sequenceLogps(lm models.LM, pd *preparedData) (refLogps, error) {
 		r.Chosen[i], r.Rejected[i] = st[i].LP, st[len(pd.Train)+i].LP
 	}
 	return r, nil
+}
+
+// trainBucket is the row length a training batch whose longest row has
+// longest tokens is padded to: the next multiple of 16 (32 beyond 64
+// tokens, to bound the number of graphs), at most maxT. Each bucket has
+// its own graph; the choice depends on the batch alone, so runs stay
+// deterministic and resumable.
+func trainBucket(longest, maxT int) int {
+	step := 16
+	if maxT > 64 {
+		step = 32
+	}
+	t := (longest + step - 1) / step * step
+	return min(max(t, 2), maxT)
 }
 
 // probeBatch is the number of sequences per forward-only probe batch.
