@@ -2,12 +2,12 @@
 PyTorch peer (../shared/peer/tinygpt.py), independently of the Go pipeline.
 
     go run ./cmd/inspect data -dataset synthetic -seed 0 -export /tmp/syn.jsonl
-    /usr/bin/python3 experiments/data/testdata/squeeze_peer.py /tmp/syn.jsonl [seed] [lr]
+    /usr/bin/python3 experiments/data/testdata/squeeze_peer.py /tmp/syn.jsonl [seed] [lr] [d_model] [n_heads] [warmup]
 
 The export holds the 400 training pairs then the 100 held-out ones. Setup
 of SCIENCE.md §6b: byte tokens (id = byte + 3, pad 0), TinyGPT d64, 2 heads,
-2 layers; SFT on chosen 20 epochs (Adam 1e-3, batch 16); DPO beta 0.1, Adam
-lr (default 1e-3, 10-step linear warm-up), batch 8 pairs, 6 epochs (300
+2 layers (or d_model/n_heads given); SFT on chosen 20 epochs (Adam 1e-3,
+batch 16); DPO beta 0.1, Adam lr (default 1e-3, linear warm-up of 10 steps), batch 8 pairs, 6 epochs (300
 steps), frozen reference. Prints held-out probe metrics every 50 steps and
 the change of each probe field's summed log-prob. About 2-3 minutes on one
 CPU thread.
@@ -21,6 +21,9 @@ torch.set_num_threads(1)
 path = sys.argv[1]
 seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 lr = float(sys.argv[3]) if len(sys.argv) > 3 else 1e-3
+d_model = int(sys.argv[4]) if len(sys.argv) > 4 else 64
+n_heads = int(sys.argv[5]) if len(sys.argv) > 5 else 2
+warmup = int(sys.argv[6]) if len(sys.argv) > 6 else 10
 rows = [json.loads(l) for l in open(path)]
 train, held = rows[:400], rows[400:]
 FIELDS = ['chosen', 'rejected', 'chosen_initial', 'chosen_gptsemantic', 'chosen_gptformat',
@@ -70,7 +73,7 @@ def show(o):
                     for k in ('chosen', 'rejected', 'argmax', 'gap', 'top1'))
 
 
-model = TinyGPT(GPTConfig(vocab_size=259, d_model=64, n_heads=2, n_layers=2, max_seq_len=64))
+model = TinyGPT(GPTConfig(vocab_size=259, d_model=d_model, n_heads=n_heads, n_layers=2, max_seq_len=64))
 model.init_weights(torch.Generator().manual_seed(seed))
 model = model.float()
 g = torch.Generator().manual_seed(seed + 1)
@@ -102,7 +105,7 @@ for ep in range(6):
         h = (pc - rc) - (pr - rr)
         loss = -torch.nn.functional.logsigmoid(beta * h).mean()
         for grp in opt.param_groups:
-            grp['lr'] = lr * min(1.0, (step + 1) / 10)
+            grp['lr'] = lr * min(1.0, (step + 1) / max(1, warmup))
         opt.zero_grad(); loss.backward(); opt.step(); step += 1
         if step % 50 == 0:
             print(f'step {step:<3d}', show(probe(model, held)), f'train margin={h.mean().item():.1f}', flush=True)
