@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -164,6 +165,32 @@ func TestTokenizerRoundTripSharedData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokenizer.json")
 	if err := tok.SaveJSON(path); err != nil {
 		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hf struct {
+		AddedTokens []struct {
+			ID      int    `json:"id"`
+			Content string `json:"content"`
+		} `json:"added_tokens"`
+		PreTokenizer struct{ Type string } `json:"pre_tokenizer"`
+		Decoder      struct{ Type string } `json:"decoder"`
+		Model        struct {
+			Type   string         `json:"type"`
+			Vocab  map[string]int `json:"vocab"`
+			Merges []string       `json:"merges"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(raw, &hf); err != nil {
+		t.Fatalf("tokenizer.json: %v", err)
+	}
+	if hf.Model.Type != "BPE" || hf.PreTokenizer.Type != "ByteLevel" || hf.Decoder.Type != "ByteLevel" ||
+		len(hf.AddedTokens) != 3 || hf.AddedTokens[0].Content != "<|pad|>" || len(hf.Model.Vocab) != 1024 ||
+		len(hf.Model.Merges) != 1024-259 || hf.Model.Vocab["Ġ"] != ' '+3 {
+		t.Errorf("tokenizer.json layout: model %s, pre %s, decoder %s, %d added, %d vocab, %d merges, id of \"Ġ\" %d",
+			hf.Model.Type, hf.PreTokenizer.Type, hf.Decoder.Type, len(hf.AddedTokens), len(hf.Model.Vocab), len(hf.Model.Merges), hf.Model.Vocab["Ġ"])
 	}
 	back, err := LoadTokenizerJSON(path)
 	if err != nil {
