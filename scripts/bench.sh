@@ -83,7 +83,7 @@ import json, statistics, sys, os
 runs, out, stamp, cpu, ncpu, gov, torchv, obv, lb, la, rounds, steps = sys.argv[1:]
 rows = [json.loads(l) for l in open(runs)]
 progs = ["peer", "go-pure", "go-openblas", "go-openblas-precomp"]
-names = {"peer": "PyTorch peer (OpenBLAS, tuned defaults)", "go-pure": "Go, pure (gonum)",
+names = {"peer": "PyTorch peer (OpenBLAS, tuned defaults)", "go-pure": "Go, pure Go build (gonum + blasgemm + blasvec)",
          "go-openblas": "Go, OpenBLAS 1 thread", "go-openblas-precomp": "Go, OpenBLAS, precomputed ref log-probs"}
 cfgdesc = {"d128": "V512 D128 H4 L2 T128, 8 pairs", "d256": "V512 D256 H4 L4 T128, 8 pairs"}
 med = statistics.median
