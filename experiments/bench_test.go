@@ -102,6 +102,16 @@ func BenchmarkDefaultSweep(b *testing.B) {
 		st.log(b)
 		b.ReportMetric(wall, "wall_s")
 		b.ReportMetric(cpu/wall, "cores_used")
+		// time-average of cells in flight (Σ cell wall / sweep wall): the
+		// CPU use an idle machine would give, whatever else shares this one
+		cellWall := 0.0
+		cells, _ := os.ReadDir(filepath.Join(out, results.CellsDir))
+		for _, c := range cells {
+			if _, s, ok := results.ReadCellRecord(filepath.Join(out, results.CellsDir, c.Name())); ok {
+				cellWall += s.WallS
+			}
+		}
+		b.ReportMetric(cellWall/wall, "workers_busy")
 		b.ReportMetric(st.ProbeFraction, "probe_fraction")
 	}
 }
