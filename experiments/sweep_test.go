@@ -520,3 +520,38 @@ func TestSweepInterruptKeepsCheckpoint(t *testing.T) {
 	}
 	checkRecordsReadable(t, dir)
 }
+
+func TestSweepKillDuringSFTResumes(t *testing.T) {
+	src, _ := BuiltinGrid("test")
+	text := strings.Replace(string(src), "sft_epochs = 2", "sft_epochs = 8", 1)
+	text = strings.Replace(text, "seed = [1, 2]", "seed = [1]", 1)
+	tmp := t.TempDir()
+	g := filepath.Join(tmp, "sft.toml")
+	os.WriteFile(g, []byte(text), 0o644)
+	want := filepath.Join(tmp, "uninterrupted")
+	if _, err := Run(context.Background(), quietOptions(g, want, 1)); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "killed")
+	cmd := child(t, "-grid", g, "-out", dir, "-workers", "1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	for deadline := time.Now().Add(2 * time.Minute); !killed && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		ckpts, _ := filepath.Glob(filepath.Join(dir, sftDirName, "*", results.CheckpointDir, ckptPrefix+"*"))
+		if len(ckpts) > 0 {
+			cmd.Process.Signal(syscall.SIGKILL)
+			killed = true
+		}
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatal("no SFT checkpoint appeared")
+	}
+	if _, err := Run(context.Background(), quietOptions(g, dir, 1)); err != nil {
+		t.Fatal(err)
+	}
+	compareSweeps(t, want, dir)
+}
