@@ -114,8 +114,15 @@ func geluDo[T elem](op *geluOp, in []G.Value) (G.Value, error) {
 	}
 	out, y := newDense[T](in[0].Shape().Clone()...)
 	cached := tanhBuf[T](op.cache, len(x), !grad)
-	if x32, ok := any(x).([]float32); ok && !grad {
-		geluForward32(x32, any(y).([]float32), any(cached).([]float32))
+	if x32, ok := any(x).([]float32); ok && (!grad || cached != nil) {
+		y32, t32 := any(y).([]float32), any(cached).([]float32)
+		parallelRange(len(x), 4096, func(lo, hi int) { // float32: blasvec's 8-lane GELU kernels
+			if grad {
+				blasvec.GELUGrad32(y32[lo:hi], x32[lo:hi], t32[lo:hi], any(dy).([]float32)[lo:hi])
+			} else {
+				blasvec.GELU32(y32[lo:hi], t32[lo:hi], x32[lo:hi])
+			}
+		})
 		return out, nil
 	}
 	tanh := tanhFor[T]()
@@ -139,22 +146,6 @@ func geluDo[T elem](op *geluOp, in []G.Value) (G.Value, error) {
 		}
 	})
 	return out, nil
-}
-
-// geluForward32 is the float32 forward: y = 0.5·x·(1 + t) with
-// t = tanh(c·(x + 0.044715x³)) from blasvec.Tanh32 (8 lanes, absolute
-// error ≤ 2.5e-7), kept in cache for the backward.
-func geluForward32(x, y, cache []float32) {
-	parallelRange(len(x), 4096, func(lo, hi int) {
-		u := y[lo:hi] // the tanh argument, overwritten by the result below
-		for i, v := range x[lo:hi] {
-			u[i] = float32(geluC * (float64(v) + 0.044715*float64(v)*float64(v)*float64(v)))
-		}
-		blasvec.Tanh32(cache[lo:hi], u)
-		for i, v := range x[lo:hi] {
-			y[lo+i] = 0.5 * v * (1 + cache[lo+i])
-		}
-	})
 }
 
 func (op *geluOp) DiffWRT(n int) []bool { return []bool{true} }

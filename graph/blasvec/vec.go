@@ -1,5 +1,5 @@
 // Package blasvec holds vectorised float32 elementwise kernels (exp with
-// a fused shift and sum, tanh, max) for the fused softmax, log-softmax and GELU
+// a fused shift and sum, tanh, max, GELU and its derivative) for the fused softmax, log-softmax and GELU
 // ops of package graph. On amd64 with AVX2 + FMA they run 8 lanes at a
 // time in Go assembly (vec_amd64.s, no cgo); elsewhere, or with -tags
 // noasm, they fall back to math.Exp / math.Tanh element by element.
@@ -56,6 +56,49 @@ func Tanh32(dst, src []float32) {
 	}
 	for i := head; i < n; i++ {
 		dst[i] = tanh32(src[i])
+	}
+}
+
+// geluC is sqrt(2/π).
+var geluC = math.Sqrt(2 / math.Pi)
+
+// GELU32 is the tanh-approximated GELU: t[i] = tanh(c·(x + 0.044715x³)),
+// c = sqrt(2/π), and y[i] = 0.5·x·(1 + t[i]) (t is kept for GELUGrad32).
+// tanh is 1 − 2/(exp(2u) + 1) with the lane exp: absolute error ≤ 2.5e-7.
+func GELU32(y, t, x []float32) {
+	n := len(x)
+	y, t = y[:n], t[:n]
+	head := 0
+	if vecOK {
+		head = n &^ 7
+		if head > 0 {
+			geluAVX2(&y[0], &t[0], &x[0], head)
+		}
+	}
+	for i := head; i < n; i++ {
+		v := float64(x[i])
+		th := tanh32(float32(geluC * (v + 0.044715*v*v*v)))
+		t[i] = th
+		y[i] = 0.5 * x[i] * (1 + th)
+	}
+}
+
+// GELUGrad32 sets dx[i] = dy[i]·GELU′(x[i]) from the t of GELU32:
+// GELU′ = 0.5·(1 + t) + 0.5·x·(1 − t²)·c·(1 + 3·0.044715·x²).
+func GELUGrad32(dx, x, t, dy []float32) {
+	n := len(x)
+	dx, t, dy = dx[:n], t[:n], dy[:n]
+	head := 0
+	if vecOK {
+		head = n &^ 7
+		if head > 0 {
+			geluGradAVX2(&dx[0], &x[0], &t[0], &dy[0], head)
+		}
+	}
+	for i := head; i < n; i++ {
+		v, th := float64(x[i]), float64(t[i])
+		d := 0.5*(1+th) + 0.5*v*(1-th*th)*geluC*(1+3*0.044715*v*v)
+		dx[i] = float32(d * float64(dy[i]))
 	}
 }
 

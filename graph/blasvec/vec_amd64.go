@@ -9,6 +9,12 @@ func expShiftSumAVX2(dst, src *float32, n int, shift float32) float64
 func tanhAVX2(dst, src *float32, n int)
 
 //go:noescape
+func geluAVX2(y, t, x *float32, n int)
+
+//go:noescape
+func geluGradAVX2(dx, x, t, dy *float32, n int)
+
+//go:noescape
 func max32AVX2(x *float32, n int) float32
 
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)

@@ -30,6 +30,11 @@ CONST8(expC2<>, 0x3f000000)    // 1/2
 CONST8(expOne<>, 0x3f800000)   // 1
 CONST8(expInf<>, 0x7f800000)   // +Inf
 CONST8(expTwo<>, 0x40000000)   // 2
+CONST8(geluTwoC<>, 0x3fcc422a)    // 2·sqrt(2/π)
+CONST8(geluTwoCA<>, 0x3d922279)   // 2·sqrt(2/π)·0.044715
+CONST8(geluC<>, 0x3f4c422a)       // sqrt(2/π)
+CONST8(geluThreeCA<>, 0x3ddb33b6) // 3·0.044715·sqrt(2/π)
+CONST8(vecHalf<>, 0x3f000000)     // 0.5
 
 // EXP8: Y4 = exp(Y0) for the 8 lanes of Y0; clobbers Y0–Y6. Masks: Y1
 // x < −87 (→ 0, also −Inf), Y6 x > 88.3 (→ +Inf), Y2 NaN (→ x). Then
@@ -121,6 +126,81 @@ thloop:
 	JNZ     thloop
 
 thdone:
+	VZEROUPPER
+	RET
+
+// func geluAVX2(y, t, x *float32, n int)
+// t = tanh(c·(x + 0.044715x³)) = 1 − 2/(exp(2c·x·(1 + 0.044715x²)) + 1),
+// y = 0.5·x·(1 + t).
+TEXT ·geluAVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ t+8(FP), DX
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ   gldone
+
+glloop:
+	VMOVUPS     (SI), Y7
+	VMULPS      Y7, Y7, Y0
+	VMOVUPS     geluTwoCA<>(SB), Y1
+	VFMADD213PS geluTwoC<>(SB), Y0, Y1
+	VMULPS      Y1, Y7, Y0
+	EXP8
+	VADDPS      expOne<>(SB), Y4, Y4
+	VMOVUPS     expTwo<>(SB), Y9
+	VDIVPS      Y4, Y9, Y9
+	VMOVUPS     expOne<>(SB), Y10
+	VSUBPS      Y9, Y10, Y10
+	VMOVUPS     Y10, (DX)
+	VMULPS      vecHalf<>(SB), Y7, Y8
+	VFMADD213PS Y8, Y8, Y10
+	VMOVUPS     Y10, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         glloop
+
+gldone:
+	VZEROUPPER
+	RET
+
+// func geluGradAVX2(dx, x, t, dy *float32, n int)
+// dx = dy · (0.5·(1 + t) + 0.5·x·(1 − t²)·c·(1 + 3·0.044715·x²)).
+TEXT ·geluGradAVX2(SB), NOSPLIT, $0-40
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ t+16(FP), DX
+	MOVQ dy+24(FP), R8
+	MOVQ n+32(FP), CX
+	SHRQ $3, CX
+	JZ   ggdone
+
+ggloop:
+	VMOVUPS      (SI), Y0
+	VMOVUPS      (DX), Y1
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      geluThreeCA<>(SB), Y3
+	VFMADD213PS  geluC<>(SB), Y2, Y3
+	VMOVUPS      expOne<>(SB), Y4
+	VFNMADD231PS Y1, Y1, Y4
+	VMULPS       vecHalf<>(SB), Y0, Y5
+	VMULPS       Y4, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      vecHalf<>(SB), Y6
+	VFMADD213PS  vecHalf<>(SB), Y1, Y6
+	VADDPS       Y5, Y6, Y6
+	VMULPS       (R8), Y6, Y6
+	VMOVUPS      Y6, (DI)
+	ADDQ         $32, SI
+	ADDQ         $32, DX
+	ADDQ         $32, R8
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          ggloop
+
+ggdone:
 	VZEROUPPER
 	RET
 

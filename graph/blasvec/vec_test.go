@@ -170,3 +170,35 @@ func TestMax32(t *testing.T) {
 		t.Errorf("Max32(nil) = %v", m)
 	}
 }
+
+// TestGELU checks GELU32 and GELUGrad32 against the float64 formulas:
+// absolute error ≤ 1e-6·(1 + |x|) for y and ≤ 1e-6·(1 + x²)·|dy| for dx
+// (the tanh error 2.5e-7 is multiplied by 0.5·|x| in y, and by terms up
+// to ≈ x² in the derivative; float32 rounding adds a few ulps).
+func TestGELU(t *testing.T) {
+	var xs, dys []float32
+	for x := -9.0; x <= 9; x += 0.00173 {
+		xs = append(xs, float32(x))
+		dys = append(dys, float32(math.Cos(x*3)))
+	}
+	xs = append(xs, 0, 1, -1, 30, -30)
+	dys = append(dys, 1, 1, 1, 1, 1)
+	c := math.Sqrt(2 / math.Pi)
+	for _, n := range []int{len(xs), 13} { // lanes + tail, tail only
+		y, th, dx := make([]float32, n), make([]float32, n), make([]float32, n)
+		GELU32(y, th, xs[:n])
+		GELUGrad32(dx, xs[:n], th, dys[:n])
+		for i, x32 := range xs[:n] {
+			x := float64(x32)
+			u := math.Tanh(c * (x + 0.044715*x*x*x))
+			wy := 0.5 * x * (1 + u)
+			wd := (0.5*(1+u) + 0.5*x*(1-u*u)*c*(1+3*0.044715*x*x)) * float64(dys[i])
+			if d := math.Abs(float64(y[i]) - wy); d > 1e-6*(1+math.Abs(x)) {
+				t.Fatalf("GELU(%v) = %v, want %v", x, y[i], wy)
+			}
+			if d := math.Abs(float64(dx[i]) - wd); d > 1e-6*(1+x*x)*math.Abs(float64(dys[i]))+1e-12 {
+				t.Fatalf("GELU'(%v)·%v = %v, want %v", x, dys[i], dx[i], wd)
+			}
+		}
+	}
+}
