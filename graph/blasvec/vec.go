@@ -32,6 +32,16 @@ func ExpShiftSum32(dst, src []float32, shift float32) float64 {
 			sum = expShiftSumAVX2(&dst[0], &src[0], head, shift)
 		}
 	}
+	if vecOK && head < n { // the tail through the lanes too: pad with −Inf (exp = 0)
+		var buf [8]float32
+		for i := range buf {
+			buf[i] = float32(math.Inf(-1))
+		}
+		copy(buf[:], src[head:])
+		sum += expShiftSumAVX2(&buf[0], &buf[0], 8, shift)
+		copy(dst[head:], buf[:n-head])
+		return sum
+	}
 	for i := head; i < n; i++ {
 		e := exp32(src[i] - shift)
 		dst[i] = e
@@ -130,9 +140,9 @@ func Scale32(x []float32, s float32) {
 // Available reports whether the AVX2 kernels are in use.
 func Available() bool { return vecOK }
 
-// exp32 is the scalar version of the lane algorithm (used for tails), so
-// that the result of an element does not depend on the kernel that
-// computed it beyond the last bit.
+// exp32 is the scalar version of the lane algorithm (tails of Tanh32 and
+// GELU32), so that the result of an element does not depend on the kernel
+// that computed it beyond the last bit.
 func exp32(x float32) float32 {
 	if !vecOK {
 		return float32(math.Exp(float64(x)))
