@@ -181,8 +181,12 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 					}
 					for ir := 0; ir < mc; ir += gemmMR {
 						mrr := min(gemmMR, mc-ir)
-						ap, rs, ps := &bufs.a[ir*kc], 1, gemmMR // packed panel
-						if !g.aT && mrr == gemmMR {             // a full panel of a row-major A: read in place
+						ap, rs, ps := &bufs.a[ir*kc], 1, gemmMR // packed edge panel
+						switch {
+						case mrr < gemmMR:
+						case g.aT: // full panel of a transposed A, read in place: row p of a holds the 6 values
+							ap, rs, ps = &g.a[pc*g.lda+ic+ir], 1, g.lda
+						default: // full panel of a row-major A, read in place
 							ap, rs, ps = &g.a[(ic+ir)*g.lda+pc], g.lda, 1
 						}
 						off := (ic+ir)*g.ldc + jc + jr
@@ -209,24 +213,13 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 	}
 }
 
-// gemmPackA packs op(A)[ic:ic+mc, pc:pc+kc] into 6-row panels, each laid
-// out p-major (6 consecutive values per p), the last panel zero-padded.
-// A row-major (untransposed) A is read in place by the kernel, so only its
-// partial last panel is packed.
+// gemmPackA packs the partial last 6-row panel of op(A)[ic:ic+mc,
+// pc:pc+kc], p-major (6 consecutive values per p) and zero-padded. Full
+// panels are read in place by the kernel through its strides, whether A is
+// transposed or not.
 func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
-	full := mc / gemmMR // panels without padding
-	if g.aT {
-		// op(A)[i, p] = a[p·lda + i]: walk the rows of a (contiguous in i)
-		// and hand six values to each panel.
-		for p := 0; p < kc; p++ {
-			row := g.a[(pc+p)*g.lda+ic : (pc+p)*g.lda+ic+mc]
-			for panel := 0; panel < full; panel++ {
-				d, s := (*[gemmMR]T)(buf[panel*gemmMR*kc+p*gemmMR:]), (*[gemmMR]T)(row[panel*gemmMR:])
-				d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5] // not an array copy: that is a memmove call
-			}
-		}
-	}
-	if rows := mc - full*gemmMR; rows > 0 { // the zero-padded last panel
+	full := mc / gemmMR // panels without padding: read in place by the kernel
+	if rows := mc - full*gemmMR; rows > 0 {
 		i0 := ic + full*gemmMR
 		dst := buf[full*gemmMR*kc : (full+1)*gemmMR*kc]
 		clear(dst)
