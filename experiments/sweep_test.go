@@ -145,6 +145,19 @@ func metricFiles(t *testing.T, dir string) map[string]string {
 		out[c.Name()+"/summary"] = string(b)
 	}
 	out["summary.csv"] = summaryWithoutWall(t, dir)
+	for _, f := range []string{results.ToyF1File, results.ToyF1bFile} {
+		b, err := os.ReadFile(filepath.Join(dir, results.ToyDir, f))
+		if err != nil {
+			t.Fatalf("toy record: %v", err)
+		}
+		out["toy/"+f] = string(b)
+	}
+	if _, err := results.LoadToyF1(filepath.Join(dir, results.ToyDir, results.ToyF1File)); err != nil {
+		t.Error(err)
+	}
+	if rows, err := results.LoadToyF1b(filepath.Join(dir, results.ToyDir, results.ToyF1bFile)); err != nil || len(rows) == 0 {
+		t.Errorf("toy_f1b.csv: %d rows, %v", len(rows), err)
+	}
 	return out
 }
 
@@ -256,10 +269,29 @@ func checkRecordsReadable(t *testing.T, dir string) {
 	})
 }
 
+// slowTestGrid writes a variant of the test grid whose preference stage is
+// long enough (pref_epochs 12: 72 steps, checkpoints every 2) for a test
+// to signal a process in the middle of it, and returns its path.
+func slowTestGrid(t *testing.T, dir string) string {
+	src, _ := BuiltinGrid("test")
+	text := strings.Replace(string(src), "pref_epochs = 2", "pref_epochs = 12", 1)
+	text = strings.Replace(text, "eval_every = 2\n", "eval_every = 12\n", 1)
+	g := filepath.Join(dir, "slow.toml")
+	if err := os.WriteFile(g, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 func TestSweepKillResume(t *testing.T) {
-	ref := referenceRun(t)
-	dir := filepath.Join(t.TempDir(), "killed")
-	cmd := child(t, "-grid", "test", "-out", dir, "-workers", "1")
+	tmp := t.TempDir()
+	g := slowTestGrid(t, tmp)
+	ref := filepath.Join(tmp, "uninterrupted")
+	if _, err := Run(context.Background(), quietOptions(g, ref, 2)); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "killed")
+	cmd := child(t, "-grid", g, "-out", dir, "-workers", "1")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +331,7 @@ func TestSweepKillResume(t *testing.T) {
 			before[c.Name()] = st.ModTime()
 		}
 	}
-	oc, err := Run(context.Background(), quietOptions("test", dir, 1))
+	oc, err := Run(context.Background(), quietOptions(g, dir, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,8 +514,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 }
 
 func TestSweepInterruptKeepsCheckpoint(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "int")
-	cmd := child(t, "-grid", "test", "-out", dir, "-workers", "1")
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "int")
+	cmd := child(t, "-grid", slowTestGrid(t, tmp), "-out", dir, "-workers", "1")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -530,6 +563,12 @@ func TestSweepKillDuringSFTResumes(t *testing.T) {
 	os.WriteFile(g, []byte(text), 0o644)
 	want := filepath.Join(tmp, "uninterrupted")
 	if _, err := Run(context.Background(), quietOptions(g, want, 1)); err != nil {
+		cells, _ := os.ReadDir(filepath.Join(want, results.CellsDir))
+		for _, c := range cells {
+			if _, s, ok := results.ReadCellRecord(filepath.Join(want, results.CellsDir, c.Name())); ok && s.Failure != nil {
+				t.Logf("%s: %+v", c.Name(), *s.Failure)
+			}
+		}
 		t.Fatal(err)
 	}
 	dir := filepath.Join(tmp, "killed")
