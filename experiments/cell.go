@@ -223,7 +223,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 			if err := rec.write(dir); err != nil {
 				return k, timing, err
 			}
-			if err := saveCheckpoint(ckptDir, k, policy, opt); err != nil {
+			if err := saveCheckpoint(ckptDir, k, policy, opt, nil); err != nil {
 				return k, timing, err
 			}
 		}

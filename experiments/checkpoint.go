@@ -52,9 +52,10 @@ func latestCheckpoint(ckptDir string) (step int, dir string, ok bool) {
 	return k, filepath.Join(ckptDir, fmt.Sprintf("%s%08d", ckptPrefix, k)), true
 }
 
-// saveCheckpoint writes the weights of lm and the state of opt as the
+// saveCheckpoint writes the weights of lm and the state of opt (and, when
+// extra is not nil, whatever extra writes into the directory) as the
 // checkpoint of step, then removes older checkpoints and leftovers.
-func saveCheckpoint(ckptDir string, step int, lm models.LM, opt *graph.Optimizer) error {
+func saveCheckpoint(ckptDir string, step int, lm models.LM, opt *graph.Optimizer, extra func(dir string) error) error {
 	if err := os.MkdirAll(ckptDir, 0o755); err != nil {
 		return err
 	}
@@ -82,6 +83,11 @@ func saveCheckpoint(ckptDir string, step int, lm models.LM, opt *graph.Optimizer
 	meta := map[string]string{"kind": string(st.Kind), "step": strconv.Itoa(st.Step)}
 	if err := safetensors.Write(filepath.Join(tmp, ckptOptimFile), ts, meta); err != nil {
 		return err
+	}
+	if extra != nil {
+		if err := extra(tmp); err != nil {
+			return err
+		}
 	}
 	final := filepath.Join(ckptDir, fmt.Sprintf("%s%08d", ckptPrefix, step))
 	os.RemoveAll(final)

@@ -331,11 +331,10 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 
 // saveStage1Checkpoint saves the SFT checkpoint with its log.
 func (env *sweepEnv) saveStage1Checkpoint(ckptDir string, k int, lm models.LM, opt *graph.Optimizer, rec *cellRecords) error {
-	if err := saveCheckpoint(ckptDir, k, lm, opt); err != nil {
-		return err
-	}
-	_, cdir, _ := latestCheckpoint(ckptDir)
-	return results.WriteCSVAtomic(filepath.Join(cdir, results.TrainCSVFile), results.TrainColumns, rec.Train)
+	// the log goes inside the checkpoint directory before it is renamed into place
+	return saveCheckpoint(ckptDir, k, lm, opt, func(dir string) error {
+		return results.WriteCSVAtomic(filepath.Join(dir, results.TrainCSVFile), results.TrainColumns, rec.Train)
+	})
 }
 
 // sequenceLogps teacher-forces every training pair's chosen and rejected

@@ -590,6 +590,12 @@ func TestSweepKillDuringSFTResumes(t *testing.T) {
 		t.Fatal("no SFT checkpoint appeared")
 	}
 	if _, err := Run(context.Background(), quietOptions(g, dir, 1)); err != nil {
+		cells, _ := os.ReadDir(filepath.Join(dir, results.CellsDir))
+		for _, c := range cells {
+			if _, s, ok := results.ReadCellRecord(filepath.Join(dir, results.CellsDir, c.Name())); ok && s.Failure != nil {
+				t.Logf("%s: %+v", c.Name(), *s.Failure)
+			}
+		}
 		t.Fatal(err)
 	}
 	compareSweeps(t, want, dir)
