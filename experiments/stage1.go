@@ -85,6 +85,7 @@ func sftKey(cfg results.CellConfig) string {
 // stageFailure is a training stage that diverged or could not run.
 type stageFailure struct{ results.Failure }
 
+// Error formats the failure as "stage step N: reason".
 func (f *stageFailure) Error() string {
 	return fmt.Sprintf("%s step %d: %s", f.Stage, f.Step, f.Reason)
 }

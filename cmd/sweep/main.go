@@ -23,9 +23,13 @@ import (
 	"gatedpo/experiments"
 )
 
+// multiFlag is a repeatable string flag (-only).
 type multiFlag []string
 
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+// String joins the values (flag.Value).
+func (m *multiFlag) String() string { return strings.Join(*m, ",") }
+
+// Set appends a value (flag.Value).
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() { os.Exit(run()) }
