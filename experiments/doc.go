@@ -167,33 +167,36 @@
 //
 // # What the default grid shows
 //
-// Measured on the 2-core development machine while other jobs shared it
-// (load average ≈ 8): 15 cells, 193 CPU-seconds, 3 min 7 s wall (about
-// 2 min on an idle 2-core machine). Held-out probe (100 pairs of the
-// synthetic language, every probe field), mean over the 3 seeds, step 0 →
-// step 300:
+// Measured with BenchmarkDefaultSweep on the 2-core development machine
+// while other jobs shared it (load average ≈ 5): 15 cells in 2 min 38 s
+// wall, 1.14 cores used (our share of the machine), 1.96 cells in flight
+// on average (so ≈ 1.9 cores on an idle 2-core machine). Held-out probe
+// (100 pairs of the synthetic language, every probe field), mean over the
+// 3 seeds, step 0 → step 300:
 //
 //	gate             LP_chosen       LP_rejected     LP_argmax      gap          top-1 mass
-//	none (DPO)       −52.2 → −116.9  −55.1 → −122.7  −34.3 → −27.1  17.9 → 89.8  0.378 → 0.442
-//	ramp τ=1e-3      −52.2 → −97.2   −55.1 → −102.4  −34.3 → −21.7  17.9 → 75.5  0.378 → 0.488
-//	ramp τ=1e-2      −52.2 → −81.2   −55.1 → −84.6   −34.3 → −24.6  17.9 → 56.6  0.378 → 0.430
-//	sigmoid τ=1e-3   −52.2 → −86.6   −55.1 → −91.3   −34.3 → −22.1  17.9 → 64.6  0.378 → 0.473
-//	sigmoid τ=1e-2   −52.2 → −67.1   −55.1 → −70.7   −34.3 → −26.3  17.9 → 40.9  0.378 → 0.416
+//	none (DPO)       −52.1 → −118.7  −55.1 → −124.7  −34.4 → −24.4  17.7 → 94.2  0.377 → 0.469
+//	ramp τ=1e-3      −52.1 → −97.4   −55.1 → −102.3  −34.4 → −21.3  17.7 → 76.1  0.377 → 0.497
+//	ramp τ=1e-2      −52.1 → −80.6   −55.1 → −83.9   −34.4 → −24.1  17.7 → 56.5  0.377 → 0.439
+//	sigmoid τ=1e-3   −52.1 → −85.6   −55.1 → −89.7   −34.4 → −22.5  17.7 → 63.1  0.377 → 0.468
+//	sigmoid τ=1e-2   −52.1 → −66.0   −55.1 → −69.9   −34.4 → −25.8  17.7 → 40.2  0.377 → 0.429
 //
 // Ungated DPO shows the whole squeezing signature: chosen and rejected
-// fall by ≈ 65 nats, the argmax and the top-1 mass rise, the gap grows
+// fall by ≈ 67 nats, the argmax and the top-1 mass rise, the gap grows
 // fivefold, and every other probe field loses probability (suppression
 // 1.0). Every gate keeps more chosen likelihood (comparison.md, paired by
-// seed: +19.7 nats ramp 1e-3, +35.8 ramp 1e-2, +30.3 sigmoid 1e-3, +49.8
-// sigmoid 1e-2, every 95 % interval above 0) and a smaller gap, while the
-// argmax and the top-1 mass still rise. Part of the gain is slower
-// learning: at the largest train-probe margin all paired runs reach it is
-// +21.9 (interval includes 0), +22.3, +25.1 and +35.8 nats. Held-out
-// reward accuracy stays near chance (0.51–0.58) for every variant, as
-// SCIENCE.md §6b found at this scale. The three SFT models took 22–27 s
-// each; precomputing their reference log-probs (800 sequences) 0.7–0.9 s.
-// Probes cost 0.19 of the preference-training time at eval_every 50
-// (goal 0.15). BenchmarkDefaultSweep (bench_test.go) reruns the grid and
-// prints these numbers; TestDefaultShowsSqueezing checks the signature on
-// a finished sweep (GATEDPO_DEFAULT_DIR=runs/default).
+// seed, final probe: +21.3 nats ramp 1e-3, +38.1 ramp 1e-2, +33.1 sigmoid
+// 1e-3, +52.7 sigmoid 1e-2, every 95 % interval above 0) and a smaller
+// gap, while the argmax and the top-1 mass still rise. Part of the gain is
+// slower learning: at the largest train-probe margin all paired runs reach
+// it is +14.7 (interval includes 0), +24.2, +27.0 and +38.1 nats. Held-out
+// reward accuracy stays near chance (0.50–0.57) for every variant, as
+// SCIENCE.md §6b found at this scale. The three SFT models took 25–28 s
+// each; precomputing their reference log-probs (800 sequences) 0.7–1.0 s.
+// Probes cost 0.20 of the preference-training time at eval_every 50
+// (goal 0.15). Exact numbers move a little with the numerical kernels and
+// the synthetic generator (both recorded in the provenance).
+// BenchmarkDefaultSweep (bench_test.go) reruns the grid and prints these
+// numbers; TestDefaultShowsSqueezing checks the signature on a finished
+// sweep (GATEDPO_DEFAULT_DIR=runs/default).
 package experiments
