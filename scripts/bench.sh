@@ -17,6 +17,7 @@
 # the "bench:table" markers, with the machine, date, versions and load.
 #
 # Needs: Go, /usr/bin/python3 with torch (Debian python3-torch), libopenblas-dev.
+# The table is written by scripts/bench_table.py (rerun it on a kept .jsonl to rebuild the table).
 # Environment: ROUNDS (3), STEPS (20), WARMUP (3), PEER (../shared/peer), OUT (BENCHMARKS.md),
 # CONFIGS ("d128 d256"), PYTHON (/usr/bin/python3).
 set -euo pipefail
@@ -78,46 +79,4 @@ GOV=$(go env GOVERSION)
 TORCHV=$("$PYTHON" -c 'import torch; print(torch.__version__)')
 OBV=$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo unknown)
 
-"$PYTHON" - "$RUNS" "$OUT" "$STAMP" "$CPU" "$NCPU" "$GOV" "$TORCHV" "$OBV" "$LOAD_BEFORE" "$LOAD_AFTER" "$ROUNDS" "$STEPS" <<'PY'
-import json, statistics, sys, os
-runs, out, stamp, cpu, ncpu, gov, torchv, obv, lb, la, rounds, steps = sys.argv[1:]
-rows = [json.loads(l) for l in open(runs)]
-progs = ["peer", "go-pure", "go-openblas", "go-openblas-precomp"]
-names = {"peer": "PyTorch peer (OpenBLAS, tuned defaults)", "go-pure": "Go, pure Go build (gonum + blasgemm + blasvec)",
-         "go-openblas": "Go, OpenBLAS 1 thread", "go-openblas-precomp": "Go, OpenBLAS, precomputed ref log-probs"}
-cfgdesc = {"d128": "V512 D128 H4 L2 T128, 8 pairs", "d256": "V512 D256 H4 L4 T128, 8 pairs"}
-med = statistics.median
-lines = []
-lines.append(f"Measured {stamp} by `scripts/bench.sh` ({rounds} alternating rounds × {steps} timed steps per program): "
-             f"{cpu}, {ncpu} cores; Go {gov}, torch {torchv}, OpenBLAS {obv}. "
-             f"Load average before/after: {lb} / {la}.")
-lines.append("")
-lines.append("| config | program | median step (s) | min (s) | ratio to PyTorch | tokens/s | peak RSS (MiB) | other procs (cores) |")
-lines.append("|---|---|---|---|---|---|---|---|")
-for cfg in sorted({r["cfg"] for r in rows}):
-    by = {p: [r for r in rows if r["cfg"] == cfg and r["prog"] == p] for p in progs}
-    peer = {r["round"]: r["median_step_s"] for r in by["peer"]}
-    for p in progs:
-        rs = by[p]
-        if not rs:
-            continue
-        m = med([r["median_step_s"] for r in rs])
-        mn = min(r["min_step_s"] for r in rs)
-        ratios = [r["median_step_s"] / peer[r["round"]] for r in rs if r["round"] in peer]
-        ratio = "1" if p == "peer" else (f"**{med(ratios):.2f}** ({min(ratios):.2f}–{max(ratios):.2f})" if ratios else "–")
-        other = statistics.mean(r["other_procs_cpu_cores_avg"] for r in rs)
-        lines.append(f"| {cfgdesc.get(cfg, cfg)} | {names[p]} | {m:.3f} | {mn:.3f} | {ratio} | "
-                     f"{med([r['tokens_per_s'] for r in rs]):.0f} | {max(r['peak_rss_mib'] for r in rs):.0f} | {other:.2f} |")
-lines.append("")
-lines.append(f"Ratio = median over rounds of (Go median / PyTorch median of the same round); range in brackets. "
-             f"Raw JSON lines: `{runs}`.")
-table = "\n".join(lines)
-begin, end = "<!-- bench:table:begin -->", "<!-- bench:table:end -->"
-text = open(out).read() if os.path.exists(out) else f"# Benchmarks\n\n{begin}\n{end}\n"
-if begin not in text:
-    text += f"\n{begin}\n{end}\n"
-pre, rest = text.split(begin, 1)
-_, post = rest.split(end, 1)
-open(out, "w").write(pre + begin + "\n" + table + "\n" + end + post)
-print(table)
-PY
+"$PYTHON" scripts/bench_table.py "$RUNS" "$OUT" "$STAMP" "$CPU" "$NCPU" "$GOV" "$TORCHV" "$OBV" "$LOAD_BEFORE" "$LOAD_AFTER" "$ROUNDS" "$STEPS"
