@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -31,7 +32,6 @@ type preparedData struct {
 type dataCache struct {
 	mu    sync.Mutex
 	items map[string]*dataEntry
-	dir   string // where BPE tokenizers are cached
 }
 
 type dataEntry struct {
@@ -40,8 +40,8 @@ type dataEntry struct {
 	err  error
 }
 
-func newDataCache(dir string) *dataCache {
-	return &dataCache{items: map[string]*dataEntry{}, dir: dir}
+func newDataCache() *dataCache {
+	return &dataCache{items: map[string]*dataEntry{}}
 }
 
 // get prepares (once) the data of a cell.
@@ -54,7 +54,7 @@ func (c *dataCache) get(g *Grid, cfg results.CellConfig) (*preparedData, error) 
 		c.items[string(key)] = e
 	}
 	c.mu.Unlock()
-	e.once.Do(func() { e.d, e.err = prepareData(g, cfg.Dataset, c.dir) })
+	e.once.Do(func() { e.d, e.err = prepareData(g, cfg.Dataset) })
 	return e.d, e.err
 }
 
@@ -69,7 +69,7 @@ const heldoutSeed = 0x5eed
 //     probe_examples pairs, never trained on;
 //   - training pairs: the rest (the first train_examples of them when > 0);
 //   - train probe set: the first probe_examples training pairs.
-func prepareData(g *Grid, ds string, cacheDir string) (*preparedData, error) {
+func prepareData(g *Grid, ds string) (*preparedData, error) {
 	d := g.Data
 	set, err := g.dataset(ds)
 	if err != nil {
@@ -105,7 +105,13 @@ func prepareData(g *Grid, ds string, cacheDir string) (*preparedData, error) {
 	var tok data.Tokenizer
 	switch d.Tokenizer {
 	case "bpe":
-		tok, err = data.CachedBPE(filepath.Join(cacheDir, "tokenizers"), data.TokenizerTexts(train), d.VocabSize)
+		// cached outside the sweep directory (nothing is written there
+		// before validation passes), keyed by corpus and vocabulary size
+		if dir, cerr := os.UserCacheDir(); cerr == nil {
+			tok, err = data.CachedBPE(filepath.Join(dir, "gatedpo", "tokenizers"), data.TokenizerTexts(train), d.VocabSize)
+		} else {
+			tok, err = data.TrainBPE(data.TokenizerTexts(train), d.VocabSize)
+		}
 		if err != nil {
 			return nil, err
 		}

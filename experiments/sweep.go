@@ -124,7 +124,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		return oc, dryRun(opt.Stdout, grid, cells, out)
 	}
 	// validate the data of every selected cell before writing anything
-	env := &sweepEnv{grid: grid, out: out, data: newDataCache(out), provenance: baseProvenance(),
+	env := &sweepEnv{grid: grid, out: out, data: newDataCache(), provenance: baseProvenance(),
 		retryFailed: opt.RetryFailed, retried: map[string]bool{}}
 	for _, c := range cells {
 		if _, err := env.data.get(grid, c.Config); err != nil {
