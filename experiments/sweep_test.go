@@ -34,7 +34,11 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv(childEnv); args != "" {
 		os.Exit(childMain(strings.Split(args, "\x1f")))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if refDir != "" {
+		os.RemoveAll(filepath.Dir(refDir)) // the shared reference run
+	}
+	os.Exit(code)
 }
 
 // childMain is cmd/sweep's main in miniature: args are -grid, -out,
