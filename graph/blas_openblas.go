@@ -8,6 +8,11 @@ package graph
 import "C"
 
 import (
+	"os"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/netlib/blas/netlib"
@@ -18,12 +23,105 @@ import (
 // libopenblas-dev). It routes every matrix product through OpenBLAS:
 // Gorgonia's and the tensor package's (G.Use), and gonum's blas32/blas64
 // globals that the fused ops in this package call directly.
+//
+// OpenBLAS runs with one thread (set at init unless OPENBLAS_NUM_THREADS
+// or OMP_NUM_THREADS is set; SetBLASThreads changes it): its own threads
+// would compete with the goroutines of the ops that already run in
+// parallel (attention, log-softmax, ...).
+// Large products are instead split here into row (or column) bands, one
+// per GOMAXPROCS, each a one-thread OpenBLAS call, so a Linear layer still
+// uses every core. Each element of C is computed by one call whose k-loop
+// does not depend on the split.
 
 func init() {
-	impl := netlib.Implementation{}
+	impl := openBLAS{}
 	G.Use(impl)
 	blas32.Use(impl)
 	blas64.Use(impl)
+	if os.Getenv("OPENBLAS_NUM_THREADS") == "" && os.Getenv("OMP_NUM_THREADS") == "" {
+		SetBLASThreads(1) // the default here; an explicit environment wins
+	}
+}
+
+// openBLAS is netlib's OpenBLAS binding with Sgemm/Dgemm split over
+// goroutines for large products.
+type openBLAS struct{ netlib.Implementation }
+
+// obParallelMin is the smallest m·n·k split over goroutines.
+const obParallelMin = 1 << 21
+
+// obBands calls part(lo, hi, byRows) for the bands of C a product is split
+// into, concurrently; it returns false (and calls nothing) when the
+// product is too small to split.
+func obBands(m, n, k int, part func(lo, hi int, byRows bool)) bool {
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || m*n*k < obParallelMin {
+		return false
+	}
+	byRows := m >= n
+	extent := n
+	if byRows {
+		extent = m
+	}
+	const unit = 16
+	units := (extent + unit - 1) / unit
+	workers = min(workers, units)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := units*w/workers*unit, min(extent, units*(w+1)/workers*unit)
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part(lo, hi, byRows)
+		}()
+	}
+	wg.Wait()
+	return true
+}
+
+// Sgemm is netlib's Sgemm, split into bands for large products.
+func (impl openBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if !obBands(m, n, k, func(lo, hi int, byRows bool) {
+		if byRows {
+			ao := lo * lda
+			if tA != blas.NoTrans {
+				ao = lo
+			}
+			impl.Implementation.Sgemm(tA, tB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+			return
+		}
+		bo := lo
+		if tB != blas.NoTrans {
+			bo = lo * ldb
+		}
+		impl.Implementation.Sgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
+	}) {
+		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+}
+
+// Dgemm is netlib's Dgemm, split into bands for large products.
+func (impl openBLAS) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	if !obBands(m, n, k, func(lo, hi int, byRows bool) {
+		if byRows {
+			ao := lo * lda
+			if tA != blas.NoTrans {
+				ao = lo
+			}
+			impl.Implementation.Dgemm(tA, tB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+			return
+		}
+		bo := lo
+		if tB != blas.NoTrans {
+			bo = lo * ldb
+		}
+		impl.Implementation.Dgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
+	}) {
+		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
 }
 
 // BLASName names the BLAS that matrix products use in this build:

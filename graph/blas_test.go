@@ -2,6 +2,8 @@ package graph
 
 import (
 	"fmt"
+	"math"
+	"runtime"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -14,13 +16,14 @@ import (
 
 // TestBLASBuild checks that the BLAS this build claims is the one
 // installed: in the openblas build Gorgonia, tensor and gonum's blas32
-// must all use netlib's cgo implementation.
+// must all use OpenBLAS (graph.openBLAS, netlib's cgo binding split into
+// bands); in the default build blasgemm.
 func TestBLASBuild(t *testing.T) {
 	name := BLASName()
 	gorgoniaBLAS := G.WhichBLAS()
 	impl := blas32.Implementation()
 	t.Logf("BLASName %q, gorgonia %T, blas32 %T, threads %d", name, gorgoniaBLAS, impl, BLASThreads())
-	isNetlib := func(b interface{}) bool { return fmt.Sprintf("%T", b) == "netlib.Implementation" }
+	isNetlib := func(b interface{}) bool { return fmt.Sprintf("%T", b) == "graph.openBLAS" }
 	switch name {
 	case "openblas":
 		if !isNetlib(gorgoniaBLAS) || !isNetlib(impl) {
@@ -91,6 +94,44 @@ func BenchmarkInstalledSgemm(b *testing.B) {
 				}
 				b.ReportMetric(2*float64(bc.m*bc.n*bc.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
+		}
+	}
+}
+
+// TestInstalledGemmBandsMatch checks the installed Sgemm/Dgemm on products
+// large enough to be split over goroutines, all transposes, against the
+// same product with GOMAXPROCS 1 (no split): identical bits, so results do
+// not depend on the number of cores (both builds).
+func TestInstalledGemmBandsMatch(t *testing.T) {
+	for _, tr := range [][2]blas.Transpose{{blas.NoTrans, blas.NoTrans}, {blas.NoTrans, blas.Trans}, {blas.Trans, blas.NoTrans}, {blas.Trans, blas.Trans}} {
+		for _, dims := range [][3]int{{300, 200, 100}, {90, 400, 120}} {
+			m, n, k := dims[0], dims[1], dims[2]
+			a, b := make([]float32, m*k), make([]float32, k*n)
+			for i := range a {
+				a[i] = float32((i*7919)%201)/100 - 1
+			}
+			for i := range b {
+				b[i] = float32((i*104729)%199)/100 - 1
+			}
+			lda, ldb := k, n
+			if tr[0] == blas.Trans {
+				lda = m
+			}
+			if tr[1] == blas.Trans {
+				ldb = k
+			}
+			run := func(procs int) []float32 {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				c := make([]float32, m*n)
+				blas32.Implementation().Sgemm(tr[0], tr[1], m, n, k, 1.5, a, lda, b, ldb, 0, c, n)
+				return c
+			}
+			c1, c2 := run(1), run(2)
+			for i := range c1 {
+				if math.Float32bits(c1[i]) != math.Float32bits(c2[i]) {
+					t.Fatalf("%s %v %v: element %d: %v with 1 proc, %v with 2", BLASName(), tr, dims, i, c1[i], c2[i])
+				}
+			}
 		}
 	}
 }

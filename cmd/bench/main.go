@@ -69,7 +69,7 @@ func main() {
 	flag.Float64Var(&o.lr, "lr", 1e-4, "Adam learning rate")
 	flag.Uint64Var(&o.seed, "seed", 0, "seed of the weights and the batch")
 	flag.BoolVar(&o.precomputeRef, "precompute-ref", false, "compute the reference log-probs once, not every step (TRL precompute_ref_log_probs)")
-	flag.IntVar(&o.blasThreads, "blas-threads", 1, "OpenBLAS threads (openblas build; 0 = leave OPENBLAS_NUM_THREADS / OpenBLAS's default)")
+	flag.IntVar(&o.blasThreads, "blas-threads", 1, "OpenBLAS threads (openblas build; 0 = leave the library default: 1, or OPENBLAS_NUM_THREADS)")
 	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS), blasgemm (the Go-assembly GEMM, also in the openblas build) or gonum (plain gonum, to measure blasgemm)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	flag.StringVar(&o.label, "label", "", "free text copied to the output")
