@@ -10,8 +10,8 @@ import (
 )
 
 // byteVocabSize is the vocabulary of the byte tokenizer (256 bytes plus
-// the 3 special tokens of experiments/data).
-const byteVocabSize = 259
+// the special tokens of experiments/data).
+var byteVocabSize = data.NewByteTokenizer().VocabSize()
 
 // seqExtraTokens is the room a row needs beyond max_prompt_tokens +
 // max_response_tokens: none, rows are prompt ++ response without BOS/EOS
