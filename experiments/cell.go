@@ -73,7 +73,8 @@ func (env *sweepEnv) runCell(ctx context.Context, c *Cell, st *cellStatus) (sum 
 	}
 	sum.Provenance.DatasetHash, sum.Provenance.TokenizerHash = pd.Hash, pd.Tok.Hash()
 	s1, err := env.ensureStage1(ctx, c.Config, pd, st)
-	if err != nil {
+	// a stage error is a recorded failure, or an interruption (checkpoint kept)
+	stageErr := func(err error, stage string, step int) (results.CellSummary, error) {
 		var sf *stageFailure
 		switch {
 		case errors.As(err, &sf):
@@ -81,7 +82,10 @@ func (env *sweepEnv) runCell(ctx context.Context, c *Cell, st *cellStatus) (sum 
 		case errors.Is(err, errInterrupted):
 			return sum, errInterrupted
 		}
-		return fail(results.Failure{Stage: "sft", Reason: err.Error()})
+		return fail(results.Failure{Stage: stage, Step: step, Reason: err.Error()})
+	}
+	if err != nil {
+		return stageErr(err, "sft", 0)
 	}
 	steps, timing, err := env.trainStage2(ctx, c, dir, pd, s1, st)
 	sum.Steps = steps
@@ -92,14 +96,7 @@ func (env *sweepEnv) runCell(ctx context.Context, c *Cell, st *cellStatus) (sum 
 	sum.Timing["sft_s"] = s1.Done.WallS
 	sum.Timing["ref_logps_s"] = s1.Done.RefLogpsS
 	if err != nil {
-		var sf *stageFailure
-		switch {
-		case errors.As(err, &sf):
-			return fail(sf.Failure)
-		case errors.Is(err, errInterrupted):
-			return sum, errInterrupted
-		}
-		return fail(results.Failure{Stage: "pref", Step: st.step(), Reason: err.Error()})
+		return stageErr(err, "pref", st.step())
 	}
 	sum.Status = results.StatusComplete
 	sum.WallS = prevWall + time.Since(start).Seconds()

@@ -293,16 +293,6 @@ func writeGridFiles(out string, g *Grid, cells []*Cell) error {
 	return results.WriteBytesAtomic(filepath.Join(out, results.GridResolvedFile), append(b, '\n'))
 }
 
-// sortedIDs returns the ids of cells, sorted.
-func sortedIDs(cells []*Cell) []string {
-	ids := make([]string, len(cells))
-	for i, c := range cells {
-		ids[i] = c.ID
-	}
-	sort.Strings(ids)
-	return ids
-}
-
 // checkInitFrom loads train.init_from (when set) and checks that it fits
 // the model of every selected cell: same kind and the same value for every
 // config key both have (vocab_size, d_model, max_seq_len, …).

@@ -567,12 +567,7 @@ func TestSweepKillDuringSFTResumes(t *testing.T) {
 	os.WriteFile(g, []byte(text), 0o644)
 	want := filepath.Join(tmp, "uninterrupted")
 	if _, err := Run(context.Background(), quietOptions(g, want, 1)); err != nil {
-		cells, _ := os.ReadDir(filepath.Join(want, results.CellsDir))
-		for _, c := range cells {
-			if _, s, ok := results.ReadCellRecord(filepath.Join(want, results.CellsDir, c.Name())); ok && s.Failure != nil {
-				t.Logf("%s: %+v", c.Name(), *s.Failure)
-			}
-		}
+		logFailures(t, want)
 		t.Fatal(err)
 	}
 	dir := filepath.Join(tmp, "killed")
@@ -594,13 +589,18 @@ func TestSweepKillDuringSFTResumes(t *testing.T) {
 		t.Fatal("no SFT checkpoint appeared")
 	}
 	if _, err := Run(context.Background(), quietOptions(g, dir, 1)); err != nil {
-		cells, _ := os.ReadDir(filepath.Join(dir, results.CellsDir))
-		for _, c := range cells {
-			if _, s, ok := results.ReadCellRecord(filepath.Join(dir, results.CellsDir, c.Name())); ok && s.Failure != nil {
-				t.Logf("%s: %+v", c.Name(), *s.Failure)
-			}
-		}
+		logFailures(t, dir)
 		t.Fatal(err)
 	}
 	compareSweeps(t, want, dir)
+}
+
+// logFailures logs the failure of every failed cell of a sweep directory.
+func logFailures(t *testing.T, dir string) {
+	cells, _ := os.ReadDir(filepath.Join(dir, results.CellsDir))
+	for _, c := range cells {
+		if _, s, ok := results.ReadCellRecord(filepath.Join(dir, results.CellsDir, c.Name())); ok && s.Failure != nil {
+			t.Logf("%s: %+v", c.Name(), *s.Failure)
+		}
+	}
 }
