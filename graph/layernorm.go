@@ -8,6 +8,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"gatedpo/graph/blasvec"
 )
 
 // LayerNorm normalises each row of x [R, D] over its D features and applies
@@ -108,6 +110,17 @@ func layerNormDo[T elem](eps float64, in []G.Value) (G.Value, error) {
 	s := in[0].Shape()
 	rows, d := s[0], s[1]
 	out, y := newDense[T](rows, d)
+	if x32, ok := any(x).([]float32); ok { // float32: blasvec's 8-lane row kernels
+		y32, w32, b32 := any(y).([]float32), any(w).([]float32), any(b).([]float32)
+		parallelRange(rows, 64, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				xr := x32[r*d : (r+1)*d]
+				mean, std := blasvec.LayerNormStats32(xr, eps)
+				blasvec.LayerNormRow32(y32[r*d:(r+1)*d], xr, w32, b32, float32(mean), float32(1/std))
+			}
+		})
+		return out, nil
+	}
 	parallelRange(rows, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
@@ -226,6 +239,17 @@ func layerNormGradDo[T elem](op *layerNormGradOp, in []G.Value) (G.Value, error)
 		return out, nil
 	}
 	out, dx := newDense[T](rows, d)
+	if x32, ok := any(x).([]float32); ok { // float32: blasvec's 8-lane row kernels
+		dx32, w32, dy32 := any(dx).([]float32), any(w).([]float32), any(dy).([]float32)
+		parallelRange(rows, 64, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				xr := x32[r*d : (r+1)*d]
+				mean, std := blasvec.LayerNormStats32(xr, op.eps)
+				blasvec.LayerNormGradRow32(dx32[r*d:(r+1)*d], xr, w32, dy32[r*d:(r+1)*d], float32(mean), float32(1/std))
+			}
+		})
+		return out, nil
+	}
 	parallelRange(rows, 64, func(lo, hi int) {
 		xhat := make([]float64, d)
 		g := make([]float64, d)

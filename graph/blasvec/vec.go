@@ -1,5 +1,5 @@
 // Package blasvec holds vectorised float32 elementwise kernels (exp with
-// a fused shift and sum, tanh, max, GELU and its derivative) for the fused softmax, log-softmax and GELU
+// a fused shift and sum, tanh, max, GELU and its derivative, LayerNorm rows) for the fused softmax, log-softmax and GELU
 // ops of package graph. On amd64 with AVX2 + FMA they run 8 lanes at a
 // time in Go assembly (vec_amd64.s, no cgo); elsewhere, or with -tags
 // noasm, they fall back to math.Exp / math.Tanh element by element.
@@ -109,6 +109,82 @@ func GELUGrad32(dx, x, t, dy []float32) {
 		v, th := float64(x[i]), float64(t[i])
 		d := 0.5*(1+th) + 0.5*v*(1-th*th)*geluC*(1+3*0.044715*v*v)
 		dx[i] = float32(d * float64(dy[i]))
+	}
+}
+
+// LayerNormStats32 returns the mean of x and σ = sqrt(var + eps), var the
+// biased variance, by two passes with float64 sums (x − mean is formed in
+// float32).
+func LayerNormStats32(x []float32, eps float64) (mean, std float64) {
+	n := len(x)
+	head := 0
+	var s float64
+	if vecOK {
+		head = n &^ 7
+		if head > 0 {
+			s = sum64AVX2(&x[0], head)
+		}
+	}
+	for _, v := range x[head:] {
+		s += float64(v)
+	}
+	mean = s / float64(n)
+	m32 := float32(mean)
+	var q float64
+	if head > 0 {
+		q = sqDev64AVX2(&x[0], head, m32)
+	}
+	for _, v := range x[head:] {
+		d := float64(v - m32)
+		q += d * d
+	}
+	return mean, math.Sqrt(q/float64(n) + eps)
+}
+
+// LayerNormRow32 sets y = (x − mean)·inv·w + b (inv = 1/σ) for one row.
+func LayerNormRow32(y, x, w, b []float32, mean, inv float32) {
+	n := len(x)
+	y, w, b = y[:n], w[:n], b[:n]
+	head := 0
+	if vecOK {
+		head = n &^ 7
+		if head > 0 {
+			lnRowAVX2(&y[0], &x[0], &w[0], &b[0], head, mean, inv)
+		}
+	}
+	for j := head; j < n; j++ {
+		y[j] = (x[j]-mean)*inv*w[j] + b[j]
+	}
+}
+
+// LayerNormGradRow32 sets the input gradient of one LayerNorm row,
+//
+//	dx = (g − mean(g) − x̂·mean(g·x̂))·inv,  g = dy·w,  x̂ = (x − mean)·inv,
+//
+// with the two means summed in float64.
+func LayerNormGradRow32(dx, x, w, dy []float32, mean, inv float32) {
+	n := len(x)
+	dx, w, dy = dx[:n], w[:n], dy[:n]
+	head := 0
+	var sg, sgx float64
+	if vecOK {
+		head = n &^ 7
+		if head > 0 {
+			sg, sgx = lnGradSumsAVX2(&x[0], &w[0], &dy[0], head, mean, inv)
+		}
+	}
+	for j := head; j < n; j++ {
+		g, xh := dy[j]*w[j], (x[j]-mean)*inv
+		sg += float64(g)
+		sgx += float64(g * xh)
+	}
+	mg, mgx := float32(sg/float64(n)), float32(sgx/float64(n))
+	if head > 0 {
+		lnGradDxAVX2(&dx[0], &x[0], &w[0], &dy[0], head, mean, inv, mg, mgx)
+	}
+	for j := head; j < n; j++ {
+		xh := (x[j] - mean) * inv
+		dx[j] = (dy[j]*w[j] - mg - xh*mgx) * inv
 	}
 }
 

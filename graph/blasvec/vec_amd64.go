@@ -15,6 +15,21 @@ func geluAVX2(y, t, x *float32, n int)
 func geluGradAVX2(dx, x, t, dy *float32, n int)
 
 //go:noescape
+func sum64AVX2(x *float32, n int) float64
+
+//go:noescape
+func sqDev64AVX2(x *float32, n int, mean float32) float64
+
+//go:noescape
+func lnRowAVX2(y, x, w, b *float32, n int, mean, inv float32)
+
+//go:noescape
+func lnGradSumsAVX2(x, w, dy *float32, n int, mean, inv float32) (sg, sgx float64)
+
+//go:noescape
+func lnGradDxAVX2(dx, x, w, dy *float32, n int, mean, inv, mg, mgx float32)
+
+//go:noescape
 func max32AVX2(x *float32, n int) float32
 
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)

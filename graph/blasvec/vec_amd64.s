@@ -204,6 +204,177 @@ ggdone:
 	VZEROUPPER
 	RET
 
+// Row kernels of LayerNorm (float32 data, float64 sums). n is a multiple
+// of 8. Sums use two float64 accumulators of 4 lanes each.
+
+#define CVTADD(srcx, src, acc0, acc1, tmp) \
+	VCVTPS2PD    srcx, Y13 \
+	VEXTRACTF128 $1, src, tmp \
+	VCVTPS2PD    tmp, Y14 \
+	VADDPD       Y13, acc0, acc0 \
+	VADDPD       Y14, acc1, acc1
+
+#define HSUM(acc0, acc1, out) \
+	VADDPD       acc1, acc0, acc0 \
+	VEXTRACTF128 $1, acc0, X13 \
+	VADDPD       X13, X0, X0 \
+	VHADDPD      X0, X0, X0 \
+	MOVSD        X0, out
+
+// func sum64AVX2(x *float32, n int) float64
+TEXT ·sum64AVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	SHRQ   $3, CX
+	JZ     s64done
+
+s64loop:
+	VMOVUPS (SI), Y2
+	CVTADD(X2, Y2, Y0, Y1, X3)
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     s64loop
+
+s64done:
+	HSUM(Y0, Y1, ret+16(FP))
+	VZEROUPPER
+	RET
+
+// func sqDev64AVX2(x *float32, n int, mean float32) float64
+// Σ (x − mean)², the difference in float32, the square and sum in float64.
+TEXT ·sqDev64AVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS mean+16(FP), Y15
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+	SHRQ         $3, CX
+	JZ           sqdone
+
+sqloop:
+	VMOVUPS      (SI), Y2
+	VSUBPS       Y15, Y2, Y2
+	VCVTPS2PD    X2, Y4
+	VEXTRACTF128 $1, Y2, X3
+	VCVTPS2PD    X3, Y5
+	VFMADD231PD  Y4, Y4, Y0
+	VFMADD231PD  Y5, Y5, Y1
+	ADDQ         $32, SI
+	DECQ         CX
+	JNZ          sqloop
+
+sqdone:
+	HSUM(Y0, Y1, ret+24(FP))
+	VZEROUPPER
+	RET
+
+// func lnRowAVX2(y, x, w, b *float32, n int, mean, inv float32)
+// y = (x − mean)·inv·w + b.
+TEXT ·lnRowAVX2(SB), NOSPLIT, $0-48
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         w+16(FP), DX
+	MOVQ         b+24(FP), R8
+	MOVQ         n+32(FP), CX
+	VBROADCASTSS mean+40(FP), Y14
+	VBROADCASTSS inv+44(FP), Y15
+	SHRQ         $3, CX
+	JZ           lndone
+
+lnloop:
+	VMOVUPS     (SI), Y0
+	VSUBPS      Y14, Y0, Y0
+	VMULPS      Y15, Y0, Y0
+	VMOVUPS     (R8), Y1
+	VFMADD231PS (DX), Y0, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, R8
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         lnloop
+
+lndone:
+	VZEROUPPER
+	RET
+
+// func lnGradSumsAVX2(x, w, dy *float32, n int, mean, inv float32) (sg, sgx float64)
+// g = dy·w, x̂ = (x − mean)·inv; returns Σ g and Σ g·x̂ (float64).
+TEXT ·lnGradSumsAVX2(SB), NOSPLIT, $0-56
+	MOVQ         x+0(FP), SI
+	MOVQ         w+8(FP), DX
+	MOVQ         dy+16(FP), R8
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS mean+32(FP), Y11
+	VBROADCASTSS inv+36(FP), Y12
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+	VXORPD       Y6, Y6, Y6
+	VXORPD       Y7, Y7, Y7
+	SHRQ         $3, CX
+	JZ           gsdone
+
+gsloop:
+	VMOVUPS (SI), Y2
+	VSUBPS  Y11, Y2, Y2
+	VMULPS  Y12, Y2, Y2
+	VMOVUPS (R8), Y3
+	VMULPS  (DX), Y3, Y3
+	CVTADD(X3, Y3, Y0, Y1, X4)
+	VMULPS  Y2, Y3, Y3
+	CVTADD(X3, Y3, Y6, Y7, X4)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	DECQ    CX
+	JNZ     gsloop
+
+gsdone:
+	HSUM(Y0, Y1, sg+40(FP))
+	VMOVAPD Y6, Y0
+	HSUM(Y0, Y7, sgx+48(FP))
+	VZEROUPPER
+	RET
+
+// func lnGradDxAVX2(dx, x, w, dy *float32, n int, mean, inv, mg, mgx float32)
+// dx = (dy·w − mg − x̂·mgx)·inv with x̂ = (x − mean)·inv.
+TEXT ·lnGradDxAVX2(SB), NOSPLIT, $0-56
+	MOVQ         dx+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         w+16(FP), DX
+	MOVQ         dy+24(FP), R8
+	MOVQ         n+32(FP), CX
+	VBROADCASTSS mean+40(FP), Y11
+	VBROADCASTSS inv+44(FP), Y12
+	VBROADCASTSS mg+48(FP), Y13
+	VBROADCASTSS mgx+52(FP), Y14
+	SHRQ         $3, CX
+	JZ           gddone
+
+gdloop:
+	VMOVUPS      (SI), Y2
+	VSUBPS       Y11, Y2, Y2
+	VMULPS       Y12, Y2, Y2
+	VMOVUPS      (R8), Y3
+	VMULPS       (DX), Y3, Y3
+	VSUBPS       Y13, Y3, Y3
+	VFNMADD231PS Y14, Y2, Y3
+	VMULPS       Y12, Y3, Y3
+	VMOVUPS      Y3, (DI)
+	ADDQ         $32, SI
+	ADDQ         $32, DX
+	ADDQ         $32, R8
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          gdloop
+
+gddone:
+	VZEROUPPER
+	RET
+
 // func max32AVX2(x *float32, n int) float32
 // n is a multiple of 8 and ≥ 8.
 TEXT ·max32AVX2(SB), NOSPLIT, $0-20

@@ -15,3 +15,21 @@ func max32AVX2(x *float32, n int) float32 { panic("blasvec: no assembly in this 
 func geluAVX2(y, t, x *float32, n int) { panic("blasvec: no assembly in this build") }
 
 func geluGradAVX2(dx, x, t, dy *float32, n int) { panic("blasvec: no assembly in this build") }
+
+func sum64AVX2(x *float32, n int) float64 { panic("blasvec: no assembly in this build") }
+
+func sqDev64AVX2(x *float32, n int, mean float32) float64 {
+	panic("blasvec: no assembly in this build")
+}
+
+func lnRowAVX2(y, x, w, b *float32, n int, mean, inv float32) {
+	panic("blasvec: no assembly in this build")
+}
+
+func lnGradSumsAVX2(x, w, dy *float32, n int, mean, inv float32) (sg, sgx float64) {
+	panic("blasvec: no assembly in this build")
+}
+
+func lnGradDxAVX2(dx, x, w, dy *float32, n int, mean, inv, mg, mgx float32) {
+	panic("blasvec: no assembly in this build")
+}

@@ -202,3 +202,60 @@ func TestGELU(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerNormRows checks the LayerNorm row kernels against float64
+// formulas on rows of several lengths (lanes + tails). Tolerance: 2e-6
+// relative to the largest |value| of the row's result (float32 rounding of
+// x − mean, of x̂ and of the products; sums are float64).
+func TestLayerNormRows(t *testing.T) {
+	for _, n := range []int{5, 8, 37, 128, 256} {
+		x, w, b, dy := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		for j := range x {
+			x[j] = float32(math.Sin(float64(j)*1.3)*3 + 0.5)
+			w[j] = float32(1 + 0.1*math.Cos(float64(j)))
+			b[j] = float32(0.05 * float64(j%5))
+			dy[j] = float32(math.Cos(float64(j) * 0.7))
+		}
+		const eps = 1e-5
+		mean, std := LayerNormStats32(x, eps)
+		var s, q float64
+		for _, v := range x {
+			s += float64(v)
+		}
+		wm := s / float64(n)
+		for _, v := range x {
+			q += (float64(v) - wm) * (float64(v) - wm)
+		}
+		ws := math.Sqrt(q/float64(n) + eps)
+		if math.Abs(mean-wm) > 1e-7 || math.Abs(std-ws) > 1e-6*ws {
+			t.Fatalf("n=%d: stats %v %v, want %v %v", n, mean, std, wm, ws)
+		}
+		y, dx := make([]float32, n), make([]float32, n)
+		inv := float32(1 / std)
+		LayerNormRow32(y, x, w, b, float32(mean), inv)
+		LayerNormGradRow32(dx, x, w, dy, float32(mean), inv)
+		var mg, mgx float64
+		xh := make([]float64, n)
+		for j := range x {
+			xh[j] = (float64(x[j]) - wm) / ws
+			g := float64(dy[j]) * float64(w[j])
+			mg += g / float64(n)
+			mgx += g * xh[j] / float64(n)
+		}
+		maxY, maxD := 0.0, 0.0
+		wy, wd := make([]float64, n), make([]float64, n)
+		for j := range x {
+			wy[j] = xh[j]*float64(w[j]) + float64(b[j])
+			wd[j] = (float64(dy[j])*float64(w[j]) - mg - xh[j]*mgx) / ws
+			maxY, maxD = math.Max(maxY, math.Abs(wy[j])), math.Max(maxD, math.Abs(wd[j]))
+		}
+		for j := range x {
+			if math.Abs(float64(y[j])-wy[j]) > 2e-6*maxY {
+				t.Fatalf("n=%d y[%d] = %v, want %v", n, j, y[j], wy[j])
+			}
+			if math.Abs(float64(dx[j])-wd[j]) > 2e-6*maxD {
+				t.Fatalf("n=%d dx[%d] = %v, want %v", n, j, dx[j], wd[j])
+			}
+		}
+	}
+}
