@@ -176,10 +176,14 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	}
 	seed := uint64(c.Config.Seed)
 	var trainS, probeS float64
+	var order [][]int
+	orderEpoch := -1
 	for k := first; k <= total; k++ {
 		t0 := time.Now()
 		epoch := (k - 1) / perEpoch
-		order := seqBatches(len(pd.Train), b, seed^0x9e3, epoch)
+		if epoch != orderEpoch { // the batch order of an epoch, computed once
+			order, orderEpoch = seqBatches(len(pd.Train), b, seed^0x9e3, epoch), epoch
+		}
 		idx := order[(k-1)%perEpoch]
 		pairs := make([]data.EncodedPair, b)
 		rc, rr := make([]float64, b), make([]float64, b)

@@ -266,9 +266,13 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 		}
 	}()
 	seed := uint64(cfg.Seed)
+	var order [][]int
+	orderEpoch := -1
 	for k := first; k <= total; k++ {
 		epoch := (k - 1) / perEpoch
-		order := seqBatches(len(seqs), n, seed^0x5f7, epoch)
+		if epoch != orderEpoch { // the batch order of an epoch, computed once
+			order, orderEpoch = seqBatches(len(seqs), n, seed^0x5f7, epoch), epoch
+		}
 		idx := order[(k-1)%perEpoch]
 		batch := make([]data.Sequence, n)
 		for i, j := range idx {
