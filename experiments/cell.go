@@ -252,20 +252,19 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	return total, timing, nil
 }
 
-// prober runs probe passes for one model: a graph with the peakiness
-// statistics for the chosen field, a plain one for every other field.
-type prober struct{ stats, plain *bucketedProbe }
+// prober runs probe passes for one model.
+type prober struct{ b *bucketedProbe }
 
 func newProber(lm models.LM, t int) (*prober, error) {
-	return &prober{stats: newBucketedProbe(lm, probeBatch, t, true), plain: newBucketedProbe(lm, probeBatch, t, false)}, nil
+	return &prober{b: newBucketedProbe(lm, probeBatch, t)}, nil
 }
 
-func (pr *prober) close() { pr.stats.close(); pr.plain.close() }
+func (pr *prober) close() { pr.b.close() }
 
 // probe runs one probe pass over both probe splits at step. The held-out
 // split covers every probe field; the train split only chosen and
-// rejected (it tracks the preference margin). All sequences other than
-// the chosen ones are batched together, whatever their field.
+// rejected (it tracks the preference margin). The sequences of every
+// field are batched together (sorted by length, see bucketedProbe).
 func (pr *prober) probe(pd *preparedData, step int) ([]*probePass, error) {
 	var passes []*probePass
 	for _, split := range []string{results.SplitTrain, results.SplitHeldout} {
@@ -275,47 +274,30 @@ func (pr *prober) probe(pd *preparedData, step int) ([]*probePass, error) {
 		if split == results.SplitTrain {
 			fields = []string{data.FieldChosen, data.FieldRejected}
 		}
-		var rest []data.Sequence
+		var all []data.Sequence
 		for _, f := range fields {
 			seqs, idx := data.ProbeSequences(pairs, f)
-			if len(seqs) == 0 {
-				continue
-			}
-			p.Fields = append(p.Fields, fieldValues{Field: f, Example: idx})
-			if f != data.FieldChosen {
-				rest = append(rest, seqs...)
-				continue
-			}
-			// entropy and collision (the costly statistics) on the held-out split only
-			g := pr.stats
-			if split == results.SplitTrain {
-				g = pr.plain
-			}
-			stats, err := g.run(seqs, pd.PadID)
-			if err != nil {
-				return nil, err
-			}
-			fv := &p.Fields[len(p.Fields)-1]
-			for _, s := range stats {
-				fv.LP, fv.NTok = append(fv.LP, s.LP), append(fv.NTok, s.NTok)
-				p.Chosen.LPArgmax = append(p.Chosen.LPArgmax, s.LPArgmax)
-				p.Chosen.Top1 = append(p.Chosen.Top1, s.Top1)
-				p.Chosen.Entropy = append(p.Chosen.Entropy, s.Entropy)
-				p.Chosen.Collision = append(p.Chosen.Collision, s.Collision)
+			if len(seqs) > 0 {
+				p.Fields = append(p.Fields, fieldValues{Field: f, Example: idx})
+				all = append(all, seqs...)
 			}
 		}
-		stats, err := pr.plain.run(rest, pd.PadID)
+		stats, err := pr.b.run(all, pd.PadID)
 		if err != nil {
 			return nil, err
 		}
 		for i := range p.Fields {
 			fv := &p.Fields[i]
-			if fv.Field == data.FieldChosen {
-				continue
-			}
 			for range fv.Example {
-				fv.LP, fv.NTok = append(fv.LP, stats[0].LP), append(fv.NTok, stats[0].NTok)
+				s := stats[0]
 				stats = stats[1:]
+				fv.LP, fv.NTok = append(fv.LP, s.LP), append(fv.NTok, s.NTok)
+				if fv.Field == data.FieldChosen {
+					p.Chosen.LPArgmax = append(p.Chosen.LPArgmax, s.LPArgmax)
+					p.Chosen.Top1 = append(p.Chosen.Top1, s.Top1)
+					p.Chosen.Entropy = append(p.Chosen.Entropy, s.Entropy)
+					p.Chosen.Collision = append(p.Chosen.Collision, s.Collision)
+				}
 			}
 		}
 		passes = append(passes, p)

@@ -134,9 +134,7 @@
 // Metrics: lp_chosen, lptok_chosen, dlp_chosen, lp_rejected, dlp_rejected,
 // lp_argmax (Σ_t log max_v π on the chosen prefixes), gap = lp_argmax −
 // lp_chosen, top1_mass, entropy and collision (means over chosen
-// positions, then over examples; entropy and collision, which cost as much
-// as the rest of a probe, on the held-out split only, NaN on the train
-// split), suppression (fraction of fields other
+// positions, then over examples), suppression (fraction of fields other
 // than chosen whose mean ΔLP < 0), reward_acc (r⁺ > r⁻) and reward_margin
 // (mean r⁺ − r⁻, no β). Per-field means and per-example values are kept.
 //

@@ -16,6 +16,7 @@ import (
 	"gatedpo/experiments/data"
 	"gatedpo/gating"
 	"gatedpo/graph"
+	"gatedpo/graph/blasvec"
 	"gatedpo/models"
 	"gatedpo/objectives"
 )
@@ -161,42 +162,30 @@ func (p *prefGraph) step(bt data.Batch, refC, refR []float64) (out trainOutput, 
 	return out, err
 }
 
-// probeGraph is a forward-only graph over n sequences of length t that
-// reads per-position log-probs, max log-probs, entropies and collisions.
+// probeGraph is a forward-only graph over n sequences of length t. Its
+// machine runs only the subgraph up to the logits [n·t, V]; the
+// per-position statistics are computed here in plain Go, and only at the
+// response positions (a probe row is mostly prompt, and the graph's own
+// log-prob ops would take a log-sum-exp over every position twice).
 type probeGraph struct {
-	g                      *G.ExprGraph
-	vm                     G.VM
-	fwd                    *models.Forward
-	lpV, lmaxV, entV, colV G.Value
-	n, t                   int
+	g       *G.ExprGraph
+	vm      G.VM
+	fwd     *models.Forward
+	logitsV G.Value
+	n, t    int
+	exps    []float32 // scratch: exp(logit − max) of one row
 }
 
-// newProbeGraph builds a probe graph; withStats adds the entropy and
-// collision of every position (needed on the chosen field only: they cost
-// as much as the rest of a tiny model's forward pass).
-func newProbeGraph(lm models.LM, n, t int, withStats bool) (p *probeGraph, err error) {
+func newProbeGraph(lm models.LM, n, t int) (p *probeGraph, err error) {
 	defer recoverGraph("probe graph", &err)
 	g := G.NewGraph()
 	fwd, err := lm.Build(g, n, t)
 	if err != nil {
 		return nil, err
 	}
-	p = &probeGraph{g: g, fwd: fwd, n: n, t: t}
-	G.Read(fwd.TokenLogps, &p.lpV)
-	G.Read(fwd.TokenLogpMax, &p.lmaxV)
-	if withStats {
-		ent, err := graph.TokenLogitStat(fwd.Logits, n, t, graph.StatEntropy)
-		if err != nil {
-			return nil, err
-		}
-		col, err := graph.TokenLogitStat(fwd.Logits, n, t, graph.StatCollision)
-		if err != nil {
-			return nil, err
-		}
-		G.Read(ent, &p.entV)
-		G.Read(col, &p.colV)
-	}
-	p.vm = G.NewTapeMachine(g)
+	p = &probeGraph{g: g, fwd: fwd, n: n, t: t, exps: make([]float32, fwd.Vocab)}
+	read := G.Read(fwd.Logits, &p.logitsV)
+	p.vm = G.NewTapeMachine(g.SubgraphRoots(read))
 	return p, nil
 }
 
@@ -208,11 +197,42 @@ type seqStats struct {
 	NTok                                   int
 }
 
+// positionStats returns, for one row of logits and the id it predicts,
+// log π(target), log max_v π(v), the entropy −Σ π log π and the collision
+// Σ π², accumulated in float64 (SCIENCE.md §5).
+func (p *probeGraph) positionStats(row any, target int) (lp, lmax, ent, col float64) {
+	var m, s, sx, s2 float64 // max logit; Σ e; Σ e·x; Σ e², e = exp(x − m)
+	switch r := row.(type) {
+	case []float32:
+		mx := blasvec.Max32(r)
+		s = blasvec.ExpShiftSum32(p.exps, r, mx)
+		for v, e := range p.exps[:len(r)] {
+			sx += float64(e) * float64(r[v]-mx)
+			s2 += float64(e) * float64(e)
+		}
+		m = float64(mx)
+		lp = float64(r[target]-mx) - math.Log(s)
+	case []float64:
+		m = r[0]
+		for _, x := range r {
+			m = max(m, x)
+		}
+		for _, x := range r {
+			e := math.Exp(x - m)
+			s += e
+			sx += e * (x - m)
+			s2 += e * e
+		}
+		lp = r[target] - m - math.Log(s)
+	}
+	logS := math.Log(s)
+	return lp, -logS, logS - sx/s, s2 / (s * s)
+}
+
 // run teacher-forces seqs (any number; batched by n, the last batch padded
 // with copies of its first row) and returns one seqStats per sequence.
 func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
 	out := make([]seqStats, 0, len(seqs))
-	m := p.t - 1
 	for lo := 0; lo < len(seqs); lo += p.n {
 		chunk := seqs[lo:min(lo+p.n, len(seqs))]
 		rows := append([]data.Sequence{}, chunk...)
@@ -228,35 +248,37 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
 		if err != nil {
 			return nil, err
 		}
-		lp, lmax := valueFloats(p.lpV), valueFloats(p.lmaxV)
-		ent, col := lmax, lmax // placeholders when the graph has no statistics
-		if p.entV != nil {
-			ent, col = valueFloats(p.entV), valueFloats(p.colV)
+		logits, ok := p.logitsV.(*tensor.Dense)
+		if !ok {
+			return nil, fmt.Errorf("probe graph: logits not read")
 		}
-		mask := shiftedMask(b.Mask, p.t)
+		V := p.fwd.Vocab
 		for r := range chunk {
 			var s seqStats
-			for i := 0; i < m; i++ {
-				k := r*m + i
-				if mask[k] == 0 {
+			for i := 0; i < p.t-1; i++ {
+				if b.Mask[r][i+1] == 0 { // position i predicts token i+1
 					continue
 				}
-				s.NTok++
-				s.LP += lp[k]
-				s.LPArgmax += lmax[k]
-				s.Top1 += math.Exp(lmax[k])
-				if p.entV != nil {
-					s.Entropy += ent[k]
-					s.Collision += col[k]
+				k := (r*p.t + i) * V
+				var row any
+				switch d := logits.Data().(type) {
+				case []float32:
+					row = d[k : k+V]
+				case []float64:
+					row = d[k : k+V]
 				}
+				lp, lmax, ent, col := p.positionStats(row, b.IDs[r][i+1])
+				s.NTok++
+				s.LP += lp
+				s.LPArgmax += lmax
+				s.Top1 += math.Exp(lmax)
+				s.Entropy += ent
+				s.Collision += col
 			}
 			if s.NTok > 0 {
 				s.Top1 /= float64(s.NTok)
 				s.Entropy /= float64(s.NTok)
 				s.Collision /= float64(s.NTok)
-			}
-			if p.entV == nil {
-				s.Entropy, s.Collision = math.NaN(), math.NaN()
 			}
 			out = append(out, s)
 		}
@@ -277,12 +299,11 @@ type bucketedProbe struct {
 	lm     models.LM
 	n      int
 	maxT   int
-	stats  bool
 	graphs map[int]*probeGraph
 }
 
-func newBucketedProbe(lm models.LM, n, maxT int, withStats bool) *bucketedProbe {
-	return &bucketedProbe{lm: lm, n: n, maxT: maxT, stats: withStats, graphs: map[int]*probeGraph{}}
+func newBucketedProbe(lm models.LM, n, maxT int) *bucketedProbe {
+	return &bucketedProbe{lm: lm, n: n, maxT: maxT, graphs: map[int]*probeGraph{}}
 }
 
 func (b *bucketedProbe) close() {
@@ -306,7 +327,7 @@ func (b *bucketedProbe) run(seqs []data.Sequence, padID int) ([]seqStats, error)
 		g, ok := b.graphs[t]
 		if !ok {
 			var err error
-			if g, err = newProbeGraph(b.lm, b.n, t, b.stats); err != nil {
+			if g, err = newProbeGraph(b.lm, b.n, t); err != nil {
 				return nil, err
 			}
 			b.graphs[t] = g

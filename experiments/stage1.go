@@ -345,7 +345,7 @@ func (env *sweepEnv) saveStage1Checkpoint(ckptDir string, k int, lm models.LM, o
 // sequenceLogps teacher-forces every training pair's chosen and rejected
 // response through lm (forward only).
 func sequenceLogps(lm models.LM, pd *preparedData) (refLogps, error) {
-	pg := newBucketedProbe(lm, probeBatch, pd.T, false)
+	pg := newBucketedProbe(lm, probeBatch, pd.T)
 	defer pg.close()
 	seqs := make([]data.Sequence, 0, 2*len(pd.Train))
 	for _, p := range pd.Train {

@@ -1,0 +1,87 @@
+package experiments
+
+import (
+	"math"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"gatedpo/experiments/data"
+	"gatedpo/graph"
+	"gatedpo/models"
+)
+
+// TestProbeStatsMatchGraphOps checks the probe's plain-Go statistics
+// (log-prob of the target, max log-prob, entropy, collision, computed from
+// the logits at response positions only) against the graph's own ops on
+// the same model and rows. Tolerance 1e-5 relative to the summed value:
+// float32 logits, float64 sums on both sides, different summation orders.
+func TestProbeStatsMatchGraphOps(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		lm, err := models.NewTransformer(models.TransformerConfig{VocabSize: 259, DModel: 32, NHeads: 2, NLayers: 1, MaxSeqLen: 24, LNEps: 1e-5}, dt, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs := []data.Sequence{
+			{Prompt: []int{10, 11, 12}, Response: []int{40, 41, 42, 43, 44}},
+			{Prompt: []int{20, 21, 22, 23, 24, 25}, Response: []int{50, 51}},
+			{Prompt: []int{30}, Response: []int{60, 61, 62, 63, 64, 65, 66, 67, 68, 69}},
+		}
+		const n, T = 4, 16
+		pg, err := newProbeGraph(lm, n, T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pg.run(seqs, 0)
+		pg.close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the same rows through the graph's ops
+		g := G.NewGraph()
+		fwd, _ := lm.Build(g, n, T)
+		ent, _ := graph.TokenLogitStat(fwd.Logits, n, T, graph.StatEntropy)
+		col, _ := graph.TokenLogitStat(fwd.Logits, n, T, graph.StatCollision)
+		var lpV, lmaxV, entV, colV G.Value
+		G.Read(fwd.TokenLogps, &lpV)
+		G.Read(fwd.TokenLogpMax, &lmaxV)
+		G.Read(ent, &entV)
+		G.Read(col, &colV)
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		b := data.MakeSeqBatch(append(seqs, seqs[0]), 0, T)
+		fwd.SetIDs(b.IDs)
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		lp, lmax, en, co := valueFloats(lpV), valueFloats(lmaxV), valueFloats(entV), valueFloats(colV)
+		for r := range seqs {
+			var want seqStats
+			for i := 0; i < T-1; i++ {
+				if b.Mask[r][i+1] == 0 {
+					continue
+				}
+				k := r*(T-1) + i
+				want.NTok++
+				want.LP += lp[k]
+				want.LPArgmax += lmax[k]
+				want.Top1 += math.Exp(lmax[k])
+				want.Entropy += en[k]
+				want.Collision += co[k]
+			}
+			nt := float64(want.NTok)
+			want.Top1, want.Entropy, want.Collision = want.Top1/nt, want.Entropy/nt, want.Collision/nt
+			pairs := [][2]float64{{got[r].LP, want.LP}, {got[r].LPArgmax, want.LPArgmax}, {got[r].Top1, want.Top1},
+				{got[r].Entropy, want.Entropy}, {got[r].Collision, want.Collision}}
+			for j, p := range pairs {
+				if math.Abs(p[0]-p[1]) > 1e-5*math.Max(1, math.Abs(p[1])) {
+					t.Errorf("%v row %d stat %d: probe %v, graph %v", dt, r, j, p[0], p[1])
+				}
+			}
+			if got[r].NTok != want.NTok {
+				t.Errorf("row %d: %d tokens, want %d", r, got[r].NTok, want.NTok)
+			}
+		}
+	}
+}
