@@ -193,3 +193,43 @@ func probeFields(sets ...[]data.EncodedPair) []string {
 	sort.Strings(extra)
 	return append(out, extra...)
 }
+
+// saveTokenizers writes the tokenizer of every prepared dataset beside the
+// results, as <out>/tokenizers/<name>-<hash>.json (Hugging Face
+// tokenizer.json), so a sweep directory says exactly how its text became
+// ids. Files are content-addressed by the tokenizer's hash: rewriting one
+// (another shard, a rerun) writes the same bytes, atomically.
+func saveTokenizers(out string, c *dataCache) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	dir := filepath.Join(out, TokenizersDir)
+	for _, e := range c.items {
+		if e.d == nil || e.d.Tok == nil {
+			continue
+		}
+		tok := e.d.Tok
+		hash := tok.Hash()
+		if len(hash) > 12 {
+			hash = hash[:12]
+		}
+		path := filepath.Join(dir, tok.Name()+"-"+hash+".json")
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		tmp := path + ".tmp"
+		if err := tok.SaveJSON(tmp); err != nil {
+			return fmt.Errorf("saving tokenizer %s: %w", path, err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TokenizersDir is the sweep subdirectory holding the tokenizer.json of
+// every dataset the sweep tokenized.
+const TokenizersDir = "tokenizers"

@@ -133,6 +133,9 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if err := writeGridFiles(out, grid, all); err != nil {
 		return nil, err
 	}
+	if err := saveTokenizers(out, env.data); err != nil {
+		return nil, err
+	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(opt.Stderr, nil))

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"gatedpo/experiments/data"
 	"gatedpo/results"
 )
 
@@ -602,5 +603,23 @@ func logFailures(t *testing.T, dir string) {
 		if _, s, ok := results.ReadCellRecord(filepath.Join(dir, results.CellsDir, c.Name())); ok && s.Failure != nil {
 			t.Logf("%s: %+v", c.Name(), *s.Failure)
 		}
+	}
+}
+
+// TestSweepSavesTokenizer checks that a sweep keeps the tokenizer.json of
+// its dataset beside the results, and that it loads back into a tokenizer
+// with the same hash.
+func TestSweepSavesTokenizer(t *testing.T) {
+	dir := referenceRun(t)
+	files, err := filepath.Glob(filepath.Join(dir, TokenizersDir, "*.json"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("tokenizers saved: %v (err %v), want exactly one", files, err)
+	}
+	tok, err := data.LoadTokenizerJSON(files[0])
+	if err != nil {
+		t.Fatalf("reload %s: %v", files[0], err)
+	}
+	if want := data.NewByteTokenizer().Hash(); tok.Hash() != want {
+		t.Errorf("reloaded tokenizer hash %s, want the byte tokenizer's %s", tok.Hash(), want)
 	}
 }
