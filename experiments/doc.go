@@ -38,7 +38,7 @@
 //	[data]
 //	dataset = "synthetic"         # "synthetic" or a JSONL path (relative to the grid file); a list is an axis
 //	format = ""                   # "" auto-detects; prompt | probe | hh | conversational
-//	tokenizer = "byte"            # byte | bpe (trained on the training texts, cached in the user cache dir)
+//	tokenizer = "byte"            # byte | bpe (trained on the training texts, cached in the user cache dir; saved as <out>/tokenizers/*.json)
 //	vocab_size = 512              # bpe only
 //	max_prompt_tokens = 32        # prompts keep their last N tokens
 //	max_response_tokens = 32      # responses keep their first N tokens
