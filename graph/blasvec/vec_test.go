@@ -259,3 +259,54 @@ func TestLayerNormRows(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGELU32 times the GELU forward and derivative kernels on one
+// MLP activation of the D128 model (2048 tokens × 512).
+func BenchmarkGELU32(b *testing.B) {
+	n := 2048 * 512
+	x, y, th, dx, dy := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i] = float32(i%61)*0.1 - 3
+		dy[i] = 1
+	}
+	b.Run("forward", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			GELU32(y, th, x)
+		}
+	})
+	b.Run("derivative", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			GELUGrad32(dx, x, th, dy)
+		}
+	})
+}
+
+// BenchmarkLayerNormRows times the LayerNorm row kernels over the 2048
+// rows of width 128 of one D128 LayerNorm.
+func BenchmarkLayerNormRows(b *testing.B) {
+	const rows, d = 2048, 128
+	x, y, w, bias, dy := make([]float32, rows*d), make([]float32, rows*d), make([]float32, d), make([]float32, d), make([]float32, rows*d)
+	for i := range x {
+		x[i] = float32(i%17) * 0.2
+		dy[i] = float32(i%5) - 2
+	}
+	for j := range w {
+		w[j] = 1
+	}
+	b.Run("forward", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			for r := 0; r < rows; r++ {
+				mean, std := LayerNormStats32(x[r*d:(r+1)*d], 1e-5)
+				LayerNormRow32(y[r*d:(r+1)*d], x[r*d:(r+1)*d], w, bias, float32(mean), float32(1/std))
+			}
+		}
+	})
+	b.Run("input_gradient", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			for r := 0; r < rows; r++ {
+				mean, std := LayerNormStats32(x[r*d:(r+1)*d], 1e-5)
+				LayerNormGradRow32(y[r*d:(r+1)*d], x[r*d:(r+1)*d], w, dy[r*d:(r+1)*d], float32(mean), float32(1/std))
+			}
+		}
+	})
+}
