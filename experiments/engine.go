@@ -185,7 +185,7 @@ func newProbeGraph(lm models.LM, n, t int) (p *probeGraph, err error) {
 	}
 	p = &probeGraph{g: g, fwd: fwd, n: n, t: t, exps: make([]float32, fwd.Vocab)}
 	read := G.Read(fwd.Logits, &p.logitsV)
-	p.vm = G.NewTapeMachine(g.SubgraphRoots(read))
+	p.vm = graph.NewTapeMachine(g.SubgraphRoots(read))
 	return p, nil
 }
 

@@ -172,7 +172,7 @@ func NewPrefGraph(policy models.LM, pairs, t int, opt PrefOptions) (pg *PrefGrap
 			return nil, fmt.Errorf("preference graph: gradient: %w", err)
 		}
 	}
-	pg.Machine = G.NewTapeMachine(g)
+	pg.Machine = graph.NewTapeMachine(g)
 	return pg, nil
 }
 
@@ -364,7 +364,7 @@ func NewSeqGraph(lm models.LM, rows, t int, grad bool) (sg *SeqGraph, err error)
 			return nil, fmt.Errorf("sequence graph: gradient: %w", err)
 		}
 	}
-	sg.Machine = G.NewTapeMachine(g)
+	sg.Machine = graph.NewTapeMachine(g)
 	return sg, nil
 }
 

@@ -42,7 +42,11 @@
 // InverseSqrt (wrong gradient), ByIndices (wrong gradient on the last
 // axis), or unnamed constants (merged by a truncated print of their value).
 // gorgonia_bugs_test.go asserts each bug is still present, so an upgrade
-// that changes one shows up.
+// that changes one shows up. Machines are made with NewTapeMachine, never
+// G.NewTapeMachine: Gorgonia's finalizer on a machine that sits in a
+// reference cycle (a struct holding the machine and a G.Read target) keeps
+// the machine, its graph and every op buffer alive until the process ends
+// (machine_test.go pins it).
 //
 // # Stateful ops and machines
 //

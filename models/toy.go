@@ -144,7 +144,7 @@ func NewToyStep(toy *Toy, pos, neg []int, gate gating.Spec) (ts *ToyStep, err er
 	if _, err := G.Grad(loss, ts.w); err != nil {
 		return nil, err
 	}
-	ts.m = G.NewTapeMachine(g)
+	ts.m = graph.NewTapeMachine(g)
 	return ts, nil
 }
 
@@ -519,6 +519,6 @@ func newToyDPO(toy *Toy, cfg ToyF1bConfig, refC, refR float64, gate gating.Spec)
 	if _, err := G.Grad(res.Loss, ts.w); err != nil {
 		return nil, err
 	}
-	ts.m = G.NewTapeMachine(g)
+	ts.m = graph.NewTapeMachine(g)
 	return ts, nil
 }

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -34,6 +36,20 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() { os.Exit(run()) }
 
+// writeHeapProfile writes the live heap (after a GC) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func run() int {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	var o experiments.Options
@@ -48,6 +64,8 @@ func run() int {
 	fs.StringVar(&shard, "shard", "", "run shard i/n of the cells (0-based); also SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX")
 	fs.IntVar(&shards, "shards", 0, "shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); also "+experiments.ShardsEnv)
 	fs.BoolVar(&o.RetryFailed, "retry-failed", false, "rerun cells recorded as failed")
+	var memProfile string
+	fs.StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the sweep ends (go tool pprof)")
 	// flags may come before or after a bare grid path
 	var positional []string
 	for args := os.Args[1:]; ; {
@@ -85,6 +103,11 @@ func run() int {
 	}()
 	_, err = experiments.Run(ctx, o)
 	close(finished)
+	if memProfile != "" {
+		if perr := writeHeapProfile(memProfile); perr != nil {
+			fmt.Fprintln(os.Stderr, "sweep:", perr)
+		}
+	}
 	stop()
 	switch {
 	case err == nil:
