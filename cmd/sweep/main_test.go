@@ -1,0 +1,47 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// runWith calls the command's run with the given arguments.
+func runWith(t *testing.T, args ...string) int {
+	t.Helper()
+	saved := os.Args
+	defer func() { os.Args = saved }()
+	os.Args = append([]string{"sweep"}, args...)
+	return run()
+}
+
+// TestExitCodes checks the command's contract for bad input (exit 2,
+// nothing written) and a dry run (exit 0, nothing written).
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("name = \"x\"\n[train]\nlr = -1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	cases := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"bad value", []string{bad, "-out", out}, 2},
+		{"missing grid file", []string{filepath.Join(dir, "none.toml"), "-out", out}, 2},
+		{"bad flag", []string{"-workers", "two", "-out", out}, 2},
+		{"two grids", []string{bad, bad, "-out", out}, 2},
+		{"bad shard", []string{"-grid", "test", "-shard", "3/2", "-out", out}, 2},
+		{"dry run", []string{"-grid", "test", "-dry-run", "-out", out}, 0},
+	}
+	for _, c := range cases {
+		if got := runWith(t, c.args...); got != c.want {
+			t.Errorf("%s: exit %d, want %d", c.name, got, c.want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Fatalf("%s: wrote %s", c.name, out)
+		}
+	}
+}
