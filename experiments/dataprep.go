@@ -219,15 +219,32 @@ func saveTokenizers(out string, c *dataCache) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		tmp := path + ".tmp"
-		if err := tok.SaveJSON(tmp); err != nil {
+		b, err := tokenizerJSON(tok)
+		if err != nil {
 			return fmt.Errorf("saving tokenizer %s: %w", path, err)
 		}
-		if err := os.Rename(tmp, path); err != nil {
+		// a unique temporary file + rename: shards writing the same
+		// content concurrently never see each other's partial file
+		if err := results.WriteBytesAtomic(path, b); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// tokenizerJSON returns the tokenizer.json bytes of tok (SaveJSON writes
+// to a path; it goes through a private temporary directory).
+func tokenizerJSON(tok data.Tokenizer) ([]byte, error) {
+	tmp, err := os.MkdirTemp("", "gatedpo-tokenizer-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	p := filepath.Join(tmp, "tokenizer.json")
+	if err := tok.SaveJSON(p); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(p)
 }
 
 // TokenizersDir is the sweep subdirectory holding the tokenizer.json of
