@@ -94,6 +94,7 @@ type Grid struct {
 	Name       string                  // output goes to runs/<Name>/ unless -out is given
 	File       string                  // where it came from ("builtin:default" for shipped grids)
 	Source     []byte                  // the TOML text as given
+	Overrides  []string                // command-line -set key=value, in order (applied to Source)
 	Dir        string                  // directory relative paths resolve against
 	Data       DataConfig              // [data]
 	Train      TrainConfig             // [train]
@@ -116,11 +117,14 @@ const (
 // LoadGrid reads a grid from a file path or, when nameOrPath names a
 // shipped grid and no such file exists, from the binary. Every error is a
 // *ConfigError naming file:line and key.
-func LoadGrid(nameOrPath string) (*Grid, error) {
+//
+// sets are command-line overrides (-set key=value), applied to the file's
+// keys before validation and recorded in Grid.Overrides.
+func LoadGrid(nameOrPath string, sets ...Override) (*Grid, error) {
 	if _, err := os.Stat(nameOrPath); err != nil {
 		if src, ok := BuiltinGrid(nameOrPath); ok {
 			wd, _ := os.Getwd()
-			return ParseGrid("builtin:"+nameOrPath, wd, src)
+			return ParseGrid("builtin:"+nameOrPath, wd, src, sets...)
 		}
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, &ConfigError{File: nameOrPath, Msg: fmt.Sprintf("no such grid file (built-in grids: %s)", strings.Join(BuiltinGrids(), ", "))}
@@ -132,17 +136,26 @@ func LoadGrid(nameOrPath string) (*Grid, error) {
 		return nil, &ConfigError{File: nameOrPath, Msg: err.Error()}
 	}
 	abs, _ := filepath.Abs(nameOrPath)
-	return ParseGrid(nameOrPath, filepath.Dir(abs), src)
+	return ParseGrid(nameOrPath, filepath.Dir(abs), src, sets...)
 }
 
 // ParseGrid parses and validates grid text. file names it in errors; dir
 // is where relative dataset and init_from paths resolve (they must exist).
-func ParseGrid(file, dir string, src []byte) (*Grid, error) {
+// sets are applied in order after decoding and before validation; a key
+// they set is reported against the override in errors.
+func ParseGrid(file, dir string, src []byte, sets ...Override) (*Grid, error) {
 	var raw map[string]any
 	if _, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&raw); err != nil {
 		return nil, TOMLDecodeError(file, err)
 	}
 	g := &Grid{File: file, Source: src, Dir: dir, pos: ScanTOMLPositions(file, src)}
+	for _, o := range sets {
+		if err := o.apply(raw); err != nil {
+			return nil, err
+		}
+		g.pos.markOverride(o.Key, "-set "+o.Arg)
+		g.Overrides = append(g.Overrides, o.Arg)
+	}
 	p := &tableParser{pos: g.pos}
 	if err := p.grid(g, raw); err != nil {
 		return nil, err
@@ -241,6 +254,10 @@ func (p *tableParser) number(key string, v any, dst *float64, positive bool) err
 	if v == nil {
 		return nil
 	}
+	want := "expected a finite number >= 0"
+	if positive {
+		want = "expected a finite number > 0"
+	}
 	var x float64
 	switch n := v.(type) {
 	case float64:
@@ -248,13 +265,10 @@ func (p *tableParser) number(key string, v any, dst *float64, positive bool) err
 	case int64:
 		x = float64(n)
 	default:
-		return p.errf(key, "expected a number, got %s", describe(v))
+		return p.errf(key, "%s, got %s", want, describe(v))
 	}
 	if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 || (positive && x == 0) {
-		if positive {
-			return p.errf(key, "expected a finite number > 0, got %v", x)
-		}
-		return p.errf(key, "expected a finite number >= 0, got %v", x)
+		return p.errf(key, "%s, got %v", want, x)
 	}
 	*dst = x
 	return nil

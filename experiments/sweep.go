@@ -24,6 +24,7 @@ type Options struct {
 	Out         string   // sweep directory ("" = runs/<grid name>)
 	DryRun      bool     // list the cells and their state, run nothing, write nothing
 	Only        []string // -only key=value filters (dotted keys)
+	Set         []string // -set key=value grid overrides (dotted TOML keys, TOML values)
 	Workers     int      // cells run in parallel (0 = one per CPU)
 	Shard       int      // this process's shard, 0-based
 	Shards      int      // number of shards (0 or 1 = no sharding)
@@ -80,7 +81,15 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if opt.Grid == "" {
 		opt.Grid = "default"
 	}
-	grid, err := LoadGrid(opt.Grid)
+	sets := make([]Override, len(opt.Set))
+	for i, arg := range opt.Set {
+		o, err := ParseOverride(arg)
+		if err != nil {
+			return nil, err
+		}
+		sets[i] = o
+	}
+	grid, err := LoadGrid(opt.Grid, sets...)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +163,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	}
 	workers := opt.Workers
 	if workers <= 0 {
-		workers = runtime.NumCPU()
+		workers = runtime.GOMAXPROCS(0) // respects container CPU limits
 	}
 	workers = max(1, min(workers, len(todo)))
 	log.Info("sweep", "grid", grid.File, "dir", out, "cells", len(cells), "to_run", len(todo), "workers", workers)
@@ -288,7 +297,11 @@ func writeGridFiles(out string, g *Grid, cells []*Cell) error {
 	for i, c := range cells {
 		rs[i] = resolved{c.ID, c.Config}
 	}
-	b, err := json.MarshalIndent(map[string]any{"name": g.Name, "file": g.File, "cells": rs}, "", "  ")
+	doc := map[string]any{"name": g.Name, "file": g.File, "cells": rs}
+	if len(g.Overrides) > 0 {
+		doc["overrides"] = g.Overrides
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
 	}

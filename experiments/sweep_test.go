@@ -366,7 +366,7 @@ func TestSweepBadInput(t *testing.T) {
 		name, edit, repl, want string
 	}{
 		{"unknown key", "sft_epochs = 2", "sft_epochz = 2", "g.toml:16: train.sft_epochz: unknown key"},
-		{"bad value", "lr = 1e-3", "lr = \"fast\"", `g.toml:20: train.lr: expected a number, got "fast"`},
+		{"bad value", "lr = 1e-3", "lr = \"fast\"", `g.toml:20: train.lr: expected a finite number > 0, got "fast"`},
 		{"bad tau", "tau = [1e-2]", "tau = [1e-2, -1]", "g.toml:44: grid.gate[1].tau[1]: expected a finite number >= 0"},
 		{"missing file", `dataset = "synthetic"`, `dataset = "nope.jsonl"`, `g.toml:5: data.dataset: expected "synthetic" or an existing data file`},
 		{"bad arch", `arch = ["transformer-xs"]`, `arch = ["gpt-5"]`, `g.toml:31: grid.arch[0]: expected one of`},

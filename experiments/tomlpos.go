@@ -60,8 +60,9 @@ func IsConfigError(err error) bool {
 // The scanner never fails: on text it does not understand it records what
 // it has; decoding errors come from the real parser.
 type TOMLPositions struct {
-	File  string         // file name used in errors
-	lines map[string]int // dotted key → line
+	File    string            // file name used in errors
+	lines   map[string]int    // dotted key → line
+	origins map[string]string // dotted key → "-set key=value" that replaced it
 }
 
 // ScanTOMLPositions scans src (the content of file) and records the line of
@@ -96,8 +97,24 @@ func (p *TOMLPositions) Has(key string) bool {
 func (p *TOMLPositions) Keys() int { return len(p.lines) }
 
 // Errorf returns a *ConfigError for key at its line (see Line).
+// A key that a command-line override replaced (or one inside it) is
+// reported against the override ("-set train.lr=abc: train.lr: …").
 func (p *TOMLPositions) Errorf(key, format string, args ...any) error {
-	return &ConfigError{File: p.File, Line: p.Line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
+	msg := fmt.Sprintf(format, args...)
+	for k := key; k != ""; k = parentKey(k) {
+		if o, ok := p.origins[k]; ok {
+			return &ConfigError{File: o, Key: key, Msg: msg}
+		}
+	}
+	return &ConfigError{File: p.File, Line: p.Line(key), Key: key, Msg: msg}
+}
+
+// markOverride records that key's value came from the override arg.
+func (p *TOMLPositions) markOverride(key, arg string) {
+	if p.origins == nil {
+		p.origins = map[string]string{}
+	}
+	p.origins[key] = arg
 }
 
 // TOMLDecodeError converts an error of toml.Decode on file into a

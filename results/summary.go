@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"syscall"
 )
 
 // summaryLockFile serialises summary rebuilds of processes sharing a sweep
@@ -110,31 +109,24 @@ func RebuildSummaryCSV(sweepDir string) error {
 	return WriteCSVAtomic(filepath.Join(sweepDir, SummaryCSVFile), SummaryColumns, rows)
 }
 
-// LockFile takes an exclusive advisory lock (flock) on path, creating it,
-// and blocks until it is granted. The lock is per open file, so it also
-// excludes other goroutines of the same process, and the kernel drops it
-// when the process dies (a SIGKILLed shard never leaves a stale lock).
+// LockFile takes an exclusive advisory lock on path, creating it, and
+// blocks until it is granted (flock on Unix, LockFileEx on Windows). The
+// lock belongs to the open file, so it also excludes other goroutines of
+// the same process, and the OS drops it when the process dies (a SIGKILLed
+// shard never leaves a stale lock).
 func LockFile(path string) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("results: lock %s: %w", path, err)
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	unlock, _, err = lockPath(path, true)
+	return unlock, err
 }
 
 // TryLockFile is LockFile without waiting: ok is false when another open
 // file (process or goroutine) holds the lock.
 func TryLockFile(path string) (unlock func(), ok bool, err error) {
+	return lockPath(path, false)
+}
+
+// lockPath opens (creating) path and locks it; block says whether to wait.
+func lockPath(path string, block bool) (unlock func(), ok bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, false, err
 	}
@@ -142,15 +134,16 @@ func TryLockFile(path string) (unlock func(), ok bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	held, err := lockFile(f, block)
+	if err != nil || !held {
 		f.Close()
-		if err == syscall.EWOULDBLOCK {
-			return nil, false, nil
+		if err != nil {
+			return nil, false, fmt.Errorf("results: lock %s: %w", path, err)
 		}
-		return nil, false, fmt.Errorf("results: lock %s: %w", path, err)
+		return nil, false, nil
 	}
 	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		unlockFile(f)
 		f.Close()
 	}, true, nil
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -33,16 +32,6 @@ func rssMiB() float64 {
 		}
 	}
 	return -1
-}
-
-// peakRSSMiB returns the peak resident set size in MiB (getrusage
-// ru_maxrss, as the peer reports it).
-func peakRSSMiB() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return -1
-	}
-	return float64(ru.Maxrss) / 1024
 }
 
 // blasLibs lists the BLAS / LAPACK / OpenMP shared objects mapped into
@@ -114,14 +103,9 @@ func snapshotCPU() cpuSnap {
 			s.busy = (sum - idle) / clkTck
 		}
 	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		s.own = tv(ru.Utime) + tv(ru.Stime)
-	}
+	s.own = ownCPUSeconds()
 	return s
 }
-
-func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
 // loadAvg1 returns the 1-minute load average.
 func loadAvg1() float64 {

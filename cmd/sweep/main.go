@@ -4,6 +4,7 @@
 //	go run ./cmd/sweep -grid my.toml        # or: go run ./cmd/sweep my.toml
 //	go run ./cmd/sweep -dry-run -only gate.kind=ramp -only arch=transformer-s
 //	go run ./cmd/sweep -workers 2 -shard 0/4 -out /scratch/sweep
+//	go run ./cmd/sweep -grid my.toml -set train.lr=3e-4 -set 'grid.seed=[1,2,3]'
 //
 // Exit status: 0 every selected cell complete, 1 some cell failed (the
 // others were run) or the sweep was interrupted, 2 bad input (nothing run
@@ -22,8 +23,21 @@ import (
 	"strings"
 	"syscall"
 
+	"gatedpo/cmd/internal/cli"
 	"gatedpo/experiments"
+	"gatedpo/graph"
 )
+
+const usage = `usage: sweep [flags] [GRID]
+
+Trains, probes and records every cell of a TOML grid (a file, or a built-in
+grid name; default: the built-in "default" grid), then writes the summary,
+the comparison, the figures and report.html into the sweep directory.
+Rerunning the same command skips complete cells and resumes interrupted
+ones.
+
+exit status: 0 every selected cell complete, 1 some cell failed (the others
+were run) or the sweep was interrupted, 2 bad input (nothing run or written)`
 
 // multiFlag is a repeatable string flag (-only).
 type multiFlag []string
@@ -52,15 +66,17 @@ func writeHeapProfile(path string) error {
 
 func run() int {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	cli.Usage(fs, usage)
 	var o experiments.Options
-	var only multiFlag
+	var only, set multiFlag
 	var shard string
 	var shards int
 	fs.StringVar(&o.Grid, "grid", "", "grid TOML file or built-in grid name ("+strings.Join(experiments.BuiltinGrids(), ", ")+"); default: default")
 	fs.StringVar(&o.Out, "out", "", "sweep directory (default runs/<grid name>)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "list the cells and their state; run and write nothing")
 	fs.Var(&only, "only", "run only cells with key=value (dotted keys, e.g. gate.kind=ramp); repeatable")
-	fs.IntVar(&o.Workers, "workers", 0, "cells trained in parallel (default: one per CPU)")
+	fs.Var(&set, "set", "override a grid key: dotted TOML key = TOML value, e.g. train.lr=3e-4 or 'grid.seed=[1,2]'; repeatable; validated like the file and recorded in grid.resolved.json")
+	fs.IntVar(&o.Workers, "workers", 0, "cells trained in parallel (default: GOMAXPROCS, which follows container CPU limits)")
 	fs.StringVar(&shard, "shard", "", "run shard i/n of the cells (0-based); also SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX")
 	fs.IntVar(&shards, "shards", 0, "shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); also "+experiments.ShardsEnv)
 	fs.BoolVar(&o.RetryFailed, "retry-failed", false, "rerun cells recorded as failed")
@@ -68,9 +84,10 @@ func run() int {
 	fs.StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the sweep ends (go tool pprof)")
 	// flags may come before or after a bare grid path
 	var positional []string
+	version := cli.VersionString("sweep", graph.BLASName())
 	for args := os.Args[1:]; ; {
-		if err := fs.Parse(args); err != nil {
-			return 2
+		if code, done := cli.Parse(fs, args, os.Stdout, os.Stderr, version); done {
+			return code
 		}
 		if fs.NArg() == 0 {
 			break
@@ -86,6 +103,7 @@ func run() int {
 		return 2
 	}
 	o.Only = only
+	o.Set = set
 	var err error
 	if o.Shard, o.Shards, err = experiments.ResolveShard(shard, shards, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "sweep:", err)

@@ -34,7 +34,14 @@ func TestExitCodes(t *testing.T) {
 		{"bad flag", []string{"-workers", "two", "-out", out}, 2},
 		{"two grids", []string{bad, bad, "-out", out}, 2},
 		{"bad shard", []string{"-grid", "test", "-shard", "3/2", "-out", out}, 2},
+		{"bad -set value", []string{"-grid", "test", "-set", "train.lr=abc", "-out", out}, 2},
+		{"bad -set key", []string{"-grid", "test", "-set", "train.no_such_key=1", "-out", out}, 2},
+		{"-set without =", []string{"-grid", "test", "-set", "train.lr", "-out", out}, 2},
+		{"help", []string{"-h"}, 0},
+		{"help after a grid", []string{"-grid", "test", "-help"}, 0},
+		{"version", []string{"-version"}, 0},
 		{"dry run", []string{"-grid", "test", "-dry-run", "-out", out}, 0},
+		{"dry run with -set", []string{"-grid", "test", "-dry-run", "-set", "grid.seed=[1,2,3]", "-set", "train.lr=3e-4", "-out", out}, 0},
 	}
 	for _, c := range cases {
 		if got := runWith(t, c.args...); got != c.want {
