@@ -14,8 +14,8 @@ const ShardsEnv = "GATEDPO_SHARDS"
 
 // ResolveShard works out this process's shard (0-based index, count) from,
 // in order: the -shard flag "i/n" (0 ≤ i < n); a Slurm job array
-// (SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN, and
-// SLURM_ARRAY_TASK_COUNT); a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,
+// ((SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP,
+// and SLURM_ARRAY_TASK_COUNT, so --array=0-30:2 gives shards 0..15 of 16); a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,
 // with the count from -shards or GATEDPO_SHARDS). No setting → (0, 1).
 func ResolveShard(flag string, shards int, getenv func(string) string) (index, count int, err error) {
 	if getenv == nil {
@@ -44,6 +44,16 @@ func ResolveShard(flag string, shards int, getenv func(string) string) (index, c
 				return 0, 0, bad("SLURM_ARRAY_TASK_MIN", "expected an integer, got %q", m)
 			}
 			i -= mi
+		}
+		if st := getenv("SLURM_ARRAY_TASK_STEP"); st != "" {
+			step, err := strconv.Atoi(st)
+			if err != nil || step < 1 {
+				return 0, 0, bad("SLURM_ARRAY_TASK_STEP", "expected a positive integer, got %q", st)
+			}
+			if i%step != 0 {
+				return 0, 0, bad("SLURM_ARRAY_TASK_ID", "task %s is not on the array's step %d from its minimum", id, step)
+			}
+			i /= step
 		}
 		cs := getenv("SLURM_ARRAY_TASK_COUNT")
 		n, err := strconv.Atoi(cs)

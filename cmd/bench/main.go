@@ -35,6 +35,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"gatedpo/cmd/internal/cli"
 	"gatedpo/gating"
 	"gatedpo/graph"
 	"gatedpo/graph/blasgemm"
@@ -73,7 +74,11 @@ func main() {
 	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS), blasgemm (the Go-assembly GEMM, also in the openblas build) or gonum (plain gonum, to measure blasgemm)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	flag.StringVar(&o.label, "label", "", "free text copied to the output")
-	flag.Parse()
+	flag.CommandLine.Init("bench", flag.ContinueOnError)
+	cli.Usage(flag.CommandLine, "usage: bench [flags]\n\nTimes one preference-training step (reference forward, policy forward and\nbackward, objective, Adam) and prints one JSON line with the PyTorch\npeer's keys.\n\nexit status: 0 ok, 1 the run failed, 2 bad flags")
+	if code, done := cli.Parse(flag.CommandLine, os.Args[1:], os.Stdout, os.Stderr, cli.VersionString("bench", graph.BLASName())); done {
+		os.Exit(code)
+	}
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)

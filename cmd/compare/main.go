@@ -20,20 +20,29 @@ import (
 	"strconv"
 	"strings"
 
+	"gatedpo/cmd/internal/cli"
 	"gatedpo/results"
 )
+
+const usage = `usage: compare -in RUNS_DIR [-out DIR] [-levels 10,20,40]
+
+Pairs every gated configuration of a sweep directory with its ungated
+partner by seed, prints the gated − ungated differences with 95 % intervals,
+and writes comparison.csv and comparison.md.
+
+exit status: 0 ok, 1 a file could not be written, 2 bad flags or an
+unreadable sweep directory`
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	cli.Usage(fs, usage)
 	in := fs.String("in", "", "sweep directory to read (required)")
 	out := fs.String("out", "", "directory for comparison.csv and comparison.md (default IN)")
 	levels := fs.String("levels", "10,20,40", "train-probe reward margins to match at, comma-separated (\"\" for none)")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "compare: %v (usage: compare -in RUNS_DIR [-out DIR] [-levels 10,20,40])\n", err)
-		return 2
+	if code, done := cli.Parse(fs, args, stdout, stderr, cli.VersionString("compare", "")); done {
+		return code
 	}
 	if *in == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "compare: expected -in RUNS_DIR and no positional arguments (usage: compare -in RUNS_DIR [-out DIR] [-levels 10,20,40])")

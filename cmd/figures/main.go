@@ -17,22 +17,31 @@ import (
 	"os"
 	"strings"
 
+	"gatedpo/cmd/internal/cli"
 	"gatedpo/plots"
 )
+
+const usage = `usage: figures -in RUNS_DIR [-out DIR] [-only F2,F3] [-formats png,svg,pdf] [-dpi 150]
+
+Redraws the paper's figures F1–F8 of a sweep directory from its records
+alone (no training) and, unless -only is given, the comparison and
+report.html.
+
+exit status: 0 ok, 1 a file could not be written, 2 bad flags or an
+unreadable sweep directory`
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("figures", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	cli.Usage(fs, usage)
 	in := fs.String("in", "", "sweep directory to read (required)")
 	out := fs.String("out", "", "directory for the figures (default IN/figures); report.html and comparison.* go there too")
 	only := fs.String("only", "", "comma-separated figure ids to draw, e.g. F2,F3 (default: all; then no report)")
 	formats := fs.String("formats", strings.Join(plots.Formats, ","), "comma-separated formats: png, svg, pdf")
 	dpi := fs.Int("dpi", 150, "PNG resolution (dots per inch)")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "figures: %v (usage: figures -in RUNS_DIR [-out DIR] [-only F2,F3] [-formats png,svg,pdf] [-dpi 150])\n", err)
-		return 2
+	if code, done := cli.Parse(fs, args, stdout, stderr, cli.VersionString("figures", "")); done {
+		return code
 	}
 	if *in == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "figures: expected -in RUNS_DIR and no positional arguments (usage: figures -in RUNS_DIR [-out DIR] [-only F2,F3])")

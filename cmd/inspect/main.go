@@ -6,6 +6,9 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"gatedpo/cmd/internal/cli"
+	"gatedpo/graph"
 )
 
 const usage = `usage: inspect <subcommand> [flags]
@@ -29,6 +32,8 @@ func main() {
 		code = runData(os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Println(usage)
+	case "-version", "--version":
+		fmt.Println(cli.VersionString("inspect", graph.BLASName()))
 	default:
 		fmt.Fprintf(os.Stderr, "inspect: unknown subcommand %q\n%s\n", os.Args[1], usage)
 		code = 2

@@ -20,7 +20,7 @@ var Version = "dev"
 
 // Parse parses args into fs. done is true when the command should exit at
 // once with status code: 0 after -h/-help (the usage went to stdout) or
-// after -version, 2 after a bad flag (one line and the usage on stderr).
+// after -version, 2 after a bad flag (one line on stderr).
 // version is the text -version prints; "" means the command has no
 // -version flag.
 func Parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, version string) (code int, done bool) {
@@ -38,8 +38,7 @@ func Parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, version st
 		io.Copy(stdout, &buf)
 		return 0, true
 	case err != nil:
-		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
-		fmt.Fprintf(stderr, "run '%s -h' for the usage\n", fs.Name())
+		fmt.Fprintf(stderr, "%s: %v (run '%s -h' for the usage)\n", fs.Name(), err, fs.Name())
 		return 2, true
 	case showVersion:
 		fmt.Fprintln(stdout, version)

@@ -39,9 +39,8 @@ func TestBadFlagIsOneLineAndStatus2(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("stdout %q, want empty", out.String())
 	}
-	first, _, _ := strings.Cut(errb.String(), "\n")
-	if !strings.HasPrefix(first, "demo: invalid value") {
-		t.Errorf("first stderr line %q", first)
+	if msg := errb.String(); !strings.HasPrefix(msg, "demo: invalid value") || strings.Count(msg, "\n") != 1 {
+		t.Errorf("stderr %q, want one line", msg)
 	}
 }
 
