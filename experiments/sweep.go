@@ -211,6 +211,9 @@ feed:
 	if err := results.RebuildSummaryCSV(out); err != nil {
 		return oc, err
 	}
+	if err := results.RebuildMetricsLong(out); err != nil {
+		return oc, err
+	}
 	if err := writeFigures(out, log); err != nil {
 		log.Warn("figures", "err", err)
 	}

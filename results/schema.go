@@ -9,6 +9,7 @@ package results
 //	  grid.toml                    the grid file as given
 //	  grid.resolved.json           the expanded grid (every cell's resolved config)
 //	  summary.csv                  one row per cell (SummaryColumns), rebuilt atomically
+//	  metrics_long.csv.gz          one row per cell × probe step × split × metric, with the config (MetricsLongFixed)
 //	  report.html                  self-contained report (figures + comparison)
 //	  figures/F*_*.png|svg         figures, regenerated from records
 //	  comparison.csv|md            gated vs ungated comparison

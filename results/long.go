@@ -1,0 +1,139 @@
+package results
+
+import (
+	"compress/gzip"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// MetricsLongFile is the sweep-level long-format table: one row per cell ×
+// probe step × split × metric, with every cell's flattened config, for
+// pandas/polars (pd.read_csv reads the .gz directly).
+const MetricsLongFile = "metrics_long.csv.gz"
+
+// MetricsLongFixed are the leading columns of metrics_long.csv.gz. The
+// flattened config keys (FlattenConfig, sorted, union over cells) follow,
+// each prefixed "config.".
+var MetricsLongFixed = []string{"cell_id", "status", "step", "split", "metric", "value"}
+
+// RebuildMetricsLong rewrites <sweepDir>/metrics_long.csv.gz atomically
+// from the probe_metrics.csv of every cell whose summary.json says
+// complete or failed, sorted by cell id, then as the cell's file orders its
+// rows, then by metric column order. Values are copied as written in the
+// cell's file (no reformatting). The gzip header carries no name or time,
+// so the same records give the same bytes. A cell whose probe_metrics.csv
+// is missing or unreadable contributes no rows.
+func RebuildMetricsLong(sweepDir string) error {
+	entries, err := os.ReadDir(filepath.Join(sweepDir, CellsDir))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	type cell struct {
+		id, status string
+		flat       map[string]string
+		header     []string
+		rows       [][]string
+	}
+	var cells []cell
+	keys := map[string]bool{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(sweepDir, CellsDir, e.Name())
+		cfg, sum, ok := ReadCellRecord(dir)
+		if !ok || (sum.Status != StatusComplete && sum.Status != StatusFailed) {
+			continue
+		}
+		header, rows, err := readCSVFile(filepath.Join(dir, ProbeMetricsFile))
+		if err != nil {
+			continue
+		}
+		c := cell{id: e.Name(), status: sum.Status, flat: FlattenConfig(cfg), header: header, rows: rows}
+		for k := range c.flat {
+			keys[k] = true
+		}
+		cells = append(cells, c)
+	}
+	sort.Slice(cells, func(i, j int) bool { return cells[i].id < cells[j].id })
+	cfgKeys := make([]string, 0, len(keys))
+	for k := range keys {
+		cfgKeys = append(cfgKeys, k)
+	}
+	sort.Strings(cfgKeys)
+	header := append([]string(nil), MetricsLongFixed...)
+	for _, k := range cfgKeys {
+		header = append(header, "config."+k)
+	}
+	return WriteFileAtomic(filepath.Join(sweepDir, MetricsLongFile), func(w io.Writer) error {
+		zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		if err != nil {
+			return err
+		}
+		cw := csv.NewWriter(zw)
+		if err := cw.Write(header); err != nil {
+			return err
+		}
+		row := make([]string, len(header))
+		for _, c := range cells {
+			stepCol, splitCol := indexOf(c.header, "step"), indexOf(c.header, "split")
+			if stepCol < 0 || splitCol < 0 {
+				continue
+			}
+			for i, k := range cfgKeys {
+				row[len(MetricsLongFixed)+i] = c.flat[k]
+			}
+			row[0], row[1] = c.id, c.status
+			for _, r := range c.rows {
+				if len(r) != len(c.header) {
+					continue
+				}
+				row[2], row[3] = r[stepCol], r[splitCol]
+				for j, name := range c.header {
+					if j == stepCol || j == splitCol {
+						continue
+					}
+					row[4], row[5] = name, r[j]
+					if err := cw.Write(row); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		return zw.Close()
+	})
+}
+
+// readCSVFile reads a whole CSV file: its header and rows.
+func readCSVFile(path string) (header []string, rows [][]string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	all, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(all) == 0 {
+		return nil, nil, fmt.Errorf("%s: empty", path)
+	}
+	return all[0], all[1:], nil
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
