@@ -159,6 +159,16 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	if first == 1 {
 		rec.record(base, base)
 	}
+	tr, err := newTracker(dir, rec.Train, first-1)
+	if err != nil {
+		return 0, timing, err
+	}
+	defer tr.close()
+	if first == 1 {
+		if err := tr.probe(0, rec.Metrics, rec.Train); err != nil {
+			return 0, timing, err
+		}
+	}
 	objSpec := objectives.Spec(c.Config.Objective)
 	gateSpec := gating.Spec(c.Config.Gate)
 	graphs := map[int]*prefGraph{} // one per row-length bucket (trainBucket)
@@ -208,6 +218,9 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 			rec.write(dir)
 			return k, timing, f
 		}
+		if err := tr.step(k, rec.Train[len(rec.Train)-1]); err != nil {
+			return k, timing, err
+		}
 		trainS += time.Since(t0).Seconds()
 		st.set("pref", k, total, out.Loss)
 		if k%g.Train.EvalEvery == 0 || k == total {
@@ -216,7 +229,11 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 			if err != nil {
 				return k, timing, &stageFailure{results.Failure{Stage: "probe", Step: k, Reason: err.Error()}}
 			}
+			n := len(rec.Metrics)
 			rec.record(passes, base)
+			if err := tr.probe(k, rec.Metrics[n:], rec.Train); err != nil {
+				return k, timing, err
+			}
 			probeS += time.Since(t1).Seconds()
 		}
 		stop := ctx.Err() != nil
@@ -224,6 +241,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 			if err := rec.write(dir); err != nil {
 				return k, timing, err
 			}
+			tr.rewritten(len(rec.Train))
 			if err := saveCheckpoint(ckptDir, k, policy, opt, nil); err != nil {
 				return k, timing, err
 			}

@@ -22,6 +22,7 @@ package results
 //	    probe_fields.csv           ProbeFieldColumns, one row per (step, split, field)
 //	    probe_examples.csv.gz      ProbeExampleColumns, one row per (step, split, field, example)
 //	    summary.json               CellSummary; written last, atomically: its status says whether the cell is done
+//	    events.out.tfevents.*      TensorBoard scalars (train/… per step, eval/<split>/… per probe), one file per run or resume
 //	    ckpt/                      checkpoints (safetensors) and resume state
 //
 // All CSV files have a header row, use '.' decimals, write floats with
