@@ -29,7 +29,26 @@
 //	         Pang et al. 2024, arXiv:2404.19733
 //	simpo    −log σ(β·pc/n⁺ − β·pr/n⁻ − γ), no reference     β 2.0, γ 0.5
 //	         Meng et al. 2024, arXiv:2405.14734, eq. 6
+//	dpop     −log σ(β·(r⁺ − r⁻ − λ·max(0, −r⁺)))                  β 0.1, λ 5.0
+//	         DPO-Positive, Pal et al. 2024 ("Smaug"), arXiv:2402.13228;
+//	         the penalty's subgradient at r⁺ = 0 is 0; term "penalty"
+//	apo_zero (1 − σ(β·r⁺)) + σ(β·r⁻)                                β 0.1
+//	         Anchored Preference Optimization, D'Oosterlinck et al. 2024,
+//	         arXiv:2408.06266, eq. 7; terms "chosen", "rejected"
+//	apo_down σ(β·r⁺) + (1 − σ(β·(r⁺ − r⁻)))                         β 0.1
+//	         ibid., eq. 8; terms "chosen", "rejected"
+//	nca_pair −log σ(β·r⁺) − ½·log σ(−β·r⁺) − ½·log σ(−β·r⁻)         β 0.1
+//	         Noise Contrastive Alignment, pairwise form, Chen et al. 2024,
+//	         arXiv:2402.05369
 //	sft      Σ(−pc)/Σn⁺, the token-mean NLL of the chosen responses
+//
+// dpop, apo_zero, apo_down and nca_pair are the published fixes for
+// likelihood displacement (the chosen log-prob falling under DPO).
+// apo_zero, apo_down and nca_pair are TRL's loss types of the same names;
+// dpop is the Smaug paper's loss. Every gate composes with them as with
+// dpo (it acts on pr, so on r⁻ only). σ is computed as
+// exp(log σ) from NegLogSigmoid, and max(0, x) as x·[x > 0], so their
+// gradients come from ops with their own tests.
 //
 // For the token-mean terms (sft, rpo "token") the per-pair entry is the
 // pair's share B·(−pc_i)/N, so mean(per-pair) = loss up to rounding (the
@@ -40,11 +59,13 @@
 // rewards/chosen = mean β·r⁺, rewards/rejected = mean β·r⁻,
 // rewards/margins = mean(β·r⁺ − β·r⁻), rewards/accuracies = fraction with
 // r⁺ > r⁻ (strict), using the objective's β and the reference even where
-// the loss does not (simpo); none for sft (no β). logps/chosen = mean pc,
+// the loss does not (simpo); dpop, apo_zero, apo_down and nca_pair log
+// β·r± as dpo does; none for sft (no β). logps/chosen = mean pc,
 // logps/rejected = mean pr. Because the gate's forward is the identity,
 // every metric is the ungated one.
 //
-// Verified: every golden case's loss, per-pair loss, terms and metrics are
-// reproduced bit for bit from its four log-prob vectors; gradients with
-// respect to pc and pr match finite differences.
+// Verified: every case of the golden sets (golden, golden-extra) has its
+// loss, per-pair loss, terms and metrics reproduced from its four log-prob
+// vectors within 1e-12 relative; gradients with respect to pc and pr match
+// finite differences.
 package objectives

@@ -63,6 +63,14 @@ func Build(s Spec, in Inputs) (res Result, err error) {
 		res = b.rpo(s, in)
 	case SimPO:
 		res = b.simpo(s, in)
+	case DPOP:
+		res = b.dpop(s, in)
+	case APOZero:
+		res = b.apoZero(s, in)
+	case APODown:
+		res = b.apoDown(s, in)
+	case NCAPair:
+		res = b.ncaPair(s, in)
 	case SFT:
 		res = b.sft(in)
 	}
@@ -98,6 +106,19 @@ func (b builder) neg(x *G.Node) *G.Node    { return G.Must(G.Neg(x)) }
 
 // nls is −log σ(x), elementwise, evaluated stably (softplus(−x)).
 func (b builder) nls(x *G.Node) *G.Node { return G.Must(NegLogSigmoid(x)) }
+
+// sig is σ(x) = exp(−(−log σ(x))), elementwise: composed from
+// NegLogSigmoid and Exp, so its gradient σ(x)·σ(−x) comes from verified
+// pieces, and it neither overflows nor returns NaN at large |x|.
+func (b builder) sig(x *G.Node) *G.Node { return G.Must(G.Exp(b.neg(b.nls(x)))) }
+
+// pos is max(0, x), elementwise, as x·[x > 0]: the strict comparison is a
+// constant of the backward pass, so the gradient is 1 for x > 0 and 0 for
+// x ≤ 0 — the subgradient at exactly 0 is 0.
+func (b builder) pos(x *G.Node) *G.Node {
+	mask := G.Must(G.Gt(x, b.c(0), true))
+	return G.Must(G.HadamardProd(x, mask))
+}
 
 // logratios returns r⁺ = pc − rc and r⁻ = pr − rr.
 func (b builder) logratios(in Inputs) (rw, rl *G.Node) {
@@ -196,4 +217,51 @@ func (b builder) simpo(s Spec, in Inputs) Result {
 func (b builder) sft(in Inputs) Result {
 	per, loss := b.nllTerms(SFTNormToken, in)
 	return Result{Loss: loss, PerPair: per}
+}
+
+// dpop: ℓ_i = −log σ(β·(r⁺ − r⁻ − λ·max(0, −r⁺))), DPO-Positive. Pal et
+// al. 2024 ("Smaug"), arXiv:2402.13228: the penalty max(0, −r⁺) =
+// max(0, log π_ref(y⁺) − log π_θ(y⁺)) is positive only while the policy's
+// chosen log-prob is below the reference's; its subgradient at exactly 0
+// is 0. Term "penalty" = max(0, −r⁺).
+func (b builder) dpop(s Spec, in Inputs) Result {
+	rw, rl := b.logratios(in)
+	pen := b.pos(b.neg(rw))                                                     // max(0, −r⁺)
+	per := b.nls(b.scale(s.Beta, b.sub(b.sub(rw, rl), b.scale(s.Lambda, pen)))) // −log σ(β(h − λ·pen))
+	return Result{Loss: b.mean(per), PerPair: per, Terms: map[string]*G.Node{"penalty": pen}}
+}
+
+// apo_zero: ℓ_i = (1 − σ(β r⁺)) + σ(β r⁻), Anchored Preference
+// Optimization, D'Oosterlinck et al. 2024, arXiv:2408.06266, eq. 7: pushes
+// the chosen likelihood up and the rejected down, each against the
+// reference. 1 − σ(x) is computed as σ(−x). Terms "chosen", "rejected".
+func (b builder) apoZero(s Spec, in Inputs) Result {
+	rw, rl := b.logratios(in)
+	lc := b.sig(b.neg(b.scale(s.Beta, rw))) // 1 − σ(β r⁺)
+	lr := b.sig(b.scale(s.Beta, rl))        // σ(β r⁻)
+	per := b.add(lc, lr)
+	return Result{Loss: b.mean(per), PerPair: per, Terms: map[string]*G.Node{"chosen": lc, "rejected": lr}}
+}
+
+// apo_down: ℓ_i = σ(β r⁺) + (1 − σ(β(r⁺ − r⁻))), D'Oosterlinck et al.
+// 2024, eq. 8: pushes the chosen likelihood down while widening the
+// margin, for chosen responses worse than the model's own. Terms
+// "chosen", "rejected".
+func (b builder) apoDown(s Spec, in Inputs) Result {
+	rw, rl := b.logratios(in)
+	lc := b.sig(b.scale(s.Beta, rw))                   // σ(β r⁺)
+	lr := b.sig(b.neg(b.scale(s.Beta, b.sub(rw, rl)))) // 1 − σ(β(r⁺ − r⁻))
+	per := b.add(lc, lr)
+	return Result{Loss: b.mean(per), PerPair: per, Terms: map[string]*G.Node{"chosen": lc, "rejected": lr}}
+}
+
+// nca_pair: ℓ_i = −log σ(β r⁺) − ½·log σ(−β r⁺) − ½·log σ(−β r⁻), Noise
+// Contrastive Alignment in its pairwise form (K = 2 responses), Chen et
+// al. 2024, arXiv:2402.05369: an absolute likelihood target per response
+// instead of a relative margin.
+func (b builder) ncaPair(s Spec, in Inputs) Result {
+	rw, rl := b.logratios(in)
+	zw, zl := b.scale(s.Beta, rw), b.scale(s.Beta, rl)
+	per := b.add(b.nls(zw), b.scale(0.5, b.add(b.nls(b.neg(zw)), b.nls(b.neg(zl)))))
+	return Result{Loss: b.mean(per), PerPair: per}
 }

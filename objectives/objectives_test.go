@@ -12,7 +12,8 @@ import (
 )
 
 // sharedDir returns ../shared next to the module root (found by walking up
-// from the package directory to go.mod), or skips the test.
+// from the package directory to go.mod), or skips the test when it or its
+// golden/golden.json is absent.
 func sharedDir(t *testing.T) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -54,9 +55,15 @@ type goldenFile struct {
 	Cases []goldenCase `json:"cases"`
 }
 
-func loadGolden(t *testing.T) goldenFile {
+// loadGolden reads ../shared/<set>/golden.json (set "golden" or
+// "golden-extra"), or skips the test when it is absent.
+func loadGolden(t *testing.T, set string) goldenFile {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(sharedDir(t), "golden", "golden.json"))
+	path := filepath.Join(sharedDir(t), set, "golden.json")
+	raw, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		t.Skipf("golden vectors absent (%s): skipping", path)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +150,15 @@ func maxAbs(v []float64) float64 {
 // (SCIENCE.md §7 forward tolerance). The gated cases' logps are the
 // ungated values (the gate never changes a forward value), so this also
 // shows loss, rewards and metrics are unchanged by any gate.
-func TestGoldenObjectives(t *testing.T) {
-	gf := loadGolden(t)
+func TestGoldenObjectives(t *testing.T) { checkGoldenObjectives(t, "golden") }
+
+// TestGoldenExtraObjectives: the same for ../shared/golden-extra (dpop,
+// apo_zero, apo_down, nca_pair, alone and gated), including their per-pair
+// terms (dpop "penalty", apo "chosen" and "rejected").
+func TestGoldenExtraObjectives(t *testing.T) { checkGoldenObjectives(t, "golden-extra") }
+
+func checkGoldenObjectives(t *testing.T, set string) {
+	gf := loadGolden(t, set)
 	nc, nr := gf.Batch.ChosenRespLens, gf.Batch.RejectedRespLens
 	worst := 0.0
 	for _, c := range gf.Cases {
@@ -164,6 +178,9 @@ func TestGoldenObjectives(t *testing.T) {
 		}
 		check("loss", []float64{r.loss}, []float64{c.Loss})
 		check("per_pair_loss", r.perPair, c.PerPairLoss)
+		if len(r.terms) != len(c.PerPairTerms) {
+			t.Errorf("%s: terms %v, want the keys of %v", c.ID, r.terms, c.PerPairTerms)
+		}
 		for k, want := range c.PerPairTerms {
 			got, ok := r.terms[k]
 			if !ok {
@@ -180,7 +197,7 @@ func TestGoldenObjectives(t *testing.T) {
 			check("metric "+k, []float64{m[k]}, []float64{want})
 		}
 	}
-	t.Logf("worst relative error %.3g over %d cases", worst, len(gf.Cases))
+	t.Logf("%s: worst relative error %.3g over %d cases", set, worst, len(gf.Cases))
 }
 
 // TestObjectiveGradientsFD: for every objective (and the rpo norms, ipo
@@ -207,6 +224,11 @@ func TestObjectiveGradientsFD(t *testing.T) {
 		Spec{Name: RPO, Beta: 0.1, Alpha: 0.7, SFTNorm: SFTNormSum},
 		Spec{Name: RPO, Beta: 0.1, Alpha: 0.7, SFTNorm: SFTNormToken},
 		Spec{Name: CalDPO, Beta: 0.1, CalWeight: 0.5},
+		Spec{Name: DPOP, Beta: 0.1, Lambda: 50},
+		Spec{Name: DPOP, Beta: 0.5, Lambda: 2},
+		Spec{Name: APOZero, Beta: 0.5},
+		Spec{Name: APODown, Beta: 0.5},
+		Spec{Name: NCAPair, Beta: 0.5},
 	)
 	for _, s := range specs {
 		r := evalObjective(t, s, lp, nc, nr)
@@ -260,5 +282,76 @@ func TestNegLogSigmoidStable(t *testing.T) {
 	}
 	if s := sigmoidNeg64(800); s != 0 {
 		t.Errorf("σ(−800) = %v", s)
+	}
+}
+
+// TestDPOPPenaltyKink: at r⁺ = 0 exactly the penalty max(0, −r⁺) is 0 and
+// its subgradient is 0, so dpop's gradient equals dpo's (same β) bit for
+// bit; just below 0 the penalty adds β·λ·σ(−z) to −dL/dpc·B, just above it
+// adds nothing.
+func TestDPOPPenaltyKink(t *testing.T) {
+	const beta, lambda = 0.1, 5.0
+	lp := Logps{
+		PolicyChosen:      []float64{-12.5, -7.25, -7.25 - 1e-9, -7.25 + 1e-9},
+		PolicyRejected:    []float64{-10, -9, -9, -9},
+		ReferenceChosen:   []float64{-12.5, -7.25, -7.25, -7.25},
+		ReferenceRejected: []float64{-11, -8, -8, -8},
+	}
+	nc, nr := []float64{5, 3, 3, 3}, []float64{4, 6, 6, 6}
+	dpop := evalObjective(t, Spec{Name: DPOP, Beta: beta, Lambda: lambda}, lp, nc, nr)
+	dpo := evalObjective(t, Spec{Name: DPO, Beta: beta}, lp, nc, nr)
+	for i := 0; i < 2; i++ { // r⁺ = 0 exactly
+		if dpop.terms["penalty"][i] != 0 {
+			t.Errorf("pair %d: penalty %v at r⁺ = 0", i, dpop.terms["penalty"][i])
+		}
+		if dpop.gradPC[i] != dpo.gradPC[i] || dpop.gradPR[i] != dpo.gradPR[i] || dpop.perPair[i] != dpo.perPair[i] {
+			t.Errorf("pair %d at r⁺ = 0: dpop loss %v grads %v %v, dpo %v %v %v", i,
+				dpop.perPair[i], dpop.gradPC[i], dpop.gradPR[i], dpo.perPair[i], dpo.gradPC[i], dpo.gradPR[i])
+		}
+	}
+	B := float64(len(nc))
+	// r⁺ = −1e-9: dL/dpc = −β(1+λ)σ(−z)/B with z = β(h − λ·1e-9).
+	rw, rl := lp.PolicyChosen[2]-lp.ReferenceChosen[2], lp.PolicyRejected[2]-lp.ReferenceRejected[2]
+	z := beta * (rw - rl - lambda*(-rw))
+	if want := -beta * (1 + lambda) * sigmoidNeg64(z) / B; !closeRel(dpop.gradPC[2], want, 1e-12, math.Abs(want)) {
+		t.Errorf("r⁺ < 0: dL/dpc = %v, want %v", dpop.gradPC[2], want)
+	}
+	if dpop.terms["penalty"][2] <= 0 || dpop.terms["penalty"][3] != 0 {
+		t.Errorf("penalties %v, want > 0 below the kink and 0 above", dpop.terms["penalty"])
+	}
+	if !closeRel(dpop.gradPC[3], dpo.gradPC[3], 1e-15, math.Abs(dpo.gradPC[3])) {
+		t.Errorf("r⁺ > 0: dL/dpc = %v, dpo's %v", dpop.gradPC[3], dpo.gradPC[3])
+	}
+}
+
+// TestAnchoredObjectivesExtreme: at log-ratios far outside the sigmoid's
+// range the bounded objectives (apo_zero, apo_down) and nca_pair stay
+// finite with finite gradients (σ is exp(−softplus), never exp of a large
+// positive number), and the saturated values are exact.
+func TestAnchoredObjectivesExtreme(t *testing.T) {
+	lp := Logps{
+		PolicyChosen:      []float64{-1, -20000, -1, -20000},
+		PolicyRejected:    []float64{-20000, -1, -1, -20000},
+		ReferenceChosen:   []float64{-20000, -1, -1, -1},
+		ReferenceRejected: []float64{-1, -20000, -20000, -1},
+	}
+	nc, nr := []float64{3, 3, 3, 3}, []float64{3, 3, 3, 3}
+	for _, name := range []string{APOZero, APODown, NCAPair, DPOP} {
+		s, _ := Default(name)
+		r := evalObjective(t, s, lp, nc, nr)
+		for _, v := range [][]float64{{r.loss}, r.perPair, r.gradPC, r.gradPR} {
+			for _, x := range v {
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					t.Errorf("%s: non-finite value in loss %v, per-pair %v, grads %v %v", name, r.loss, r.perPair, r.gradPC, r.gradPR)
+				}
+			}
+		}
+		// β·|r| ≈ 2000: every σ saturates at exactly 0 or 1 (pairs 0, 1), σ(0) = ½ (pair 2)
+		want := map[string][]float64{APOZero: {0, 2, 1.5}, APODown: {1, 1, 1.5}}[name]
+		for i, w := range want {
+			if r.perPair[i] != w {
+				t.Errorf("%s: pair %d loss %v, want %v", name, i, r.perPair[i], w)
+			}
+		}
 	}
 }

@@ -16,6 +16,12 @@ const (
 	RPO    = "rpo"
 	SimPO  = "simpo"
 	SFT    = "sft"
+
+	// Objectives built to keep the chosen likelihood from falling.
+	DPOP    = "dpop"     // DPO-Positive (Pal et al. 2024, Smaug)
+	APOZero = "apo_zero" // Anchored Preference Optimization, eq. 7 (D'Oosterlinck et al. 2024)
+	APODown = "apo_down" // Anchored Preference Optimization, eq. 8
+	NCAPair = "nca_pair" // Noise Contrastive Alignment, pairwise (Chen et al. 2024)
 )
 
 // RPO NLL normalisations (Spec.SFTNorm).
@@ -25,8 +31,10 @@ const (
 	SFTNormToken = "token" // NLL = Σ_i(−pc_i) / Σ_i|y⁺_i|, the batch token mean
 )
 
-// Names lists the objectives in the order SCIENCE.md §2 gives them.
-var Names = []string{DPO, IPO, CalDPO, RPO, SimPO, SFT}
+// Names lists the objectives in the order docs/method.md gives them:
+// the DPO family, then the objectives built against likelihood
+// displacement, then sft.
+var Names = []string{DPO, IPO, CalDPO, RPO, SimPO, DPOP, APOZero, APODown, NCAPair, SFT}
 
 // SFTNorms lists the valid Spec.SFTNorm values.
 var SFTNorms = []string{SFTNormMean, SFTNormSum, SFTNormToken}
@@ -34,12 +42,16 @@ var SFTNorms = []string{SFTNormMean, SFTNormSum, SFTNormToken}
 // paramKeys lists, per objective, the TOML keys of its parameters (besides
 // "name"), in the order cases.toml writes them.
 var paramKeys = map[string][]string{
-	DPO:    {"beta", "label_smoothing"},
-	IPO:    {"beta", "length_normalize"},
-	CalDPO: {"beta", "cal_weight"},
-	RPO:    {"beta", "alpha", "sft_norm"},
-	SimPO:  {"beta", "gamma"},
-	SFT:    {},
+	DPO:     {"beta", "label_smoothing"},
+	IPO:     {"beta", "length_normalize"},
+	CalDPO:  {"beta", "cal_weight"},
+	RPO:     {"beta", "alpha", "sft_norm"},
+	SimPO:   {"beta", "gamma"},
+	DPOP:    {"beta", "lambda"},
+	APOZero: {"beta"},
+	APODown: {"beta"},
+	NCAPair: {"beta"},
+	SFT:     {},
 }
 
 // Spec describes one objective with every parameter it uses. Its field
@@ -50,9 +62,10 @@ var paramKeys = map[string][]string{
 // Defaults (Default): dpo β 0.1, ε 0; ipo β 0.1, length_normalize false;
 // cal_dpo β 0.1, cal_weight 1.0 (the Cal-DPO authors' Pythia code; 0.5 is
 // their Zephyr code); rpo β 0.1, α 1.0, sft_norm "mean"; simpo β 2.0,
-// γ 0.5; sft has no parameter.
+// γ 0.5; dpop β 0.1, λ 5.0; apo_zero, apo_down, nca_pair β 0.1; sft has
+// no parameter.
 type Spec struct {
-	Name            string  `json:"name"`                       // dpo | ipo | cal_dpo | rpo | simpo | sft
+	Name            string  `json:"name"`                       // one of Names
 	Beta            float64 `json:"beta,omitempty"`             // β > 0 (all but sft)
 	LabelSmoothing  float64 `json:"label_smoothing,omitempty"`  // dpo: ε in [0, 0.5) (cDPO)
 	LengthNormalize bool    `json:"length_normalize,omitempty"` // ipo: divide every LP by its |y|
@@ -60,6 +73,7 @@ type Spec struct {
 	Alpha           float64 `json:"alpha,omitempty"`            // rpo: NLL weight α ≥ 0
 	SFTNorm         string  `json:"sft_norm,omitempty"`         // rpo: mean | sum | token
 	Gamma           float64 `json:"gamma,omitempty"`            // simpo: target margin γ ≥ 0
+	Lambda          float64 `json:"lambda,omitempty"`           // dpop: weight λ > 0 of the penalty max(0, −r⁺)
 }
 
 // Default returns objective name with every parameter at its default.
@@ -75,6 +89,10 @@ func Default(name string) (Spec, error) {
 		return Spec{Name: RPO, Beta: 0.1, Alpha: 1.0, SFTNorm: SFTNormMean}, nil
 	case SimPO:
 		return Spec{Name: SimPO, Beta: 2.0, Gamma: 0.5}, nil
+	case DPOP:
+		return Spec{Name: DPOP, Beta: 0.1, Lambda: 5.0}, nil
+	case APOZero, APODown, NCAPair:
+		return Spec{Name: name, Beta: 0.1}, nil
 	case SFT:
 		return Spec{Name: SFT}, nil
 	}
@@ -115,6 +133,8 @@ func (s Spec) String() string {
 			b.WriteString(s.SFTNorm)
 		case "gamma":
 			b.WriteString(fmtF(s.Gamma))
+		case "lambda":
+			b.WriteString(fmtF(s.Lambda))
 		}
 	}
 	return b.String()
@@ -152,8 +172,9 @@ func (s Spec) Validate() error {
 	set := map[string]bool{
 		"beta": s.Beta != 0, "label_smoothing": s.LabelSmoothing != 0, "length_normalize": s.LengthNormalize,
 		"cal_weight": s.CalWeight != 0, "alpha": s.Alpha != 0, "sft_norm": s.SFTNorm != "", "gamma": s.Gamma != 0,
+		"lambda": s.Lambda != 0,
 	}
-	for _, k := range []string{"beta", "label_smoothing", "length_normalize", "cal_weight", "alpha", "sft_norm", "gamma"} {
+	for _, k := range []string{"beta", "label_smoothing", "length_normalize", "cal_weight", "alpha", "sft_norm", "gamma", "lambda"} {
 		if set[k] && !used[k] {
 			return &KeyError{k, fmt.Sprintf("objective %s has no parameter %s; its parameters are: %s", s.Name, k, listOrNone(keys))}
 		}
@@ -176,6 +197,11 @@ func (s Spec) Validate() error {
 	}
 	if !(s.Gamma >= 0 && finite(s.Gamma)) {
 		return &KeyError{"gamma", fmt.Sprintf("expected a finite number >= 0, got %v", s.Gamma)}
+	}
+	// λ = 0 would be plain dpo; requiring λ > 0 also keeps the JSON (which
+	// omits zero fields) unambiguous against the default 5.0.
+	if used["lambda"] && !(s.Lambda > 0 && finite(s.Lambda)) {
+		return &KeyError{"lambda", fmt.Sprintf("expected a finite number > 0 (lambda = 0 is dpo), got %v", s.Lambda)}
 	}
 	return nil
 }
@@ -231,6 +257,8 @@ func ParseSpec(table map[string]any) (Spec, error) {
 			s.SFTNorm, err = asString(k, v)
 		case "gamma":
 			s.Gamma, err = asFloat(k, v)
+		case "lambda":
+			s.Lambda, err = asFloat(k, v)
 		}
 		if err != nil {
 			return Spec{}, err

@@ -17,6 +17,20 @@ func TestParseSpec(t *testing.T) {
 	if err != nil || s != (Spec{Name: SimPO, Beta: 2, Gamma: 0.5}) {
 		t.Errorf("simpo: %+v %v", s, err)
 	}
+	s, err = ParseSpec(map[string]any{"name": "dpop"})
+	if err != nil || s != (Spec{Name: DPOP, Beta: 0.1, Lambda: 5}) || s.String() != "dpop beta=0.1 lambda=5" {
+		t.Errorf("dpop: %+v %q %v", s, s.String(), err)
+	}
+	s, err = ParseSpec(map[string]any{"name": "dpop", "lambda": int64(50)})
+	if err != nil || s.Lambda != 50 {
+		t.Errorf("dpop lambda 50: %+v %v", s, err)
+	}
+	for _, name := range []string{APOZero, APODown, NCAPair} {
+		s, err = ParseSpec(map[string]any{"name": name, "beta": 0.2})
+		if err != nil || s != (Spec{Name: name, Beta: 0.2}) || !s.HasBeta() || !s.UsesReference() || !s.ReadsRejected() {
+			t.Errorf("%s: %+v %v", name, s, err)
+		}
+	}
 	s, err = ParseSpec(map[string]any{"name": "dpo", "beta": int64(1)})
 	if err != nil || s.Beta != 1 {
 		t.Errorf("int beta: %+v %v", s, err)
@@ -37,6 +51,11 @@ func TestParseSpec(t *testing.T) {
 		{map[string]any{"name": "cal_dpo", "cal_weight": -1.0}, "cal_weight", ">= 0"},
 		{map[string]any{"name": "rpo", "sft_norm": "tokens"}, "sft_norm", "expected one of"},
 		{map[string]any{"name": "rpo", "alpha": -0.5}, "alpha", ">= 0"},
+		{map[string]any{"name": "dpop", "lambda": 0.0}, "lambda", "> 0 (lambda = 0 is dpo)"},
+		{map[string]any{"name": "dpop", "lambda": "5"}, "lambda", "expected a number"},
+		{map[string]any{"name": "dpo", "lambda": 5.0}, "lambda", "unknown key for objective dpo"},
+		{map[string]any{"name": "apo_zero", "gamma": 0.5}, "gamma", "expected name, beta"},
+		{map[string]any{"name": "nca_pair", "beta": -0.1}, "beta", "> 0"},
 	} {
 		_, err := ParseSpec(c.table)
 		var ke *KeyError
@@ -46,5 +65,8 @@ func TestParseSpec(t *testing.T) {
 	}
 	if err := (Spec{Name: DPO, Beta: 0.1, Gamma: 1}).Validate(); err == nil {
 		t.Error("Validate accepted a parameter dpo does not have")
+	}
+	if err := (Spec{Name: APODown, Beta: 0.1, Lambda: 5}).Validate(); err == nil {
+		t.Error("Validate accepted lambda on apo_down")
 	}
 }

@@ -169,6 +169,7 @@ type ObjectiveSpec struct {
 	Alpha           float64 `json:"alpha,omitempty"`
 	SFTNorm         string  `json:"sft_norm,omitempty"`
 	Gamma           float64 `json:"gamma,omitempty"`
+	Lambda          float64 `json:"lambda,omitempty"`
 }
 
 // GateSpec is the gate vocabulary of shared/golden/cases.toml, all six keys.
