@@ -355,3 +355,62 @@ func TestAnchoredObjectivesExtreme(t *testing.T) {
 		}
 	}
 }
+
+// TestObjectivesFloat32: every objective builds and runs on float32 nodes
+// (the sweeps' default dtype) and agrees with float64 to float32 rounding,
+// in the loss and in dLoss/dpc, dLoss/dpr.
+func TestObjectivesFloat32(t *testing.T) {
+	lp := Logps{
+		PolicyChosen:      []float64{-43.4, -10.8, -58.2, -9.2},
+		PolicyRejected:    []float64{-10.0, -49.2, -8.6, -31.9},
+		ReferenceChosen:   []float64{-44.7, -9.5, -57.8, -7.8},
+		ReferenceRejected: []float64{-9.0, -50.3, -8.7, -30.6},
+	}
+	nc, nr := []float64{6, 4, 9, 5}, []float64{4, 9, 6, 11}
+	vec32 := func(g *G.ExprGraph, name string, v []float64) *G.Node {
+		f := make([]float32, len(v))
+		for i, x := range v {
+			f[i] = float32(x)
+		}
+		return G.NewVector(g, tensor.Float32, G.WithShape(len(v)), G.WithName(name),
+			G.WithValue(tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(f))))
+	}
+	for _, name := range Names {
+		s, _ := Default(name)
+		want := evalObjective(t, s, lp, nc, nr)
+		g := G.NewGraph()
+		in := Inputs{
+			PolicyChosen: vec32(g, "pc", lp.PolicyChosen), PolicyRejected: vec32(g, "pr", lp.PolicyRejected),
+			ReferenceChosen: vec32(g, "rc", lp.ReferenceChosen), ReferenceRejected: vec32(g, "rr", lp.ReferenceRejected),
+			ChosenLens: vec32(g, "nc", nc), RejectedLens: vec32(g, "nr", nr),
+		}
+		res, err := Build(s, in)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var lossV G.Value
+		G.Read(res.Loss, &lossV)
+		wrt := G.Nodes{in.PolicyChosen}
+		if s.ReadsRejected() {
+			wrt = append(wrt, in.PolicyRejected)
+		}
+		if _, err := G.Grad(res.Loss, wrt...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		m := G.NewTapeMachine(g)
+		if err := m.RunAll(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := float64(lossV.Data().(float32)); !closeRel(got, want.loss, 1e-5, math.Abs(want.loss)) {
+			t.Errorf("%s: float32 loss %v, float64 %v", name, got, want.loss)
+		}
+		gv, _ := in.PolicyChosen.Grad()
+		sc := math.Max(maxAbs(want.gradPC), maxAbs(want.gradPR))
+		for i, x := range gv.Data().([]float32) {
+			if !closeRel(float64(x), want.gradPC[i], 1e-5, sc) {
+				t.Errorf("%s: float32 dL/dpc[%d] %v, float64 %v", name, i, x, want.gradPC[i])
+			}
+		}
+		m.Close()
+	}
+}
