@@ -13,7 +13,11 @@ import (
 
 // sharedGoldenDir returns ../shared/golden next to the module root (found
 // by walking up from the package directory to go.mod), or skips the test.
-func sharedGoldenDir(t *testing.T) string {
+func sharedGoldenDir(t *testing.T) string { return sharedGoldenSet(t, "golden") }
+
+// sharedGoldenSet returns ../shared/<set> (golden, golden-extra) next to
+// the module root, or skips the test when it has no golden.json.
+func sharedGoldenSet(t *testing.T, set string) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -29,7 +33,7 @@ func sharedGoldenDir(t *testing.T) string {
 		}
 		dir = parent
 	}
-	golden := filepath.Join(filepath.Dir(dir), "shared", "golden")
+	golden := filepath.Join(filepath.Dir(dir), "shared", set)
 	if _, err := os.Stat(filepath.Join(golden, "golden.json")); err != nil {
 		t.Skipf("golden vectors absent (%s): skipping", golden)
 	}
@@ -37,9 +41,15 @@ func sharedGoldenDir(t *testing.T) string {
 }
 
 // TestLoadGoldenCases: cases.toml parses to exactly golden.json's case
-// list (ids, objective and gate parameters, same order).
+// list (ids, objective and gate parameters, same order), for both golden
+// sets.
 func TestLoadGoldenCases(t *testing.T) {
-	dir := sharedGoldenDir(t)
+	for _, set := range []string{"golden", "golden-extra"} {
+		t.Run(set, func(t *testing.T) { checkGoldenCasesFile(t, sharedGoldenSet(t, set)) })
+	}
+}
+
+func checkGoldenCasesFile(t *testing.T, dir string) {
 	cases, err := LoadCases(filepath.Join(dir, "cases.toml"))
 	if err != nil {
 		t.Fatal(err)

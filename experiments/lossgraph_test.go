@@ -112,8 +112,16 @@ func maxAbsF(v []float64) float64 {
 // quantity's max-abs; hard/none gates exactly; every parameter's gradient to
 // 1e-10 relative to the tensor's max-abs, with the golden's exact zeros
 // exactly zero.
-func TestGoldenLossGraph(t *testing.T) {
-	dir := sharedGoldenDir(t)
+func TestGoldenLossGraph(t *testing.T) { checkGoldenLossGraph(t, sharedGoldenDir(t)) }
+
+// TestGoldenExtraLossGraph: the same for ../shared/golden-extra (dpop with
+// λ 5 and 50, apo_zero, apo_down, nca_pair, and dpop, apo_zero, nca_pair
+// under a ramp or sigmoid gate) on the same model, weights and batch.
+func TestGoldenExtraLossGraph(t *testing.T) {
+	checkGoldenLossGraph(t, sharedGoldenSet(t, "golden-extra"))
+}
+
+func checkGoldenLossGraph(t *testing.T, dir string) {
 	raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +140,7 @@ func TestGoldenLossGraph(t *testing.T) {
 			t.Fatalf("case %d: %s vs golden %s", i, c.ID, gc.ID)
 		}
 		r := runs[c.ID].res
+		var caseVal, caseGate, caseGrad float64
 		check := func(what string, got, want []float64, tol float64, worst *float64) {
 			if len(got) != len(want) {
 				t.Errorf("%s: %s has %d values, want %d", c.ID, what, len(got), len(want))
@@ -141,6 +150,14 @@ func TestGoldenLossGraph(t *testing.T) {
 			for k := range want {
 				e := math.Abs(got[k]-want[k]) / sc
 				*worst = math.Max(*worst, e)
+				switch worst {
+				case &worstVal:
+					caseVal = math.Max(caseVal, e)
+				case &worstGate:
+					caseGate = math.Max(caseGate, e)
+				case &worstGrad:
+					caseGrad = math.Max(caseGrad, e)
+				}
 				if e > tol {
 					t.Errorf("%s: %s[%d] = %.17g, want %.17g", c.ID, what, k, got[k], want[k])
 				}
@@ -148,6 +165,9 @@ func TestGoldenLossGraph(t *testing.T) {
 		}
 		check("loss", []float64{r.Loss}, []float64{gc.Loss}, 1e-12, &worstVal)
 		check("per_pair_loss", r.PerPairLoss, gc.PerPairLoss, 1e-12, &worstVal)
+		if len(r.PerPairTerms) != len(gc.PerPairTerms) {
+			t.Errorf("%s: per-pair terms %v, want the keys of %v", c.ID, r.PerPairTerms, gc.PerPairTerms)
+		}
 		for k, v := range gc.PerPairTerms {
 			check("term "+k, r.PerPairTerms[k], v, 1e-12, &worstVal)
 		}
@@ -195,8 +215,10 @@ func TestGoldenLossGraph(t *testing.T) {
 				}
 			}
 		}
+		t.Logf("%-30s values %.2g  gates %.2g  gradients %.2g", c.ID, caseVal, caseGate, caseGrad)
 	}
-	t.Logf("worst relative errors: values %.3g (tol 1e-12), gates %.3g (tol 1e-12), gradients %.3g (tol 1e-10)", worstVal, worstGate, worstGrad)
+	t.Logf("%s: worst relative errors: values %.3g (tol 1e-12), gates %.3g (tol 1e-12), gradients %.3g (tol 1e-10)",
+		filepath.Base(dir), worstVal, worstGate, worstGrad)
 }
 
 // TestGateInvariance: τ = 0 (and kind none) is bit-identical to the
@@ -205,23 +227,26 @@ func TestGoldenLossGraph(t *testing.T) {
 // counterpart, and a binding gate changes the gradient.
 func TestGateInvariance(t *testing.T) {
 	dir := sharedGoldenDir(t)
+	ungated := checkGateInvariance(t, dir, 10)
+	gateInvarianceOff(t, dir, ungated)
+}
+
+// TestGateInvarianceExtra: the same for golden-extra's gated dpop,
+// apo_zero and nca_pair cases.
+func TestGateInvarianceExtra(t *testing.T) {
+	checkGateInvariance(t, sharedGoldenSet(t, "golden-extra"), 3)
+}
+
+// checkGateInvariance runs the cases of dir and checks every gated case
+// against its ungated counterpart (at least minChecked of them); it
+// returns the ungated runs by objective.
+func checkGateInvariance(t *testing.T, dir string, minChecked int) map[objectives.Spec]goldenRun {
 	cases, runs := runGoldenCases(t, dir)
 	ungated := map[objectives.Spec]goldenRun{}
 	for _, c := range cases {
 		if c.Gate.Kind == gating.KindNone {
 			ungated[c.Objective] = runs[c.ID]
 		}
-	}
-	same := func(a, b []float64) bool {
-		if len(a) != len(b) {
-			return false
-		}
-		for i := range a {
-			if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
-				return false
-			}
-		}
-		return true
 	}
 	checked := 0
 	for _, c := range cases {
@@ -234,8 +259,8 @@ func TestGateInvariance(t *testing.T) {
 		}
 		checked++
 		g := runs[c.ID]
-		if !same([]float64{g.res.Loss}, []float64{u.res.Loss}) || !same(g.res.PerPairLoss, u.res.PerPairLoss) ||
-			!same(g.res.Logps.PolicyRejected, u.res.Logps.PolicyRejected) || !same(g.res.Logps.PolicyChosen, u.res.Logps.PolicyChosen) {
+		if !sameBits([]float64{g.res.Loss}, []float64{u.res.Loss}) || !sameBits(g.res.PerPairLoss, u.res.PerPairLoss) ||
+			!sameBits(g.res.Logps.PolicyRejected, u.res.Logps.PolicyRejected) || !sameBits(g.res.Logps.PolicyChosen, u.res.Logps.PolicyChosen) {
 			t.Errorf("%s: the gate changed a forward value", c.ID)
 		}
 		for k, v := range u.res.Metrics {
@@ -245,7 +270,7 @@ func TestGateInvariance(t *testing.T) {
 		}
 		changed := false
 		for name, gu := range u.grads {
-			if !same(g.grads[name], gu) {
+			if !sameBits(g.grads[name], gu) {
 				changed = true
 			}
 		}
@@ -256,9 +281,15 @@ func TestGateInvariance(t *testing.T) {
 			t.Errorf("%s: the gate changed no gradient (is it binding?)", c.ID)
 		}
 	}
-	if checked < 10 {
+	if checked < minChecked {
 		t.Fatalf("only %d gated cases had an ungated counterpart", checked)
 	}
+	return ungated
+}
+
+// gateInvarianceOff: kind none with τ > 0, and sft under a binding gate,
+// are the ungated graph bit for bit.
+func gateInvarianceOff(t *testing.T, dir string, ungated map[objectives.Spec]goldenRun) {
 	// kind none with τ > 0, and sft under a binding gate, are the ungated graph.
 	batch, _ := LoadBatchJSON(filepath.Join(dir, "batch.json"))
 	policy, _ := models.Load(filepath.Join(dir, "policy.safetensors"), tensor.Float64)
@@ -278,15 +309,28 @@ func TestGateInvariance(t *testing.T) {
 		{sft, ramp, ungated[sft]},
 	} {
 		got := runCase(t, policy, batch, rc, rr, v.obj, v.gate)
-		if !same([]float64{got.res.Loss}, []float64{v.ref.res.Loss}) {
+		if !sameBits([]float64{got.res.Loss}, []float64{v.ref.res.Loss}) {
 			t.Errorf("%v with %v: loss changed", v.obj, v.gate)
 		}
 		for name, gu := range v.ref.grads {
-			if !same(got.grads[name], gu) {
+			if !sameBits(got.grads[name], gu) {
 				t.Errorf("%v with %v: grad %s changed", v.obj, v.gate, name)
 			}
 		}
 	}
+}
+
+// sameBits reports whether a and b are equal bit for bit.
+func sameBits(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // TestSeqGraphSFT: the SFT graph over the chosen rows reproduces the golden
