@@ -23,8 +23,9 @@ const lossgradUsage = `usage: inspect lossgrad -policy P.safetensors [-reference
 
 Evaluates every [[case]] (objective × gate) of the cases file on one
 preference batch and prints one JSON object per case and line:
-id, loss, per_pair_loss, per_pair_terms (cal_dpo, rpo), logps {policy_chosen,
-policy_rejected, reference_chosen, reference_rejected}, metrics (TRL names),
+id, loss, per_pair_loss, per_pair_terms (cal_dpo, rpo, dpop, apo_zero,
+apo_down), logps {policy_chosen, policy_rejected, reference_chosen,
+reference_rejected}, metrics (TRL names),
 rejected_gates [pairs][T-1] and gate_stats (gated cases: kind != "none"),
 grad_norms (by checkpoint tensor name) and grad_global_norm.
 
