@@ -163,7 +163,7 @@ func flatten(c results.CellConfig) map[string]string {
 	walk("", m)
 	// the gate and objective spec fields that are omitted when zero
 	for _, k := range []string{"objective.beta", "objective.label_smoothing", "objective.length_normalize",
-		"objective.cal_weight", "objective.alpha", "objective.sft_norm", "objective.gamma"} {
+		"objective.cal_weight", "objective.alpha", "objective.sft_norm", "objective.gamma", "objective.lambda"} {
 		if _, ok := out[k]; !ok {
 			out[k] = ""
 		}

@@ -14,7 +14,9 @@
 // on the synthetic dataset; 15 cells, a few minutes on 2 cores), test
 // (4 tiny cells, seconds; the test suite's), paper (hh-probe and
 // UltraFeedback from ../shared/data, 900 cells; its header gives the
-// expected cost).
+// expected cost), paper-small-fixes (hh-probe, transformer-xs: dpo, dpop,
+// apo_zero, apo_down, nca_pair, each ungated and under a ramp gate, three
+// seeds; 30 cells).
 //
 // Exit status: 0 when every selected cell is complete; 1 when some cell
 // failed (every other cell was still run) or the sweep was interrupted;
@@ -71,7 +73,7 @@
 //	pipeline = ["baseline"]       # baseline (SFT on chosen) | extended_sft (SFT on chosen ∪ rejected)
 //	seed = [1]
 //	[[grid.objective]]            # one value of the objective axis: objectives.ParseSpec vocabulary
-//	name = "dpo"
+//	name = "dpo"                  # dpo | ipo | cal_dpo | rpo | simpo | dpop | apo_zero | apo_down | nca_pair
 //	beta = 0.1
 //	[[grid.gate]]                 # one value of the gate axis: gating.ParseSpec vocabulary;
 //	kind = "ramp"                 # a list-valued tau expands the table into one value per τ

@@ -24,8 +24,8 @@ import (
 var builtinGrids embed.FS
 
 // BuiltinGrids lists the names of the grids shipped inside the binary
-// (`default`, `test`, `paper`); LoadGrid accepts these names in place of
-// a file.
+// (`default`, `paper`, `paper-small-fixes`, `test`); LoadGrid accepts
+// these names in place of a file.
 func BuiltinGrids() []string {
 	entries, _ := builtinGrids.ReadDir("grids")
 	var names []string
