@@ -1038,7 +1038,8 @@ func objectiveName(ctx results.Context) string {
 	return ctx.Objective
 }
 
-var objectiveOrder = map[string]int{"dpo": 0, "ipo": 1, "cal_dpo": 2, "rpo": 3, "simpo": 4, "sft": 5}
+var objectiveOrder = map[string]int{"dpo": 0, "ipo": 1, "cal_dpo": 2, "rpo": 3, "simpo": 4,
+	"dpop": 5, "apo_zero": 6, "apo_down": 7, "nca_pair": 8, "sft": 9}
 
 func figF7(v *sweepView) ([]*figure, string) {
 	figs, _ := categoryFigure(v, "F7", "F7_objectives", "F7: objectives × {ungated, gated}",
