@@ -34,7 +34,45 @@ func CausalSelfAttention(qkv *G.Node, n, t, heads int) (*G.Node, error) {
 	if heads < 1 || d%heads != 0 {
 		return nil, fmt.Errorf("CausalSelfAttention: d_model %d is not divisible by %d heads", d, heads)
 	}
-	op := &attnOp{n: n, t: t, heads: heads, d: d, id: nextOpID(), cache: &attnCache{}}
+	dh := d / heads
+	return CausalAttention(qkv, n, t, AttentionSpec{Heads: heads, KVHeads: heads, HeadDim: dh, Scale: 1 / math.Sqrt(float64(dh))})
+}
+
+// AttentionSpec sizes a grouped-query attention: Heads query heads and
+// KVHeads key/value heads (Heads a multiple of KVHeads; equal for plain
+// multi-head attention) of HeadDim columns each, and the factor Scale
+// applied to q·kᵀ (1/sqrt(HeadDim) in every supported model, possibly
+// divided further, e.g. by GPT-2's scale_attn_by_inverse_layer_idx).
+type AttentionSpec struct {
+	Heads, KVHeads, HeadDim int
+	Scale                   float64
+}
+
+// CausalAttention is fused causal grouped-query attention. qkv [n·t, C],
+// C = (Heads + 2·KVHeads)·HeadDim, holds per token row the query heads in
+// columns [0, Heads·hd), the key heads in the next KVHeads·hd columns and
+// the value heads in the last KVHeads·hd (head j of each block in its
+// columns [j·hd, (j+1)·hd)). Query head h attends with key/value head
+// h / (Heads/KVHeads) (consecutive query heads share a kv head):
+//
+//	S = Scale · q_h k_gᵀ + M,  M[i,j] = 0 if j ≤ i else −∞
+//	P = softmax_j(S),  o_h = P v_g
+//
+// The result [n·t, Heads·hd] concatenates the query heads. With
+// KVHeads = Heads and Scale = 1/sqrt(hd) this is CausalSelfAttention.
+func CausalAttention(qkv *G.Node, n, t int, spec AttentionSpec) (*G.Node, error) {
+	h, kv, hd := spec.Heads, spec.KVHeads, spec.HeadDim
+	if h < 1 || kv < 1 || hd < 1 || h%kv != 0 {
+		return nil, fmt.Errorf("CausalAttention: %d query heads, %d kv heads, head size %d (need positive sizes, query heads a multiple of kv heads)", h, kv, hd)
+	}
+	if math.IsNaN(spec.Scale) || math.IsInf(spec.Scale, 0) || spec.Scale <= 0 {
+		return nil, fmt.Errorf("CausalAttention: scale %v must be finite and > 0", spec.Scale)
+	}
+	s := qkv.Shape()
+	if len(s) != 2 || s[0] != n*t || s[1] != (h+2*kv)*hd {
+		return nil, fmt.Errorf("CausalAttention: qkv shape %v, want [%d, %d]", s, n*t, (h+2*kv)*hd)
+	}
+	op := &attnOp{n: n, t: t, heads: h, kv: kv, hd: hd, d: h * hd, scale: spec.Scale, id: nextOpID(), cache: &attnCache{}}
 	return G.ApplyOp(op, qkv)
 }
 
@@ -45,11 +83,20 @@ type attnCache struct {
 	p64 []float64
 }
 
+// attnOp: heads query heads, kv key/value heads, hd columns per head; d =
+// heads·hd is the output width.
 type attnOp struct {
-	n, t, heads, d int
-	id             uint64 // unique per instance: the op is stateful
-	cache          *attnCache
+	n, t, heads, kv, hd, d int
+	scale                  float64
+	id                     uint64 // unique per instance: the op is stateful
+	cache                  *attnCache
 }
+
+// ld is the row stride of qkv; kOff and vOff the first key and value
+// columns of kv head g.
+func (op *attnOp) ld() int        { return (op.heads + 2*op.kv) * op.hd }
+func (op *attnOp) kOff(g int) int { return op.d + g*op.hd }
+func (op *attnOp) vOff(g int) int { return op.d + op.kv*op.hd + g*op.hd }
 
 func (op *attnOp) Arity() int           { return 1 }
 func (op *attnOp) Type() hm.Type        { return fnType(2, 2) }
@@ -57,11 +104,11 @@ func (op *attnOp) ReturnsPtr() bool     { return false }
 func (op *attnOp) CallsExtern() bool    { return false }
 func (op *attnOp) OverwritesInput() int { return -1 }
 func (op *attnOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "gatedpo.CausalAttention{%d,%d,%d,%d,#%d}", op.n, op.t, op.heads, op.d, op.id)
+	fmt.Fprintf(h, "gatedpo.CausalAttention{%d,%d,%d,%d,%d,%v,#%d}", op.n, op.t, op.heads, op.kv, op.hd, op.scale, op.id)
 }
 func (op *attnOp) Hashcode() uint32 { return hashOf(op) }
 func (op *attnOp) String() string {
-	return fmt.Sprintf("CausalSelfAttention{n=%d,t=%d,heads=%d}", op.n, op.t, op.heads)
+	return fmt.Sprintf("CausalAttention{n=%d,t=%d,heads=%d,kv=%d,hd=%d}", op.n, op.t, op.heads, op.kv, op.hd)
 }
 func (op *attnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n * op.t, op.d}, nil
@@ -70,8 +117,8 @@ func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
 	if err := checkArity(op, len(in)); err != nil {
 		return nil, err
 	}
-	if s := in[0].Shape(); len(s) != 2 || s[0] != op.n*op.t || s[1] != 3*op.d {
-		return nil, fmt.Errorf("%v: qkv has shape %v, want [%d, %d]", op, s, op.n*op.t, 3*op.d)
+	if s := in[0].Shape(); len(s) != 2 || s[0] != op.n*op.t || s[1] != op.ld() {
+		return nil, fmt.Errorf("%v: qkv has shape %v, want [%d, %d]", op, s, op.n*op.t, op.ld())
 	}
 	return dispatch(in[0], func() (G.Value, error) { return attnForward(op, in[0], &op.cache.p32) },
 		func() (G.Value, error) { return attnForward(op, in[0], &op.cache.p64) })
@@ -126,10 +173,10 @@ func attnForward[T elem](op *attnOp, v G.Value, cache *[]T) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, t, h, d := op.n, op.t, op.heads, op.d
-	dh := d / h
-	ld := 3 * d
-	scale := T(1 / math.Sqrt(float64(dh)))
+	n, t, h, d, dh := op.n, op.t, op.heads, op.d, op.hd
+	ld := op.ld()
+	group := h / op.kv
+	scale := T(op.scale)
 	if len(*cache) != n*h*t*t {
 		*cache = make([]T, n*h*t*t)
 	}
@@ -139,8 +186,8 @@ func attnForward[T elem](op *attnOp, v G.Value, cache *[]T) (G.Value, error) {
 		s, hd := i/h, i%h
 		base := s * t * ld
 		q := qkv[base+hd*dh:]
-		k := qkv[base+d+hd*dh:]
-		vv := qkv[base+2*d+hd*dh:]
+		k := qkv[base+op.kOff(hd/group):]
+		vv := qkv[base+op.vOff(hd/group):]
 		p := probs[i*t*t : (i+1)*t*t]
 		gemm(false, true, t, t, dh, scale, q, ld, k, ld, 0, p, t) // (t,Dh)·(Dh,t) -> (t,t)
 		causalSoftmaxRows(p, t)
@@ -152,12 +199,13 @@ func attnForward[T elem](op *attnOp, v G.Value, cache *[]T) (G.Value, error) {
 func (op *attnOp) DiffWRT(int) []bool { return []bool{true} }
 
 // SymDiff: with P cached from the forward and dO the upstream gradient,
-// per (sequence, head):
+// per (sequence, query head h with kv head g):
 //
-//	dV = Pᵀ dO,  dP = dO Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),
-//	dQ = dS K / sqrt(Dh),  dK = dSᵀ Q / sqrt(Dh)
+//	dV_g += Pᵀ dO,  dP = dO V_gᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),
+//	dQ_h = Scale · dS K_g,  dK_g += Scale · dSᵀ Q_h
 //
-// (masked entries have P = 0, so dS is 0 there).
+// (masked entries have P = 0, so dS is 0 there; the sums run over the
+// query heads sharing g, in head order).
 func (op *attnOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	d, err := G.ApplyOp(&attnGradOp{fwd: op}, in[0], grad)
 	if err != nil {
@@ -197,9 +245,9 @@ func (op *attnGradOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 func attnBackward[T elem](op *attnOp, in []G.Value, probs []T) (G.Value, error) {
-	n, t, h, d := op.n, op.t, op.heads, op.d
+	n, t, h, d, dh := op.n, op.t, op.heads, op.d, op.hd
 	if len(probs) != n*h*t*t {
-		return nil, fmt.Errorf("CausalSelfAttentionGrad: no cached forward probabilities (the forward op must run first in the same machine run)")
+		return nil, fmt.Errorf("CausalAttentionGrad: no cached forward probabilities (the forward op must run first in the same machine run)")
 	}
 	qkv, err := sliceOf[T](in[0])
 	if err != nil {
@@ -209,45 +257,54 @@ func attnBackward[T elem](op *attnOp, in []G.Value, probs []T) (G.Value, error) 
 	if err != nil {
 		return nil, err
 	}
-	dh := d / h
-	ld := 3 * d
-	scale := T(1 / math.Sqrt(float64(dh)))
+	ld := op.ld()
+	group := h / op.kv
+	scale := T(op.scale)
 	out, dqkv := newDense[T](n*t, ld)
-	scratch := make(chan []T, n*h)
-	parallelFor(n*h, func(i int) {
+	scratch := make(chan []T, n*op.kv)
+	// One task per (sequence, kv head): the query heads of a group add into
+	// the same dK and dV, so they run in order within one task.
+	parallelFor(n*op.kv, func(i int) {
 		var dp []T
 		select {
 		case dp = <-scratch:
 		default:
 			dp = make([]T, t*t)
 		}
-		s, hd := i/h, i%h
+		s, g := i/op.kv, i%op.kv
 		base := s * t * ld
-		q := qkv[base+hd*dh:]
-		k := qkv[base+d+hd*dh:]
-		vv := qkv[base+2*d+hd*dh:]
-		dq := dqkv[base+hd*dh:]
-		dk := dqkv[base+d+hd*dh:]
-		dv := dqkv[base+2*d+hd*dh:]
-		do := dO[s*t*d+hd*dh:]
-		p := probs[i*t*t : (i+1)*t*t]
-		gemm(true, false, t, dh, t, 1, p, t, do, d, 0, dv, ld)  // Pᵀ·dO: (t,t)·(t,Dh) -> (t,Dh)
-		gemm(false, true, t, t, dh, 1, do, d, vv, ld, 0, dp, t) // dO·Vᵀ: (t,Dh)·(Dh,t) -> (t,t)
-		for r := 0; r < t; r++ {
-			pr, gr := p[r*t:(r+1)*t], dp[r*t:(r+1)*t]
-			var dot float64
-			for j := 0; j <= r; j++ {
-				dot += float64(pr[j]) * float64(gr[j])
+		k := qkv[base+op.kOff(g):]
+		vv := qkv[base+op.vOff(g):]
+		dk := dqkv[base+op.kOff(g):]
+		dv := dqkv[base+op.vOff(g):]
+		for j := 0; j < group; j++ {
+			hd := g*group + j
+			var beta T
+			if j > 0 {
+				beta = 1
 			}
-			for j := 0; j <= r; j++ {
-				gr[j] = T(float64(pr[j]) * (float64(gr[j]) - dot))
+			q := qkv[base+hd*dh:]
+			dq := dqkv[base+hd*dh:]
+			do := dO[s*t*d+hd*dh:]
+			p := probs[(s*h+hd)*t*t : (s*h+hd+1)*t*t]
+			gemm(true, false, t, dh, t, 1, p, t, do, d, beta, dv, ld) // Pᵀ·dO: (t,t)·(t,Dh) -> (t,Dh)
+			gemm(false, true, t, t, dh, 1, do, d, vv, ld, 0, dp, t)   // dO·Vᵀ: (t,Dh)·(Dh,t) -> (t,t)
+			for r := 0; r < t; r++ {
+				pr, gr := p[r*t:(r+1)*t], dp[r*t:(r+1)*t]
+				var dot float64
+				for c := 0; c <= r; c++ {
+					dot += float64(pr[c]) * float64(gr[c])
+				}
+				for c := 0; c <= r; c++ {
+					gr[c] = T(float64(pr[c]) * (float64(gr[c]) - dot))
+				}
+				for c := r + 1; c < t; c++ {
+					gr[c] = 0
+				}
 			}
-			for j := r + 1; j < t; j++ {
-				gr[j] = 0
-			}
+			gemm(false, false, t, dh, t, scale, dp, t, k, ld, 0, dq, ld)   // dS·K: (t,t)·(t,Dh) -> (t,Dh)
+			gemm(true, false, t, dh, t, scale, dp, t, q, ld, beta, dk, ld) // dSᵀ·Q: (t,t)·(t,Dh) -> (t,Dh)
 		}
-		gemm(false, false, t, dh, t, scale, dp, t, k, ld, 0, dq, ld) // dS·K: (t,t)·(t,Dh) -> (t,Dh)
-		gemm(true, false, t, dh, t, scale, dp, t, q, ld, 0, dk, ld)  // dSᵀ·Q: (t,t)·(t,Dh) -> (t,Dh)
 		select {
 		case scratch <- dp:
 		default:

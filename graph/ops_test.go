@@ -222,6 +222,34 @@ func opCases() []opCase {
 			func(in []*G.Node) (*G.Node, error) { return PositionEmbedding(in[0], n, tt) }},
 		{"ConcatRows", []input{{shape: []int{2, 3}, diff: true}, {shape: []int{4, 3}, diff: true}},
 			func(in []*G.Node) (*G.Node, error) { return ConcatRows(in[0], in[1]) }},
+		{"CausalAttention(GQA 4q/2kv, scale 0.3)", []input{{shape: []int{n * tt, (4 + 2*2) * 3}, diff: true}},
+			func(in []*G.Node) (*G.Node, error) {
+				return CausalAttention(in[0], n, tt, AttentionSpec{Heads: 4, KVHeads: 2, HeadDim: 3, Scale: 0.3})
+			}},
+		{"CausalAttention(MQA 3q/1kv)", []input{{shape: []int{n * tt, (3 + 2) * 2}, diff: true}},
+			func(in []*G.Node) (*G.Node, error) {
+				return CausalAttention(in[0], n, tt, AttentionSpec{Heads: 3, KVHeads: 1, HeadDim: 2, Scale: 0.7})
+			}},
+		{"RoPE(full)", []input{{shape: []int{n * tt, 3 * 4}, diff: true}},
+			func(in []*G.Node) (*G.Node, error) {
+				return RoPE(in[0], n, tt, RoPESpec{Heads: 2, HeadDim: 4, Rot: 4, Theta: 10})
+			}},
+		{"RoPE(partial)", []input{{shape: []int{n * tt, 2 * 6}, diff: true}},
+			func(in []*G.Node) (*G.Node, error) {
+				return RoPE(in[0], n, tt, RoPESpec{Heads: 2, HeadDim: 6, Rot: 2, Theta: 7})
+			}},
+		{"RMSNorm", []input{{shape: []int{5, 7}, diff: true, scale: 2}, {shape: []int{7}, diff: true}},
+			func(in []*G.Node) (*G.Node, error) { return RMSNorm(in[0], in[1], 1e-5) }},
+		{"GELUErf", []input{{shape: []int{4, 5}, diff: true, scale: 2}},
+			func(in []*G.Node) (*G.Node, error) { return GELUErf(in[0]) }},
+		{"SwiGLU", []input{{shape: []int{4, 5}, diff: true, scale: 2}, {shape: []int{4, 5}, diff: true}},
+			func(in []*G.Node) (*G.Node, error) { return SwiGLU(in[0], in[1]) }},
+		{"PermuteRows(2-D)", []input{{shape: []int{4, 3}, diff: true}},
+			func(in []*G.Node) (*G.Node, error) { return PermuteRows(in[0], []int{2, 0, 3, 1}) }},
+		{"PermuteRows(1-D)", []input{{shape: []int{5}, diff: true}},
+			func(in []*G.Node) (*G.Node, error) { return PermuteRows(in[0], []int{4, 2, 0, 3, 1}) }},
+		{"ConcatVectors", []input{{shape: []int{2}, diff: true}, {shape: []int{3}, diff: true}, {shape: []int{1}, diff: true}},
+			func(in []*G.Node) (*G.Node, error) { return ConcatVectors(in[0], in[1], in[2]) }},
 		{"MaskedRowSum", []input{{shape: []int{3, 4}, diff: true}, {shape: []int{3, 4}, fill: ids(1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0)}},
 			func(in []*G.Node) (*G.Node, error) { return MaskedRowSum(in[0], in[1]) }},
 	}

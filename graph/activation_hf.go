@@ -1,0 +1,210 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// GELUErf applies the exact GELU, gelu(x) = 0.5·x·(1 + erf(x/√2)),
+// elementwise (PyTorch's gelu(approximate="none"), Hugging Face's "gelu"),
+// as one op with a hand-written gradient
+// d/dx = 0.5·(1 + erf(x/√2)) + x·exp(−x²/2)/√(2π). Computed in float64.
+func GELUErf(x *G.Node) (*G.Node, error) { return G.ApplyOp(&geluErfOp{}, x) }
+
+// geluErfOp is the forward (grad false: x -> y) or the backward (grad true:
+// (x, dy) -> dx).
+type geluErfOp struct{ grad bool }
+
+func (op *geluErfOp) Arity() int {
+	if op.grad {
+		return 2
+	}
+	return 1
+}
+func (op *geluErfOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	if op.grad {
+		return hm.NewFnType(a, a, a)
+	}
+	return hm.NewFnType(a, a)
+}
+func (op *geluErfOp) ReturnsPtr() bool      { return false }
+func (op *geluErfOp) CallsExtern() bool     { return false }
+func (op *geluErfOp) OverwritesInput() int  { return -1 }
+func (op *geluErfOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.GELUErf{%t}", op.grad) }
+func (op *geluErfOp) Hashcode() uint32      { return hashOf(op) }
+func (op *geluErfOp) String() string {
+	if op.grad {
+		return "GELUErfGrad"
+	}
+	return "GELUErf"
+}
+func (op *geluErfOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+func (op *geluErfOp) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	return dispatch(in[0], func() (G.Value, error) { return geluErfDo[float32](op.grad, in) },
+		func() (G.Value, error) { return geluErfDo[float64](op.grad, in) })
+}
+
+var invSqrt2Pi = 1 / math.Sqrt(2*math.Pi)
+
+func geluErfDo[T elem](grad bool, in []G.Value) (G.Value, error) {
+	x, err := sliceOf[T](in[0])
+	if err != nil {
+		return nil, err
+	}
+	var dy []T
+	if grad {
+		if dy, err = sliceOf[T](in[1]); err != nil {
+			return nil, err
+		}
+	}
+	out, y := newDense[T](in[0].Shape().Clone()...)
+	parallelRange(len(x), 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := float64(x[i])
+			e := math.Erf(v / math.Sqrt2)
+			if !grad {
+				y[i] = T(0.5 * v * (1 + e))
+				continue
+			}
+			d := 0.5*(1+e) + v*math.Exp(-0.5*v*v)*invSqrt2Pi
+			y[i] = T(d * float64(dy[i]))
+		}
+	})
+	return out, nil
+}
+
+func (op *geluErfOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *geluErfOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	if op.grad {
+		return nil, fmt.Errorf("GELUErfGrad: second-order gradients are not supported")
+	}
+	dx, err := G.ApplyOp(&geluErfOp{grad: true}, in[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx}, nil
+}
+
+// SwiGLU returns silu(gate) ⊙ up for gate and up of one shape, silu(a) =
+// a·σ(a): the gated MLP activation of Llama and Qwen2. One op with a
+// hand-written gradient, computed in float64:
+//
+//	d gate = dy ⊙ up ⊙ σ(gate)·(1 + gate·(1 − σ(gate))),  d up = dy ⊙ silu(gate)
+func SwiGLU(gate, up *G.Node) (*G.Node, error) {
+	if !gate.Shape().Eq(up.Shape()) {
+		return nil, fmt.Errorf("SwiGLU: gate %v and up %v differ in shape", gate.Shape(), up.Shape())
+	}
+	return G.ApplyOp(&swigluOp{wrt: -1}, gate, up)
+}
+
+// swigluOp: wrt −1 is the forward (gate, up) -> y; wrt 0 / 1 the backward
+// (gate, up, dy) -> d gate / d up.
+type swigluOp struct{ wrt int }
+
+func (op *swigluOp) Arity() int {
+	if op.wrt >= 0 {
+		return 3
+	}
+	return 2
+}
+func (op *swigluOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	if op.wrt >= 0 {
+		return hm.NewFnType(a, a, a, a)
+	}
+	return hm.NewFnType(a, a, a)
+}
+func (op *swigluOp) ReturnsPtr() bool      { return false }
+func (op *swigluOp) CallsExtern() bool     { return false }
+func (op *swigluOp) OverwritesInput() int  { return -1 }
+func (op *swigluOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.SwiGLU{%d}", op.wrt) }
+func (op *swigluOp) Hashcode() uint32      { return hashOf(op) }
+func (op *swigluOp) String() string {
+	if op.wrt >= 0 {
+		return fmt.Sprintf("SwiGLUGrad{wrt=%d}", op.wrt)
+	}
+	return "SwiGLU"
+}
+func (op *swigluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+func (op *swigluOp) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	for _, v := range in[1:] {
+		if !v.Shape().Eq(in[0].Shape()) {
+			return nil, fmt.Errorf("%v: operand shapes %v and %v differ", op, in[0].Shape(), v.Shape())
+		}
+	}
+	return dispatch(in[0], func() (G.Value, error) { return swigluDo[float32](op.wrt, in) },
+		func() (G.Value, error) { return swigluDo[float64](op.wrt, in) })
+}
+
+func swigluDo[T elem](wrt int, in []G.Value) (G.Value, error) {
+	g, err := sliceOf[T](in[0])
+	if err != nil {
+		return nil, err
+	}
+	u, err := sliceOf[T](in[1])
+	if err != nil {
+		return nil, err
+	}
+	var dy []T
+	if wrt >= 0 {
+		if dy, err = sliceOf[T](in[2]); err != nil {
+			return nil, err
+		}
+	}
+	out, y := newDense[T](in[0].Shape().Clone()...)
+	parallelRange(len(g), 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			a := float64(g[i])
+			sg := 1 / (1 + math.Exp(-a))
+			switch wrt {
+			case -1:
+				y[i] = T(a * sg * float64(u[i]))
+			case 0:
+				y[i] = T(float64(dy[i]) * float64(u[i]) * sg * (1 + a*(1-sg)))
+			default:
+				y[i] = T(float64(dy[i]) * a * sg)
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *swigluOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *swigluOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	if op.wrt >= 0 {
+		return nil, fmt.Errorf("SwiGLUGrad: second-order gradients are not supported")
+	}
+	dg, err := G.ApplyOp(&swigluOp{wrt: 0}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	du, err := G.ApplyOp(&swigluOp{wrt: 1}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dg, du}, nil
+}
