@@ -6,7 +6,11 @@
 // The header maps each tensor name to {"dtype", "shape", "data_offsets"}
 // (offsets relative to the start of the data buffer) plus an optional
 // "__metadata__" object of string to string. Tensors are row-major and
-// little-endian. Supported dtypes: F32, F64, I64.
+// little-endian. Read and Write support F32, F64 and I64; Read also
+// decodes F16 and BF16 (exactly, into F32: every F16/BF16 value, F16
+// subnormals included, is a float32) and keeps the raw bytes of BOOL, U8,
+// I8, U16, I16, U32, I32 and U64 tensors (buffers such as attention
+// masks). ReadSharded reads a Hugging Face sharded checkpoint.
 package safetensors
 
 import (
@@ -25,7 +29,14 @@ const (
 	F32 = "F32" // little-endian IEEE-754 binary32
 	F64 = "F64" // little-endian IEEE-754 binary64
 	I64 = "I64" // little-endian two's-complement int64
+
+	F16  = "F16"  // IEEE-754 binary16; decoded into Tensor.F32
+	BF16 = "BF16" // bfloat16 (the top 16 bits of a binary32); decoded into Tensor.F32
 )
+
+// rawDtypes are the non-float dtypes Parse accepts, with their element
+// sizes; their data is kept as bytes in Tensor.Raw.
+var rawDtypes = map[string]int{"BOOL": 1, "U8": 1, "I8": 1, "U16": 2, "I16": 2, "U32": 4, "I32": 4, "U64": 8}
 
 // MetadataKey is the reserved header key that holds the string metadata.
 const MetadataKey = "__metadata__"
@@ -35,14 +46,48 @@ const MetadataKey = "__metadata__"
 const maxHeaderBytes = 100 << 20
 
 // Tensor is one tensor of a safetensors file. Exactly one of F32, F64, I64
-// holds the data (row-major), according to DType.
+// and Raw holds the data (row-major), according to DType.
 type Tensor struct {
-	DType string    // "F32" | "F64" | "I64"
+	DType string    // "F32" | "F64" | "I64" | "F16" | "BF16" | a raw dtype
 	Shape []int     // dimensions; empty for a scalar
-	F32   []float32 // data when DType == "F32"
+	F32   []float32 // data when DType is "F32", "F16" or "BF16" (decoded exactly)
 	F64   []float64 // data when DType == "F64"
 	I64   []int64   // data when DType == "I64"
+	Raw   []byte    // little-endian bytes for the other dtypes (BOOL, U8, I32, …)
 }
+
+// IsFloat reports whether the tensor holds floating-point data (F16, BF16,
+// F32 or F64).
+func (t Tensor) IsFloat() bool {
+	switch t.DType {
+	case F16, BF16, F32, F64:
+		return true
+	}
+	return false
+}
+
+// F16ToFloat32 decodes an IEEE-754 binary16 value exactly (subnormals,
+// infinities and NaN included).
+func F16ToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := int(h>>10) & 0x1f
+	mant := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // Inf / NaN
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	case exp == 0: // zero or subnormal: mant·2^−24, exact in float32
+		v := float32(math.Ldexp(float64(mant), -24))
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	}
+	return math.Float32frombits(sign | uint32(exp-15+127)<<23 | mant<<13)
+}
+
+// BF16ToFloat32 decodes a bfloat16 value (exact: it is the top half of a
+// binary32).
+func BF16ToFloat32(b uint16) float32 { return math.Float32frombits(uint32(b) << 16) }
 
 // Len is the number of elements the shape implies.
 func (t Tensor) Len() int {
@@ -56,7 +101,7 @@ func (t Tensor) Len() int {
 // dataLen is the number of elements actually stored for the tensor's dtype.
 func (t Tensor) dataLen() (int, error) {
 	switch t.DType {
-	case F32:
+	case F32, F16, BF16:
 		return len(t.F32), nil
 	case F64:
 		return len(t.F64), nil
@@ -66,13 +111,13 @@ func (t Tensor) dataLen() (int, error) {
 	return 0, fmt.Errorf("unsupported dtype %q (want F32, F64 or I64)", t.DType)
 }
 
-// Float64s returns the data converted to float64 (a copy for F32/I64, the
-// slice itself for F64).
+// Float64s returns the data converted to float64 (a copy for F32/F16/
+// BF16/I64, the slice itself for F64; nil for raw dtypes).
 func (t Tensor) Float64s() []float64 {
 	switch t.DType {
 	case F64:
 		return t.F64
-	case F32:
+	case F32, F16, BF16:
 		out := make([]float64, len(t.F32))
 		for i, v := range t.F32 {
 			out[i] = float64(v)
@@ -89,10 +134,10 @@ func (t Tensor) Float64s() []float64 {
 }
 
 // Float32s returns the data converted to float32 (a copy for F64/I64, the
-// slice itself for F32).
+// slice itself for F32/F16/BF16; nil for raw dtypes).
 func (t Tensor) Float32s() []float32 {
 	switch t.DType {
-	case F32:
+	case F32, F16, BF16:
 		return t.F32
 	case F64:
 		out := make([]float32, len(t.F64))
@@ -124,6 +169,15 @@ func elemSize(dtype string) (int, error) {
 		return 8, nil
 	}
 	return 0, fmt.Errorf("unsupported dtype %q (want F32, F64 or I64)", dtype)
+}
+
+// readOnlySize is the element size of the dtypes Parse decodes but Encode
+// does not write (F16, BF16 and the raw dtypes); 0 for unknown dtypes.
+func readOnlySize(dtype string) int {
+	if dtype == F16 || dtype == BF16 {
+		return 2
+	}
+	return rawDtypes[dtype]
 }
 
 // Read loads every tensor of the safetensors file at path, with the header's
@@ -171,7 +225,9 @@ func Parse(raw []byte, name string) (map[string]Tensor, map[string]string, error
 		}
 		size, err := elemSize(e.DType)
 		if err != nil {
-			return fail("tensor %q: %v", key, err)
+			if size = readOnlySize(e.DType); size == 0 {
+				return fail("tensor %q: unsupported dtype %q (want F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, U16, U32 or U64)", key, e.DType)
+			}
 		}
 		count := int64(1)
 		for _, d := range e.Shape {
@@ -205,6 +261,18 @@ func Parse(raw []byte, name string) (map[string]Tensor, map[string]string, error
 			for i := range t.I64 {
 				t.I64[i] = int64(binary.LittleEndian.Uint64(buf[8*i:]))
 			}
+		case F16:
+			t.F32 = make([]float32, count)
+			for i := range t.F32 {
+				t.F32[i] = F16ToFloat32(binary.LittleEndian.Uint16(buf[2*i:]))
+			}
+		case BF16:
+			t.F32 = make([]float32, count)
+			for i := range t.F32 {
+				t.F32[i] = BF16ToFloat32(binary.LittleEndian.Uint16(buf[2*i:]))
+			}
+		default:
+			t.Raw = append([]byte{}, buf...)
 		}
 		out[key] = t
 	}
