@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"sync"
 
 	"gorgonia.org/tensor"
 
@@ -43,6 +44,24 @@ func Save(lm LM, path string, extraMeta map[string]string) error {
 	return safetensors.Write(path, ts, meta)
 }
 
+// Loader builds a model of a kind this package does not know (e.g. "hf",
+// registered by gatedpo/models/hf) from a checkpoint's tensors and
+// metadata, in dtype dt; path is for errors.
+type Loader func(path string, ts map[string]safetensors.Tensor, meta map[string]string, dt tensor.Dtype) (LM, error)
+
+var (
+	loadersMu sync.RWMutex
+	loaders   = map[string]Loader{}
+)
+
+// RegisterLoader makes Load hand checkpoints whose __metadata__["model"]
+// is kind to f. Packages of further model families call it from init.
+func RegisterLoader(kind string, f Loader) {
+	loadersMu.Lock()
+	defer loadersMu.Unlock()
+	loaders[kind] = f
+}
+
 // Load reads a checkpoint written by Save or by the PyTorch peer and builds
 // the model it describes, in dtype dt (F64 ↔ F32 converted as needed). The
 // model kind comes from __metadata__["model"]: "mlp", or "transformer"
@@ -80,6 +99,12 @@ func Load(path string, dt tensor.Dtype) (LM, error) {
 		}
 		lm = m
 	default:
+		loadersMu.RLock()
+		f, ok := loaders[kind]
+		loadersMu.RUnlock()
+		if ok {
+			return f(path, ts, meta, dt)
+		}
 		return nil, fmt.Errorf("load %s: unknown __metadata__.model %q (want transformer or mlp)", path, kind)
 	}
 	want := map[string]bool{}

@@ -106,6 +106,12 @@ func (f *Forward) ParamNodes() G.Nodes { return graph.ParamNodes(f.Params) }
 // parameters of two models built into one graph.
 var buildSeq atomic.Uint64
 
+// NextBuildPrefix returns a node-name prefix ("kind7.") unique within the
+// process, for LM implementations outside this package: Gorgonia merges
+// input nodes with equal name, type and shape, so every Build must name
+// its nodes apart.
+func NextBuildPrefix(kind string) string { return fmt.Sprintf("%s%d.", kind, buildSeq.Add(1)) }
+
 // bindWeights adds every weight to g under a per-Build prefix and returns
 // the params plus a name → node map.
 func bindWeights(g *G.ExprGraph, kind string, ws []NamedTensor) (string, []graph.Param, map[string]*G.Node) {

@@ -1,0 +1,42 @@
+// Package hf loads Hugging Face causal language models — model_type gpt2,
+// gpt_neox (Pythia), llama and qwen2 — as Gorgonia graphs implementing
+// models.LM, in float32 or float64, and saves them back as Hugging Face
+// model directories.
+//
+// A model directory holds config.json and model.safetensors, or shards
+// listed in model.safetensors.index.json. ParseConfig reads the fields
+// each family uses under Hugging Face's names, with Hugging Face's
+// defaults for absent fields; an unknown model_type or an unimplemented
+// feature (rope_scaling other than the default, Qwen2 sliding windows,
+// GPT-2 cross-attention, other activations) is an error naming the field.
+// Stored F16 (subnormals included), BF16, F32 and F64 weights convert
+// exactly to float64 (or round to float32). Buffers that checkpoints carry
+// (GPT-2 attn.bias, GPT-NeoX attention.bias/masked_bias/rotary_emb.inv_freq,
+// Llama inv_freq) are skipped, as is an output head that
+// tie_word_embeddings ties to the embedding; they are not parameters.
+// Weights keep the names they have in the file.
+//
+// The graphs (see docs/method.md for the objectives that use them):
+//
+//	gpt2      learned positions, pre-LN blocks, Conv1D weights [in, out],
+//	          tanh GELU (gelu_new) or erf GELU, tied head by default
+//	gpt_neox  fused query_key_value rows in per-head [H, 3, hd] order
+//	          (graph.PermuteRows reorders them), partial RoPE, parallel
+//	          residual, erf GELU, untied embed_out by default
+//	llama     RMSNorm, grouped-query attention, RoPE (rope_theta), SwiGLU,
+//	          optional attention_bias (q, k, v, o) and mlp_bias
+//	qwen2     as llama with q/k/v biases and (usually) a tied head
+//
+// Everything — RoPE frequencies, norms, softmax — is computed in the model
+// dtype, with float64 accumulation inside the fused ops; there are no
+// float32 casts as in Hugging Face's own code, so float64 runs match exact
+// float64 math (the goldens in shared/hf) to about 1e-15.
+//
+// Load accepts "hf:DIR", a model directory or a models.Save checkpoint;
+// LoadReference also accepts a weights-only safetensors file with the
+// policy's tensor names. SaveDir writes a directory Hugging Face
+// transformers loads: model.safetensors (HF names, {"format": "pt"}
+// metadata, the compute dtype), config.json (torch_dtype updated) and the
+// tokenizer files of the source directory. models.Save/Load also round-trip
+// these models as single files (kind "hf", config.json in the metadata).
+package hf
