@@ -16,10 +16,11 @@ import (
 	"gatedpo/gating"
 	"gatedpo/graph/safetensors"
 	"gatedpo/models"
+	"gatedpo/models/hf"
 	"gatedpo/objectives"
 )
 
-const lossgradUsage = `usage: inspect lossgrad -policy P.safetensors [-reference R.safetensors] -batch batch.json -cases cases.toml [-dtype auto|float32|float64]
+const lossgradUsage = `usage: inspect lossgrad -policy P.safetensors|DIR|hf:DIR [-reference R.safetensors|DIR|hf:DIR] -batch batch.json -cases cases.toml [-dtype auto|float32|float64]
 
 Evaluates every [[case]] (objective × gate) of the cases file on one
 preference batch and prints one JSON object per case and line:
@@ -29,10 +30,17 @@ reference_rejected}, metrics (TRL names),
 rejected_gates [pairs][T-1] and gate_stats (gated cases: kind != "none"),
 grad_norms (by checkpoint tensor name) and grad_global_norm.
 
+-policy and -reference take a checkpoint (models.Save format) or a Hugging
+Face model directory (config.json + model.safetensors or shards; "hf:DIR"
+or a directory path). -reference also takes a weights-only safetensors file
+with the policy's tensor names (no config metadata), read as the policy's
+architecture. grad_norms are keyed by the tensor names as stored (HF names
+for HF models; tied heads and buffers are not parameters).
+
 The batch file has the layout of shared/golden/batch.json. The model config
-comes from the checkpoint's metadata; -dtype auto computes in float64 when
-the policy checkpoint holds F64 tensors, else float32. -reference is needed
-for every objective but simpo and sft.
+comes from the checkpoint's metadata or config.json; -dtype auto computes
+in float64 when the policy holds F64 tensors, else float32. -reference is
+needed for every objective but simpo and sft.
 
 Exit status: 0 ok, 1 the computation failed, 2 bad input.`
 
@@ -64,8 +72,8 @@ type lossgradLine struct {
 func lossgrad(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("lossgrad", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	policyPath := fs.String("policy", "", "policy checkpoint (safetensors)")
-	refPath := fs.String("reference", "", "reference checkpoint (safetensors)")
+	policyPath := fs.String("policy", "", "policy checkpoint (safetensors) or HF model directory")
+	refPath := fs.String("reference", "", "reference checkpoint, HF model directory or weights-only safetensors")
 	batchPath := fs.String("batch", "", "preference batch (batch.json layout)")
 	casesPath := fs.String("cases", "", "cases file (cases.toml layout)")
 	dtypeFlag := fs.String("dtype", "auto", "auto | float32 | float64")
@@ -115,14 +123,14 @@ func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, st
 	if err != nil {
 		return badInput{err}
 	}
-	policy, err := models.Load(policyPath, dt)
+	policy, err := hf.Load(policyPath, dt)
 	if err != nil {
 		return badInput{err}
 	}
 	B := len(batch.ChosenIDs)
 	var rc, rr []float64
 	if refPath != "" {
-		ref, err := models.Load(refPath, dt)
+		ref, err := hf.LoadReference(refPath, policy)
 		if err != nil {
 			return badInput{err}
 		}
@@ -186,8 +194,8 @@ func lossgradCase(policy models.LM, batch data.Batch, rc, rr []float64, c experi
 	return line, nil
 }
 
-// checkpointDtype resolves -dtype: auto is float64 when the checkpoint
-// holds an F64 tensor, else float32.
+// checkpointDtype resolves -dtype: auto is float64 when the checkpoint (or
+// HF model directory) holds an F64 tensor, else float32.
 func checkpointDtype(path, flagValue string) (tensor.Dtype, error) {
 	switch flagValue {
 	case "float64":
@@ -198,12 +206,12 @@ func checkpointDtype(path, flagValue string) (tensor.Dtype, error) {
 	default:
 		return tensor.Dtype{}, fmt.Errorf("-dtype: expected auto, float32 or float64, got %q", flagValue)
 	}
-	ts, _, err := safetensors.Read(path)
+	dts, err := hf.StoredDtypes(path)
 	if err != nil {
 		return tensor.Dtype{}, err
 	}
-	for _, t := range ts {
-		if t.DType == safetensors.F64 {
+	for _, d := range dts {
+		if d == safetensors.F64 {
 			return tensor.Float64, nil
 		}
 	}

@@ -1,8 +1,10 @@
 package safetensors
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -100,4 +102,48 @@ func ReadSharded(indexPath string) (map[string]Tensor, map[string]map[string]str
 		return nil, nil, fmt.Errorf("safetensors %s: the index lists tensors absent from their shards: %v", indexPath, missing)
 	}
 	return all, metas, nil
+}
+
+// ReadDtypes returns each tensor's dtype from the header of the file at
+// path, without reading the data.
+func ReadDtypes(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	defer f.Close()
+	var lenBuf [8]byte
+	if _, err := io.ReadFull(f, lenBuf[:]); err != nil {
+		return nil, fmt.Errorf("safetensors %s: file too short for the 8-byte header length", path)
+	}
+	n := binary.LittleEndian.Uint64(lenBuf[:])
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	if n > maxHeaderBytes || n > uint64(st.Size()-8) {
+		return nil, fmt.Errorf("safetensors %s: header length %d exceeds the file (%d bytes)", path, n, st.Size())
+	}
+	hb := make([]byte, n)
+	if _, err := io.ReadFull(f, hb); err != nil {
+		return nil, fmt.Errorf("safetensors %s: %v", path, err)
+	}
+	var header map[string]json.RawMessage
+	if err := json.Unmarshal(hb, &header); err != nil {
+		return nil, fmt.Errorf("safetensors %s: header is not a JSON object: %v", path, err)
+	}
+	out := map[string]string{}
+	for k, v := range header {
+		if k == MetadataKey {
+			continue
+		}
+		var e struct {
+			DType string `json:"dtype"`
+		}
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, fmt.Errorf("safetensors %s: tensor %q: bad header entry: %v", path, k, err)
+		}
+		out[k] = e.DType
+	}
+	return out, nil
 }

@@ -246,3 +246,36 @@ func WeightsLike(like models.LM, ts map[string]safetensors.Tensor, name string) 
 	}
 	return lm, nil
 }
+
+// StoredDtypes returns the dtype of every tensor stored for path ("hf:DIR",
+// a model directory or a safetensors file), reading only headers.
+func StoredDtypes(path string) (map[string]string, error) {
+	dir := strings.TrimPrefix(path, DirPrefix)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return safetensors.ReadDtypes(path)
+	}
+	files := []string{WeightsFile}
+	index := filepath.Join(dir, safetensors.IndexFile)
+	if _, err := os.Stat(index); err == nil {
+		ix, err := safetensors.ReadShardIndex(index)
+		if err != nil {
+			return nil, err
+		}
+		files = ix.Shards()
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		d, err := safetensors.ReadDtypes(filepath.Join(dir, f))
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range d {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
