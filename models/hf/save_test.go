@@ -1,0 +1,191 @@
+package hf
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"gatedpo/graph/safetensors"
+)
+
+var sharedModels = []string{"gpt2-tiny", "llama-tiny", "pythia-tiny", "qwen2-tiny"}
+
+// TestSaveDirRoundTrip saves each shared model in float64 and float32 and
+// checks the directory: HF names in one model.safetensors with {"format":
+// "pt"} metadata in the compute dtype, config.json with torch_dtype
+// updated and every other field kept, tokenizer files copied, and a reload
+// that gives bit-identical logits.
+func TestSaveDirRoundTrip(t *testing.T) {
+	for _, name := range sharedModels {
+		for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+			t.Run(name+"/"+dt.String(), func(t *testing.T) {
+				src := copyModel(t, name)
+				if err := os.WriteFile(filepath.Join(src, "tokenizer.json"), []byte(`{"model":{}}`), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				m, err := LoadDir(src, dt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := filepath.Join(t.TempDir(), "saved")
+				if err := SaveDir(m, out, ""); err != nil {
+					t.Fatal(err)
+				}
+				ts, meta, err := safetensors.Read(filepath.Join(out, WeightsFile))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(meta) != 1 || meta["format"] != "pt" {
+					t.Errorf("metadata %v, want {format: pt}", meta)
+				}
+				wantDT := map[tensor.Dtype]string{tensor.Float64: "F64", tensor.Float32: "F32"}[dt]
+				if len(ts) != len(m.Weights()) {
+					t.Errorf("%d tensors saved, %d parameters", len(ts), len(m.Weights()))
+				}
+				for _, w := range m.Weights() {
+					if st, ok := ts[w.Name]; !ok || st.DType != wantDT {
+						t.Errorf("tensor %q: saved %v with dtype %q, want %s", w.Name, ok, st.DType, wantDT)
+					}
+				}
+				var got, orig map[string]any
+				b, _ := os.ReadFile(filepath.Join(out, ConfigFile))
+				if err := json.Unmarshal(b, &got); err != nil {
+					t.Fatal(err)
+				}
+				json.Unmarshal(m.cfg.Raw, &orig)
+				if got["torch_dtype"] != map[tensor.Dtype]string{tensor.Float64: "float64", tensor.Float32: "float32"}[dt] {
+					t.Errorf("torch_dtype %v", got["torch_dtype"])
+				}
+				for k, v := range orig {
+					if k != "torch_dtype" && !jsonEqual(got[k], v) {
+						t.Errorf("config field %q changed: %v -> %v", k, v, got[k])
+					}
+				}
+				if tb, err := os.ReadFile(filepath.Join(out, "tokenizer.json")); err != nil || string(tb) != `{"model":{}}` {
+					t.Errorf("tokenizer.json not copied: %v", err)
+				}
+				back, err := LoadDir(out, dt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e := relMax(logitsOf(t, back, testIDs), logitsOf(t, m, testIDs)); e != 0 {
+					t.Errorf("reloaded logits differ by %g", e)
+				}
+			})
+		}
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// hfRefLogits runs shared/hf/peer/hf_ref.py (one Python process) on
+// model directories and returns its float64 logits for ids, flattened,
+// one slice per directory.
+func hfRefLogits(t *testing.T, py, peer string, ids [][]int, dirs ...string) [][]float64 {
+	t.Helper()
+	script := `import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+import hf_ref
+ids = torch.tensor(json.loads(sys.argv[2]), dtype=torch.int64)
+for d in sys.argv[3:]:
+    with torch.no_grad():
+        print(json.dumps(hf_ref.load(d)(ids).reshape(-1).tolist()))
+`
+	idj, _ := json.Marshal(ids)
+	cmd := exec.Command(py, append([]string{"-c", script, peer, string(idj)}, dirs...)...)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "OMP_NUM_THREADS=1")
+	out, err := cmd.Output()
+	if err != nil {
+		msg := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		t.Fatalf("hf_ref.py: %v\n%s", err, msg)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(dirs) {
+		t.Fatalf("hf_ref.py printed %d lines for %d directories", len(lines), len(dirs))
+	}
+	res := make([][]float64, len(dirs))
+	for i, l := range lines {
+		if err := json.Unmarshal([]byte(l), &res[i]); err != nil {
+			t.Fatalf("hf_ref.py output: %v", err)
+		}
+	}
+	return res
+}
+
+// perturb changes every weight in place (w ← w·(1 + 0.05·sin(i+k))), so a
+// saved model differs from the files it was loaded from.
+func perturb(m *Model) {
+	for k, w := range m.Weights() {
+		switch d := w.T.Data().(type) {
+		case []float64:
+			for i := range d {
+				d[i] *= 1 + 0.05*math.Sin(float64(i+k))
+			}
+		case []float32:
+			for i := range d {
+				d[i] *= float32(1 + 0.05*math.Sin(float64(i+k)))
+			}
+		}
+	}
+}
+
+// TestSaveDirPyTorchRoundTrip perturbs each shared model (as training
+// would), saves it in float64 and float32 and loads the directories with
+// the PyTorch reference shared/hf/peer/hf_ref.py: its float64 logits must
+// match ours to 1e-12 relative to max-abs for float64 saves, and our
+// float32 logits to 1e-4 for float32 saves. Skips without /usr/bin/python3
+// + torch.
+func TestSaveDirPyTorchRoundTrip(t *testing.T) {
+	peer := filepath.Join(sharedHF(t), "peer")
+	py := torchPython(t)
+	type saved struct {
+		label  string
+		dir    string
+		logits []float64
+		lim    float64
+	}
+	var all []saved
+	for _, name := range sharedModels {
+		for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+			m, err := LoadDir(filepath.Join(sharedHF(t), "models", name), dt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			perturb(m)
+			out := t.TempDir()
+			if err := SaveDir(m, out, ""); err != nil {
+				t.Fatal(err)
+			}
+			lim := 1e-12
+			if dt == tensor.Float32 {
+				lim = 1e-4
+			}
+			all = append(all, saved{name + " " + dt.String(), out, logitsOf(t, m, testIDs), lim})
+		}
+	}
+	dirs := make([]string, len(all))
+	for i, s := range all {
+		dirs[i] = s.dir
+	}
+	refs := hfRefLogits(t, py, peer, testIDs, dirs...)
+	for i, s := range all {
+		e := relMax(s.logits, refs[i])
+		t.Logf("%s: hf_ref.py logits differ from ours by %.2g relative to max-abs (tolerance %.0g)", s.label, e, s.lim)
+		if !(e <= s.lim) {
+			t.Errorf("%s: hf_ref.py logits differ by %.3g > %.0g", s.label, e, s.lim)
+		}
+	}
+}
