@@ -15,6 +15,7 @@ import (
 	"gatedpo/gating"
 	"gatedpo/graph"
 	"gatedpo/models"
+	"gatedpo/models/hf"
 	"gatedpo/objectives"
 	"gatedpo/results"
 )
@@ -265,6 +266,13 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	for _, e := range entries {
 		if e.IsDir() {
 			os.RemoveAll(filepath.Join(ckptDir, e.Name()))
+		}
+	}
+	// a Hugging Face model is also saved as a model directory transformers
+	// (and shared/hf/peer/hf_ref.py) can load
+	if hm, ok := policy.(*hf.Model); ok {
+		if err := hf.SaveDir(hm, filepath.Join(ckptDir, FinalHFDir), ""); err != nil {
+			return total, timing, err
 		}
 	}
 	return total, timing, nil

@@ -65,7 +65,7 @@ func (g *Grid) Cells() []*Cell {
 								Data:      g.dataTable(ds),
 								Train:     g.trainTable(),
 							}
-							model, _ := modelConfig(arch, g.Data, g.Train.DType)
+							model, _ := g.cellModelConfig(arch)
 							cfg.Model = normalizeJSON(model)
 							cells = append(cells, &Cell{ID: CellID(cfg), Config: cfg, Index: len(cells)})
 						}

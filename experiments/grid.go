@@ -106,6 +106,7 @@ type Grid struct {
 	Gates      []results.GateSpec      // [[grid.gate]], list-valued tau expanded
 	pos        *TOMLPositions
 	datasets   map[string]*data.Dataset // loaded by LoadDatasets
+	hfArchs    map[string]hfArch        // resolved "hf:PATH" arch values
 }
 
 // Pipelines are the stage-1 variants.
@@ -559,8 +560,17 @@ func (p *tableParser) axes(g *Grid, v any) error {
 	}
 	g.Arch = []string{"transformer-xs"}
 	if v, ok := t["arch"]; ok {
-		if g.Arch, err = p.strList("grid.arch", v, ArchNames()); err != nil {
+		if g.Arch, err = p.strList("grid.arch", v, nil); err != nil {
 			return err
+		}
+		for i, a := range g.Arch {
+			key := "grid.arch"
+			if _, isList := v.([]any); isList {
+				key = fmt.Sprintf("grid.arch[%d]", i)
+			}
+			if err := p.arch(g, key, a); err != nil {
+				return err
+			}
 		}
 	}
 	g.Pipeline = []string{PipelineBaseline}

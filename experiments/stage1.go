@@ -17,6 +17,7 @@ import (
 	"gatedpo/experiments/data"
 	"gatedpo/graph"
 	"gatedpo/models"
+	"gatedpo/models/hf"
 	"gatedpo/results"
 )
 
@@ -114,7 +115,8 @@ func dtypeOf(name string) tensor.Dtype {
 }
 
 // newModel builds the cell's model from its preset (random init from the
-// seed) or loads init_from.
+// seed), loads the Hugging Face model directory of an "hf:PATH" arch, or
+// loads init_from.
 func newModel(g *Grid, cfg results.CellConfig) (models.LM, error) {
 	dt := dtypeOf(g.Train.DType)
 	m := cfg.Model
@@ -128,6 +130,12 @@ func newModel(g *Grid, cfg results.CellConfig) (models.LM, error) {
 	}
 	seed := uint64(cfg.Seed)
 	switch m["kind"] {
+	case hf.Kind: // a local Hugging Face model: its weights are the start
+		a, ok := g.hfArchs[cfg.Arch]
+		if !ok {
+			return nil, fmt.Errorf("arch %s: not resolved by the grid", cfg.Arch)
+		}
+		return hf.LoadDir(a.Path, dt)
 	case "mlp":
 		return models.NewMLP(models.MLPConfig{VocabSize: num("vocab_size"), Window: num("window"), DEmbed: num("d_embed"),
 			DHidden: num("d_hidden"), Activation: models.ActTanh, MaxSeqLen: num("max_seq_len")}, dt, seed)

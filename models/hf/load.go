@@ -279,3 +279,19 @@ func StoredDtypes(path string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// WeightFiles lists the weight files of a model directory, relative to
+// it: the shards of model.safetensors.index.json (sorted), or
+// model.safetensors.
+func WeightFiles(dir string) ([]string, error) {
+	dir = strings.TrimPrefix(dir, DirPrefix)
+	index := filepath.Join(dir, safetensors.IndexFile)
+	if _, err := os.Stat(index); err == nil {
+		ix, err := safetensors.ReadShardIndex(index)
+		if err != nil {
+			return nil, err
+		}
+		return ix.Shards(), nil
+	}
+	return []string{WeightsFile}, nil
+}

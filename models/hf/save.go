@@ -26,8 +26,9 @@ var TokenizerFiles = []string{
 // names, in the compute dtype (F32 or F64), with __metadata__
 // {"format": "pt"}; config.json — the loaded config with torch_dtype set to
 // the compute dtype, every other field as it was; and the TokenizerFiles
-// found in tokenizerDir (pass "" to use the directory m was loaded from,
-// if any). Each file is written atomically (temporary file, then rename).
+// found in tokenizerDir ("" copies none; m.SourceDir() is the directory
+// the model came from). Each file is written atomically (temporary file,
+// then rename).
 // Buffers and tied heads are not written (Hugging Face rebuilds them).
 func SaveDir(m *Model, dir, tokenizerDir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -59,9 +60,6 @@ func SaveDir(m *Model, dir, tokenizerDir string) error {
 	// A stale index from an earlier sharded save would shadow model.safetensors.
 	if err := os.Remove(filepath.Join(dir, safetensors.IndexFile)); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("hf save: %w", err)
-	}
-	if tokenizerDir == "" {
-		tokenizerDir = m.srcDir
 	}
 	if tokenizerDir == "" || sameDir(tokenizerDir, dir) {
 		return nil

@@ -34,7 +34,7 @@ func TestSaveDirRoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 				out := filepath.Join(t.TempDir(), "saved")
-				if err := SaveDir(m, out, ""); err != nil {
+				if err := SaveDir(m, out, m.SourceDir()); err != nil {
 					t.Fatal(err)
 				}
 				ts, meta, err := safetensors.Read(filepath.Join(out, WeightsFile))
