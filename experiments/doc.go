@@ -63,13 +63,13 @@
 //	eval_every = 50               # probe every N preference steps, and at step 0
 //	checkpoint_every = 200        # steps; a killed cell resumes from its last checkpoint
 //	dtype = "float32"             # float32 | float64
-//	init_from = ""                # a checkpoint (models.Save format) to start stage 1 from
+//	init_from = ""                # a checkpoint (models.Save format, HF models too) to start stage 1 from
 //	[toy]
 //	run = false                   # also write toy/toy_f1.json and toy/toy_f1b.csv
 //	steps = 200                   # multi-step toy steps
 //	seeds = 3                     # multi-step toy seeds
 //	[grid]                        # the cross product of the axes is the set of cells
-//	arch = ["transformer-xs"]     # presets below
+//	arch = ["transformer-xs"]     # presets below, or "hf:PATH" (a local Hugging Face model directory)
 //	pipeline = ["baseline"]       # baseline (SFT on chosen) | extended_sft (SFT on chosen ∪ rejected)
 //	seed = [1]
 //	[[grid.objective]]            # one value of the objective axis: objectives.ParseSpec vocabulary
@@ -101,6 +101,26 @@
 // The context is max_prompt_tokens + max_response_tokens (rows are
 // prompt ++ response, right-padded; no BOS/EOS), the vocabulary that of
 // the tokenizer (259 for bytes).
+//
+// # Hugging Face models (grid.arch = "hf:PATH")
+//
+// "hf:PATH" names a local Hugging Face model directory (config.json plus
+// model.safetensors or shards; model_type gpt2, gpt_neox, llama or qwen2,
+// see gatedpo/models/hf), PATH relative to the grid file or absolute. The
+// cell config records the value as written; its model table holds
+// kind "hf", model_type, vocab_size, max_position_embeddings, max_seq_len,
+// dtype and source_sha256 (SHA-256 of config.json and the weight files,
+// so changed weights make new cells). The grid is rejected (naming
+// grid.arch[i]) when the directory is missing or its config unsupported,
+// when the data tokenizer's ids do not fit vocab_size (the byte tokenizer
+// needs ≥ 259), or when max_prompt_tokens + max_response_tokens exceeds
+// max_position_embeddings. The token ids are the data tokenizer's, not the
+// model's own tokenizer's. Stage 1 starts from the loaded weights; with
+// sft_epochs = 0 the loaded model itself is both the policy's start and the
+// frozen reference. A cell's final policy is saved as
+// ckpt/final.safetensors and as the model directory ckpt/final-hf/
+// (Hugging Face names, {"format": "pt"}, config.json with torch_dtype set
+// to the compute dtype; no tokenizer files).
 //
 // # What a cell does
 //

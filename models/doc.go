@@ -27,6 +27,11 @@
 // Sequence log-probs are graph.MaskedRowSum(TokenLogps, mask[:, 1:]) with
 // the response mask shifted by one (position p predicts token p+1).
 //
+// Hugging Face checkpoints (gpt2, gpt_neox, llama, qwen2) are LMs of the
+// subpackage gatedpo/models/hf, which registers its kind "hf" with
+// RegisterLoader so that Load reads their models.Save checkpoints too.
+// NextBuildPrefix gives such outside implementations unique node names.
+//
 // # Transformer
 //
 // Exactly shared/spec/transformer.md: pre-LayerNorm GPT, learned positions,
