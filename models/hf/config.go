@@ -27,9 +27,9 @@ const (
 )
 
 // Config is a parsed Hugging Face config.json: the fields the four
-// families read, with Hugging Face's defaults where a field is absent
-// (docs/hf-models.md lists them). Raw keeps the file's own JSON object,
-// which Save writes back unchanged.
+// families read, with Hugging Face's defaults where a field is absent (the
+// package documentation lists them). Raw keeps the file's own JSON object,
+// which SaveDir writes back with only torch_dtype changed.
 type Config struct {
 	ModelType string // gpt2 | gpt_neox | llama | qwen2
 

@@ -16,6 +16,32 @@
 // tie_word_embeddings ties to the embedding; they are not parameters.
 // Weights keep the names they have in the file.
 //
+// Fields read (Hugging Face's default when absent or null):
+//
+//	gpt2      n_embd (768), n_head (12), n_layer (12), vocab_size (50257),
+//	          n_positions (1024), n_inner (4·n_embd), activation_function
+//	          ("gelu_new"), layer_norm_epsilon (1e-5), scale_attn_weights
+//	          (true), scale_attn_by_inverse_layer_idx (false),
+//	          tie_word_embeddings (true); add_cross_attention must be false
+//	gpt_neox  hidden_size, num_attention_heads, num_hidden_layers,
+//	          vocab_size, intermediate_size (required), rotary_pct or
+//	          partial_rotary_factor (0.25), rotary_emb_base or rope_theta
+//	          (10000), use_parallel_residual (true), attention_bias (true),
+//	          hidden_act ("gelu" = erf), layer_norm_eps (1e-5),
+//	          tie_word_embeddings (false), max_position_embeddings (2048)
+//	llama,    hidden_size, num_attention_heads, num_hidden_layers,
+//	qwen2     vocab_size, intermediate_size (required), num_key_value_heads
+//	          (= heads), head_dim (hidden/heads), rms_norm_eps (1e-6),
+//	          rope_theta (10000; or rope_parameters.rope_theta),
+//	          partial_rotary_factor (1), hidden_act ("silu"),
+//	          tie_word_embeddings (false), max_position_embeddings (2048);
+//	          llama attention_bias (false; q, k, v and o) and mlp_bias
+//	          (false); qwen2 always has q/k/v biases, never o/MLP biases, and
+//	          use_sliding_window must be false. rope_scaling (and
+//	          rope_parameters.rope_type) must be null or "default".
+//
+// Every size is bounded (≤ 2^24 each, ≤ 2^36 parameters in all).
+//
 // The graphs (see docs/method.md for the objectives that use them):
 //
 //	gpt2      learned positions, pre-LN blocks, Conv1D weights [in, out],
