@@ -30,7 +30,7 @@ var variantConfigs = map[string]string{
 
 // randomModel builds a model of config raw with random weights: norm
 // gains 1 + 0.1·N(0,1), biases 0.05·N(0,1), matrices 0.1·N(0,1).
-func randomModel(t *testing.T, raw string, dt tensor.Dtype, seed uint64) *Model {
+func randomModel(t testing.TB, raw string, dt tensor.Dtype, seed uint64) *Model {
 	t.Helper()
 	c, err := ParseConfig([]byte(raw), "variant")
 	if err != nil {
