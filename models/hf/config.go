@@ -325,7 +325,11 @@ func (c Config) validate(name string) error {
 	}
 	if c.ModelType != GPT2 {
 		if c.Rot%2 != 0 {
-			return fail("rotary_pct", "gives %d rotary dims per head, which is odd", c.Rot)
+			key := "partial_rotary_factor"
+			if c.ModelType == GPTNeoX {
+				key = "rotary_pct"
+			}
+			return fail(key, "gives %d rotary dims per head, which is odd", c.Rot)
 		}
 		if !(c.Theta > 0) {
 			return fail("rope_theta", "%v must be > 0", c.Theta)
