@@ -157,8 +157,11 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	if err != nil {
 		return 0, timing, &stageFailure{results.Failure{Stage: "probe", Step: 0, Reason: err.Error()}}
 	}
+	tv := &tokenView{Gate: gating.Spec(c.Config.Gate), Applied: objectives.Spec(c.Config.Objective).ReadsRejected(), Tok: pd.Tok}
 	if first == 1 {
-		rec.record(base, base)
+		if err := rec.record(base, base, tv); err != nil {
+			return 0, timing, &stageFailure{results.Failure{Stage: "probe", Step: 0, Reason: err.Error()}}
+		}
 	}
 	tr, err := newTracker(dir, rec.Train, first-1)
 	if err != nil {
@@ -231,7 +234,9 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 				return k, timing, &stageFailure{results.Failure{Stage: "probe", Step: k, Reason: err.Error()}}
 			}
 			n := len(rec.Metrics)
-			rec.record(passes, base)
+			if err := rec.record(passes, base, tv); err != nil {
+				return k, timing, &stageFailure{results.Failure{Stage: "probe", Step: k, Reason: err.Error()}}
+			}
 			if err := tr.probe(k, rec.Metrics[n:], rec.Train); err != nil {
 				return k, timing, err
 			}
@@ -312,11 +317,14 @@ func (pr *prober) probe(pd *preparedData, step int) ([]*probePass, error) {
 		if err != nil {
 			return nil, err
 		}
+		seq := 0
 		for i := range p.Fields {
 			fv := &p.Fields[i]
-			for range fv.Example {
+			for _, ex := range fv.Example {
 				s := stats[0]
 				stats = stats[1:]
+				p.keepTokens(fv.Field, ex, all[seq], s)
+				seq++
 				fv.LP, fv.NTok = append(fv.LP, s.LP), append(fv.NTok, s.NTok)
 				if fv.Field == data.FieldChosen {
 					p.Chosen.LPArgmax = append(p.Chosen.LPArgmax, s.LPArgmax)
@@ -332,13 +340,19 @@ func (pr *prober) probe(pd *preparedData, step int) ([]*probePass, error) {
 }
 
 // record appends the rows of probe passes (base: the step-0 passes).
-func (r *cellRecords) record(passes, base []*probePass) {
+func (r *cellRecords) record(passes, base []*probePass, tv *tokenView) error {
 	for i, p := range passes {
 		m, f, e := probeRecords(p, base[i])
+		tok, err := tokenRecords(p, tv)
+		if err != nil {
+			return err
+		}
 		r.Metrics = append(r.Metrics, m)
 		r.Fields = append(r.Fields, f...)
 		r.Examples = append(r.Examples, e...)
+		r.Tokens = append(r.Tokens, tok...)
 	}
+	return nil
 }
 
 // finalMetrics reads the held-out probe rows of a cell's probe_metrics.csv

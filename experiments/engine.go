@@ -195,6 +195,9 @@ func (p *probeGraph) close() { p.vm.Close() }
 type seqStats struct {
 	LP, LPArgmax, Top1, Entropy, Collision float64 // LP, LPArgmax summed; others means over positions
 	NTok                                   int
+	// TokLP and TokMax are the per-token terms of LP and LPArgmax (log π
+	// of the response token, log max_v π), in response order.
+	TokLP, TokMax []float64
 }
 
 // positionStats returns, for one row of logits and the id it predicts,
@@ -269,6 +272,7 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
 				}
 				lp, lmax, ent, col := p.positionStats(row, b.IDs[r][i+1])
 				s.NTok++
+				s.TokLP, s.TokMax = append(s.TokLP, lp), append(s.TokMax, lmax)
 				s.LP += lp
 				s.LPArgmax += lmax
 				s.Top1 += math.Exp(lmax)

@@ -28,6 +28,7 @@ type probePass struct {
 	Split  string
 	Fields []fieldValues // probe fields present, canonical order, chosen first
 	Chosen chosenStats
+	Tokens []tokenValues // the token-view responses (held-out split only)
 }
 
 func (p *probePass) field(name string) *fieldValues {

@@ -22,9 +22,10 @@ type cellRecords struct {
 	Metrics  [][]string // results.ProbeMetricColumns
 	Fields   [][]string // results.ProbeFieldColumns
 	Examples [][]string // results.ProbeExampleColumns
+	Tokens   [][]string // results.ProbeTokenColumns
 }
 
-// write writes the four record files of dir atomically.
+// write writes the five record files of dir atomically.
 func (r *cellRecords) write(dir string) error {
 	files := []struct {
 		name   string
@@ -35,6 +36,7 @@ func (r *cellRecords) write(dir string) error {
 		{results.ProbeMetricsFile, results.ProbeMetricColumns, r.Metrics},
 		{results.ProbeFieldsFile, results.ProbeFieldColumns, r.Fields},
 		{results.ProbeExamplesFile, results.ProbeExampleColumns, r.Examples},
+		{results.ProbeTokensFile, results.ProbeTokenColumns, r.Tokens},
 	}
 	for _, f := range files {
 		if err := results.WriteCSVAtomic(filepath.Join(dir, f.name), f.header, f.rows); err != nil {
@@ -105,6 +107,13 @@ func loadRecordsUpTo(dir string, step int) (*cellRecords, error) {
 		return nil, err
 	}
 	r.Examples = keep(r.Examples, 0, -1)
+	// a checkpoint written before probe_tokens.csv.gz existed has none:
+	// the resumed cell records the token view from its next probe on
+	r.Tokens, err = readCSVRows(filepath.Join(dir, results.ProbeTokensFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	r.Tokens = keep(r.Tokens, 0, -1)
 	return r, nil
 }
 

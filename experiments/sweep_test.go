@@ -126,7 +126,7 @@ func metricFiles(t *testing.T, dir string) map[string]string {
 			continue
 		}
 		cd := filepath.Join(dir, results.CellsDir, c.Name())
-		for _, f := range []string{results.CellConfigFile, results.TrainCSVFile, results.ProbeMetricsFile, results.ProbeFieldsFile, results.ProbeExamplesFile} {
+		for _, f := range []string{results.CellConfigFile, results.TrainCSVFile, results.ProbeMetricsFile, results.ProbeFieldsFile, results.ProbeExamplesFile, results.ProbeTokensFile} {
 			b, err := os.ReadFile(filepath.Join(cd, f))
 			if err != nil {
 				t.Fatalf("%s: %v", c.Name(), err)

@@ -21,6 +21,7 @@ package results
 //	    probe_metrics.csv          ProbeMetricColumns, one row per (step, split)
 //	    probe_fields.csv           ProbeFieldColumns, one row per (step, split, field)
 //	    probe_examples.csv.gz      ProbeExampleColumns, one row per (step, split, field, example)
+//	    probe_tokens.csv.gz        ProbeTokenColumns, one row per response token of the token-view examples at each probe
 //	    summary.json               CellSummary; written last, atomically: its status says whether the cell is done
 //	    events.out.tfevents.*      TensorBoard scalars (train/… per step, eval/<split>/… per probe), one file per run or resume
 //	    ckpt/                      checkpoints (safetensors) and resume state
@@ -51,6 +52,7 @@ const (
 	ProbeMetricsFile   = "probe_metrics.csv"
 	ProbeFieldsFile    = "probe_fields.csv"
 	ProbeExamplesFile  = "probe_examples.csv.gz"
+	ProbeTokensFile    = "probe_tokens.csv.gz"
 	CellSummaryFile    = "summary.json"
 	CheckpointDir      = "ckpt"
 	StatusComplete     = "complete"
@@ -121,6 +123,26 @@ var ProbeFieldColumns = []string{"step", "split", "field", "category", "n", "lp"
 
 // ProbeExampleColumns are the columns of probe_examples.csv.gz.
 var ProbeExampleColumns = []string{"step", "split", "field", "example", "lp", "ntok"}
+
+// ProbeTokenColumns are the columns of probe_tokens.csv.gz: the per-token
+// values of the token view, for the chosen and rejected responses of the
+// first ProbeTokenExamples held-out probe pairs, at every probe step.
+// position counts response tokens from 0; token is the token id and text
+// its decoded text (EscapeTokenText; "" for a special token); logp is
+// log π(token | prompt, response<position) under the policy at that step
+// (the terms of the example's lp in probe_examples.csv.gz, summed in
+// position order), logp_max is log max_v π(v | same prefix), and gate is
+// the gate value g that the cell's gate spec gives this rejected token
+// from these log-probs (what a training step at that policy applies to
+// its gradient: 1 for an ungated cell; one value per response for a
+// sequence-level gate; from logp − logp_max for a relative gate). gate is
+// NaN on chosen tokens and when the objective does not read the rejected
+// log-probs (no gate is applied).
+var ProbeTokenColumns = []string{"step", "split", "field", "example", "position", "token", "text", "logp", "logp_max", "gate"}
+
+// ProbeTokenExamples is how many held-out probe pairs (the first ones of
+// the held-out probe set) probe_tokens.csv.gz records.
+const ProbeTokenExamples = 4
 
 // SummaryColumns are the columns of the sweep-level summary.csv, in order.
 // Metric columns are held-out probe values; *_0 at step 0, *_final at the

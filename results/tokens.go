@@ -1,0 +1,171 @@
+package results
+
+// This file reads probe_tokens.csv.gz (the per-token values of the token
+// view, ProbeTokenColumns) and defines how token text is escaped in it.
+
+import (
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// ProbeTokenRow is one row of probe_tokens.csv.gz.
+type ProbeTokenRow struct {
+	Step     int
+	Split    string
+	Field    string // "chosen" or "rejected"
+	Example  int    // index of the pair in the probe set
+	Position int    // index of the token in the response, from 0
+	Token    int    // token id
+	Text     string // decoded text, escaped (EscapeTokenText)
+	LogP     float64
+	LogPMax  float64
+	Gate     float64 // NaN where no gate is applied (chosen tokens, objectives that do not read the rejected log-probs)
+}
+
+// LoadProbeTokens reads a probe_tokens.csv.gz file. Like probe_examples it
+// is not loaded by LoadSweep; see Cell.LoadTokens.
+func LoadProbeTokens(path string) ([]ProbeTokenRow, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: expected a gzip file: %v", path, err)
+	}
+	t, err := parseCSVTable(path, zr, ProbeTokenColumns...)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]ProbeTokenRow, 0, len(t.rows))
+	for i, rec := range t.rows {
+		var r ProbeTokenRow
+		var errs [7]error
+		r.Step, errs[0] = t.int(rec, "step")
+		r.Example, errs[1] = t.int(rec, "example")
+		r.Position, errs[2] = t.int(rec, "position")
+		r.Token, errs[3] = t.int(rec, "token")
+		r.LogP, errs[4] = t.float(rec, "logp")
+		r.LogPMax, errs[5] = t.float(rec, "logp_max")
+		r.Gate, errs[6] = t.float(rec, "gate")
+		if err := errors.Join(errs[:]...); err != nil {
+			return nil, t.errorf(i, err)
+		}
+		r.Split, r.Field, r.Text = t.str(rec, "split"), t.str(rec, "field"), t.str(rec, "text")
+		if _, err := UnescapeTokenText(r.Text); err != nil {
+			return nil, t.errorf(i, fmt.Errorf("column text: %v", err))
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// LoadTokens reads the cell's probe_tokens.csv.gz; ok is false (and err
+// nil) when the cell has none (recorded before the file existed).
+func (c *Cell) LoadTokens() (rows []ProbeTokenRow, ok bool, err error) {
+	p := filepath.Join(c.Dir, ProbeTokensFile)
+	if !loadFileExists(p) {
+		return nil, false, nil
+	}
+	rows, err = LoadProbeTokens(p)
+	return rows, err == nil, err
+}
+
+// LoadExamples reads the cell's probe_examples.csv.gz; ok is false (and
+// err nil) when the cell has none.
+func (c *Cell) LoadExamples() (rows []ProbeExampleRow, ok bool, err error) {
+	p := filepath.Join(c.Dir, ProbeExamplesFile)
+	if !loadFileExists(p) {
+		return nil, false, nil
+	}
+	rows, err = LoadProbeExamples(p)
+	return rows, err == nil, err
+}
+
+// EscapeTokenText writes a token's decoded text on one line, reversibly
+// (UnescapeTokenText): a backslash becomes \\, newline, carriage return
+// and tab become \n, \r and \t, any other control character (U+0000–U+001F,
+// U+007F–U+009F) becomes \uXXXX, and a byte that is not part of valid UTF-8
+// (a byte-level token can hold part of a character) becomes \xNN.
+// Everything else is kept as is.
+func EscapeTokenText(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// UnescapeTokenText reverses EscapeTokenText; it fails on a backslash
+// sequence EscapeTokenText does not write.
+func UnescapeTokenText(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 >= len(s) {
+			return "", fmt.Errorf("%q: trailing backslash", s)
+		}
+		i++
+		switch s[i] {
+		case '\\':
+			b.WriteByte('\\')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'x', 'u':
+			w := 2
+			if s[i] == 'u' {
+				w = 4
+			}
+			if i+1+w > len(s) {
+				return "", fmt.Errorf("%q: short \\%c escape", s, s[i])
+			}
+			v, err := strconv.ParseUint(s[i+1:i+1+w], 16, 32)
+			if err != nil {
+				return "", fmt.Errorf("%q: bad \\%c escape", s, s[i])
+			}
+			if s[i] == 'x' {
+				b.WriteByte(byte(v))
+			} else {
+				b.WriteRune(rune(v))
+			}
+			i += w
+		default:
+			return "", fmt.Errorf("%q: unknown escape \\%c", s, s[i])
+		}
+	}
+	return b.String(), nil
+}
