@@ -235,6 +235,8 @@ type htmlData struct {
 	CompNotes    []string
 	Figures      []htmlFigure
 	Skipped      []Skip
+	Dists        *distData      // per-example distributions (distributions.go)
+	Tokens       *tokenViewData // token view (tokenview.go)
 }
 
 func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
@@ -360,6 +362,7 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 		}
 		d.Figures = append(d.Figures, hf)
 	}
+	d.Dists, d.Tokens = buildDistributions(sw), buildTokenView(sw)
 	var b strings.Builder
 	if err := reportTemplate.Execute(&b, d); err != nil {
 		return fmt.Errorf("%s: %v", path, err)
@@ -417,12 +420,13 @@ figcaption { font-size: 0.92em; color: #333; margin-top: 0.4em; }
 .skipped li { color: #7a4b00; }
 details summary { cursor: pointer; color: #1f4e99; }
 .toc { font-size: 0.9em; columns: 2; }
+{{template "extra-css"}}
 </style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
 <p class="meta">Generated {{.Generated}} from the records in <code>{{.Dir}}</code> ({{.CellsUsed}} complete cells). Every figure and number below is computed from those records.</p>
-<nav><a href="#grid">Grid</a><a href="#comparison">Gated vs ungated</a><a href="#figures">Figures</a><a href="#summary">Summary table</a></nav>
+<nav><a href="#grid">Grid</a><a href="#comparison">Gated vs ungated</a><a href="#figures">Figures</a><a href="#distributions">Distributions</a><a href="#tokens">Token view</a><a href="#summary">Summary table</a></nav>
 
 <h2 id="grid">Grid</h2>
 {{if .Grid}}<pre>{{.Grid}}</pre>{{else}}<p>No grid.toml in this directory.</p>{{end}}
@@ -447,6 +451,8 @@ details summary { cursor: pointer; color: #1f4e99; }
 <figcaption><b>{{.Title}}.</b> {{.Caption}} Files: {{range .Links}}<a href="{{.Href}}">{{.Name}}</a> {{end}}</figcaption>
 </figure>
 {{end}}
+{{template "distributions" .Dists}}
+{{template "tokenview" .Tokens}}
 <h2 id="summary">Summary (summary.csv)</h2>
 {{with .Summary}}<div class="scroll"><table>
 <tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
