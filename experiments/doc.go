@@ -158,7 +158,11 @@
 // lp_chosen, top1_mass, entropy and collision (means over chosen
 // positions, then over examples), suppression (fraction of fields other
 // than chosen whose mean ΔLP < 0), reward_acc (r⁺ > r⁻) and reward_margin
-// (mean r⁺ − r⁻, no β). Per-field means and per-example values are kept.
+// (mean r⁺ − r⁻, no β). Per-field means and per-example values are kept,
+// and for the first results.ProbeTokenExamples held-out pairs the
+// per-token values of the chosen and rejected responses (log π of each
+// token, log max_v π, and on rejected tokens the gate value the cell's gate
+// gives them at that policy) in probe_tokens.csv.gz, for the token view.
 //
 // # Records
 //

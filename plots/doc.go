@@ -85,6 +85,27 @@
 // the PNGs exceed MaxEmbedBytes) with a caption saying what to look for and
 // relative links to its PNG/SVG/PDF files. No scripts, no network.
 //
+// Two sections read per-example and per-token records
+// (distributions.go, tokenview.go):
+//
+//   - Per-example distributions: for each context (MaxDistContexts at
+//     most), inline-SVG histograms of the per-pair ΔLP_chosen and
+//     ΔLP_rejected on the held-out probe set (last probe − step 0, seeds
+//     pooled, share of pairs per bin), one outline per gate, with a table
+//     of n, mean, 10/50/90 % quantiles and the share below 0
+//     (probe_examples.csv.gz).
+//   - Token view: every gated configuration next to the ungated cell of the
+//     same context and seed (first common seed; MaxTokenViewPairs pairs at
+//     most), the chosen and rejected responses of the first
+//     results.ProbeTokenExamples held-out pairs token by token, coloured by
+//     ΔLP (last probe − step 0; white at 0, red down, blue up, full colour
+//     at the pair's scale, TokenColor). A token's title (hover) gives its
+//     log-probs and probabilities at both steps and, on rejected tokens,
+//     the gate value g recorded for it (probe_tokens.csv.gz).
+//
+// Wide tables scroll inside their box and long words wrap, so nothing
+// widens the page.
+//
 // Package plots/fixture writes a synthetic sweep directory for the tests;
 // its numbers are not results.
 package plots
