@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 
-	"gatedpo/gating"
 	"gatedpo/results"
 )
 
@@ -111,6 +110,10 @@ func buildDistributions(sw *results.Sweep) *distData {
 	}
 	omitted := 0
 	for _, key := range order {
+		if len(dd.Contexts) >= MaxDistContexts {
+			omitted++
+			continue
+		}
 		gs := byCtx[key]
 		var series []distSeries
 		for _, g := range gs {
@@ -145,10 +148,6 @@ func buildDistributions(sw *results.Sweep) *distData {
 		if len(series) == 0 {
 			continue
 		}
-		if len(dd.Contexts) >= MaxDistContexts {
-			omitted++
-			continue
-		}
 		k := 0
 		for i := range series {
 			if series[i].Label == "ungated" {
@@ -176,8 +175,8 @@ func buildDistributions(sw *results.Sweep) *distData {
 					}
 				}
 				dc.Rows = append(dc.Rows, distRow{Label: s.Label, Swatch: template.CSS("background-color: " + s.Color), Field: f.Label, Seeds: s.Seeds, N: len(v),
-					Mean: fmtG(sum/float64(len(v)), 4), Q10: fmtG(gating.Quantile(v, 0.1), 4), Q50: fmtG(gating.Quantile(v, 0.5), 4),
-					Q90: fmtG(gating.Quantile(v, 0.9), 4), Below: fmtG(float64(below)/float64(len(v)), 3)})
+					Mean: fmtG(sum/float64(len(v)), 4), Q10: fmtG(quantile(v, 0.1), 4), Q50: fmtG(quantile(v, 0.5), 4),
+					Q90: fmtG(quantile(v, 0.9), 4), Below: fmtG(float64(below)/float64(len(v)), 3)})
 			}
 		}
 		dd.Contexts = append(dd.Contexts, dc)
@@ -310,3 +309,15 @@ var _ = template.Must(reportTemplate.New("distributions").Parse(`{{with .}}
 {{else}}<p>No complete cell with {{.File}} records at two probe steps.</p>{{end}}
 {{if .Notes}}<ul class="skipped">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{end}}`))
+
+// quantile is the q-quantile of sorted values, interpolating linearly at
+// position q·(n−1) (numpy's default).
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return math.NaN()
+	}
+	pos := q * float64(len(sorted)-1)
+	i := int(math.Floor(pos))
+	j := min(i+1, len(sorted)-1)
+	return sorted[i] + (pos-float64(i))*(sorted[j]-sorted[i])
+}

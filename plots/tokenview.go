@@ -112,6 +112,10 @@ func buildTokenView(sw *results.Sweep) *tokenViewData {
 		if g.Gate.Ungated() || u == nil {
 			continue
 		}
+		if len(tv.Pairs) >= MaxTokenViewPairs {
+			tv.Omitted++
+			continue
+		}
 		var uc, gc *results.Cell
 		for _, c := range g.Cells {
 			for _, d := range u.Cells {
@@ -122,10 +126,6 @@ func buildTokenView(sw *results.Sweep) *tokenViewData {
 		}
 		if uc == nil {
 			missing++
-			continue
-		}
-		if len(tv.Pairs) >= MaxTokenViewPairs {
-			tv.Omitted++
 			continue
 		}
 		p, err := tokenPair(g.Context, uc, gc, load(uc), load(gc))

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"gatedpo/plots"
+	"gatedpo/plots/fixture"
 	"gatedpo/results"
 )
 
@@ -110,5 +111,43 @@ func TestDistributionsFollowRecords(t *testing.T) {
 	}
 	if !strings.Contains(string(page), `id="tokens"`) || strings.Count(string(page), `<details class="tv"`) != 4 {
 		t.Error("token view missing or not one pair per gated configuration")
+	}
+}
+
+// TestTokenViewLimit: a sweep with more gated configurations than
+// MaxTokenViewPairs shows that many pairs and says how many it left out;
+// cells without probe_tokens.csv.gz (recorded before it existed) are
+// left out with a note instead of failing the report.
+func TestTokenViewLimit(t *testing.T) {
+	o := fixture.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5, Gates: []results.GateSpec{{Kind: "none", Level: "token"}}}
+	for i := range plots.MaxTokenViewPairs + 2 {
+		o.Gates = append(o.Gates, fixture.Ramp(math.Pow(10, -1-float64(i)/4)))
+	}
+	dir := t.TempDir()
+	if err := fixture.Write(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := plots.Generate(dir, plots.Options{Formats: []string{"png"}, NoComparison: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(rep.HTML)
+	if n := strings.Count(string(page), `<details class="tv"`); n != plots.MaxTokenViewPairs {
+		t.Errorf("%d pairs shown, want %d", n, plots.MaxTokenViewPairs)
+	}
+	if !strings.Contains(string(page), "2 further pair(s) not shown") {
+		t.Error("no note on the pairs left out")
+	}
+	// an older sweep: no token records at all
+	cells, _ := os.ReadDir(filepath.Join(dir, results.CellsDir))
+	for _, c := range cells {
+		os.Remove(filepath.Join(dir, results.CellsDir, c.Name(), results.ProbeTokensFile))
+	}
+	if rep, err = plots.Generate(dir, plots.Options{Formats: []string{"png"}, NoComparison: true}); err != nil {
+		t.Fatal(err)
+	}
+	page, _ = os.ReadFile(rep.HTML)
+	if strings.Contains(string(page), `<details class="tv"`) || !strings.Contains(string(page), "no ungated cell of the same context and seed with probe_tokens.csv.gz") {
+		t.Error("a sweep without token records: want no pair and a note")
 	}
 }
