@@ -14,6 +14,15 @@ type addedToken struct {
 	normalized                          bool
 }
 
+// text is the token's string as Hugging Face's id_to_token gives it: the
+// content, normalized if the token is.
+func (a *addedToken) text(n normalizer) string {
+	if a.normalized {
+		return n.apply(a.content)
+	}
+	return a.content
+}
+
 // matcher finds added tokens in text: leftmost match, longest at that
 // position (Hugging Face's Aho-Corasick with MatchKind::LeftmostLongest).
 type matcher struct {

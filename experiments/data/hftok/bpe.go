@@ -48,15 +48,15 @@ func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b
 
 // bpeModel is the BPE model of a byte-level tokenizer.json.
 type bpeModel struct {
-	vocabLen     int               // number of model.vocab entries (HF's model vocab size)
-	maxID        int               // largest model id
-	tokens       map[int]string    // id → token string as written in model.vocab
-	ids          map[string]int    // token string → id
-	byBytes      map[string]int32  // raw bytes → id, for tokens in the byte-level alphabet
-	byteID       [256]int32        // id of each single byte
-	merges       map[uint64]merge  // (left, right) → rank, merged id
-	ignoreMerges bool              // a piece that is a vocab token is that token
-	cache        sync.Map          // piece → []int32 (bounded by cacheN)
+	vocabLen     int              // number of model.vocab entries (HF's model vocab size)
+	maxID        int              // largest model id
+	tokens       map[int]string   // id → token string as written in model.vocab
+	ids          map[string]int   // token string → id
+	byBytes      map[string]int32 // raw bytes → id, for tokens in the byte-level alphabet
+	byteID       [256]int32       // id of each single byte
+	merges       map[uint64]merge // (left, right) → rank, merged id
+	ignoreMerges bool             // a piece that is a vocab token is that token
+	cache        sync.Map         // piece → []int32 (bounded by cacheN)
 	cacheN       int64
 	cacheMu      sync.Mutex
 }

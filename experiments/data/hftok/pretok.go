@@ -128,7 +128,7 @@ func gpt2Piece(s string, i int) int {
 }
 
 // contraction returns the length of (?i:'s|'t|'re|'ve|'m|'ll|'d) at
-// s[i:] (s[i] == '\''), 0 if none. Oniguruma folds case by Unicode
+// s[i:] (s[i] == '\”), 0 if none. Oniguruma folds case by Unicode
 // simple case folding, so U+017F (long s) matches 's and U+212A (Kelvin
 // sign) would match a 'k' (there is none in the pattern).
 func contraction(s string, i int) int {

@@ -3,6 +3,7 @@ package hftok
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -139,8 +140,71 @@ func (t *Tokenizer) buildDecode() {
 		t.decodeBytes[id], _ = byteLevelBytes(s)
 	}
 	for _, a := range t.added {
-		t.decodeBytes[a.id], _ = byteLevelBytes(a.content)
+		t.decodeBytes[a.id], _ = byteLevelBytes(a.text(t.norm))
 	}
+}
+
+// DecodeLossy is Decode with invalid UTF-8 replaced as Hugging Face's
+// decode (Rust's String::from_utf8_lossy) does: one U+FFFD for each
+// maximal ill-formed subsequence. It equals Hugging Face's output exactly.
+func (t *Tokenizer) DecodeLossy(ids []int, skipSpecial bool) string {
+	return lossyUTF8(t.Decode(ids, skipSpecial))
+}
+
+// lossyUTF8 replaces each maximal ill-formed subsequence of s (Unicode
+// §3.9, "substitution of maximal subparts") by U+FFFD.
+func lossyUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r != utf8.RuneError || n != 1 {
+			b.WriteString(s[i : i+n])
+			i += n
+			continue
+		}
+		b.WriteRune(utf8.RuneError)
+		i += maximalSubpart(s[i:])
+	}
+	return b.String()
+}
+
+// maximalSubpart is the length of the ill-formed prefix of s to replace
+// by one U+FFFD: a valid lead byte and the continuation bytes that could
+// still have completed it, or a single byte.
+func maximalSubpart(s string) int {
+	c := s[0]
+	var need int
+	lo, hi := byte(0x80), byte(0xBF)
+	switch {
+	case c >= 0xC2 && c <= 0xDF:
+		need = 1
+	case c == 0xE0:
+		need, lo = 2, 0xA0
+	case c >= 0xE1 && c <= 0xEC, c == 0xEE, c == 0xEF:
+		need = 2
+	case c == 0xED:
+		need, hi = 2, 0x9F
+	case c == 0xF0:
+		need, lo = 3, 0x90
+	case c >= 0xF1 && c <= 0xF3:
+		need = 3
+	case c == 0xF4:
+		need, hi = 3, 0x8F
+	default:
+		return 1
+	}
+	n := 1
+	for k := 0; k < need && n < len(s); k++ {
+		if s[n] < lo || s[n] > hi {
+			break
+		}
+		n++
+		lo, hi = 0x80, 0xBF
+	}
+	return n
 }
 
 // CheckIDs returns an error naming the first id Decode would drop.
@@ -183,10 +247,10 @@ func (t *Tokenizer) CheckVocab(vocabSize int) error {
 }
 
 // Token returns the token string of id as tokenizer.json writes it (added
-// tokens: their content), "" if unknown.
+// tokens: their content, normalized if the token is), "" if unknown.
 func (t *Tokenizer) Token(id int) string {
 	if k, ok := t.addedByID[id]; ok {
-		return t.added[k].content
+		return t.added[k].text(t.norm)
 	}
 	return t.model.tokens[id]
 }

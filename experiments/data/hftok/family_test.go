@@ -1,0 +1,157 @@
+package hftok
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+type familySpec struct {
+	About     string                     `json:"about"`
+	Roundtrip string                     `json:"roundtrip"` // exact | nfc | none
+	Override  map[string]json.RawMessage `json:"override"`
+	Model     map[string]json.RawMessage `json:"model"`
+}
+
+func readFamilies(t testing.TB) map[string]familySpec {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "families.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Families map[string]familySpec `json:"families"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f.Families
+}
+
+// buildFamily applies a family's overrides to the base tokenizer.json, as
+// testdata/make_oracle.js does.
+func buildFamily(t testing.TB, base []byte, fam familySpec) []byte {
+	t.Helper()
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(base, &top); err != nil {
+		t.Fatal(err)
+	}
+	var model map[string]json.RawMessage
+	if err := json.Unmarshal(top["model"], &model); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range fam.Override {
+		top[k] = v
+	}
+	for k, v := range fam.Model {
+		model[k] = v
+	}
+	m, err := json.Marshal(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top["model"] = m
+	out, err := json.Marshal(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// familyTokenizer builds the named test tokenizer from ../shared's GPT-2
+// file (skipping the test when ../shared is absent).
+func familyTokenizer(t testing.TB, name string) (*Tokenizer, familySpec) {
+	t.Helper()
+	_, base := sharedGPT2(t)
+	fam, ok := readFamilies(t)[name]
+	if !ok {
+		t.Fatalf("no family %q in testdata/families.json", name)
+	}
+	tok, err := Parse(buildFamily(t, base, fam))
+	if err != nil {
+		t.Fatalf("family %s: %v", name, err)
+	}
+	return tok, fam
+}
+
+type familyCase struct {
+	ID          int    `json:"id"`
+	Source      string `json:"source"`
+	Text        string `json:"text"`
+	IDs         []int  `json:"ids"`
+	IDsSpecial  []int  `json:"ids_special"`
+	Decoded     string `json:"decoded"`
+	DecodedSkip string `json:"decoded_skip"`
+	DecodedTail string `json:"decoded_tail"`
+	// header line
+	Family     string `json:"family"`
+	BaseSHA256 string `json:"base_sha256"`
+}
+
+// TestFamilyOracles: the Qwen2-, Llama-3- and Pythia-style tokenizers and
+// the added-token options tokenizer give, on every text of
+// testdata/texts.jsonl, the ids (with and without special tokens) and the
+// decoded text (keeping and skipping specials) of Hugging Face's
+// tokenizers (testdata/cases_<family>.jsonl, made by make_oracle.sh), and
+// round-trip as the family promises.
+func TestFamilyOracles(t *testing.T) {
+	_, base := sharedGPT2(t)
+	sum := sha256.Sum256(base)
+	baseSHA := hex.EncodeToString(sum[:])
+	for _, name := range []string{"qwen2", "llama3", "pythia", "options"} {
+		t.Run(name, func(t *testing.T) {
+			tok, fam := familyTokenizer(t, name)
+			cases := readJSONL[familyCase](t, filepath.Join("testdata", "cases_"+name+".jsonl"))
+			if cases[0].Family != name || cases[0].BaseSHA256 != baseSHA {
+				t.Fatalf("cases_%s.jsonl header: family %q, base sha256 %s; expected %q, %s (the oracle was made from another base file: rerun make_oracle.sh)",
+					name, cases[0].Family, cases[0].BaseSHA256, name, baseSHA)
+			}
+			cases = cases[1:]
+			if len(cases) < 400 {
+				t.Fatalf("only %d cases", len(cases))
+			}
+			bad := 0
+			for _, c := range cases {
+				got := tok.Encode(c.Text)
+				sp, err := tok.EncodeSpecial(c.Text)
+				ok := slices.Equal(got, c.IDs) && err == nil && slices.Equal(sp, c.IDsSpecial)
+				if d := tok.DecodeLossy(c.IDs, false); d != c.Decoded {
+					t.Errorf("case %d %q: Decode(oracle ids) = %q, oracle %q", c.ID, c.Text, d, c.Decoded)
+				}
+				if d := tok.DecodeLossy(c.IDs, true); d != c.DecodedSkip {
+					t.Errorf("case %d %q: Decode(oracle ids, skip) = %q, oracle %q", c.ID, c.Text, d, c.DecodedSkip)
+				}
+				if len(c.IDs) > 1 {
+					if d := tok.DecodeLossy(c.IDs[1:], false); d != c.DecodedTail {
+						t.Errorf("case %d %q: DecodeLossy(oracle ids[1:]) = %q, oracle %q", c.ID, c.Text, d, c.DecodedTail)
+					}
+				}
+				if !ok {
+					bad++
+					if bad <= 10 {
+						t.Errorf("case %d (%s) %q:\n got %v / %v (%v)\nwant %v / %v", c.ID, c.Source, c.Text, got, sp, err, c.IDs, c.IDsSpecial)
+					}
+					continue
+				}
+				d := tok.Decode(got, false)
+				switch fam.Roundtrip {
+				case "exact":
+					if d != c.Text {
+						t.Errorf("case %d: decode(encode(%q)) = %q", c.ID, c.Text, d)
+					}
+				case "nfc":
+					if d != norm.NFC.String(c.Text) {
+						t.Errorf("case %d: decode(encode(%q)) = %q, expected its NFC form", c.ID, c.Text, d)
+					}
+				}
+			}
+			t.Logf("%s: %d/%d oracle cases match", name, len(cases)-bad, len(cases))
+		})
+	}
+}
