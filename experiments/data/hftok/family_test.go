@@ -95,9 +95,10 @@ type familyCase struct {
 }
 
 // TestFamilyOracles: the Qwen2-, Llama-3- and Pythia-style tokenizers and
-// the added-token options tokenizer give, on every text of
-// testdata/texts.jsonl, the ids (with and without special tokens) and the
-// decoded text (keeping and skipping specials) of Hugging Face's
+// the added-token options tokenizer (built from ../shared's GPT-2
+// vocabulary) give, on every text of testdata/texts.jsonl, the ids (with
+// and without special tokens) and the decoded text (keeping and skipping
+// specials, and of the ids without the first one) of Hugging Face's
 // tokenizers (testdata/cases_<family>.jsonl, made by make_oracle.sh), and
 // round-trip as the family promises.
 func TestFamilyOracles(t *testing.T) {
@@ -107,51 +108,76 @@ func TestFamilyOracles(t *testing.T) {
 	for _, name := range []string{"qwen2", "llama3", "pythia", "options"} {
 		t.Run(name, func(t *testing.T) {
 			tok, fam := familyTokenizer(t, name)
-			cases := readJSONL[familyCase](t, filepath.Join("testdata", "cases_"+name+".jsonl"))
-			if cases[0].Family != name || cases[0].BaseSHA256 != baseSHA {
-				t.Fatalf("cases_%s.jsonl header: family %q, base sha256 %s; expected %q, %s (the oracle was made from another base file: rerun make_oracle.sh)",
-					name, cases[0].Family, cases[0].BaseSHA256, name, baseSHA)
-			}
-			cases = cases[1:]
-			if len(cases) < 400 {
-				t.Fatalf("only %d cases", len(cases))
-			}
-			bad := 0
-			for _, c := range cases {
-				got := tok.Encode(c.Text)
-				sp, err := tok.EncodeSpecial(c.Text)
-				ok := slices.Equal(got, c.IDs) && err == nil && slices.Equal(sp, c.IDsSpecial)
-				if d := tok.DecodeLossy(c.IDs, false); d != c.Decoded {
-					t.Errorf("case %d %q: Decode(oracle ids) = %q, oracle %q", c.ID, c.Text, d, c.Decoded)
-				}
-				if d := tok.DecodeLossy(c.IDs, true); d != c.DecodedSkip {
-					t.Errorf("case %d %q: Decode(oracle ids, skip) = %q, oracle %q", c.ID, c.Text, d, c.DecodedSkip)
-				}
-				if len(c.IDs) > 1 {
-					if d := tok.DecodeLossy(c.IDs[1:], false); d != c.DecodedTail {
-						t.Errorf("case %d %q: DecodeLossy(oracle ids[1:]) = %q, oracle %q", c.ID, c.Text, d, c.DecodedTail)
-					}
-				}
-				if !ok {
-					bad++
-					if bad <= 10 {
-						t.Errorf("case %d (%s) %q:\n got %v / %v (%v)\nwant %v / %v", c.ID, c.Source, c.Text, got, sp, err, c.IDs, c.IDsSpecial)
-					}
-					continue
-				}
-				d := tok.Decode(got, false)
-				switch fam.Roundtrip {
-				case "exact":
-					if d != c.Text {
-						t.Errorf("case %d: decode(encode(%q)) = %q", c.ID, c.Text, d)
-					}
-				case "nfc":
-					if d != norm.NFC.String(c.Text) {
-						t.Errorf("case %d: decode(encode(%q)) = %q, expected its NFC form", c.ID, c.Text, d)
-					}
-				}
-			}
-			t.Logf("%s: %d/%d oracle cases match", name, len(cases)-bad, len(cases))
+			checkOracle(t, tok, name, baseSHA, fam.Roundtrip)
 		})
 	}
+}
+
+// TestTinyOracles: the same checks on the three small standalone
+// tokenizers of testdata (tiny_<style>.json: 256 bytes + 60 merges in the
+// GPT-2, Llama-3 and Qwen2 layouts). Needs no ../shared.
+func TestTinyOracles(t *testing.T) {
+	for style, rt := range map[string]string{"gpt2": "exact", "llama3": "exact", "qwen2": "nfc"} {
+		t.Run(style, func(t *testing.T) {
+			p := filepath.Join("testdata", "tiny_"+style+".json")
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(raw)
+			checkOracle(t, tok, "tiny_"+style, hex.EncodeToString(sum[:]), rt)
+		})
+	}
+}
+
+func checkOracle(t *testing.T, tok *Tokenizer, name, baseSHA, roundtrip string) {
+	cases := readJSONL[familyCase](t, filepath.Join("testdata", "cases_"+name+".jsonl"))
+	if cases[0].Family != name || cases[0].BaseSHA256 != baseSHA {
+		t.Fatalf("cases_%s.jsonl header: family %q, base sha256 %s; expected %q, %s (the oracle was made from another file: rerun make_oracle.sh)",
+			name, cases[0].Family, cases[0].BaseSHA256, name, baseSHA)
+	}
+	cases = cases[1:]
+	if len(cases) < 500 {
+		t.Fatalf("only %d cases", len(cases))
+	}
+	bad := 0
+	for _, c := range cases {
+		got := tok.Encode(c.Text)
+		sp, err := tok.EncodeSpecial(c.Text)
+		ok := slices.Equal(got, c.IDs) && err == nil && slices.Equal(sp, c.IDsSpecial)
+		if d := tok.DecodeLossy(c.IDs, false); d != c.Decoded {
+			t.Errorf("case %d %q: DecodeLossy(oracle ids) = %q, oracle %q", c.ID, c.Text, d, c.Decoded)
+		}
+		if d := tok.DecodeLossy(c.IDs, true); d != c.DecodedSkip {
+			t.Errorf("case %d %q: DecodeLossy(oracle ids, skip) = %q, oracle %q", c.ID, c.Text, d, c.DecodedSkip)
+		}
+		if len(c.IDs) > 1 {
+			if d := tok.DecodeLossy(c.IDs[1:], false); d != c.DecodedTail {
+				t.Errorf("case %d %q: DecodeLossy(oracle ids[1:]) = %q, oracle %q", c.ID, c.Text, d, c.DecodedTail)
+			}
+		}
+		if !ok {
+			bad++
+			if bad <= 10 {
+				t.Errorf("case %d (%s) %q:\n got %v / %v (%v)\nwant %v / %v", c.ID, c.Source, c.Text, got, sp, err, c.IDs, c.IDsSpecial)
+			}
+			continue
+		}
+		d := tok.Decode(got, false)
+		switch roundtrip {
+		case "exact":
+			if d != c.Text {
+				t.Errorf("case %d: decode(encode(%q)) = %q", c.ID, c.Text, d)
+			}
+		case "nfc":
+			if d != norm.NFC.String(c.Text) {
+				t.Errorf("case %d: decode(encode(%q)) = %q, expected its NFC form", c.ID, c.Text, d)
+			}
+		}
+	}
+	t.Logf("%s: %d/%d oracle cases match", name, len(cases)-bad, len(cases))
 }

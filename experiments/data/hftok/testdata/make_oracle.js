@@ -1,6 +1,8 @@
 // make_oracle.js - builds each test tokenizer of families.json from the shared GPT-2
 // tokenizer.json and encodes/decodes every text of texts.jsonl with Hugging Face's tokenizers
-// (the Rust library through its Node binding), writing cases_<family>.jsonl.
+// (the Rust library through its Node binding), writing cases_<family>.jsonl; the same for the
+// standalone tiny_<style>.json files of OUT_DIR (cases_tiny_<style>.jsonl, whose header's
+// base_sha256 is the tiny file's own hash).
 //
 //   node make_oracle.js NPM_DIR BASE_TOKENIZER_JSON families.json texts.jsonl OUT_DIR
 //
@@ -33,9 +35,15 @@ async function main() {
   const base = JSON.parse(baseRaw.toString('utf8'));
   const fams = JSON.parse(fs.readFileSync(famPath, 'utf8')).families;
   const texts = fs.readFileSync(textsPath, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l));
-  for (const [name, fam] of Object.entries(fams)) {
-    const tok = hf.Tokenizer.fromString(JSON.stringify(build(base, fam)));
-    const lines = [JSON.stringify({ family: name, base_sha256: baseSha, tokenizers: version })];
+  // the families (built from the base file) and the standalone tiny tokenizers (files here)
+  const jobs = Object.entries(fams).map(([name, fam]) => [name, JSON.stringify(build(base, fam)), baseSha]);
+  for (const style of ['gpt2', 'llama3', 'qwen2']) {
+    const raw = fs.readFileSync(path.join(outDir, `tiny_${style}.json`));
+    jobs.push([`tiny_${style}`, raw.toString('utf8'), crypto.createHash('sha256').update(raw).digest('hex')]);
+  }
+  for (const [name, json, sha] of jobs) {
+    const tok = hf.Tokenizer.fromString(json);
+    const lines = [JSON.stringify({ family: name, base_sha256: sha, tokenizers: version })];
     for (const r of texts) {
       const e = await tok.encode(r.text, null, { addSpecialTokens: false });
       const ids = Array.from(e.getIds());

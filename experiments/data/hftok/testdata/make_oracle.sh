@@ -1,6 +1,7 @@
 #!/bin/sh
-# make_oracle.sh - regenerates texts.jsonl and cases_<family>.jsonl (the Qwen2-, Llama-3- and
-# Pythia-style oracles and the added-token options oracle) with Hugging Face's tokenizers.
+# make_oracle.sh - regenerates texts.jsonl, tiny_*.json, cases_*.jsonl (the Qwen2-, Llama-3- and
+# Pythia-style oracles, the added-token options oracle, the tiny tokenizers' oracles) and
+# pieces.jsonl with Hugging Face's tokenizers.
 #
 #   sh make_oracle.sh NPM_DIR [SHARED_DIR]
 #
@@ -15,5 +16,6 @@ NPM_DIR=$(cd "$1" && pwd)
 ROOT=$(cd "$HERE/../../../.." && pwd)
 SHARED=${2:-$ROOT/../shared}
 node "$HERE/make_texts.js" > "$HERE/texts.jsonl"
+node "$HERE/make_tiny.js" "$HERE"
 node "$HERE/make_oracle.js" "$NPM_DIR" "$SHARED/hf/tokenizer/tokenizer.json" "$HERE/families.json" \
   "$HERE/texts.jsonl" "$HERE"
