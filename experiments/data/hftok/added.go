@@ -31,8 +31,22 @@ type matcher struct {
 }
 
 type trieNode struct {
-	next map[byte]int32
-	tok  int32 // index into Tokenizer.added, -1 if no pattern ends here
+	edges []trieEdge // children, in insertion order (few per node)
+	tok   int32      // index into Tokenizer.added, -1 if no pattern ends here
+}
+
+type trieEdge struct {
+	c    byte
+	node int32
+}
+
+func (n *trieNode) child(c byte) (int32, bool) {
+	for _, e := range n.edges {
+		if e.c == c {
+			return e.node, true
+		}
+	}
+	return 0, false
 }
 
 func newMatcher() *matcher { return &matcher{trie: []trieNode{{tok: -1}}} }
@@ -40,15 +54,11 @@ func newMatcher() *matcher { return &matcher{trie: []trieNode{{tok: -1}}} }
 func (m *matcher) add(pattern string, tok int) {
 	n := 0
 	for i := 0; i < len(pattern); i++ {
-		c := pattern[i]
-		if m.trie[n].next == nil {
-			m.trie[n].next = map[byte]int32{}
-		}
-		nx, ok := m.trie[n].next[c]
+		nx, ok := m.trie[n].child(pattern[i])
 		if !ok {
 			nx = int32(len(m.trie))
 			m.trie = append(m.trie, trieNode{tok: -1})
-			m.trie[n].next[c] = nx
+			m.trie[n].edges = append(m.trie[n].edges, trieEdge{pattern[i], nx})
 		}
 		n = int(nx)
 	}
@@ -61,7 +71,7 @@ func (m *matcher) add(pattern string, tok int) {
 func (m *matcher) longestAt(s string, i int) (end, tok int, ok bool) {
 	n := 0
 	for j := i; j < len(s); j++ {
-		nx, has := m.trie[n].next[s[j]]
+		nx, has := m.trie[n].child(s[j])
 		if !has {
 			break
 		}

@@ -56,9 +56,8 @@ type bpeModel struct {
 	byteID       [256]int32       // id of each single byte
 	merges       map[uint64]merge // (left, right) → rank, merged id
 	ignoreMerges bool             // a piece that is a vocab token is that token
-	cache        sync.Map         // piece → []int32 (bounded by cacheN)
-	cacheN       int64
-	cacheMu      sync.Mutex
+	cacheMu      sync.RWMutex
+	cache        map[string][]int32 // piece → ids (at most maxCache entries)
 }
 
 // maxCache bounds the number of cached pieces; maxCachedLen their length.
@@ -134,8 +133,11 @@ func (b *bpeModel) encode(piece string, out []int) []int {
 		return append(out, int(b.byteID[piece[0]]))
 	}
 	if len(piece) <= maxCachedLen {
-		if v, ok := b.cache.Load(piece); ok {
-			for _, id := range v.([]int32) {
+		b.cacheMu.RLock()
+		v, ok := b.cache[piece]
+		b.cacheMu.RUnlock()
+		if ok {
+			for _, id := range v {
 				out = append(out, int(id))
 			}
 			return out
@@ -144,10 +146,11 @@ func (b *bpeModel) encode(piece string, out []int) []int {
 	ids := b.mergeWord(piece)
 	if len(piece) <= maxCachedLen {
 		b.cacheMu.Lock()
-		if b.cacheN < maxCache {
-			if _, loaded := b.cache.LoadOrStore(piece, ids); !loaded {
-				b.cacheN++
-			}
+		if b.cache == nil {
+			b.cache = make(map[string][]int32)
+		}
+		if len(b.cache) < maxCache {
+			b.cache[strings.Clone(piece)] = ids
 		}
 		b.cacheMu.Unlock()
 	}
@@ -173,12 +176,18 @@ type queued struct {
 // pieces cost O(n log n).
 func (b *bpeModel) mergeWord(piece string) []int32 {
 	n := len(piece)
-	syms := make([]symbol, n)
+	var symBuf [48]symbol
+	var heapBuf [48]queued
+	syms := symBuf[:0]
+	if n > len(symBuf) {
+		syms = make([]symbol, 0, n)
+	}
+	syms = syms[:n]
 	for i := 0; i < n; i++ {
 		syms[i] = symbol{id: b.byteID[piece[i]], prev: int32(i - 1), next: int32(i + 1)}
 	}
 	syms[n-1].next = -1
-	var h mergeHeap
+	h := mergeHeap(heapBuf[:0])
 	for i := 0; i+1 < n; i++ {
 		if m, ok := b.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
 			h = append(h, queued{m.rank, int32(i), m.id})
@@ -212,7 +221,11 @@ func (b *bpeModel) mergeWord(piece string) []int32 {
 			}
 		}
 	}
-	out := make([]int32, 0, 4)
+	k := 0
+	for i := int32(0); i >= 0; i = syms[i].next {
+		k++
+	}
+	out := make([]int32, 0, k)
 	for i := int32(0); i >= 0; i = syms[i].next {
 		out = append(out, syms[i].id)
 	}
