@@ -68,6 +68,9 @@ func Inspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if *special {
 			ids, _ = tok.EncodeSpecial(s)
 		}
+		if ids == nil {
+			ids = []int{} // "ids": [], never null
+		}
 		if err := enc.Encode(record{s, ids}); err != nil {
 			fmt.Fprintf(stderr, "inspect tokenize: writing stdout: %v\n", err)
 			return 1

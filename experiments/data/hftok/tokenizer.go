@@ -107,7 +107,8 @@ func (t *Tokenizer) EncodeSpecial(s string) ([]int, error) {
 	if t.postErr != nil {
 		return nil, t.postErr
 	}
-	ids := append([]int(nil), t.prefix...)
+	ids := make([]int, 0, len(t.prefix)+len(s)/3+1+len(t.suffix))
+	ids = append(ids, t.prefix...)
 	ids = append(ids, t.Encode(s)...)
 	return append(ids, t.suffix...), nil
 }
