@@ -23,7 +23,8 @@ type Tokenizer interface {
 	VocabSize() int
 	// PadID is the id used to right-pad batches (0 for ours).
 	PadID() int
-	// Name is a short label: "byte" or "bpe-<vocab size>".
+	// Name is a short label: "byte", "bpe-<vocab size>" (or, for a
+	// Hugging Face tokenizer.json read by hftok, "hf-<vocab size>").
 	Name() string
 	// Hash is the hex SHA-256 of the tokenizer.json SaveJSON writes.
 	Hash() string
