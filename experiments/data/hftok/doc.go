@@ -59,6 +59,10 @@
 // that is not valid UTF-8 cannot reach Hugging Face; here an invalid byte
 // is a one-byte character of class "other" in the pre-tokenizer.
 //
+// Character classes and NFC come from Go's Unicode tables (unicode,
+// golang.org/x/text; Unicode 15); a character assigned in a later Unicode
+// version may be classed or composed differently from the library.
+//
 // BPE merges the pair of lowest rank, leftmost first, with a priority
 // queue (O(n log n) for a long pre-token, as the library); pieces up to 256
 // bytes are cached (at most 2^17 of them). A Tokenizer is safe for
