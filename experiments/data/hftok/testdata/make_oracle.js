@@ -7,8 +7,10 @@
 //   node make_oracle.js NPM_DIR BASE_TOKENIZER_JSON families.json texts.jsonl OUT_DIR
 //
 // NPM_DIR: a scratch folder where `npm install --ignore-scripts tokenizers@0.23.2` was run.
-// Each case: {"id", "source", "text", "ids" (add_special_tokens false), "ids_special"
-// (add_special_tokens true), "decoded" (skip_special_tokens false), "decoded_skip" (true), "decoded_tail" (ids[1:], false)}.
+// Each case, for the text of texts.jsonl with the same id: {"id", "ids" (add_special_tokens
+// false), "ids_special" (add_special_tokens true; absent: = ids), "decoded" (skip_special_tokens
+// false; absent: = the text), "decoded_skip" (true; absent: = decoded), "decoded_tail" (ids[1:],
+// false; absent when there are fewer than 2 ids)}.
 // The first line of each file is a header {"family", "base_sha256", "tokenizers"}.
 // pieces.jsonl: for each text, the lengths in code points of the pre-tokenizer pieces of each
 // Split regex of families.json's "patterns" (GPT-2, Llama-3, Qwen2) on the raw text.
@@ -48,11 +50,16 @@ async function main() {
       const e = await tok.encode(r.text, null, { addSpecialTokens: false });
       const ids = Array.from(e.getIds());
       const es = await tok.encode(r.text, null, { addSpecialTokens: true });
-      const rec = { id: r.id, source: r.source, text: r.text, ids, ids_special: Array.from(es.getIds()) };
-      rec.decoded = ids.length ? await tok.decode(ids, false) : '';
-      rec.decoded_skip = ids.length ? await tok.decode(ids, true) : '';
+      // fields equal to their default are left out to keep the files small (see the header above)
+      const rec = { id: r.id, ids };
+      const idsSpecial = Array.from(es.getIds());
+      if (JSON.stringify(idsSpecial) !== JSON.stringify(ids)) rec.ids_special = idsSpecial;
+      const decoded = ids.length ? await tok.decode(ids, false) : '';
+      if (decoded !== r.text) rec.decoded = decoded;
+      const skip = ids.length ? await tok.decode(ids, true) : '';
+      if (skip !== decoded) rec.decoded_skip = skip;
       // without the first id: a cut multi-byte character exercises the U+FFFD replacement
-      rec.decoded_tail = ids.length > 1 ? await tok.decode(ids.slice(1), false) : '';
+      if (ids.length > 1) rec.decoded_tail = await tok.decode(ids.slice(1), false);
       lines.push(JSON.stringify(rec));
     }
     const out = path.join(outDir, `cases_${name}.jsonl`);
