@@ -54,7 +54,8 @@
 // drops added tokens marked special. Decode returns the bytes as they are,
 // so Decode(Encode(s), false) == s for every s, invalid UTF-8 included, when
 // the tokenizer has no normalizer, and == s with the text between added
-// tokens in NFC otherwise. Hugging Face's decode replaces invalid UTF-8 (a
+// tokens in NFC otherwise (a ByteLevel add_prefix_space, used by none of
+// the four families, adds a space). Hugging Face's decode replaces invalid UTF-8 (a
 // character cut between ids) by U+FFFD; DecodeLossy does the same. Input
 // that is not valid UTF-8 cannot reach Hugging Face; here an invalid byte
 // is a one-byte character of class "other" in the pre-tokenizer.
