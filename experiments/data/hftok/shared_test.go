@@ -30,7 +30,7 @@ func sharedDir(t testing.TB) string {
 	}
 	s := filepath.Join(dir, "..", "shared")
 	if st, err := os.Stat(filepath.Join(s, "hf", "tokenizer", "tokenizer.json")); err != nil || st.IsDir() {
-		t.Skipf("../shared/hf/tokenizer/tokenizer.json not present at %s (tests that need the GPT-2 vocabulary are skipped)", s)
+		t.Skipf("%s not present: the tests that need the shared GPT-2 vocabulary are skipped", filepath.Join(s, "hf", "tokenizer", "tokenizer.json"))
 	}
 	return s
 }
