@@ -16,6 +16,7 @@ const usage = `usage: inspect <subcommand> [flags]
 subcommands:
   lossgrad   losses, log-probs, gates and gradient norms of objective × gate cases (JSON Lines)
   data       counts, skips, truncation and token-length quantiles of a preference dataset
+  tokenize   token ids of JSON-line texts with a Hugging Face tokenizer.json or model directory
 
 Run "inspect <subcommand> -h" for its flags.`
 
@@ -30,6 +31,8 @@ func main() {
 		code = runLossgrad(os.Args[2:])
 	case "data":
 		code = runData(os.Args[2:])
+	case "tokenize":
+		code = runTokenize(os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Println(usage)
 	case "-version", "--version":

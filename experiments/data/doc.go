@@ -97,6 +97,11 @@
 // difference: Hugging Face matches added-token strings such as "<|pad|>"
 // inside input text; this package never does.
 //
+// The tokenizer.json of a Hugging Face model (GPT-2, Pythia, Qwen2,
+// Llama-3) is read by package gatedpo/experiments/data/hftok, which gives
+// the library's ids exactly (added tokens matched in the text, NFC where
+// the model normalizes) and adapts it to Tokenizer (hftok.Tokenizer.Data).
+//
 // CachedBPE trains once per (corpus, vocabulary size) and stores
 // dir/bpe-<V>-<corpus hash>.tokenizer.json (write to a temporary file,
 // then rename, so sweep cells running at once are safe). Train the BPE on

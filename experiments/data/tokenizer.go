@@ -10,7 +10,10 @@ import (
 //
 // Encode never adds special tokens and never maps text to a special id
 // (text is always bytes); Decode skips special ids. For every string s,
-// Decode(Encode(s)) == s, byte for byte, valid UTF-8 or not.
+// Decode(Encode(s)) == s, byte for byte, valid UTF-8 or not. (A Hugging
+// Face tokenizer.json loaded by package hftok is the exception: it
+// matches added tokens in the text and normalizes it as the HF library
+// does; see hftok.Tokenizer.Data.)
 type Tokenizer interface {
 	// Encode returns the ids of s.
 	Encode(s string) []int
@@ -20,7 +23,8 @@ type Tokenizer interface {
 	VocabSize() int
 	// PadID is the id used to right-pad batches (0 for ours).
 	PadID() int
-	// Name is a short label: "byte" or "bpe-<vocab size>".
+	// Name is a short label: "byte", "bpe-<vocab size>" (or, for a
+	// Hugging Face tokenizer.json read by hftok, "hf-<vocab size>").
 	Name() string
 	// Hash is the hex SHA-256 of the tokenizer.json SaveJSON writes.
 	Hash() string
@@ -47,10 +51,14 @@ const (
 var specialNames = [NumSpecial]string{"<|pad|>", "<|bos|>", "<|eos|>"}
 
 // Specials returns the special ids of tok (BOS and EOS may be -1 for a
-// loaded tokenizer.json that has none).
+// loaded tokenizer.json that has none). A Tokenizer from another package
+// reports them with a method SpecialIDs() SpecialIDs.
 func Specials(tok Tokenizer) SpecialIDs {
 	if s, ok := tok.(interface{ specials() SpecialIDs }); ok {
 		return s.specials()
+	}
+	if s, ok := tok.(interface{ SpecialIDs() SpecialIDs }); ok {
+		return s.SpecialIDs()
 	}
 	return SpecialIDs{Pad: tok.PadID(), BOS: -1, EOS: -1}
 }
