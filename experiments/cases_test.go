@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"gatedpo/gating"
+	"gatedpo/internal/sharedtest"
 	"gatedpo/objectives"
 )
 
@@ -19,25 +20,7 @@ func sharedGoldenDir(t *testing.T) string { return sharedGoldenSet(t, "golden") 
 // the module root, or skips the test when it has no golden.json.
 func sharedGoldenSet(t *testing.T, set string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	golden := filepath.Join(filepath.Dir(dir), "shared", set)
-	if _, err := os.Stat(filepath.Join(golden, "golden.json")); err != nil {
-		t.Skipf("golden vectors absent (%s): skipping", golden)
-	}
-	return golden
+	return filepath.Join(sharedtest.Dir(t, set+"/golden.json"), set)
 }
 
 // TestLoadGoldenCases: cases.toml parses to exactly golden.json's case

@@ -21,47 +21,6 @@ import (
 	"gatedpo/objectives"
 )
 
-// valueFloats returns a copy of a graph value as float64s.
-func valueFloats(v G.Value) []float64 {
-	t, ok := v.(*tensor.Dense)
-	if !ok {
-		if s, ok := v.(*G.F64); ok {
-			return []float64{float64(*s)}
-		}
-		if s, ok := v.(*G.F32); ok {
-			return []float64{float64(*s)}
-		}
-		return nil
-	}
-	switch d := t.Data().(type) {
-	case []float32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	case []float64:
-		return append([]float64(nil), d...)
-	case float32:
-		return []float64{float64(d)}
-	case float64:
-		return []float64{d}
-	}
-	return nil
-}
-
-// shiftedMask turns response masks over tokens [n][t] into the [n, t−1]
-// mask over predicted positions (position i predicts token i+1).
-func shiftedMask(masks [][]int, t int) []float64 {
-	out := make([]float64, len(masks)*(t-1))
-	for r, m := range masks {
-		for i := 0; i < t-1; i++ {
-			out[r*(t-1)+i] = float64(m[i+1])
-		}
-	}
-	return out
-}
-
 // trainOutput is what one training step measured.
 type trainOutput struct {
 	Loss     float64

@@ -11,6 +11,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"gatedpo/internal/sharedtest"
 	"gatedpo/models"
 	"gatedpo/models/hf"
 	"gatedpo/plots"
@@ -21,20 +22,9 @@ import (
 // or skips.
 func sharedHFModel(t *testing.T, name string) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("skipping: no go.mod above the package directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	p := filepath.Join(filepath.Dir(dir), "shared", "hf", "models", name)
+	p := sharedtest.Path(t, "hf/models/"+name)
 	if !hf.IsModelDir(p) {
-		t.Skipf("skipping: %s not found (../shared/hf is absent in a fresh clone)", p)
+		t.Skipf("skipping: %s is not an HF model directory", p)
 	}
 	return p
 }

@@ -87,12 +87,6 @@ func (p *TOMLPositions) Line(key string) int {
 	return 0
 }
 
-// Has reports whether key itself (not a parent) is recorded.
-func (p *TOMLPositions) Has(key string) bool {
-	_, ok := p.lines[key]
-	return ok
-}
-
 // Keys returns the number of recorded keys (for tests and debugging).
 func (p *TOMLPositions) Keys() int { return len(p.lines) }
 

@@ -8,31 +8,14 @@ import (
 	"testing"
 
 	"gatedpo/graph/safetensors"
+	"gatedpo/internal/sharedtest"
 )
 
 // sharedDir returns ../shared next to the module root (found by walking up
 // from the package directory to go.mod), or skips the test.
 func sharedDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(filepath.Join(shared, "golden", "golden.json")); err != nil {
-		t.Skipf("golden vectors absent (%s): skipping golden comparison", shared)
-	}
-	return shared
+	return sharedtest.Dir(t, "golden/golden.json")
 }
 
 type goldenGateCase struct {

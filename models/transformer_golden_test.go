@@ -11,31 +11,14 @@ import (
 	"gorgonia.org/tensor"
 
 	"gatedpo/graph/safetensors"
+	"gatedpo/internal/sharedtest"
 )
 
 // sharedDir finds ../shared next to the module root (the directory holding
 // go.mod), or skips the test with the reason.
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Skipf("skipping: cannot find the working directory: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("skipping: no go.mod above the package directory, so ../shared cannot be located")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(filepath.Join(shared, "golden", "policy.safetensors")); err != nil {
-		t.Skipf("skipping: golden vectors not found at %s (../shared is absent in a fresh clone)", shared)
-	}
-	return shared
+	return sharedtest.Dir(t, "golden/policy.safetensors")
 }
 
 // goldenBatch is golden/batch.json.

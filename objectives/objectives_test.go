@@ -9,6 +9,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"gatedpo/internal/sharedtest"
 )
 
 // sharedDir returns ../shared next to the module root (found by walking up
@@ -16,25 +18,7 @@ import (
 // golden/golden.json is absent.
 func sharedDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(filepath.Join(shared, "golden", "golden.json")); err != nil {
-		t.Skipf("golden vectors absent (%s): skipping golden comparison", shared)
-	}
-	return shared
+	return sharedtest.Dir(t, "golden/golden.json")
 }
 
 type goldenCase struct {

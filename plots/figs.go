@@ -545,14 +545,6 @@ func marginBand(g *results.Group, metric string) band {
 	return b
 }
 
-func meanOf(xs []float64) float64 {
-	s := 0.0
-	for _, x := range xs {
-		s += x
-	}
-	return s / float64(len(xs))
-}
-
 var (
 	metLPChosen = results.CompareMetric{Column: "lp_chosen", Label: "LP_chosen (summed log-prob)", Unit: "log-prob (nats)"}
 	metLPArgmax = results.CompareMetric{Column: "lp_argmax", Label: "LP_argmax (teacher-forced argmax)", Unit: "log-prob (nats)"}

@@ -8,31 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"gatedpo/internal/sharedtest"
 )
 
 // sharedSet returns ../shared/<set> next to the module root, or skips the
 // test when it has no golden.json.
 func sharedSet(t *testing.T, set string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	g := filepath.Join(filepath.Dir(dir), "shared", set)
-	if _, err := os.Stat(filepath.Join(g, "golden.json")); err != nil {
-		t.Skipf("golden vectors absent (%s): skipping", g)
-	}
-	return g
+	return filepath.Join(sharedtest.Dir(t, set+"/golden.json"), set)
 }
 
 // TestLossgradGoldenExtra: `inspect lossgrad -cases golden-extra/cases.toml`

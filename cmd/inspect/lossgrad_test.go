@@ -12,31 +12,14 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"gatedpo/internal/sharedtest"
 	"gatedpo/models"
 )
 
 // goldenDir returns ../shared/golden next to the module root, or skips.
 func goldenDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	g := filepath.Join(filepath.Dir(dir), "shared", "golden")
-	if _, err := os.Stat(filepath.Join(g, "golden.json")); err != nil {
-		t.Skipf("golden vectors absent (%s): skipping", g)
-	}
-	return g
+	return filepath.Join(sharedtest.Dir(t, "golden/golden.json"), "golden")
 }
 
 // TestLossgradGolden: one JSON line per case whose loss, log-probs, gates

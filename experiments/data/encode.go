@@ -3,7 +3,6 @@ package data
 import (
 	"fmt"
 	"math/rand/v2"
-	"sort"
 )
 
 // Limits bounds sequence lengths in tokens and says which special tokens
@@ -204,59 +203,10 @@ func Batches(enc []EncodedPair, batchPairs int, seed uint64, epoch int) [][]int 
 	return chunk(perm, batchPairs)
 }
 
-// BucketedBatches is Batches with length bucketing: the shuffled pairs
-// are cut into windows of bucketBatches·batchPairs, each window is sorted
-// by pair length (prompt + longer response) so similar lengths share a
-// batch, and the batches are shuffled again. It lowers padding (see
-// PadFraction) at the cost of less random batch composition. bucketBatches
-// ≤ 1 is plain Batches.
-func BucketedBatches(enc []EncodedPair, batchPairs int, seed uint64, epoch int, bucketBatches int) [][]int {
-	if bucketBatches <= 1 {
-		return Batches(enc, batchPairs, seed, epoch)
-	}
-	if batchPairs <= 0 {
-		batchPairs = 1
-	}
-	rng := rand.New(rand.NewPCG(seed, uint64(epoch)))
-	perm := rng.Perm(len(enc))
-	window := batchPairs * bucketBatches
-	for lo := 0; lo < len(perm); lo += window {
-		w := perm[lo:min(lo+window, len(perm))]
-		sort.SliceStable(w, func(i, j int) bool { return pairLen(enc[w[i]]) < pairLen(enc[w[j]]) })
-	}
-	out := chunk(perm, batchPairs)
-	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
-	return out
-}
-
-func pairLen(e EncodedPair) int { return len(e.Prompt) + max(len(e.Chosen), len(e.Rejected)) }
-
 func chunk(idx []int, n int) [][]int {
 	var out [][]int
 	for lo := 0; lo < len(idx); lo += n {
 		out = append(out, idx[lo:min(lo+n, len(idx))])
 	}
 	return out
-}
-
-// PadFraction is the share of pad cells in the batches (chosen and
-// rejected rows, each batch padded to its longest row): the cost bucketing
-// lowers.
-func PadFraction(enc []EncodedPair, batches [][]int) float64 {
-	var pad, total int
-	for _, b := range batches {
-		t := 0
-		for _, i := range b {
-			t = max(t, pairLen(enc[i]))
-		}
-		for _, i := range b {
-			e := enc[i]
-			pad += 2*t - (2*len(e.Prompt) + len(e.Chosen) + len(e.Rejected))
-			total += 2 * t
-		}
-	}
-	if total == 0 {
-		return 0
-	}
-	return float64(pad) / float64(total)
 }

@@ -118,7 +118,7 @@ func TestBatchesDeterministic(t *testing.T) {
 	if reflect.DeepEqual(a, Batches(enc, 8, 3, 1)) {
 		t.Fatal("epochs 0 and 1 gave the same order")
 	}
-	for _, bs := range [][][]int{a, BucketedBatches(enc, 8, 3, 0, 4)} {
+	for _, bs := range [][][]int{a} {
 		seen := map[int]bool{}
 		for i, b := range bs {
 			if len(b) != 8 && i != len(bs)-1 && len(b) != 103%8 {
@@ -133,26 +133,6 @@ func TestBatchesDeterministic(t *testing.T) {
 		}
 		if len(seen) != len(enc) {
 			t.Fatalf("epoch covers %d of %d pairs", len(seen), len(enc))
-		}
-	}
-	plain, bucketed := PadFraction(enc, a), PadFraction(enc, BucketedBatches(enc, 8, 3, 0, 4))
-	if bucketed >= plain {
-		t.Errorf("bucketing did not lower padding: %.3f vs %.3f", bucketed, plain)
-	}
-}
-
-// TestBucketingSharedData measures how much length bucketing saves on
-// hh-probe (byte tokens, default limits, 8 pairs a batch).
-func TestBucketingSharedData(t *testing.T) {
-	dir := sharedData(t)
-	ds := loadShared(t, dir, sharedFiles[0])
-	enc, trunc := Encode(NewByteTokenizer(), ds.Train, DefaultLimits())
-	plain := PadFraction(enc, Batches(enc, 8, 1, 0))
-	for _, k := range []int{4, 16} {
-		b := PadFraction(enc, BucketedBatches(enc, 8, 1, 0, k))
-		t.Logf("hh-probe train, byte, limits 96/96 (%d of %d pairs truncated): pad fraction %.3f plain, %.3f bucketed over %d batches", trunc, len(enc), plain, b, k)
-		if b >= plain {
-			t.Errorf("bucketing over %d batches did not lower padding (%.3f vs %.3f)", k, b, plain)
 		}
 	}
 }

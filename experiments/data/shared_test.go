@@ -10,31 +10,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gatedpo/internal/sharedtest"
 )
 
 // sharedData returns ../shared/data next to the module root (found by
 // walking up to go.mod), or skips the test when it is absent.
 func sharedData(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared/data")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if st, err := os.Stat(data); err != nil || !st.IsDir() {
-		t.Skipf("shared data not present at %s (tests that read real data are skipped)", data)
-	}
-	return data
+	return sharedtest.Path(t, "data")
 }
 
 // sharedFile is one file of ../shared/data with the counts observed when

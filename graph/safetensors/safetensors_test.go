@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"gatedpo/internal/sharedtest"
 )
 
 // TestRoundTrip: Write then Read returns the same tensors bit for bit and
@@ -97,20 +99,8 @@ func TestPeerFile(t *testing.T) {
 // sharedDir walks up from the package directory to the module root (the
 // directory with go.mod) and returns ../shared beside it, or skips.
 func sharedDir(t *testing.T) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Skipf("skipping: no working directory: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("skipping: no go.mod above the package directory, so ../shared cannot be located")
-		}
-		dir = parent
-	}
+	t.Helper()
+	return sharedtest.Dir(t, "golden/forward.safetensors")
 }
 
 // TestErrors: malformed input gives errors naming the file and the tensor.

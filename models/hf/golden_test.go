@@ -12,31 +12,14 @@ import (
 	"gorgonia.org/tensor"
 
 	"gatedpo/graph/safetensors"
+	"gatedpo/internal/sharedtest"
 	"gatedpo/models"
 )
 
 // sharedHF finds ../shared/hf next to the module root, or skips.
 func sharedHF(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Skipf("skipping: no working directory: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("skipping: no go.mod above the package directory, so ../shared cannot be located")
-		}
-		dir = parent
-	}
-	hf := filepath.Join(filepath.Dir(dir), "shared", "hf")
-	if _, err := os.Stat(filepath.Join(hf, "golden", "golden.json")); err != nil {
-		t.Skipf("skipping: HF goldens not found at %s (../shared is absent in a fresh clone)", hf)
-	}
-	return hf
+	return filepath.Join(sharedtest.Dir(t, "hf/golden/golden.json"), "hf")
 }
 
 // goldenSet is golden/golden.json of a set made by shared/hf/peer/make_hf.py.

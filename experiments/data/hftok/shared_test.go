@@ -8,31 +8,15 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"gatedpo/internal/sharedtest"
 )
 
 // sharedDir returns ../shared beside the module root (found by walking up
 // to go.mod), or skips the test when it is absent (a user's clone has none).
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if st, err := os.Stat(filepath.Join(s, "hf", "tokenizer", "tokenizer.json")); err != nil || st.IsDir() {
-		t.Skipf("%s not present: the tests that need the shared GPT-2 vocabulary are skipped", filepath.Join(s, "hf", "tokenizer", "tokenizer.json"))
-	}
-	return s
+	return sharedtest.Dir(t, "hf/tokenizer/tokenizer.json")
 }
 
 var (
