@@ -250,6 +250,8 @@ func opCases() []opCase {
 			func(in []*G.Node) (*G.Node, error) { return PermuteRows(in[0], []int{4, 2, 0, 3, 1}) }},
 		{"ConcatVectors", []input{{shape: []int{2}, diff: true}, {shape: []int{3}, diff: true}, {shape: []int{1}, diff: true}},
 			func(in []*G.Node) (*G.Node, error) { return ConcatVectors(in[0], in[1], in[2]) }},
+		{"NegLogSigmoid", []input{{shape: []int{4, 5}, diff: true, scale: 6}},
+			func(in []*G.Node) (*G.Node, error) { return NegLogSigmoid(in[0]) }},
 		{"MaskedRowSum", []input{{shape: []int{3, 4}, diff: true}, {shape: []int{3, 4}, fill: ids(1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0)}},
 			func(in []*G.Node) (*G.Node, error) { return MaskedRowSum(in[0], in[1]) }},
 	}

@@ -12,8 +12,10 @@
 //     from a decoded TOML table (ParseSpec; *KeyError names the key).
 //   - Build: the loss, per-pair loss and per-pair terms as graph nodes.
 //   - Metrics: the TRL-named batch statistics from the values a run produced.
-//   - NegLogSigmoid: a numerically stable −log σ(x) Op (Gorgonia's Softplus
-//     returns x for x > 16, an error far above the goldens' 1e-12).
+//
+// Every log σ is graph.NegLogSigmoid, a numerically stable −log σ(x) Op
+// (Gorgonia's Softplus returns x for x > 16, an error far above the
+// goldens' 1e-12).
 //
 // # Objectives (r⁺ = pc − rc, r⁻ = pr − rr, h = r⁺ − r⁻; mean over pairs)
 //

@@ -5,6 +5,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"gatedpo/graph"
 )
 
 // Inputs are the per-sequence nodes an objective reads, each a vector [B]
@@ -105,7 +107,7 @@ func (b builder) mean(x *G.Node) *G.Node   { return G.Must(G.Mean(x)) }
 func (b builder) neg(x *G.Node) *G.Node    { return G.Must(G.Neg(x)) }
 
 // nls is −log σ(x), elementwise, evaluated stably (softplus(−x)).
-func (b builder) nls(x *G.Node) *G.Node { return G.Must(NegLogSigmoid(x)) }
+func (b builder) nls(x *G.Node) *G.Node { return G.Must(graph.NegLogSigmoid(x)) }
 
 // sig is σ(x) = exp(−(−log σ(x))), elementwise: composed from
 // NegLogSigmoid and Exp, so its gradient σ(x)·σ(−x) comes from verified
