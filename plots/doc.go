@@ -26,7 +26,7 @@
 // name when the sweep has several (F2_mass_dynamics_d128.png).
 //
 //	F1   F1_toy_squeeze              toy/toy_f1.json: six rows × {before, after} × {linear, log y}
-//	F1b  F1b_toy_multistep           toy/toy_f1b.csv: log p(y+), log p(y−), top-1 mass, entropy vs step per method
+//	F1b  F1b_toy_multistep           toy/toy_f1b.csv: log p(y+|x+), log p(y−|x−), top-1 mass of x− and x+ vs step per method
 //	F2   F2_mass_dynamics            probe_fields.csv: mean ΔLP per category vs step; one panel per gate, ungated first
 //	F3   F3_chosen_argmax_gap        probe_metrics.csv: LP_chosen, LP_argmax, gap vs step
 //	F3   F3_chosen_argmax_gap_margin the same against the train-probe reward margin: at each level, every

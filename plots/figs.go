@@ -304,14 +304,26 @@ func figF1b(v *sweepView) ([]*figure, string) {
 		}
 	}
 	sort.SliceStable(methods, func(i, j int) bool { return methods[i] == "dpo" && methods[j] != "dpo" })
-	metrics := []struct {
+	type toyMetric struct {
 		title, ylabel string
 		get           func(results.ToyF1bRow) float64
-	}{
-		{"log p(y+) (chosen class)", "log-prob (nats)", func(r results.ToyF1bRow) float64 { return r.LogpChosen }},
-		{"log p(y−) (rejected class)", "log-prob (nats)", func(r results.ToyF1bRow) float64 { return r.LogpRejected }},
-		{"top-1 mass", "max_v p_v", func(r results.ToyF1bRow) float64 { return r.Top1Mass }},
-		{"entropy", "H(p) (nats)", func(r results.ToyF1bRow) float64 { return r.Entropy }},
+	}
+	metrics := []toyMetric{
+		{"log p(y+|x+) (chosen class, chosen context)", "log-prob (nats)", func(r results.ToyF1bRow) float64 { return r.LogpChosen }},
+		{"log p(y−|x−) (rejected class, rejected context)", "log-prob (nats)", func(r results.ToyF1bRow) float64 { return r.LogpRejected }},
+	}
+	twoContexts := false
+	for _, r := range rows {
+		twoContexts = twoContexts || !math.IsNaN(r.Top1MassRejected)
+	}
+	if twoContexts {
+		metrics = append(metrics,
+			toyMetric{"top-1 mass of x− (rejected context)", "max_v p(v|x−)", func(r results.ToyF1bRow) float64 { return r.Top1MassRejected }},
+			toyMetric{"top-1 mass of x+ (chosen context)", "max_v p(v|x+)", func(r results.ToyF1bRow) float64 { return r.Top1Mass }})
+	} else { // records written before top1_mass_rejected existed
+		metrics = append(metrics,
+			toyMetric{"top-1 mass", "max_v p_v", func(r results.ToyF1bRow) float64 { return r.Top1Mass }},
+			toyMetric{"entropy", "H(p) (nats)", func(r results.ToyF1bRow) float64 { return r.Entropy }})
 	}
 	var panels []*plot.Plot
 	var legend []legendItem
@@ -353,11 +365,55 @@ func figF1b(v *sweepView) ([]*figure, string) {
 		}
 		panels = append(panels, p)
 	}
-	caption := "Multi-step toy: the softmax model trained with DPO-style steps (ungated, solid) and with each gate " +
-		"(dashed); mean over seeds with a 95 % Student-t band. Look for log p(y⁺) falling and top-1 mass rising " +
-		"under plain DPO, and less of both when gated."
+	caption := "Multi-step toy (docs/method.md, F1b): DPO on one preference pair of the softmax toy, ungated (solid) and " +
+		"with each gate (dashed); mean over seeds with a 95 % Student-t band. "
+	if twoContexts {
+		caption += "y⁺ is scored in its context x⁺ and y⁻ in its own context x⁻ (same peak class, y⁻ in a valley). " +
+			"The squeezing signature is the top-1 mass of x⁻ rising while log p(y⁻|x⁻) falls: pushing down the unlikely " +
+			"y⁻ moves mass onto the argmax of x⁻. " + toyF1bMeasured(rows, methods)
+	} else {
+		caption += "These records predate the two-context toy (no top1_mass_rejected column): chosen and rejected share " +
+			"one context, where DPO moves only their two logits and cannot show squeezing."
+	}
 	return []*figure{newFigure("F1b", "F1b_toy_multistep", "F1b: multi-step toy, DPO vs gates", caption,
 		grid(panels, 2), vg.Points(250), vg.Points(165), legend)}, ""
+}
+
+// toyF1bMeasured states the measured top-1 mass of x⁻ at the first and
+// last recorded step, mean over seeds, per method.
+func toyF1bMeasured(rows []results.ToyF1bRow, methods []string) string {
+	last := map[string]int{}
+	for _, r := range rows {
+		last[r.Method] = max(last[r.Method], r.Step)
+	}
+	var parts []string
+	for _, m := range methods {
+		var a, b []float64
+		for _, r := range rows {
+			if r.Method == m && r.Step == 0 {
+				a = append(a, r.Top1MassRejected)
+			}
+			if r.Method == m && r.Step == last[m] {
+				b = append(b, r.Top1MassRejected)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %.2f → %.2f", m, meanFinite(a), meanFinite(b)))
+	}
+	return "Measured top-1 mass of x⁻, step 0 → last step (mean over seeds): " + strings.Join(parts, "; ") + "."
+}
+
+func meanFinite(v []float64) float64 {
+	s, n := 0.0, 0
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			s += x
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return s / float64(n)
 }
 
 // ---------------------------------------------------------------- F2

@@ -196,21 +196,6 @@ func TestSkipReasons(t *testing.T) {
 	}
 }
 
-// TestToyF1Shape checks the toy record F1 is drawn from has the shape
-// SCIENCE.md §6 requires: in row 3 the argmax ends above 0.95 and is the
-// only class that rises; in row 6 (gated) no class jumps.
-func TestToyF1Shape(t *testing.T) {
-	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1}, Steps: 5, EvalEvery: 5, Toy: true}); err != nil {
-		t.Fatal(err)
-	}
-	toy, err := results.LoadToyF1(filepath.Join(dir, results.ToyDir, results.ToyF1File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkToyShape(t, toy)
-}
-
 func checkToyShape(t *testing.T, toy *results.ToyF1) {
 	t.Helper()
 	if len(toy.Rows) != 6 {

@@ -87,8 +87,11 @@ type ToyF1bRow struct {
 	Step         int
 	LogpChosen   float64
 	LogpRejected float64
-	Top1Mass     float64
-	Entropy      float64
+	Top1Mass     float64 // of the chosen context x⁺
+	Entropy      float64 // of the chosen context x⁺
+	// Top1MassRejected is max_v p(v|x⁻) of the rejected context; NaN in
+	// files written before the column existed.
+	Top1MassRejected float64
 }
 
 // ProbeExampleRow is one row of probe_examples.csv.gz.
@@ -473,14 +476,14 @@ func LoadToyF1(path string) (*ToyF1, error) {
 
 // LoadToyF1b reads toy/toy_f1b.csv.
 func LoadToyF1b(path string) ([]ToyF1bRow, error) {
-	t, err := loadTable(path, ToyF1bColumns...)
+	t, err := loadTable(path, ToyF1bColumns[:7]...) // top1_mass_rejected is optional
 	if err != nil {
 		return nil, err
 	}
 	rows := make([]ToyF1bRow, 0, len(t.rows))
 	for i, rec := range t.rows {
-		var r ToyF1bRow
-		var errs [6]error
+		r := ToyF1bRow{Top1MassRejected: math.NaN()}
+		var errs [7]error
 		r.Method = t.str(rec, "method")
 		r.Seed, errs[0] = t.int(rec, "seed")
 		r.Step, errs[1] = t.int(rec, "step")
@@ -488,6 +491,9 @@ func LoadToyF1b(path string) ([]ToyF1bRow, error) {
 		r.LogpRejected, errs[3] = t.float(rec, "logp_rejected")
 		r.Top1Mass, errs[4] = t.float(rec, "top1_mass")
 		r.Entropy, errs[5] = t.float(rec, "entropy")
+		if t.has("top1_mass_rejected") {
+			r.Top1MassRejected, errs[6] = t.float(rec, "top1_mass_rejected")
+		}
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, t.errorf(i, err)
 		}

@@ -155,8 +155,11 @@ type ToyF1 struct {
 
 // ToyF1bColumns are the columns of toy/toy_f1b.csv: the multi-step toy
 // experiment, one row per (method, seed, step). method is "dpo" or a gate
-// description such as "ramp tau=0.01".
-var ToyF1bColumns = []string{"method", "seed", "step", "logp_chosen", "logp_rejected", "top1_mass", "entropy"}
+// description such as "ramp tau=0.01". logp_chosen is log p(y⁺|x⁺),
+// logp_rejected log p(y⁻|x⁻), top1_mass and entropy are of the chosen
+// context x⁺, top1_mass_rejected of the rejected context x⁻ (added
+// later: files without it still load, with NaN there).
+var ToyF1bColumns = []string{"method", "seed", "step", "logp_chosen", "logp_rejected", "top1_mass", "entropy", "top1_mass_rejected"}
 
 // ObjectiveSpec is the objective vocabulary of shared/golden/cases.toml.
 // Unused parameters are zero and omitted.
