@@ -98,7 +98,7 @@ func TestGenerateFixture(t *testing.T) {
 	if n := strings.Count(string(html), `src="data:image/png;base64,`); n != len(rep.Figures) {
 		t.Errorf("report.html embeds %d images, want %d", n, len(rep.Figures))
 	}
-	for _, want := range []string{"ramp τ=0.01 token", "summary.csv", "At matched train-probe margin", "F7</b>: one objective", "loss is NaN"} {
+	for _, want := range []string{"ramp τ=0.01 token", "summary.csv", "At matched train-probe reward margin L =", "F7</b>: one objective", "loss is NaN"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("report.html lacks %q", want)
 		}

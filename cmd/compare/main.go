@@ -71,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(sw.Cells) == 0 {
 		fmt.Fprintf(stderr, "compare: %s: no complete cells (expected cells/<id>/summary.json with status complete)\n", *in)
 	}
-	cmp := results.Compare(sw.Cells, results.CompareOptions{MarginLevels: lv})
+	cmp := results.CompareSweep(sw, results.CompareOptions{MarginLevels: lv})
 	fmt.Fprint(stdout, cmp.Markdown())
 	dir := *out
 	if dir == "" {
