@@ -706,8 +706,8 @@ type TableRow struct {
 	// NotReached, Failed and Unpaired are the seeds left out: a run did not
 	// reach the level, a run failed, a run had no partner.
 	NotReached, Failed, Unpaired int
-	Cells     []string
-	Rows      []ComparisonRow // the underlying rows, one per metric
+	Cells                        []string
+	Rows                         []ComparisonRow // the underlying rows, one per metric
 }
 
 // Table returns the wide rows of the comparison for one matching point
