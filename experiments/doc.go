@@ -91,7 +91,7 @@
 //
 // # Model presets (grid.arch)
 //
-//	transformer-xs  d_model 64,  2 heads, 2 layers   (SCIENCE.md §6b "d64")
+//	transformer-xs  d_model 64,  2 heads, 2 layers   (docs/method.md §9)
 //	transformer-s   d_model 128, 4 heads, 2 layers   (§6b "d128")
 //	transformer-m   d_model 256, 4 heads, 4 layers
 //	transformer-l   d_model 384, 6 heads, 6 layers
@@ -147,7 +147,7 @@
 // and the step. NaN or ±Inf (loss or gradient norm) fails the cell with
 // its stage, step and reason; the other cells go on.
 //
-// Probes (SCIENCE.md §5), at step 0 and every eval_every steps (and the
+// Probes (docs/method.md §5), at step 0 and every eval_every steps (and the
 // last step), teacher-forced and batched, no gradient: on the held-out
 // split every probe field present; on the train split chosen and rejected
 // (to track the train-probe margin, for comparisons at matched margin).
@@ -211,7 +211,7 @@
 // slower learning: at the largest train-probe margin all paired runs reach
 // it is +19.4, +27.3, +27.3 and +32.9 nats, only the last with an interval
 // above 0 at 3 seeds. Held-out reward accuracy stays near chance
-// (0.49–0.59) for every variant, as SCIENCE.md §6b found at this scale.
+// (0.49–0.59) for every variant, as docs/method.md §9 found at this scale.
 // The three SFT models took 22–25 s each; precomputing their reference
 // log-probs (800 sequences) 0.6–0.9 s. Probes cost 0.165 of the
 // preference-training time at eval_every 50 (goal 0.15). Exact numbers

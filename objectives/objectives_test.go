@@ -147,7 +147,7 @@ func maxAbs(v []float64) float64 {
 // TestGoldenObjectives: every golden case's loss, per-pair loss, per-pair
 // terms and metrics, recomputed from the case's four log-prob vectors,
 // match golden.json to 1e-12 relative to each quantity's max-abs
-// (SCIENCE.md §7 forward tolerance). The gated cases' logps are the
+// (docs/method.md §8 forward tolerance). The gated cases' logps are the
 // ungated values (the gate never changes a forward value), so this also
 // shows loss, rewards and metrics are unchanged by any gate.
 func TestGoldenObjectives(t *testing.T) { checkGoldenObjectives(t, "golden") }

@@ -1,4 +1,4 @@
-// Package plots draws the paper's figures (F1–F8 of SCIENCE.md §6) from the
+// Package plots draws the paper's figures (F1–F8 of docs/method.md §6) from the
 // records of a sweep directory, writes the gated-vs-ungated comparison, and
 // assembles report.html. Nothing here trains or computes a model: every
 // figure is read from the files pinned in results/schema.go, so a figure

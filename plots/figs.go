@@ -1,6 +1,6 @@
 package plots
 
-// The figure builders F1–F8 (SCIENCE.md §6). Each takes the loaded sweep and
+// The figure builders F1–F8 (docs/method.md §6). Each takes the loaded sweep and
 // returns its figures, or a reason why the records do not support it.
 
 import (

@@ -679,7 +679,7 @@ func (t *csvTable) errorf(row int, err error) error {
 }
 
 // Risers returns the classes whose probability is higher after the step
-// than before it (SCIENCE.md §6 F1: in row 3 only the argmax may rise).
+// than before it (docs/method.md §6 F1: in row 3 only the argmax may rise).
 func (r ToyF1Row) Risers() []int {
 	var out []int
 	for j := range r.Before {
