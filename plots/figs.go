@@ -501,7 +501,7 @@ func metricFigure(v *sweepView, id, stem, title, caption string, metrics []resul
 			}
 			xlabel := "step"
 			if marginX {
-				xlabel = "train-probe reward margin r(y+) − r(y−) (nats)"
+				xlabel = "train-probe reward margin r(y+) − r(y−) (nats of log-ratio, no β)"
 			}
 			p := newPanel(m.Label, xlabel, ylabel)
 			drawn := false
@@ -599,8 +599,10 @@ func figF3(v *sweepView) ([]*figure, string) {
 	}
 	mfigs := metricFigure(v, "F3", "F3_chosen_argmax_gap_margin", "F3 (margin on x): at matched preference margin",
 		"The same metrics against the train-probe reward margin instead of the step: a gate also slows how fast the "+
-			"margin grows, so compare the curves at equal x. At each margin level every seed is read at its first probe "+
-			"whose train margin reaches it (as in the comparison table), up to the largest level all seeds reach. A gated "+
+			"margin grows, so compare the curves at equal x. The margin is the train-probe r⁺ − r⁻ in nats of log-ratio "+
+			"(no β; TRL's rewards/margins in F8 carries β). At each margin level L every seed is read by linear "+
+			"interpolation between the two consecutive probes whose train margins bracket L (the comparison table's "+
+			"rule, docs/method.md §7), up to the largest level all seeds of the curve reach. A gated "+
 			"curve above the ungated one at the same margin is a real change in where the mass goes, not just slower learning.", mets, true)
 	return append(figs, mfigs...), ""
 }
@@ -1143,9 +1145,9 @@ func smooth(ys []float64, w int) []float64 {
 
 func figF8(v *sweepView) ([]*figure, string) {
 	cols := []struct{ col, label, unit string }{
-		{"rewards/chosen", "rewards/chosen = β·r(y+)", "nats"},
-		{"rewards/rejected", "rewards/rejected = β·r(y−)", "nats"},
-		{"rewards/margins", "rewards/margins", "nats"},
+		{"rewards/chosen", "rewards/chosen = β·r(y+) (with β)", "β × nats"},
+		{"rewards/rejected", "rewards/rejected = β·r(y−) (with β)", "β × nats"},
+		{"rewards/margins", "rewards/margins = β·(r(y+) − r(y−)) (with β)", "β × nats"},
 		{"rewards/accuracies", "rewards/accuracies", "fraction"},
 	}
 	var figs []*figure
@@ -1186,7 +1188,8 @@ func figF8(v *sweepView) ([]*figure, string) {
 		}
 		caption := fmt.Sprintf("Preference-stage training curves with TRL's names (train.csv), per optimizer step, "+
 			"centred moving average over %d steps, mean over seeds with a 95 %% band; ungated solid black, gated "+
-			"dashed. Look for the margin growing more slowly when gated, and rewards/chosen going negative "+
+			"dashed. TRL's rewards carry β (β times the log-ratio, batch mean), unlike the probe reward margin r⁺ − r⁻ "+
+			"of F3 and the comparison, which has no β. Look for the margin growing more slowly when gated, and rewards/chosen going negative "+
 			"(the chosen log-ratio falling) under plain DPO.", window)
 		figs = append(figs, newFigure("F8", cv.fileName("F8_trl_curves"), cv.titleFor("F8: training curves (TRL names)"),
 			caption, grid(panels, 2), vg.Points(250), vg.Points(160), legend))
