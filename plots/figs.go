@@ -761,7 +761,10 @@ func figF5(v *sweepView) ([]*figure, string) {
 				}
 				if atMargin {
 					title = "gated − ungated " + m.Label + " at matched margin"
-					ylabel = "Δ " + ylabel
+					ylabel = "gated − ungated"
+					if m.Unit != "" {
+						ylabel += " (" + m.Unit + ")"
+					}
 				}
 				p := newPanel(title, "gate threshold τ (log scale)", ylabel)
 				useLogX(p)
