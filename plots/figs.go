@@ -501,7 +501,7 @@ func metricFigure(v *sweepView, id, stem, title, caption string, metrics []resul
 			}
 			xlabel := "step"
 			if marginX {
-				xlabel = "train-probe reward margin r(y+) − r(y−) (nats of log-ratio, no β)"
+				xlabel = "train margin r+ − r− (nats, no β)"
 			}
 			p := newPanel(m.Label, xlabel, ylabel)
 			drawn := false
