@@ -1,7 +1,7 @@
 // Package models holds the models of gatedpo as Gorgonia graphs: the GPT
 // transformer pinned by shared/spec/transformer.md, a fixed-window MLP
-// language model, and the toy softmax model of docs/method.md (toy.go; its experiments are in
-// gatedpo/experiments/toy).
+// language model, and the toy softmax model of docs/method.md §4 (toy.go;
+// its experiments are in gatedpo/experiments/toy).
 //
 // # Language models
 //

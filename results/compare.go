@@ -1,6 +1,6 @@
 package results
 
-// This file compares gated with ungated cells (docs/method.md, "Comparison"):
+// This file compares gated with ungated cells (docs/method.md §7):
 // for every gated configuration, the paired-by-seed difference gated −
 // ungated of the final probe metrics, with a Student-t 95 % confidence
 // interval over seeds, and the same at matched train-probe margin (the

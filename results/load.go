@@ -120,7 +120,7 @@ type ProbeExampleRow struct {
 
 // Ungated reports whether a gate specification leaves the gradient
 // unchanged: kind "none" (or empty), or τ = 0, which is "off"
-// (docs/method.md, "The gate").
+// (docs/method.md §3).
 func (g GateSpec) Ungated() bool {
 	return g.Kind == "" || g.Kind == "none" || g.Tau == 0
 }

@@ -1,6 +1,6 @@
 package results
 
-// This file holds the matched-margin rule (docs/method.md, "Matched
+// This file holds the matched-margin rule (docs/method.md §7, "Matched
 // margin"): where a run is read when gated and ungated runs are compared
 // at equal train-probe reward margin L (nats of log-ratio, r⁺ − r⁻, no β).
 //

@@ -24,7 +24,7 @@ import (
 //	W ← W − lr·∇_W L
 //
 // For a softmax, ∇_z(−log p_k) = p − e_k, so a negative step changes
-// log p_j (j ≠ k) by η‖x‖²(p_j + p_k − ‖p‖²) to first order (docs/method.md,
+// log p_j (j ≠ k) by η‖x‖²(p_j + p_k − ‖p‖²) to first order (docs/method.md §3,
 // "Squeezing"): when p_k is small on a peaky distribution only the argmax
 // gains, and the gate scales that step by g(p_k).
 type Step struct {
