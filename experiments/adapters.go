@@ -15,7 +15,7 @@ var byteVocabSize = data.NewByteTokenizer().VocabSize()
 
 // seqExtraTokens is the room a row needs beyond max_prompt_tokens +
 // max_response_tokens: none, rows are prompt ++ response without BOS/EOS
-// (data.Limits AddBOS/AddEOS false, as SCIENCE.md §6b).
+// (data.Limits AddBOS/AddEOS false, as docs/method.md §9).
 const seqExtraTokens = 0
 
 // ParseObjective reads one [[grid.objective]] table with the objective

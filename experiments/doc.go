@@ -64,7 +64,7 @@
 //	checkpoint_every = 200        # steps; a killed cell resumes from its last checkpoint
 //	dtype = "float32"             # float32 | float64
 //	init_from = ""                # a checkpoint (models.Save format, HF models too) to start stage 1 from
-//	[toy]
+//	[toy]                         # the toy experiments of package experiments/toy
 //	run = false                   # also write toy/toy_f1.json and toy/toy_f1b.csv
 //	steps = 200                   # multi-step toy steps
 //	seeds = 3                     # multi-step toy seeds
@@ -91,8 +91,8 @@
 //
 // # Model presets (grid.arch)
 //
-//	transformer-xs  d_model 64,  2 heads, 2 layers   (SCIENCE.md §6b "d64")
-//	transformer-s   d_model 128, 4 heads, 2 layers   (§6b "d128")
+//	transformer-xs  d_model 64,  2 heads, 2 layers   (docs/method.md §9)
+//	transformer-s   d_model 128, 4 heads, 2 layers
 //	transformer-m   d_model 256, 4 heads, 4 layers
 //	transformer-l   d_model 384, 6 heads, 6 layers
 //	mlp-xs          8-token window, 32-dim embeddings, 128 hidden (tanh)
@@ -147,7 +147,7 @@
 // and the step. NaN or ±Inf (loss or gradient norm) fails the cell with
 // its stage, step and reason; the other cells go on.
 //
-// Probes (SCIENCE.md §5), at step 0 and every eval_every steps (and the
+// Probes (docs/method.md §5), at step 0 and every eval_every steps (and the
 // last step), teacher-forced and batched, no gradient: on the held-out
 // split every probe field present; on the train split chosen and rejected
 // (to track the train-probe margin, for comparisons at matched margin).
@@ -191,37 +191,9 @@
 //
 // # What the default grid shows
 //
-// Measured with BenchmarkDefaultSweep on the 2-core development machine
-// while other jobs shared it (load average ≈ 3–4): 15 cells in 2 min 46 s
-// wall, 0.98 cores used (our share of the machine), 1.96 cells in flight
-// on average (so close to 2 cores on an idle 2-core machine, about
-// 1.5 minutes). Held-out probe (100 pairs of the synthetic language,
-// every probe field), mean over the 3 seeds, step 0 → step 300:
-//
-//	gate             LP_chosen       LP_rejected     LP_argmax      gap          top-1 mass
-//	none (DPO)       −52.2 → −117.7  −55.2 → −123.4  −34.2 → −26.6  18.0 → 91.2  0.379 → 0.469
-//	ramp τ=1e-3      −52.2 → −98.7   −55.2 → −103.8  −34.2 → −21.5  18.0 → 77.2  0.379 → 0.488
-//	ramp τ=1e-2      −52.2 → −80.0   −55.2 → −82.8   −34.2 → −23.7  18.0 → 56.3  0.379 → 0.446
-//	sigmoid τ=1e-3   −52.2 → −80.0   −55.2 → −85.7   −34.2 → −20.3  18.0 → 59.7  0.379 → 0.513
-//	sigmoid τ=1e-2   −52.2 → −66.6   −55.2 → −70.7   −34.2 → −26.3  18.0 → 40.3  0.379 → 0.417
-//
-// Ungated DPO shows the whole squeezing signature: chosen and rejected
-// fall by ≈ 66 nats, the argmax and the top-1 mass rise, the gap grows
-// fivefold, and every other probe field loses probability (suppression
-// 1.0). Every gate keeps more chosen likelihood (comparison.md, paired by
-// seed, final probe: +19.1 nats ramp 1e-3 (95 % interval includes 0),
-// +37.7 ramp 1e-2, +37.7 sigmoid 1e-3, +51.1 sigmoid 1e-2) and a smaller
-// gap, while the argmax and the top-1 mass still rise. Part of the gain is
-// slower learning: at the largest train-probe margin all paired runs reach
-// it is +19.4, +27.3, +27.3 and +32.9 nats, only the last with an interval
-// above 0 at 3 seeds. Held-out reward accuracy stays near chance
-// (0.49–0.59) for every variant, as SCIENCE.md §6b found at this scale.
-// The three SFT models took 22–25 s each; precomputing their reference
-// log-probs (800 sequences) 0.6–0.9 s. Probes cost 0.165 of the
-// preference-training time at eval_every 50 (goal 0.15). Exact numbers
-// move a little with the numerical kernels and the synthetic generator
-// (both recorded in the provenance). BenchmarkDefaultSweep
-// (bench_test.go) reruns the grid and prints these numbers;
-// TestDefaultShowsSqueezing checks the signature on a finished sweep
+// The README's default-results section gives a default sweep's numbers
+// and the command that produced them. BenchmarkDefaultSweep
+// (bench_test.go) reruns the grid and prints them; TestDefaultShowsSqueezing
+// checks the squeezing signature on a finished sweep
 // (GATEDPO_DEFAULT_DIR=runs/default).
 package experiments

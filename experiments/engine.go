@@ -109,7 +109,7 @@ func (p *prefGraph) step(bt data.Batch, refC, refR []float64) (out trainOutput, 
 		return out, err
 	}
 	out.Loss, out.Metrics = res.Loss, res.Metrics
-	// gate statistics over the rejected response tokens (SCIENCE.md §3)
+	// gate statistics over the rejected response tokens (docs/method.md §3)
 	st := res.GateStats
 	out.Metrics["gate/mean_g"] = st.MeanG
 	out.Metrics["gate/frac_g_lt_0.5"] = st.FracLtHf
@@ -161,7 +161,7 @@ type seqStats struct {
 
 // positionStats returns, for one row of logits and the id it predicts,
 // log π(target), log max_v π(v), the entropy −Σ π log π and the collision
-// Σ π², accumulated in float64 (SCIENCE.md §5).
+// Σ π², accumulated in float64 (docs/method.md §5).
 func (p *probeGraph) positionStats(row any, target int) (lp, lmax, ent, col float64) {
 	var m, s, sx, s2 float64 // max logit; Σ e; Σ e·x; Σ e², e = exp(x − m)
 	switch r := row.(type) {

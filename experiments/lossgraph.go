@@ -129,7 +129,7 @@ func NewPrefGraph(policy models.LM, pairs, t int, opt PrefOptions) (pg *PrefGrap
 	lp := fwd.TokenLogps // [2B, T−1]
 	gated := lp
 	if opt.Objective.ReadsRejected() {
-		// SCIENCE.md §3: the gate acts on the policy's rejected per-token log-probs only.
+		// docs/method.md §3: the gate acts on the policy's rejected per-token log-probs only.
 		if gated, err = gating.Apply(opt.Gate, lp, pg.rejMask, fwd.TokenLogpMax); err != nil {
 			return nil, err
 		}

@@ -107,7 +107,7 @@ func maxAbsF(v []float64) float64 {
 
 // TestGoldenLossGraph: every case of cases.toml, through the transformer,
 // the gate and the objective, matches golden.json and grads_<id>.safetensors
-// within SCIENCE.md §7: values (loss, per-pair loss and terms, log-probs,
+// within docs/method.md §8: values (loss, per-pair loss and terms, log-probs,
 // metrics, continuous gates, gate statistics) to 1e-12 relative to each
 // quantity's max-abs; hard/none gates exactly; every parameter's gradient to
 // 1e-10 relative to the tensor's max-abs, with the golden's exact zeros
@@ -387,8 +387,8 @@ func TestSeqGraphSFT(t *testing.T) {
 }
 
 // TestPrefGraphFloat32: the golden weights rounded to float32 reproduce
-// the dpo and gated dpo losses and log-probs to 1e-4 relative (SCIENCE.md
-// §7, *_f32 weights).
+// the dpo and gated dpo losses and log-probs to 1e-4 relative (docs/method.md
+// §8, *_f32 weights).
 func TestPrefGraphFloat32(t *testing.T) {
 	dir := sharedGoldenDir(t)
 	batch, _ := LoadBatchJSON(filepath.Join(dir, "batch.json"))

@@ -7,7 +7,7 @@ import (
 
 // ArchPreset is a named model size. Transformers follow
 // ../shared/spec/transformer.md; MLPs are fixed-window neural LMs
-// (SCIENCE.md §4). The context length and vocabulary come from [data].
+// (docs/method.md §4). The context length and vocabulary come from [data].
 type ArchPreset struct {
 	Kind    string // "transformer" or "mlp"
 	DModel  int    // transformer width / MLP embedding size
@@ -20,7 +20,7 @@ type ArchPreset struct {
 
 // ArchPresets are the model sizes a grid's `arch` axis may name.
 //
-//	transformer-xs  d_model 64,  2 heads, 2 layers  (SCIENCE.md §6b "d64")
+//	transformer-xs  d_model 64,  2 heads, 2 layers  (docs/method.md §9)
 //	transformer-s   d_model 128, 4 heads, 2 layers  (§6b "d128")
 //	transformer-m   d_model 256, 4 heads, 4 layers
 //	transformer-l   d_model 384, 6 heads, 6 layers

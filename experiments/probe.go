@@ -69,7 +69,7 @@ func (f *fieldValues) lptok() float64 {
 // the reference log-probs of the probe pairs (so the probe rewards are
 // r = LP − LP at step 0, without β).
 //
-// Definitions (SCIENCE.md §5): lp_* are means over examples of summed
+// Definitions (docs/method.md §5): lp_* are means over examples of summed
 // log-probs; lptok_chosen the mean of per-example token means; top1_mass,
 // entropy and collision means over examples of per-example position
 // means; suppression the fraction of fields other than chosen whose mean

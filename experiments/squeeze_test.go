@@ -12,7 +12,7 @@ import (
 // TestSyntheticDefaultSqueezes trains one cell of the built-in default
 // grid end to end — seed 1, ungated DPO on the synthetic dataset with
 // transformer-xs (SFT 20 epochs, then 300 DPO steps; ≈ 25 s on one core)
-// — and checks the squeezing signature of SCIENCE.md §6b on the held-out
+// — and checks the squeezing signature (docs/method.md §5) on the held-out
 // probe set: chosen and rejected log-probs fall, the teacher-forced argmax
 // log-prob and the top-1 mass rise, and the gap argmax − chosen widens.
 // This is the end-to-end demonstration that the synthetic dataset is

@@ -1,4 +1,4 @@
-// Package gating implements the gated-gradient Op of SCIENCE.md §3: on the
+// Package gating implements the gated-gradient Op of docs/method.md §3: on the
 // policy's per-token log-probs of the rejected response,
 //
 //	lp̃_t = g_t·lp_t + (1 − g_t)·sg(lp_t)        (sg = stop-gradient)
@@ -49,7 +49,7 @@
 // SymDiff returns exactly that (a GateGrad node: the incoming gradient times
 // g, 1 outside the mask); the mask and the max log-probs get no gradient.
 //
-// Why it matters (SCIENCE.md §3): pushing down a class k of a softmax moves
+// Why it matters (docs/method.md §3): pushing down a class k of a softmax moves
 // log p_j by η(p_j + p_k − ‖p‖²) to first order, so when p_k is tiny on a
 // peaky distribution only the argmax gains, with a step that does not
 // shrink. The gate removes these full-size updates from low-probability

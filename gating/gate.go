@@ -7,7 +7,7 @@ import (
 )
 
 // OfLog returns the gate g for x = log p, the log of the probability the
-// gate reads (SCIENCE.md §3 table; golden README "Gates"):
+// gate reads (docs/method.md §3 table; golden README "Gates"):
 //
 //	none     1
 //	hard     1 if p ≥ τ else 0
@@ -92,7 +92,7 @@ func Values(s Spec, lp, lmax, mask []float64, n, m int, outside float64) ([]floa
 	return g, nil
 }
 
-// Stats are the gate statistics logged every train step (SCIENCE.md §3),
+// Stats are the gate statistics logged every train step (docs/method.md §3),
 // over the rejected response tokens of a batch, with the exact definitions
 // of the golden README (gate_stats).
 type Stats struct {

@@ -12,7 +12,7 @@ import (
 )
 
 // Apply inserts the gate into a graph on the policy's rejected per-token
-// log-probs and returns the gated node lp̃ (SCIENCE.md §3):
+// log-probs and returns the gated node lp̃ (docs/method.md §3):
 //
 //	lp̃_t = g_t·lp_t + (1 − g_t)·sg(lp_t)
 //
@@ -233,7 +233,7 @@ func (op *gateOp) DiffWRT(inputs int) []bool {
 // SymDiff returns the gradient of the gate's output with respect to lp.
 //
 // Derivation. The forward value is lp̃_t = g_t·lp_t + (1 − g_t)·sg(lp_t)
-// with g_t = g(sg(x_t)) a function of detached values only (SCIENCE.md §3).
+// with g_t = g(sg(x_t)) a function of detached values only (docs/method.md §3).
 // The stop-gradients make ∂g_t/∂lp = 0 and ∂sg(lp_t)/∂lp = 0, so
 //
 //	∂lp̃_t/∂lp_s = g_t·δ_ts   and   ∂L/∂lp_t = g_t · ∂L/∂lp̃_t,

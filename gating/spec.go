@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Gate kinds (SCIENCE.md §3). KindNone never changes a gradient.
+// Gate kinds (docs/method.md §3). KindNone never changes a gradient.
 const (
 	KindNone    = "none"
 	KindHard    = "hard"
@@ -17,7 +17,7 @@ const (
 	KindPower   = "power"
 )
 
-// Gate levels (SCIENCE.md §3).
+// Gate levels (docs/method.md §3).
 const (
 	// LevelToken computes one gate per rejected response token, from p_t.
 	LevelToken = "token"

@@ -81,7 +81,7 @@ func TestOptimMatchesTorch(t *testing.T) {
 				if d := math.Abs(info.GradNorm - c.norms[k]); d > 1e-12*c.norms[k]+tol {
 					t.Errorf("step %d: grad norm %v, torch %v", k+1, info.GradNorm, c.norms[k])
 				}
-				if want := torchOptimLR * cfg.Schedule.Factor(k+1); info.LR != want {
+				if want := torchOptimLR * hfLinearWithWarmup(k+1, torchOptimWarmup, torchOptimSteps); math.Abs(info.LR-want) > 1e-15*torchOptimLR {
 					t.Errorf("step %d: lr %v, want %v", k+1, info.LR, want)
 				}
 				for name, pair := range map[string][2][]float64{"a": {optTestFloats(a), c.afterA[k]}, "b": {optTestFloats(b), c.afterB[k]}} {
@@ -93,6 +93,49 @@ func TestOptimMatchesTorch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// hfLinearWithWarmup is the learning-rate multiplier of optimizer step k
+// (1-based) written out by hand, independently of Schedule.Factor: during
+// warm-up k/W (the documented choice of counting the step being taken,
+// where HuggingFace has s/W), then HuggingFace's
+// get_linear_schedule_with_warmup at its 0-based step s = k − 1:
+// max(0, (N − s)/(N − W)).
+func hfLinearWithWarmup(k, w, n int) float64 {
+	if k <= w {
+		return float64(k) / float64(w)
+	}
+	s := k - 1
+	return math.Max(0, float64(n-s)/float64(n-w))
+}
+
+// hfCosineWithWarmup is HuggingFace's get_cosine_schedule_with_warmup
+// (num_cycles 0.5) at 0-based step s = k − 1 after the same warm-up:
+// max(0, 0.5·(1 + cos(π·2·0.5·p))), p = (s − W)/(N − W).
+func hfCosineWithWarmup(k, w, n int) float64 {
+	if k <= w {
+		return float64(k) / float64(w)
+	}
+	p := float64(k-1-w) / float64(n-w)
+	return math.Max(0, 0.5*(1+math.Cos(math.Pi*2*0.5*p)))
+}
+
+// TestScheduleHandFormulas checks Schedule.Factor against the schedule
+// formulas written out by hand (hfLinearWithWarmup, hfCosineWithWarmup)
+// at every step of a 40-step run with 7 warm-up steps, 1e-15 relative.
+func TestScheduleHandFormulas(t *testing.T) {
+	const w, n = 7, 40
+	for k := 1; k <= n; k++ {
+		for _, c := range []struct {
+			kind ScheduleKind
+			want float64
+		}{{ScheduleLinear, hfLinearWithWarmup(k, w, n)}, {ScheduleCosine, hfCosineWithWarmup(k, w, n)}, {ScheduleConstant, math.Min(1, float64(k)/w)}} {
+			got := Schedule{Kind: c.kind, WarmupSteps: w, TotalSteps: n}.Factor(k)
+			if math.Abs(got-c.want) > 1e-15*math.Max(1, c.want) {
+				t.Errorf("%s step %d: factor %v, hand formula %v", c.kind, k, got, c.want)
+			}
+		}
 	}
 }
 

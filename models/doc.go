@@ -1,6 +1,7 @@
 // Package models holds the models of gatedpo as Gorgonia graphs: the GPT
 // transformer pinned by shared/spec/transformer.md, a fixed-window MLP
-// language model, and the toy softmax model of SCIENCE.md §4 (toy*.go).
+// language model, and the toy softmax model of docs/method.md §4 (toy.go;
+// its experiments are in gatedpo/experiments/toy).
 //
 // # Language models
 //
@@ -59,7 +60,7 @@
 // activation ("tanh" | "gelu"), max_seq_len. Its gradients are checked by
 // finite differences (no peer).
 //
-// # Verification (measured; tolerances from SCIENCE.md §7)
+// # Verification (measured; tolerances from docs/method.md §8)
 //
 //	golden forward, float64: logits, lp, lpmax ≤ 1.4e-15 rel   (tolerance 1e-12)
 //	golden sft/dpo gradients, every parameter ≤ 1.6e-15 rel, exact zeros exact (1e-10)

@@ -10,7 +10,7 @@ import (
 
 // TestGoldenFloat32 runs the golden forward and the sft/dpo gradients in
 // float32 from policy_f32.safetensors. Tolerance 1e-4 relative to each
-// tensor's max-abs (SCIENCE.md §7): the f32 weights are rounded copies
+// tensor's max-abs (docs/method.md §8): the f32 weights are rounded copies
 // (≈6e-8 relative) and float32 arithmetic through 2 layers with T = 20
 // accumulates ≈1e-7–1e-6 (observed ≤ 7e-7).
 func TestGoldenFloat32(t *testing.T) {

@@ -114,7 +114,7 @@ func runForward(t testing.TB, lm LM, ids [][]int) (logits, lp, lpmax []float64) 
 
 // TestGoldenForward checks the policy and reference forward passes against
 // golden/forward.safetensors. Tolerance 1e-12 relative to each tensor's
-// max-abs (SCIENCE.md §7): the computation is float64 with the same
+// max-abs (docs/method.md §8): the computation is float64 with the same
 // operation order as the peer up to summation order inside gemm, which
 // moves results by a few ulps (≈1e-15 relative).
 func TestGoldenForward(t *testing.T) {

@@ -115,7 +115,7 @@ func goldenCoefficients(t testing.TB, shared, caseID string, b goldenBatch) []fl
 
 // TestGoldenGradients checks every parameter's gradient of the golden sft
 // and dpo cases. Tolerance 1e-10 relative to each tensor's max-abs
-// (SCIENCE.md §7: float64 backprop through ~40 ops accumulates a few
+// (docs/method.md §8: float64 backprop through ~40 ops accumulates a few
 // hundred ulps at most; observed ≈1e-14). Where the golden gradient is
 // exactly zero (pad row of tok_emb, pos_emb rows ≥ 19, ids only at the
 // last real position) ours must be exactly zero too.

@@ -1,5 +1,5 @@
 // Package objectives implements the DPO-family preference objectives of
-// SCIENCE.md §2 as pure functions of per-sequence log-prob nodes: policy
+// docs/method.md §2 as pure functions of per-sequence log-prob nodes: policy
 // chosen pc, policy rejected pr (possibly gated upstream — the objective
 // cannot tell), reference chosen rc, reference rejected rr, and the
 // response lengths n⁺, n⁻, all [B] vectors. Nothing here knows what model

@@ -1,6 +1,6 @@
 package objectives
 
-// TRL metric names (SCIENCE.md §2 "Logged every train step").
+// TRL metric names (docs/method.md §2 "Logged every train step").
 const (
 	MetricRewardsChosen     = "rewards/chosen"     // mean β·r⁺
 	MetricRewardsRejected   = "rewards/rejected"   // mean β·r⁻

@@ -131,7 +131,7 @@ func maxAbs(v []float64) float64 {
 // TestGoldenObjectives: every golden case's loss, per-pair loss, per-pair
 // terms and metrics, recomputed from the case's four log-prob vectors,
 // match golden.json to 1e-12 relative to each quantity's max-abs
-// (SCIENCE.md §7 forward tolerance). The gated cases' logps are the
+// (docs/method.md §8 forward tolerance). The gated cases' logps are the
 // ungated values (the gate never changes a forward value), so this also
 // shows loss, rewards and metrics are unchanged by any gate.
 func TestGoldenObjectives(t *testing.T) { checkGoldenObjectives(t, "golden") }
@@ -186,9 +186,13 @@ func checkGoldenObjectives(t *testing.T, set string) {
 
 // TestObjectiveGradientsFD: for every objective (and the rpo norms, ipo
 // length normalisation and dpo label smoothing), dLoss/dpc and dLoss/dpr
-// from the graph match central finite differences of the plain-Go loss to
-// 1e-8 relative to max|grad| (step 1e-5 on values of order 10, losses of
-// order 30: truncation ~h²·|L”'| ≈ 1e-10, rounding ~1e-16·30/1e-5 ≈ 3e-10).
+// from the graph's backward pass match central finite differences of the
+// graph's own forward loss (re-evaluated at pc ± h, pr ± h) to 1e-8
+// relative to max|grad| (step 1e-5 on values of order 10, losses of order
+// 30: truncation ~h²·|L”'| ≈ 1e-10, rounding ~1e-16·30/1e-5 ≈ 3e-10). The
+// forward values themselves are pinned to the PyTorch goldens by
+// TestObjectivesGolden, so together they check the gradients of the
+// published formulas; pr is skipped for objectives that do not read it.
 func TestObjectiveGradientsFD(t *testing.T) {
 	lp := Logps{
 		PolicyChosen:      []float64{-43.4, -10.8, -58.2, -9.2},

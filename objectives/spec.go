@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Objective names (SCIENCE.md §2).
+// Objective names (docs/method.md §2).
 const (
 	DPO    = "dpo"
 	IPO    = "ipo"
@@ -31,7 +31,7 @@ const (
 	SFTNormToken = "token" // NLL = Σ_i(−pc_i) / Σ_i|y⁺_i|, the batch token mean
 )
 
-// Names lists the objectives in the order docs/method.md gives them:
+// Names lists the objectives in the order docs/method.md §2 gives them:
 // the DPO family, then the objectives built against likelihood
 // displacement, then sft.
 var Names = []string{DPO, IPO, CalDPO, RPO, SimPO, DPOP, APOZero, APODown, NCAPair, SFT}

@@ -1,4 +1,4 @@
-// Package plots draws the paper's figures (F1–F8 of SCIENCE.md §6) from the
+// Package plots draws the paper's figures (F1–F8 of docs/method.md §6) from the
 // records of a sweep directory, writes the gated-vs-ungated comparison, and
 // assembles report.html. Nothing here trains or computes a model: every
 // figure is read from the files pinned in results/schema.go, so a figure
@@ -26,14 +26,15 @@
 // name when the sweep has several (F2_mass_dynamics_d128.png).
 //
 //	F1   F1_toy_squeeze              toy/toy_f1.json: six rows × {before, after} × {linear, log y}
-//	F1b  F1b_toy_multistep           toy/toy_f1b.csv: log p(y+), log p(y−), top-1 mass, entropy vs step per method
+//	F1b  F1b_toy_multistep           toy/toy_f1b.csv: log p(y+|x+), log p(y−|x−), top-1 mass of x− and x+ vs step per method
 //	F2   F2_mass_dynamics            probe_fields.csv: mean ΔLP per category vs step; one panel per gate, ungated first
 //	F3   F3_chosen_argmax_gap        probe_metrics.csv: LP_chosen, LP_argmax, gap vs step
-//	F3   F3_chosen_argmax_gap_margin the same against the train-probe reward margin: at each level, every
-//	                                 seed is read at its first probe reaching it (as in the comparison)
+//	F3   F3_chosen_argmax_gap_margin the same against the train-probe reward margin (nats of log-ratio, no β):
+//	                                 each seed interpolated between the probes bracketing each level (docs/method.md §7)
 //	F4   F4_peakiness                probe_metrics.csv: top-1 mass and entropy vs step
 //	F5   F5_tau_sweep                final ΔLP_chosen, gap, suppression, reward accuracy vs τ (log x), plain DPO
-//	                                 as a black line and band; second row at matched train margin
+//	                                 as a black line and band; second row: paired gated − ungated at each τ's
+//	                                 common matched train margin (the comparison's "margin common")
 //	F6   F6_model_size               final metrics per arch (ordered by model size), ungated vs each gate
 //	F7   F7_objectives               final metrics per objective (ext-SFT→ for pipeline extended_sft)
 //	F8   F8_trl_curves               train.csv (stage pref): rewards/chosen, rewards/rejected, margins, accuracies
@@ -71,10 +72,14 @@
 // metric (ComparisonCSVColumns); comparison.md and report.html show one
 // table per pipeline and matching point: "final" (last probe), "margin
 // common" (the largest train margin every paired run reaches, per row),
-// and each fixed level (10, 20, 40 by default; a level nobody reaches is a
-// single line). Cells: mean paired difference gated − ungated [95 % CI],
-// "*" when the CI excludes 0, "n<2: no CI" with one paired seed, "not
-// reached" when no pair reached the level.
+// and each fixed level (10, 20, 40 nats of log-ratio by default; a level
+// nobody reaches is a single line), by the matched-margin rule of
+// docs/method.md §7 (results.Cell.AtMargin: linear interpolation between
+// the two probes that bracket the level). Cells: mean paired difference
+// gated − ungated [95 % CI], "*" when the CI excludes 0, "n<2: no CI" with
+// one paired seed, "not reached" when no pair reached the level. Each row
+// gives n and the seeds that failed, had no partner or did not reach the
+// level; failed cells and duplicate runs are listed.
 //
 // # report.html
 //

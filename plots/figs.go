@@ -1,6 +1,6 @@
 package plots
 
-// The figure builders F1–F8 (SCIENCE.md §6). Each takes the loaded sweep and
+// The figure builders F1–F8 (docs/method.md §6). Each takes the loaded sweep and
 // returns its figures, or a reason why the records do not support it.
 
 import (
@@ -304,14 +304,26 @@ func figF1b(v *sweepView) ([]*figure, string) {
 		}
 	}
 	sort.SliceStable(methods, func(i, j int) bool { return methods[i] == "dpo" && methods[j] != "dpo" })
-	metrics := []struct {
+	type toyMetric struct {
 		title, ylabel string
 		get           func(results.ToyF1bRow) float64
-	}{
-		{"log p(y+) (chosen class)", "log-prob (nats)", func(r results.ToyF1bRow) float64 { return r.LogpChosen }},
-		{"log p(y−) (rejected class)", "log-prob (nats)", func(r results.ToyF1bRow) float64 { return r.LogpRejected }},
-		{"top-1 mass", "max_v p_v", func(r results.ToyF1bRow) float64 { return r.Top1Mass }},
-		{"entropy", "H(p) (nats)", func(r results.ToyF1bRow) float64 { return r.Entropy }},
+	}
+	metrics := []toyMetric{
+		{"log p(y+|x+) (chosen class, chosen context)", "log-prob (nats)", func(r results.ToyF1bRow) float64 { return r.LogpChosen }},
+		{"log p(y−|x−) (rejected class, rejected context)", "log-prob (nats)", func(r results.ToyF1bRow) float64 { return r.LogpRejected }},
+	}
+	twoContexts := false
+	for _, r := range rows {
+		twoContexts = twoContexts || !math.IsNaN(r.Top1MassRejected)
+	}
+	if twoContexts {
+		metrics = append(metrics,
+			toyMetric{"top-1 mass of x− (rejected context)", "max_v p(v|x−)", func(r results.ToyF1bRow) float64 { return r.Top1MassRejected }},
+			toyMetric{"top-1 mass of x+ (chosen context)", "max_v p(v|x+)", func(r results.ToyF1bRow) float64 { return r.Top1Mass }})
+	} else { // records written before top1_mass_rejected existed
+		metrics = append(metrics,
+			toyMetric{"top-1 mass", "max_v p_v", func(r results.ToyF1bRow) float64 { return r.Top1Mass }},
+			toyMetric{"entropy", "H(p) (nats)", func(r results.ToyF1bRow) float64 { return r.Entropy }})
 	}
 	var panels []*plot.Plot
 	var legend []legendItem
@@ -353,11 +365,55 @@ func figF1b(v *sweepView) ([]*figure, string) {
 		}
 		panels = append(panels, p)
 	}
-	caption := "Multi-step toy: the softmax model trained with DPO-style steps (ungated, solid) and with each gate " +
-		"(dashed); mean over seeds with a 95 % Student-t band. Look for log p(y⁺) falling and top-1 mass rising " +
-		"under plain DPO, and less of both when gated."
+	caption := "Multi-step toy (docs/method.md, F1b): DPO on one preference pair of the softmax toy, ungated (solid) and " +
+		"with each gate (dashed); mean over seeds with a 95 % Student-t band. "
+	if twoContexts {
+		caption += "y⁺ is scored in its context x⁺ and y⁻ in its own context x⁻ (same peak class, y⁻ in a valley). " +
+			"The squeezing signature is the top-1 mass of x⁻ rising while log p(y⁻|x⁻) falls: pushing down the unlikely " +
+			"y⁻ moves mass onto the argmax of x⁻. " + toyF1bMeasured(rows, methods)
+	} else {
+		caption += "These records predate the two-context toy (no top1_mass_rejected column): chosen and rejected share " +
+			"one context, where DPO moves only their two logits and cannot show squeezing."
+	}
 	return []*figure{newFigure("F1b", "F1b_toy_multistep", "F1b: multi-step toy, DPO vs gates", caption,
 		grid(panels, 2), vg.Points(250), vg.Points(165), legend)}, ""
+}
+
+// toyF1bMeasured states the measured top-1 mass of x⁻ at the first and
+// last recorded step, mean over seeds, per method.
+func toyF1bMeasured(rows []results.ToyF1bRow, methods []string) string {
+	last := map[string]int{}
+	for _, r := range rows {
+		last[r.Method] = max(last[r.Method], r.Step)
+	}
+	var parts []string
+	for _, m := range methods {
+		var a, b []float64
+		for _, r := range rows {
+			if r.Method == m && r.Step == 0 {
+				a = append(a, r.Top1MassRejected)
+			}
+			if r.Method == m && r.Step == last[m] {
+				b = append(b, r.Top1MassRejected)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %.2f → %.2f", m, meanFinite(a), meanFinite(b)))
+	}
+	return "Measured top-1 mass of x⁻, step 0 → last step (mean over seeds): " + strings.Join(parts, "; ") + "."
+}
+
+func meanFinite(v []float64) float64 {
+	s, n := 0.0, 0
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			s += x
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return s / float64(n)
 }
 
 // ---------------------------------------------------------------- F2
@@ -445,7 +501,7 @@ func metricFigure(v *sweepView, id, stem, title, caption string, metrics []resul
 			}
 			xlabel := "step"
 			if marginX {
-				xlabel = "train-probe reward margin r(y+) − r(y−) (nats)"
+				xlabel = "train margin r+ − r− (nats, no β)"
 			}
 			p := newPanel(m.Label, xlabel, ylabel)
 			drawn := false
@@ -479,57 +535,28 @@ func metricFigure(v *sweepView, id, stem, title, caption string, metrics []resul
 	return figs
 }
 
-// marginBand aggregates metric against the train-probe margin, the way the
-// comparison matches runs: at each of 31 levels L from 0 to the largest
-// margin every seed of the group reaches, each seed contributes its metric
-// at the first probe whose train margin is ≥ L; the band is the mean and
-// 95 % interval over seeds at each L.
+// marginBand aggregates metric against the train-probe margin with the
+// comparison's matched-margin rule (results.Cell.AtMargin): at each of 31
+// levels L from 0 to the largest margin every seed of the group reaches,
+// each seed contributes its metric on the main split interpolated between
+// the two consecutive probes whose train margins bracket L; the band is
+// the mean and 95 % interval over seeds at each L.
 func marginBand(g *results.Group, metric string) band {
-	type curve struct{ margin, y []float64 }
-	var curves []curve
 	lmax := math.Inf(1)
 	for _, c := range g.Cells {
-		ms := results.SplitTrain
-		if len(c.ProbeSplits()) == 1 {
-			ms = c.MainSplit()
-		}
-		steps, marg := c.ProbeSeries(ms, "reward_margin")
-		var cv curve
-		best := math.Inf(-1)
-		for i, s := range steps {
-			r, ok := c.ProbeAt(c.MainSplit(), s)
-			if !ok || math.IsNaN(marg[i]) {
-				continue
-			}
-			y, ok := r.Values[metric]
-			if !ok {
-				continue
-			}
-			cv.margin, cv.y = append(cv.margin, marg[i]), append(cv.y, y)
-			best = math.Max(best, marg[i])
-		}
-		if len(cv.margin) == 0 {
-			continue
-		}
-		curves = append(curves, cv)
-		lmax = math.Min(lmax, best)
+		lmax = math.Min(lmax, c.MaxMargin())
 	}
 	var b band
-	if len(curves) == 0 || !(lmax > 0) || math.IsInf(lmax, 0) {
+	if len(g.Cells) == 0 || !(lmax > 0) || math.IsInf(lmax, 0) {
 		return b
 	}
 	const levels = 30
 	for i := 0; i <= levels; i++ {
 		l := lmax * float64(i) / levels
 		var ys []float64
-		for _, cv := range curves {
-			for k, m := range cv.margin {
-				if m >= l {
-					if !math.IsNaN(cv.y[k]) {
-						ys = append(ys, cv.y[k])
-					}
-					break
-				}
+		for _, c := range g.Cells {
+			if y, ok := c.ValueAt(c.MainSplit(), metric, c.AtMargin(l)); ok {
+				ys = append(ys, y)
 			}
 		}
 		if len(ys) == 0 {
@@ -564,8 +591,10 @@ func figF3(v *sweepView) ([]*figure, string) {
 	}
 	mfigs := metricFigure(v, "F3", "F3_chosen_argmax_gap_margin", "F3 (margin on x): at matched preference margin",
 		"The same metrics against the train-probe reward margin instead of the step: a gate also slows how fast the "+
-			"margin grows, so compare the curves at equal x. At each margin level every seed is read at its first probe "+
-			"whose train margin reaches it (as in the comparison table), up to the largest level all seeds reach. A gated "+
+			"margin grows, so compare the curves at equal x. The margin is the train-probe r⁺ − r⁻ in nats of log-ratio "+
+			"(no β; TRL's rewards/margins in F8 carries β). At each margin level L every seed is read by linear "+
+			"interpolation between the two consecutive probes whose train margins bracket L (the comparison table's "+
+			"rule, docs/method.md §7), up to the largest level all seeds of the curve reach. A gated "+
 			"curve above the ungated one at the same margin is a real change in where the mass goes, not just slower learning.", mets, true)
 	return append(figs, mfigs...), ""
 }
@@ -583,35 +612,33 @@ func figF4(v *sweepView) ([]*figure, string) {
 
 // ---------------------------------------------------------------- F5
 
-// pointStats is the mean and 95 % interval over seeds of one metric of a group
-// at its final probe or at matched margin.
-func pointStats(g *results.Group, metric string, level float64) results.Interval {
+// pointStats is the mean and 95 % interval over seeds of one metric of a
+// group at its final probe.
+func pointStats(g *results.Group, metric string) results.Interval {
 	var xs []float64
 	for _, c := range g.Cells {
-		split := c.MainSplit()
-		var step int
-		var ok bool
-		if level == 0 {
-			var r results.ProbeMetricRow
-			r, ok = c.FinalProbe(split)
-			step = r.Step
-		} else {
-			ms := "train"
-			if len(c.ProbeSplits()) == 1 {
-				ms = split
-			}
-			step, ok = c.FirstStepReaching(ms, "reward_margin", level)
-		}
-		if !ok {
-			continue
-		}
-		if r, ok := c.ProbeAt(split, step); ok {
-			if x, ok := r.Values[metric]; ok && !math.IsNaN(x) {
-				xs = append(xs, x)
-			}
+		if x, ok := c.ValueAt(c.MainSplit(), metric, c.FinalPoint()); ok {
+			xs = append(xs, x)
 		}
 	}
 	return results.TInterval(xs, 0.95)
+}
+
+// matchedDiff is the comparison's "margin common" entry for one gated
+// group: the paired-by-seed difference gated − ungated of metric at the
+// largest train margin every paired run reaches (results.CommonMargin),
+// and that level (0 and N = 0 when there is none).
+func matchedDiff(g, base *results.Group, metric string) (results.Interval, float64) {
+	lvl := results.CommonMargin(g, base)
+	if lvl == 0 {
+		return results.Interval{}, 0
+	}
+	for _, r := range results.CompareGroup(g, base, results.MarginCommon, lvl, 0.95) {
+		if r.Metric.Column == metric {
+			return r.Diff, lvl
+		}
+	}
+	return results.Interval{}, lvl
 }
 
 // errPoints draws means with vertical 95 % error bars at xs, joined by a line.
@@ -698,31 +725,38 @@ func figF5(v *sweepView) ([]*figure, string) {
 		if !multi {
 			continue
 		}
-		// The matched-margin row uses the largest level every ungated seed reaches.
-		level := 0.0
+		// Bottom row (matched margin): for each gated group, the comparison's
+		// "margin common" entry: paired by seed, gated − ungated at the
+		// largest train margin every paired run of that group reaches.
+		matched := false
 		if cv.base != nil {
-			for _, l := range results.DefaultMarginLevels {
-				if pointStats(cv.base, "dlp_chosen", l).N == len(cv.base.Cells) {
-					level = l
+			for _, k := range order {
+				for _, g := range fams[k] {
+					matched = matched || results.CommonMargin(g, cv.base) > 0
 				}
 			}
 		}
-		rowsAt := []float64{0}
-		if level > 0 {
-			rowsAt = append(rowsAt, level)
+		rows := []bool{false}
+		if matched {
+			rows = append(rows, true)
 		}
 		var panels [][]*plot.Plot
 		var legend []legendItem
-		for ri, lvl := range rowsAt {
+		var levels []string
+		for ri, atMargin := range rows {
 			var row []*plot.Plot
 			for mi, m := range f5Metrics {
 				title := m.Label + " (final probe)"
-				if lvl > 0 {
-					title = strings.TrimPrefix(m.Label, "final ") + fmt.Sprintf(" at train margin %g", lvl)
-				}
-				ylabel := strings.TrimPrefix(m.Label, "final ")
+				ylabel := m.Label
 				if m.Unit != "" {
 					ylabel += " (" + m.Unit + ")"
+				}
+				if atMargin {
+					title = "gated − ungated " + m.Label + " at matched margin"
+					ylabel = "gated − ungated"
+					if m.Unit != "" {
+						ylabel += " (" + m.Unit + ")"
+					}
 				}
 				p := newPanel(title, "gate threshold τ (log scale)", ylabel)
 				useLogX(p)
@@ -734,8 +768,20 @@ func figF5(v *sweepView) ([]*figure, string) {
 					var ivs []results.Interval
 					for _, g := range gs {
 						xs = append(xs, g.Gate.Tau)
-						ivs = append(ivs, pointStats(g, m.Column, lvl))
 						tmin, tmax = math.Min(tmin, g.Gate.Tau), math.Max(tmax, g.Gate.Tau)
+						if !atMargin {
+							ivs = append(ivs, pointStats(g, m.Column))
+							continue
+						}
+						iv, lvl := matchedDiff(g, cv.base, m.Column)
+						ivs = append(ivs, iv)
+						if mi == 0 {
+							lv := "—"
+							if lvl > 0 {
+								lv = fmt.Sprintf("%.3g", lvl)
+							}
+							levels = append(levels, fmt.Sprintf("%s τ=%g: L = %s (n = %d)", familyLabel(g.Gate), g.Gate.Tau, lv, iv.N))
+						}
 					}
 					st := methodStyle(false, fi)
 					errPoints(p, xs, ivs, st)
@@ -749,22 +795,30 @@ func figF5(v *sweepView) ([]*figure, string) {
 				}
 				if cv.base != nil {
 					st := methodStyle(true, 0)
-					hband(p, tmin/2, tmax*2, pointStats(cv.base, m.Column, lvl), st)
+					if atMargin {
+						hband(p, tmin/2, tmax*2, results.Interval{N: 1, Mean: 0}, st)
+					} else {
+						hband(p, tmin/2, tmax*2, pointStats(cv.base, m.Column), st)
+					}
 					if ri == 0 && mi == 0 {
 						legend = append(legend, legendItem{fmt.Sprintf("τ = 0: DPO (ungated), %d seeds, 95 %% band", len(cv.base.Cells)), []plot.Thumbnailer{lineThumb(st)}})
 					}
 				}
 				p.X.Min, p.X.Max = tmin/2, tmax*2
-				fractionRange(p, m.Column)
+				if !atMargin {
+					fractionRange(p, m.Column)
+				}
 				row = append(row, p)
 			}
 			panels = append(panels, row)
 		}
 		caption := "Gate-threshold sweep: each metric at the final held-out probe against τ (log x), mean over seeds " +
 			"with 95 % Student-t error bars; the black line and band are plain DPO (τ = 0). "
-		if level > 0 {
-			caption += fmt.Sprintf("Bottom row: the same at the first probe where the train reward margin reaches %g "+
-				"(seeds that never reach it are left out). ", level)
+		if matched {
+			caption += "Bottom row: paired by seed, gated − ungated at matched train-probe reward margin (the black line " +
+				"is 0), as in comparison.md's \"margin common\" rows: for each τ the level L is the largest train margin " +
+				"r⁺ − r⁻ (nats of log-ratio, no β) that every paired run reaches, and each run is read by linear " +
+				"interpolation between the two probes that bracket L. Levels: " + strings.Join(levels, "; ") + ". "
 		}
 		caption += "Look for ΔLP_chosen rising and the gap shrinking as τ grows, and at what τ reward accuracy starts to suffer."
 		var flat []*plot.Plot
@@ -918,7 +972,7 @@ func categoryFigure(v *sweepView, id, stem, title, caption, what string,
 						continue
 					}
 					xs = append(xs, float64(ci)+off)
-					ivs = append(ivs, pointStats(g, m.Column, 0))
+					ivs = append(ivs, pointStats(g, m.Column))
 				}
 				st := methodStyle(sr.ungated, sr.idx)
 				errPoints(p, xs, ivs, st)
@@ -1086,9 +1140,9 @@ func smooth(ys []float64, w int) []float64 {
 
 func figF8(v *sweepView) ([]*figure, string) {
 	cols := []struct{ col, label, unit string }{
-		{"rewards/chosen", "rewards/chosen = β·r(y+)", "nats"},
-		{"rewards/rejected", "rewards/rejected = β·r(y−)", "nats"},
-		{"rewards/margins", "rewards/margins", "nats"},
+		{"rewards/chosen", "rewards/chosen = β·r(y+) (with β)", "β × nats"},
+		{"rewards/rejected", "rewards/rejected = β·r(y−) (with β)", "β × nats"},
+		{"rewards/margins", "rewards/margins = β·(r(y+) − r(y−)) (with β)", "β × nats"},
 		{"rewards/accuracies", "rewards/accuracies", "fraction"},
 	}
 	var figs []*figure
@@ -1129,7 +1183,8 @@ func figF8(v *sweepView) ([]*figure, string) {
 		}
 		caption := fmt.Sprintf("Preference-stage training curves with TRL's names (train.csv), per optimizer step, "+
 			"centred moving average over %d steps, mean over seeds with a 95 %% band; ungated solid black, gated "+
-			"dashed. Look for the margin growing more slowly when gated, and rewards/chosen going negative "+
+			"dashed. TRL's rewards carry β (β times the log-ratio, batch mean), unlike the probe reward margin r⁺ − r⁻ "+
+			"of F3 and the comparison, which has no β. Look for the margin growing more slowly when gated, and rewards/chosen going negative "+
 			"(the chosen log-ratio falling) under plain DPO.", window)
 		figs = append(figs, newFigure("F8", cv.fileName("F8_trl_curves"), cv.titleFor("F8: training curves (TRL names)"),
 			caption, grid(panels, 2), vg.Points(250), vg.Points(160), legend))

@@ -35,7 +35,7 @@ func hex(s string) color.NRGBA {
 	return color.NRGBA{R: r, G: g, B: b, A: 255}
 }
 
-// CategoryColor is the colour of each probe category (SCIENCE.md §5).
+// CategoryColor is the colour of each probe category (docs/method.md §5).
 var CategoryColor = map[string]color.NRGBA{
 	results.CategoryChosen:     hex("#1f77b4"), // blue
 	results.CategoryChosenLike: hex("#8ec5ea"), // light blue

@@ -153,7 +153,7 @@ func Generate(sweepDir string, opt Options) (*Report, error) {
 	if len(opt.Only) > 0 {
 		return rep, nil
 	}
-	rep.Comparison = results.Compare(sw.Cells, results.CompareOptions{MarginLevels: opt.MarginLevels})
+	rep.Comparison = results.CompareSweep(sw, results.CompareOptions{MarginLevels: opt.MarginLevels})
 	if !opt.NoComparison {
 		if rep.ComparisonFiles, err = rep.Comparison.WriteFiles(opt.OutDir); err != nil {
 			return nil, err
@@ -266,8 +266,19 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 	if c := rep.Comparison; c != nil {
 		d.CompNote = fmt.Sprintf("Paired by seed: mean of (gated − ungated) over seeds with the same settings, "+
 			"[%g %% CI, Student t, df = n − 1]; n = paired seeds (n = 2 gives t = %.1f: wide); * and bold: the CI "+
-			"excludes 0. Held-out probe metrics; ΔLP_chosen and gap in nats.", c.Confidence*100, results.TQuantile((1+c.Confidence)/2, 1))
+			"excludes 0. Held-out probe metrics; ΔLP_chosen and gap in nats. Matched margin L: the train-probe reward "+
+			"margin r⁺ − r⁻ in nats of log-ratio (no β; TRL's rewards/margins carries β), each run read by linear "+
+			"interpolation between the two consecutive probes that bracket L; only seeds where both runs reach L count "+
+			"(\"not reached\" counts the others); step g/u is the mean interpolated step. Only complete cells are "+
+			"compared: \"failed\" counts seeds whose gated or ungated run failed, \"unpaired\" seeds with a complete run "+
+			"on one side only (docs/method.md).", c.Confidence*100, results.TQuantile((1+c.Confidence)/2, 1))
 		d.CompNotes = c.Notes
+		for _, f := range c.FailedCells {
+			d.CompNotes = append(d.CompNotes, "failed cell "+f.ID+" (not compared): "+f.Reason)
+		}
+		for _, dp := range c.Duplicates {
+			d.CompNotes = append(d.CompNotes, "duplicate run "+dp.ID+" set aside (same context, gate and seed); counted the newer "+dp.Kept)
+		}
 		for _, p := range c.Pipelines() {
 			for _, at := range c.Points() {
 				var rows []results.TableRow
@@ -289,12 +300,12 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 					showSettings = showSettings || tr.Context.Variant != ""
 				}
 				t := htmlTable{Title: "Pipeline " + p + ": " + results.PointTitle(at),
-					Header: []string{"arch", "dataset", "objective", "settings", "gate", "n", "step g/u"}}
+					Header: []string{"arch", "dataset", "objective", "settings", "gate", "n", "failed", "unpaired", "step g/u"}}
 				if !showSettings {
 					t.Header = append(t.Header[:3], t.Header[4:]...)
 				}
 				if at != "final" {
-					t.Header = append(t.Header, "reached")
+					t.Header = append(t.Header, "reached", "not reached")
 				}
 				for _, m := range results.CompareMetrics {
 					h := m.Label
@@ -305,12 +316,13 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 				}
 				for _, tr := range rows {
 					row := []htmlCell{{Text: tr.Context.Arch}, {Text: tr.Context.Dataset}, {Text: tr.Context.Objective},
-						{Text: dash(tr.Context.Variant)}, {Text: tr.GateLabel}, {Text: fmt.Sprint(tr.N)}, {Text: dash(tr.Steps)}}
+						{Text: dash(tr.Context.Variant)}, {Text: tr.GateLabel}, {Text: fmt.Sprint(tr.N)},
+						{Text: fmt.Sprint(tr.Failed)}, {Text: fmt.Sprint(tr.Unpaired)}, {Text: dash(tr.Steps)}}
 					if !showSettings {
 						row = append(row[:3], row[4:]...)
 					}
 					if at != "final" {
-						row = append(row, htmlCell{Text: tr.Reached})
+						row = append(row, htmlCell{Text: tr.Reached}, htmlCell{Text: fmt.Sprint(tr.NotReached)})
 					}
 					for i, cell := range tr.Cells {
 						cls := ""

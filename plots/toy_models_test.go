@@ -1,65 +1,62 @@
 package plots_test
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
+	"gatedpo/experiments/toy"
 	"gatedpo/gating"
-	"gatedpo/models"
 	"gatedpo/plots"
 	"gatedpo/plots/fixture"
 	"gatedpo/results"
 )
 
-// TestToyFiguresFromModel writes the toy records the way the sweep does,
-// from the toy model itself (models.ToyF1, models.ToyF1b), checks F1's
-// numbers — row 3: the argmax ends above 0.95 and is the only class that
-// rises; row 6 (gated): no class jumps — and draws F1 and F1b from them.
-func TestToyFiguresFromModel(t *testing.T) {
-	rows, err := models.ToyF1(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toy := &results.ToyF1{Seed: 1}
-	for _, r := range rows {
-		toy.Rows = append(toy.Rows, results.ToyF1Row(r))
-	}
-	checkToyShape(t, toy)
-
+// writeRealToy writes the toy records exactly as a sweep does (toy.Write:
+// the real toy model, not a fixture) into a fixture sweep directory, with
+// F1b for DPO and F1's gate, 2 seeds of steps steps.
+func writeRealToy(t *testing.T, steps int) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1}, Steps: 5, EvalEvery: 5}); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, results.ToyDir), 0o755); err != nil {
+	if err := toy.Write(dir, steps, 2, []gating.Spec{toy.F1Gate}); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(toy)
-	if err := os.WriteFile(filepath.Join(dir, results.ToyDir, results.ToyF1File), b, 0o644); err != nil {
+	return dir
+}
+
+// TestToyFiguresFromModel loads the real toy's records, checks F1's shape
+// (checkToyShape) and F1b's squeezing from the CSV — under "dpo" the top-1
+// mass of the rejected context x⁻ rises by more than 0.08 for every seed,
+// under the gate it ends at least 0.05 below DPO's — and draws F1 and F1b.
+func TestToyFiguresFromModel(t *testing.T) {
+	const steps = 100
+	dir := writeRealToy(t, steps)
+	sw, err := results.LoadSweep(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := models.DefaultToyF1bConfig()
-	cfg.Steps = 30
-	var csv strings.Builder
-	csv.WriteString(strings.Join(results.ToyF1bColumns, ",") + "\n")
-	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	for _, gate := range []gating.Spec{{Kind: gating.KindNone, Level: gating.LevelToken, Temperature: 1, Alpha: 0.5}, models.ToyF1Gate} {
-		for seed := uint64(1); seed <= 2; seed++ {
-			pts, err := models.ToyF1b(cfg, seed, gate)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range pts {
-				csv.WriteString(strings.Join([]string{models.ToyF1bMethod(gate), strconv.FormatUint(seed, 10), strconv.Itoa(p.Step),
-					g(p.LogpChosen), g(p.LogpRejected), g(p.Top1Mass), g(p.Entropy)}, ",") + "\n")
-			}
+	checkToyShape(t, sw.ToyF1)
+	first, last := map[string]results.ToyF1bRow{}, map[string]results.ToyF1bRow{}
+	for _, r := range sw.ToyF1b {
+		k := r.Method + "/" + results.FormatInt(r.Seed)
+		if r.Step == 0 {
+			first[k] = r
+		}
+		if r.Step == steps {
+			last[k] = r
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, results.ToyDir, results.ToyF1bFile), []byte(csv.String()), 0o644); err != nil {
-		t.Fatal(err)
+	gated := toy.Method(toy.F1Gate)
+	for _, seed := range []string{"1", "2"} {
+		d0, d, g := first["dpo/"+seed], last["dpo/"+seed], last[gated+"/"+seed]
+		if !(d.Top1MassRejected > d0.Top1MassRejected+0.08) {
+			t.Errorf("seed %s: dpo top1_mass_rejected %v → %v, want a rise above 0.08", seed, d0.Top1MassRejected, d.Top1MassRejected)
+		}
+		if !(g.Top1MassRejected < d.Top1MassRejected-0.05) {
+			t.Errorf("seed %s: %s ends at top1_mass_rejected %v, dpo at %v", seed, gated, g.Top1MassRejected, d.Top1MassRejected)
+		}
 	}
 	rep, err := plots.Generate(dir, plots.Options{Only: []string{"F1", "F1b"}, Formats: []string{"png"}, DPI: 60})
 	if err != nil {
@@ -68,4 +65,17 @@ func TestToyFiguresFromModel(t *testing.T) {
 	if len(rep.Figures) != 2 || len(rep.Skipped) != 0 {
 		t.Fatalf("drew %d figures, skipped %v; want F1 and F1b", len(rep.Figures), rep.Skipped)
 	}
+}
+
+// TestToyF1Shape checks the real toy's F1 record (as the sweep writes and
+// results.LoadToyF1 reads it) has the shape docs/method.md describes: in
+// row 3 the argmax ends above 0.95 and is the only class that rises; in
+// row 6 (gated) no class jumps.
+func TestToyF1Shape(t *testing.T) {
+	dir := writeRealToy(t, 1)
+	f1, err := results.LoadToyF1(filepath.Join(dir, results.ToyDir, results.ToyF1File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkToyShape(t, f1)
 }

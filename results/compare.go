@@ -1,16 +1,19 @@
 package results
 
-// This file compares gated with ungated cells (SCIENCE.md §6): for every
-// gated configuration, the paired-by-seed difference gated − ungated of the
-// final probe metrics, with a Student-t 95 % confidence interval over seeds,
-// and the same at matched train-probe margin.
+// This file compares gated with ungated cells (docs/method.md §7):
+// for every gated configuration, the paired-by-seed difference gated −
+// ungated of the final probe metrics, with a Student-t 95 % confidence
+// interval over seeds, and the same at matched train-probe margin (the
+// rule of match.go).
 //
 // Pairing. Two cells are partners when their resolved configurations are
 // equal except for the gate and nothing else (same arch, dataset, pipeline,
 // objective with its parameters, data/train/model tables) and they share a
 // seed. The ungated partner is a cell whose gate is "none" (or, when the
-// context has no such cell, a gate with τ = 0, which SCIENCE.md §3 defines
-// as off).
+// context has no such cell, a gate with τ = 0, which is off). Only complete
+// cells are compared; each row counts the seeds that failed or had no
+// partner, and the comparison lists the failed cells and the duplicates
+// LoadSweep set aside.
 
 import (
 	"encoding/csv"
@@ -43,8 +46,9 @@ var CompareMetrics = []CompareMetric{
 	{Column: "reward_acc", Label: "reward acc"},
 }
 
-// DefaultMarginLevels are the train-probe reward margins (r⁺ − r⁻, nats,
-// without β) at which the comparison matches gated and ungated runs.
+// DefaultMarginLevels are the train-probe reward margins at which the
+// comparison matches gated and ungated runs, in nats of log-ratio
+// (r⁺ − r⁻ summed over the response, without β).
 var DefaultMarginLevels = []float64{10, 20, 40}
 
 // CompareOptions configures Compare. The zero value uses the defaults.
@@ -58,40 +62,11 @@ type CompareOptions struct {
 // MarginCommon is the matching point "largest common margin": for each gated
 // configuration, the level is the largest train-probe margin that every
 // paired run (gated and ungated, every seed) reaches, i.e. the smallest of
-// their maximum margins; each run is read at the first probe where it
-// reaches that level. Tiny runs that never reach 10 nats still get a
-// matched-margin comparison this way. The level is in ComparisonRow.MarginLevel.
+// their maximum margins (CommonMargin); each run is read there by the
+// matched-margin rule (Cell.AtMargin). Tiny runs that never reach 10 nats
+// still get a matched-margin comparison this way. The level is in
+// ComparisonRow.MarginLevel.
 const MarginCommon = "margin common"
-
-// commonMargin returns the MarginCommon level of a gated group and its
-// baseline over their common seeds (0 when there is none or it is ≤ 0).
-func commonMargin(g, base *Group) float64 {
-	useed := map[int]*Cell{}
-	for _, c := range base.Cells {
-		useed[c.Config.Seed] = c
-	}
-	level := math.Inf(1)
-	for _, gc := range g.Cells {
-		uc := useed[gc.Config.Seed]
-		if uc == nil {
-			continue
-		}
-		for _, c := range []*Cell{gc, uc} {
-			_, ms := c.ProbeSeries(marginSplit(c), "reward_margin")
-			best := math.Inf(-1)
-			for _, m := range ms {
-				if !math.IsNaN(m) {
-					best = math.Max(best, m)
-				}
-			}
-			level = math.Min(level, best)
-		}
-	}
-	if math.IsInf(level, 0) || !(level > 0) {
-		return 0
-	}
-	return level
-}
 
 // Interval is a mean with a two-sided Student-t confidence interval.
 type Interval struct {
@@ -164,18 +139,21 @@ type ComparisonRow struct {
 	Context     Context
 	Gate        GateSpec
 	GateLabel   string
-	At          string  // "final" or "margin 10" (first train probe with margin ≥ 10)
-	MarginLevel float64 // 0 for "final"
+	At          string  // "final", "margin 10" (matched-margin rule at L = 10) or MarginCommon
+	MarginLevel float64 // L in nats of log-ratio; 0 for "final"
 	Metric      CompareMetric
 	Seeds       []int     // the paired seeds used
 	Gated       float64   // mean over the paired seeds
 	Ungated     float64   // mean over the paired seeds
 	Diff        Interval  // paired differences gated − ungated
-	StepGated   float64   // mean probe step used for the gated cells
-	StepUngated float64   // mean probe step used for the ungated cells
+	StepGated   float64   // mean step read for the gated cells (interpolated at a margin level)
+	StepUngated float64   // mean step read for the ungated cells
 	Note        string    // "n<2: no CI", "not reached (gated 0/3, ungated 3/3)", ...
 	Split       string    // probe split the metric is read from
-	Reached     [2]string // "k/n" seeds that reached the margin level: gated, ungated ("" for final)
+	Reached     [2]string // "k/n" paired seeds that reached the margin level: gated, ungated ("" for final)
+	NotReached  int       // paired seeds left out because a run did not reach the level (0 for final)
+	Failed      int       // seeds whose gated or ungated run failed (no complete partner pair)
+	Unpaired    int       // seeds with a complete run on one side only and no failure on the other
 }
 
 // Comparison is the whole gated-vs-ungated comparison of a sweep.
@@ -183,7 +161,9 @@ type Comparison struct {
 	Rows         []ComparisonRow
 	MarginLevels []float64
 	Confidence   float64
-	Notes        []string // gated configurations without an ungated partner, and the like
+	Notes        []string      // gated configurations without an ungated partner, and the like
+	FailedCells  []SkippedCell // failed cells (id and reason), not compared
+	Duplicates   []Duplicate   // cells set aside as duplicates of a newer complete run
 }
 
 // GateLabel describes a gate in a few words, e.g. "ramp τ=0.01 token" or
@@ -445,8 +425,25 @@ func Baseline(groups []*Group, contextKey string) *Group {
 	return fallback
 }
 
-// Compare builds the gated-vs-ungated comparison of a sweep's complete cells.
+// Compare builds the gated-vs-ungated comparison of complete cells (no
+// failure accounting: see CompareSweep).
 func Compare(cells []*Cell, opt CompareOptions) *Comparison {
+	return compare(cells, nil, opt)
+}
+
+// CompareSweep builds the comparison of a loaded sweep: its complete cells,
+// with each row counting the seeds whose run failed (Sweep.Failed) or had
+// no partner, and the failed cells and duplicates listed.
+func CompareSweep(sw *Sweep, opt CompareOptions) *Comparison {
+	cmp := compare(sw.Cells, sw.Failed, opt)
+	for _, c := range sw.Failed {
+		cmp.FailedCells = append(cmp.FailedCells, SkippedCell{ID: c.ID, Reason: failureReason(c.Summary)})
+	}
+	cmp.Duplicates = sw.Duplicates
+	return cmp
+}
+
+func compare(cells, failed []*Cell, opt CompareOptions) *Comparison {
 	if opt.MarginLevels == nil {
 		opt.MarginLevels = DefaultMarginLevels
 	}
@@ -455,6 +452,14 @@ func Compare(cells []*Cell, opt CompareOptions) *Comparison {
 	}
 	cmp := &Comparison{MarginLevels: opt.MarginLevels, Confidence: opt.Confidence}
 	groups := GroupCells(cells)
+	failedSeeds := map[string]map[int]bool{} // context key + gate key → seeds
+	for _, c := range failed {
+		k := ContextKey(c.Config) + "\x00" + GateKey(c.Config.Gate)
+		if failedSeeds[k] == nil {
+			failedSeeds[k] = map[int]bool{}
+		}
+		failedSeeds[k][c.Config.Seed] = true
+	}
 	for _, g := range groups {
 		if g.Gate.Ungated() {
 			continue
@@ -465,72 +470,92 @@ func Compare(cells []*Cell, opt CompareOptions) *Comparison {
 				g.Context.Label(), GateLabel(g.Gate)))
 			continue
 		}
-		cmp.Rows = append(cmp.Rows, compareGroup(g, base, "final", 0, opt.Confidence)...)
+		nFailed, nUnpaired := seedAccount(g, base,
+			failedSeeds[g.Context.Key+"\x00"+GateKey(g.Gate)], failedSeeds[base.Context.Key+"\x00"+GateKey(base.Gate)])
+		var rows []ComparisonRow
+		rows = append(rows, CompareGroup(g, base, "final", 0, opt.Confidence)...)
 		for _, lvl := range opt.MarginLevels {
-			cmp.Rows = append(cmp.Rows, compareGroup(g, base, "margin "+cmpFmtG(lvl), lvl, opt.Confidence)...)
+			rows = append(rows, CompareGroup(g, base, "margin "+cmpFmtG(lvl), lvl, opt.Confidence)...)
 		}
 		if !opt.NoCommonMargin {
-			if lvl := commonMargin(g, base); lvl > 0 {
-				cmp.Rows = append(cmp.Rows, compareGroup(g, base, MarginCommon, lvl, opt.Confidence)...)
+			if lvl := CommonMargin(g, base); lvl > 0 {
+				rows = append(rows, CompareGroup(g, base, MarginCommon, lvl, opt.Confidence)...)
 			}
 		}
+		for i := range rows {
+			rows[i].Failed, rows[i].Unpaired = nFailed, nUnpaired
+		}
+		cmp.Rows = append(cmp.Rows, rows...)
 	}
 	return cmp
 }
 
-// marginSplit is the split whose reward_margin defines "matched margin":
-// the train probe when the cell has it.
-func marginSplit(c *Cell) string {
-	for _, s := range c.ProbeSplits() {
-		if s == SplitTrain {
-			return s
+// seedAccount counts the seeds of a gated group and its baseline that are
+// not paired: failed (either side's run failed and the pair is not
+// complete) and unpaired (a complete run on one side, nothing on the other).
+func seedAccount(g, base *Group, failedG, failedU map[int]bool) (failed, unpaired int) {
+	have := func(gr *Group) map[int]bool {
+		m := map[int]bool{}
+		for _, c := range gr.Cells {
+			m[c.Config.Seed] = true
+		}
+		return m
+	}
+	hg, hu := have(g), have(base)
+	seeds := map[int]bool{}
+	for _, m := range []map[int]bool{hg, hu, failedG, failedU} {
+		for s := range m {
+			seeds[s] = true
 		}
 	}
-	return c.MainSplit()
-}
-
-// pickStep returns the probe step to read a cell at: its last probe for
-// "final", else the first probe whose train margin reaches level.
-func pickStep(c *Cell, level float64) (int, bool) {
-	if level == 0 {
-		r, ok := c.FinalProbe(c.MainSplit())
-		return r.Step, ok
-	}
-	return c.FirstStepReaching(marginSplit(c), "reward_margin", level)
-}
-
-func compareGroup(g, base *Group, at string, level, conf float64) []ComparisonRow {
-	bySeed := map[int]*Cell{}
-	for _, c := range base.Cells {
-		if _, dup := bySeed[c.Config.Seed]; !dup {
-			bySeed[c.Config.Seed] = c
+	for s := range seeds {
+		switch {
+		case hg[s] && hu[s]:
+		case failedG[s] || failedU[s]:
+			failed++
+		default:
+			unpaired++
 		}
 	}
+	return failed, unpaired
+}
+
+func failureReason(s CellSummary) string {
+	if f := s.Failure; f != nil {
+		return fmt.Sprintf("failed in %s at step %d: %s", f.Stage, f.Step, f.Reason)
+	}
+	return "failed"
+}
+
+// CompareGroup compares a gated group with its ungated baseline at one
+// matching point, one row per CompareMetrics metric: at the final probe
+// (level 0) or at margin level L by the matched-margin rule (Cell.AtMargin;
+// the mean is over the paired seeds where both runs reach L).
+func CompareGroup(g, base *Group, at string, level, conf float64) []ComparisonRow {
 	type pair struct {
 		seed   int
 		gc, uc *Cell
-		gs, us int
+		gp, up MarginPoint
 	}
 	var pairs []pair
-	var seedsBoth, reachedG, reachedU int
-	for _, gc := range g.Cells {
-		uc := bySeed[gc.Config.Seed]
-		if uc == nil {
-			continue
+	var reachedG, reachedU int
+	all := pairBySeed(g, base)
+	for _, p := range all {
+		gp, up := p.g.FinalPoint(), p.u.FinalPoint()
+		if level != 0 {
+			gp, up = p.g.AtMargin(level), p.u.AtMargin(level)
 		}
-		seedsBoth++
-		gs, gok := pickStep(gc, level)
-		us, uok := pickStep(uc, level)
-		if gok {
+		if gp.Reached {
 			reachedG++
 		}
-		if uok {
+		if up.Reached {
 			reachedU++
 		}
-		if gok && uok {
-			pairs = append(pairs, pair{gc.Config.Seed, gc, uc, gs, us})
+		if gp.Reached && up.Reached {
+			pairs = append(pairs, pair{p.seed, p.g, p.u, gp, up})
 		}
 	}
+	seedsBoth := len(all)
 	var rows []ComparisonRow
 	for _, m := range CompareMetrics {
 		row := ComparisonRow{
@@ -539,24 +564,20 @@ func compareGroup(g, base *Group, at string, level, conf float64) []ComparisonRo
 		}
 		if level != 0 {
 			row.Reached = [2]string{fmt.Sprintf("%d/%d", reachedG, seedsBoth), fmt.Sprintf("%d/%d", reachedU, seedsBoth)}
+			row.NotReached = seedsBoth - len(pairs)
 		}
 		var diffs, gv, uv, gsteps, usteps []float64
 		for _, p := range pairs {
 			split := p.gc.MainSplit()
-			gr, ok1 := p.gc.ProbeAt(split, p.gs)
-			ur, ok2 := p.uc.ProbeAt(split, p.us)
+			a, ok1 := p.gc.ValueAt(split, m.Column, p.gp)
+			b, ok2 := p.uc.ValueAt(split, m.Column, p.up)
 			if !ok1 || !ok2 {
-				continue
-			}
-			a, ok1 := gr.Values[m.Column]
-			b, ok2 := ur.Values[m.Column]
-			if !ok1 || !ok2 || math.IsNaN(a) || math.IsNaN(b) {
 				continue
 			}
 			row.Split = split
 			row.Seeds = append(row.Seeds, p.seed)
 			diffs, gv, uv = append(diffs, a-b), append(gv, a), append(uv, b)
-			gsteps, usteps = append(gsteps, float64(p.gs)), append(usteps, float64(p.us))
+			gsteps, usteps = append(gsteps, p.gp.Step), append(usteps, p.up.Step)
 		}
 		row.Diff = TInterval(diffs, conf)
 		row.Gated, row.Ungated = cmpMean(gv), cmpMean(uv)
@@ -595,6 +616,7 @@ var ComparisonCSVColumns = []string{
 	"at", "margin_level", "metric", "split", "n", "seeds",
 	"mean_gated", "mean_ungated", "diff_mean", "ci_lo", "ci_hi", "excludes_zero",
 	"step_gated", "step_ungated", "reached_gated", "reached_ungated", "note",
+	"not_reached", "failed", "unpaired",
 }
 
 // WriteCSV writes the comparison as comparison.csv.
@@ -619,6 +641,7 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 			cmpFmtG(r.Gated), cmpFmtG(r.Ungated), cmpFmtG(r.Diff.Mean), cmpFmtG(r.Diff.Lo), cmpFmtG(r.Diff.Hi),
 			strconv.FormatBool(r.Diff.ExcludesZero()),
 			cmpFmtG(r.StepGated), cmpFmtG(r.StepUngated), r.Reached[0], r.Reached[1], r.Note,
+			strconv.Itoa(r.NotReached), strconv.Itoa(r.Failed), strconv.Itoa(r.Unpaired),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -678,10 +701,13 @@ type TableRow struct {
 	GateLabel string
 	At        string
 	N         int    // paired seeds (the largest over metrics)
-	Steps     string // "gated/ungated" mean probe step used
+	Steps     string // "gated/ungated" mean step read (interpolated at a margin level)
 	Reached   string // "g k/n, u k/n": seeds that reached the margin, gated and ungated (margin rows)
-	Cells     []string
-	Rows      []ComparisonRow // the underlying rows, one per metric
+	// NotReached, Failed and Unpaired are the seeds left out: a run did not
+	// reach the level, a run failed, a run had no partner.
+	NotReached, Failed, Unpaired int
+	Cells                        []string
+	Rows                         []ComparisonRow // the underlying rows, one per metric
 }
 
 // Table returns the wide rows of the comparison for one matching point
@@ -701,6 +727,7 @@ func (c *Comparison) Table(at string) []TableRow {
 				tr.Cells = append(tr.Cells, FormatCell(r))
 			}
 			r0 := c.Rows[i]
+			tr.NotReached, tr.Failed, tr.Unpaired = r0.NotReached, r0.Failed, r0.Unpaired
 			if !math.IsNaN(r0.StepGated) {
 				tr.Steps = fmt.Sprintf("%.0f/%.0f", r0.StepGated, r0.StepUngated)
 			}
@@ -709,7 +736,7 @@ func (c *Comparison) Table(at string) []TableRow {
 			}
 			if at == MarginCommon {
 				// Every paired run reaches the common level by construction.
-				tr.Reached = "level " + strconv.FormatFloat(r0.MarginLevel, 'g', 3, 64)
+				tr.Reached = "L = " + strconv.FormatFloat(r0.MarginLevel, 'g', 3, 64) + " nats"
 			}
 			out = append(out, tr)
 		}
@@ -764,10 +791,10 @@ func PointTitle(at string) string {
 		return "At the final probe (matched step)"
 	}
 	if at == MarginCommon {
-		return "At the largest train-probe margin every paired run reaches (level per row)"
+		return "At the largest train-probe reward margin every paired run reaches (L per row, nats of log-ratio, no β)"
 	}
-	return "At matched train-probe margin " + strings.TrimPrefix(at, "margin ") +
-		" (first probe where the train reward margin r⁺ − r⁻ reaches it)"
+	return "At matched train-probe reward margin L = " + strings.TrimPrefix(at, "margin ") +
+		" nats of log-ratio (r⁺ − r⁻, no β; each run interpolated between the two probes that bracket L)"
 }
 
 // Markdown renders the comparison as Markdown: an explanation, then per
@@ -782,6 +809,13 @@ func (c *Comparison) Markdown() string {
 		"`*` marks an interval that excludes 0. Metrics are read on the held-out probe split (train split when "+
 		"a cell has no held-out probe). ΔLP_chosen and gap are in nats; top-1 mass, suppression and reward "+
 		"accuracy are fractions.\n\n", pct, TQuantile((1+c.Confidence)/2, 1))
+	b.WriteString("Matched margin (docs/method.md): the level L is the train-probe reward margin r⁺ − r⁻ in nats of " +
+		"log-ratio (summed over the response, without β; TRL's rewards/margins in train.csv is β times a batch " +
+		"mean of it). Each run is read where its train margin first crosses L, by linear interpolation between " +
+		"the two consecutive probes that bracket L (every metric and the step). Only seeds where both runs reach L " +
+		"count; \"not reached\" counts the others. step g/u is the mean step read. Only complete cells are " +
+		"compared: \"failed\" counts seeds whose gated or ungated run failed, \"unpaired\" seeds with a complete " +
+		"run on one side only.\n\n")
 	if len(c.Rows) == 0 {
 		b.WriteString("No gated cell with an ungated partner in this sweep: nothing to compare.\n\n")
 	}
@@ -806,12 +840,12 @@ func (c *Comparison) Markdown() string {
 			for _, tr := range rows {
 				showSettings = showSettings || tr.Context.Variant != ""
 			}
-			hdr := []string{"arch", "dataset", "objective", "settings", "gate", "n", "step g/u"}
+			hdr := []string{"arch", "dataset", "objective", "settings", "gate", "n", "failed", "unpaired", "step g/u"}
 			if !showSettings {
 				hdr = append(hdr[:3], hdr[4:]...)
 			}
 			if at != "final" {
-				hdr = append(hdr, "reached")
+				hdr = append(hdr, "reached", "not reached")
 			}
 			for _, m := range CompareMetrics {
 				h := m.Label
@@ -824,12 +858,12 @@ func (c *Comparison) Markdown() string {
 			b.WriteString(strings.Repeat("|---", len(hdr)) + "|\n")
 			for _, tr := range rows {
 				cells := []string{tr.Context.Arch, tr.Context.Dataset, tr.Context.Objective, cmpOrDash(tr.Context.Variant),
-					tr.GateLabel, strconv.Itoa(tr.N), cmpOrDash(tr.Steps)}
+					tr.GateLabel, strconv.Itoa(tr.N), strconv.Itoa(tr.Failed), strconv.Itoa(tr.Unpaired), cmpOrDash(tr.Steps)}
 				if !showSettings {
 					cells = append(cells[:3], cells[4:]...)
 				}
 				if at != "final" {
-					cells = append(cells, tr.Reached)
+					cells = append(cells, tr.Reached, strconv.Itoa(tr.NotReached))
 				}
 				cells = append(cells, tr.Cells...)
 				for i := range cells {
@@ -842,6 +876,18 @@ func (c *Comparison) Markdown() string {
 	}
 	for _, n := range c.Notes {
 		b.WriteString("- " + n + "\n")
+	}
+	if len(c.FailedCells) > 0 {
+		b.WriteString("\n## Failed cells (not compared)\n\n")
+		for _, f := range c.FailedCells {
+			b.WriteString("- `" + f.ID + "`: " + f.Reason + "\n")
+		}
+	}
+	if len(c.Duplicates) > 0 {
+		b.WriteString("\n## Duplicate runs (same context, gate and seed; the newest complete one is counted)\n\n")
+		for _, d := range c.Duplicates {
+			b.WriteString("- `" + d.ID + "`: set aside, counted `" + d.Kept + "`\n")
+		}
 	}
 	return b.String()
 }

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Sweep is a sweep directory read back from disk.
@@ -30,8 +31,18 @@ type Sweep struct {
 	SummaryRows   [][]string      // summary.csv rows, in file order
 	Cells         []*Cell         // complete cells, sorted by cell id
 	Skipped       []SkippedCell   // cells not used, with the reason
+	Failed        []*Cell         // failed cells with a readable config (also in Skipped); no records loaded
+	Duplicates    []Duplicate     // complete cells set aside: an older run of a (context, gate, seed) in Cells
 	ToyF1         *ToyF1          // toy/toy_f1.json (nil when absent)
 	ToyF1b        []ToyF1bRow     // toy/toy_f1b.csv (nil when absent)
+}
+
+// Duplicate is a complete cell that LoadSweep set aside because a newer
+// complete cell has the same context, gate and seed under another id (two
+// sweeps merged into one directory): the newer one, Kept, is counted.
+type Duplicate struct {
+	ID   string
+	Kept string
 }
 
 // SkippedCell names a cell directory that LoadSweep did not use and why.
@@ -49,6 +60,9 @@ type Cell struct {
 	Train   []TrainRow       // train.csv (nil when absent)
 	Probes  []ProbeMetricRow // probe_metrics.csv (nil when absent)
 	Fields  []ProbeFieldRow  // probe_fields.csv (nil when absent)
+	// Finished is the modification time of summary.json: which of two
+	// duplicate runs is newer.
+	Finished time.Time
 }
 
 // TrainRow is one row of train.csv. Values holds every numeric column by
@@ -87,8 +101,11 @@ type ToyF1bRow struct {
 	Step         int
 	LogpChosen   float64
 	LogpRejected float64
-	Top1Mass     float64
-	Entropy      float64
+	Top1Mass     float64 // of the chosen context x⁺
+	Entropy      float64 // of the chosen context x⁺
+	// Top1MassRejected is max_v p(v|x⁻) of the rejected context; NaN in
+	// files written before the column existed.
+	Top1MassRejected float64
 }
 
 // ProbeExampleRow is one row of probe_examples.csv.gz.
@@ -102,8 +119,8 @@ type ProbeExampleRow struct {
 }
 
 // Ungated reports whether a gate specification leaves the gradient
-// unchanged: kind "none" (or empty), or τ = 0, which SCIENCE.md §3 defines
-// as "off".
+// unchanged: kind "none" (or empty), or τ = 0, which is "off"
+// (docs/method.md §3).
 func (g GateSpec) Ungated() bool {
 	return g.Kind == "" || g.Kind == "none" || g.Tau == 0
 }
@@ -179,19 +196,6 @@ func (c *Cell) FinalProbe(split string) (ProbeMetricRow, bool) {
 		}
 	}
 	return best, ok
-}
-
-// FirstStepReaching returns the first probe step at which the metric on the
-// split is ≥ level (the "matched margin" step of SCIENCE.md §6), or false
-// when it never gets there.
-func (c *Cell) FirstStepReaching(split, metric string, level float64) (int, bool) {
-	steps, vals := c.ProbeSeries(split, metric)
-	for i, v := range vals {
-		if v >= level {
-			return steps[i], true
-		}
-	}
-	return 0, false
 }
 
 // CategorySeries returns, for one split and one category, the steps and the
@@ -292,12 +296,60 @@ func LoadSweep(dir string) (*Sweep, error) {
 		c, reason := loadCell(filepath.Join(dir, CellsDir, e.Name()))
 		if c == nil {
 			sw.Skipped = append(sw.Skipped, SkippedCell{ID: e.Name(), Reason: reason})
+			if fc := loadFailedCell(filepath.Join(dir, CellsDir, e.Name())); fc != nil {
+				sw.Failed = append(sw.Failed, fc)
+			}
 			continue
+		}
+		if st, err := os.Stat(filepath.Join(c.Dir, CellSummaryFile)); err == nil {
+			c.Finished = st.ModTime()
 		}
 		sw.Cells = append(sw.Cells, c)
 	}
 	sort.Slice(sw.Cells, func(i, j int) bool { return sw.Cells[i].ID < sw.Cells[j].ID })
+	sw.Cells, sw.Duplicates = dedupe(sw.Cells)
 	return sw, nil
+}
+
+// dedupe keeps, for each (context, gate, seed), the newest complete cell
+// (latest Finished; the larger id on a tie) and returns the others as
+// duplicates, in id order.
+func dedupe(cells []*Cell) ([]*Cell, []Duplicate) {
+	key := func(c *Cell) string {
+		return ContextKey(c.Config) + "\x00" + GateKey(c.Config.Gate) + "\x00" + strconv.Itoa(c.Config.Seed)
+	}
+	newest := map[string]*Cell{}
+	for _, c := range cells {
+		k := key(c)
+		if n := newest[k]; n == nil || c.Finished.After(n.Finished) || (c.Finished.Equal(n.Finished) && c.ID > n.ID) {
+			newest[k] = c
+		}
+	}
+	var kept []*Cell
+	var dups []Duplicate
+	for _, c := range cells {
+		if n := newest[key(c)]; n != c {
+			dups = append(dups, Duplicate{ID: c.ID, Kept: n.ID})
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept, dups
+}
+
+// loadFailedCell reads the summary and config of a cell whose summary says
+// "failed" (nil for any other cell or an unreadable config), so that the
+// comparison can count the seed as failed.
+func loadFailedCell(dir string) *Cell {
+	c := &Cell{ID: filepath.Base(dir), Dir: dir}
+	b, err := os.ReadFile(filepath.Join(dir, CellSummaryFile))
+	if err != nil || json.Unmarshal(b, &c.Summary) != nil || c.Summary.Status != StatusFailed {
+		return nil
+	}
+	if b, err = os.ReadFile(filepath.Join(dir, CellConfigFile)); err != nil || json.Unmarshal(b, &c.Config) != nil {
+		return nil
+	}
+	return c
 }
 
 // loadCell reads one cell directory; it returns nil and the reason when the
@@ -473,14 +525,14 @@ func LoadToyF1(path string) (*ToyF1, error) {
 
 // LoadToyF1b reads toy/toy_f1b.csv.
 func LoadToyF1b(path string) ([]ToyF1bRow, error) {
-	t, err := loadTable(path, ToyF1bColumns...)
+	t, err := loadTable(path, ToyF1bColumns[:7]...) // top1_mass_rejected is optional
 	if err != nil {
 		return nil, err
 	}
 	rows := make([]ToyF1bRow, 0, len(t.rows))
 	for i, rec := range t.rows {
-		var r ToyF1bRow
-		var errs [6]error
+		r := ToyF1bRow{Top1MassRejected: math.NaN()}
+		var errs [7]error
 		r.Method = t.str(rec, "method")
 		r.Seed, errs[0] = t.int(rec, "seed")
 		r.Step, errs[1] = t.int(rec, "step")
@@ -488,6 +540,9 @@ func LoadToyF1b(path string) ([]ToyF1bRow, error) {
 		r.LogpRejected, errs[3] = t.float(rec, "logp_rejected")
 		r.Top1Mass, errs[4] = t.float(rec, "top1_mass")
 		r.Entropy, errs[5] = t.float(rec, "entropy")
+		if t.has("top1_mass_rejected") {
+			r.Top1MassRejected, errs[6] = t.float(rec, "top1_mass_rejected")
+		}
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, t.errorf(i, err)
 		}
@@ -624,7 +679,7 @@ func (t *csvTable) errorf(row int, err error) error {
 }
 
 // Risers returns the classes whose probability is higher after the step
-// than before it (SCIENCE.md §6 F1: in row 3 only the argmax may rise).
+// than before it (docs/method.md §6 F1: in row 3 only the argmax may rise).
 func (r ToyF1Row) Risers() []int {
 	var out []int
 	for j := range r.Before {

@@ -70,7 +70,7 @@ const (
 	CategoryRandom     = "random"
 )
 
-// FieldCategory maps every probe field of SCIENCE.md §5 to its category.
+// FieldCategory maps every probe field of docs/method.md §5 to its category.
 var FieldCategory = map[string]string{
 	"chosen":             CategoryChosen,
 	"chosen_initial":     CategoryChosenLike,
@@ -103,7 +103,7 @@ var TrainColumns = []string{
 }
 
 // ProbeMetricColumns are the columns of probe_metrics.csv: the scalar mass
-// dynamics metrics of SCIENCE.md §5 on one probe split at one step.
+// dynamics metrics of docs/method.md §5 on one probe split at one step.
 // lp_* are means over examples of summed log-probs (nats); d* are changes
 // from step 0; gap = lp_argmax - lp_chosen; suppression is the fraction of
 // probe fields other than chosen whose mean ΔLP < 0; reward_acc and
@@ -155,7 +155,7 @@ var SummaryColumns = []string{
 	"top1_mass_0", "top1_mass_final", "suppression_final", "reward_acc_final",
 }
 
-// ToyF1Row is one row of the toy single-step experiment (SCIENCE.md §6 F1).
+// ToyF1Row is one row of the toy single-step experiment (docs/method.md §6 F1).
 type ToyF1Row struct {
 	Row         int       `json:"row"`          // 1..6
 	Title       string    `json:"title"`        // e.g. "negative on 11 next to the peak"
@@ -177,8 +177,11 @@ type ToyF1 struct {
 
 // ToyF1bColumns are the columns of toy/toy_f1b.csv: the multi-step toy
 // experiment, one row per (method, seed, step). method is "dpo" or a gate
-// description such as "ramp tau=0.01".
-var ToyF1bColumns = []string{"method", "seed", "step", "logp_chosen", "logp_rejected", "top1_mass", "entropy"}
+// description such as "ramp tau=0.01". logp_chosen is log p(y⁺|x⁺),
+// logp_rejected log p(y⁻|x⁻), top1_mass and entropy are of the chosen
+// context x⁺, top1_mass_rejected of the rejected context x⁻ (added
+// later: files without it still load, with NaN there).
+var ToyF1bColumns = []string{"method", "seed", "step", "logp_chosen", "logp_rejected", "top1_mass", "entropy", "top1_mass_rejected"}
 
 // ObjectiveSpec is the objective vocabulary of shared/golden/cases.toml.
 // Unused parameters are zero and omitted.

@@ -6,8 +6,10 @@
 // For every gated configuration it pairs each seed with the ungated cell of
 // the same settings and reports the mean difference gated − ungated of the
 // final held-out ΔLP_chosen, gap, top-1 mass, suppression and reward
-// accuracy with a Student-t 95 % interval over seeds, and the same at the
-// first probe where the train reward margin reaches each level. Exit
+// accuracy with a Student-t 95 % interval over seeds, and the same at each
+// matched train-probe margin level (nats of log-ratio, no β), each run
+// interpolated between the two probes that bracket it (docs/method.md §7);
+// every row counts failed, unpaired and not-reached seeds. Exit
 // status: 0 ok, 1 a file could not be written, 2 bad flags or an unreadable
 // sweep directory.
 package main
@@ -71,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(sw.Cells) == 0 {
 		fmt.Fprintf(stderr, "compare: %s: no complete cells (expected cells/<id>/summary.json with status complete)\n", *in)
 	}
-	cmp := results.Compare(sw.Cells, results.CompareOptions{MarginLevels: lv})
+	cmp := results.CompareSweep(sw, results.CompareOptions{MarginLevels: lv})
 	fmt.Fprint(stdout, cmp.Markdown())
 	dir := *out
 	if dir == "" {

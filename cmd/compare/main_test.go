@@ -20,7 +20,7 @@ func TestRun(t *testing.T) {
 	if rc := run([]string{"-in", dir, "-levels", "5,10"}, &so, &se); rc != 0 {
 		t.Fatalf("rc = %d, stderr %s", rc, se.String())
 	}
-	for _, want := range []string{"ramp τ=0.01 token", "At matched train-probe margin 5", "| 3 |", "wrote " + filepath.Join(dir, results.ComparisonCSVFile)} {
+	for _, want := range []string{"ramp τ=0.01 token", "At matched train-probe reward margin L = 5 nats", "| 3 |", "wrote " + filepath.Join(dir, results.ComparisonCSVFile)} {
 		if !strings.Contains(so.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, so.String())
 		}

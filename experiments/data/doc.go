@@ -21,7 +21,7 @@
 //     to Pair.Probes, where an empty string means "absent for this
 //     record". Auto-detection calls a prompt file with any probe field
 //     "probe"; an explicit "prompt" keeps probe-named fields in Extra.
-//     chosen_selfr is commentary, not a response (SCIENCE.md §5), and stays
+//     chosen_selfr is commentary, not a response (docs/method.md §5), and stays
 //     in Extra.
 //   - "hh" (Anthropic HH-RLHF raw, ../shared/data/hh-rlhf/*.jsonl.gz):
 //     chosen and rejected are whole dialogues. The prompt is their longest
@@ -75,7 +75,7 @@
 // ids are the same. Encode never adds specials and never maps text to
 // them; Decode skips them, so Decode(Encode(s)) == s for every string,
 // valid UTF-8 or not. BOS/EOS are added only by Encode (the pair encoder)
-// when Limits.AddBOS / AddEOS say so (default off, as in SCIENCE.md §6b):
+// when Limits.AddBOS / AddEOS say so (default off, as in docs/method.md §9):
 // BOS before the prompt, EOS after each response, both before truncation,
 // so a truncated side loses its special (TRL's convention).
 //
@@ -113,7 +113,7 @@
 // # Truncation and batches
 //
 // Encode truncates with Limits (DefaultLimits: 96 prompt, 96 response
-// tokens, SCIENCE.md §6b): the prompt keeps its end, responses and probes
+// tokens, docs/method.md §9): the prompt keeps its end, responses and probes
 // keep their start; the prompt keeps at least one token. MakeBatch lays
 // pairs out exactly as ../shared/golden/batch.json (tested against it):
 // rows prompt ++ response ++ pad, right padded to T (the longest row, or a
@@ -158,8 +158,8 @@
 // RejectedValleyProb 0.1.
 //
 // Why it squeezes. The head is flat, so a tiny model fitted by SFT stays
-// uncertain (top-1 mass ≈ 0.40, close to the 0.35 of SCIENCE.md §6b on
-// HH), and a chosen letter is the argmax less than a third of the time.
+// uncertain (top-1 mass ≈ 0.40 after SFT in the default grid), and a
+// chosen letter is the argmax less than a third of the time.
 // Chosen and rejected are nearly indistinguishable pair by pair: DPO's
 // cheapest way to raise the margin is to sharpen the distributions, which
 // lowers the rare valley letters of y⁻ most, moves mass to each

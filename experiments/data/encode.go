@@ -9,7 +9,7 @@ import (
 // to add. Zero limits mean "no limit".
 type Limits struct {
 	// MaxPromptTokens keeps the END of a longer prompt (the part next to
-	// the response). Default 96 (SCIENCE.md §6b: last 96 prompt bytes).
+	// the response). Default 96 (docs/method.md §9: last 96 prompt bytes).
 	MaxPromptTokens int
 	// MaxResponseTokens keeps the START of a longer response (chosen,
 	// rejected and every probe). Default 96.
@@ -23,7 +23,7 @@ type Limits struct {
 	AddEOS bool
 }
 
-// DefaultLimits are the limits of SCIENCE.md §6b: 96 prompt and 96
+// DefaultLimits are the limits of docs/method.md §9: 96 prompt and 96
 // response tokens, no BOS/EOS.
 func DefaultLimits() Limits { return Limits{MaxPromptTokens: 96, MaxResponseTokens: 96} }
 

@@ -39,7 +39,7 @@ type LoadOptions struct {
 	OnBadRecord string
 	// EvalFraction in [0, 1) is the share of usable pairs held out as Eval
 	// when the file has no "split" field (0 = none; 0.2 gives the 400/100
-	// split of SCIENCE.md §6b on hh-probe).
+	// split of hh-probe, docs/method.md §9).
 	EvalFraction float64
 	// Seed picks the held-out pairs (PCG, deterministic).
 	Seed uint64

@@ -62,7 +62,7 @@ func (d *Dataset) SkippedTotal() int {
 	return n
 }
 
-// Probe field names (SCIENCE.md §5; ../shared/data/README.md).
+// Probe field names (docs/method.md §5; ../shared/data/README.md).
 const (
 	FieldChosen             = "chosen"
 	FieldRejected           = "rejected"
@@ -76,11 +76,11 @@ const (
 	FieldIrrelevantHuman    = "irr_hum"
 	FieldRandomPermute      = "random_permute"
 	FieldRandomNonHuman     = "random_nonhum"
-	fieldChosenSelfRephrase = "chosen_selfr" // commentary, not probed (SCIENCE.md §5); kept in Extra
+	fieldChosenSelfRephrase = "chosen_selfr" // commentary, not probed (docs/method.md §5); kept in Extra
 )
 
 // AllProbeFields is every probe field the framework knows, in canonical
-// order (chosen, rejected, then the categories of SCIENCE.md §5).
+// order (chosen, rejected, then the categories of docs/method.md §5).
 var AllProbeFields = []string{
 	FieldChosen, FieldRejected,
 	FieldChosenInitial, FieldChosenSemantic, FieldChosenFormat,
@@ -89,7 +89,7 @@ var AllProbeFields = []string{
 	FieldRandomPermute, FieldRandomNonHuman,
 }
 
-// ProbeCategory maps every probe field to its category (SCIENCE.md §5),
+// ProbeCategory maps every probe field to its category (docs/method.md §5),
 // used for colours and grouping in figures.
 var ProbeCategory = map[string]string{
 	FieldChosen:           "chosen",

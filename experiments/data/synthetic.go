@@ -17,7 +17,7 @@ type SyntheticConfig struct {
 	// Seed fixes the language (every transition ranking) and the samples.
 	Seed uint64
 	// TrainPairs is the number of training pairs (default 400, as the
-	// hh-probe split of SCIENCE.md §6b).
+	// hh-probe split).
 	TrainPairs int
 	// EvalPairs is the number of held-out pairs (default 100; negative
 	// means none).
@@ -236,7 +236,7 @@ func (l *synLang) shuffleWords(s string) string {
 }
 
 // Synthetic generates the built-in dataset: no files, deterministic in
-// cfg, with every probe field of hh-probe (SCIENCE.md §5). Invalid knobs
+// cfg, with every probe field of hh-probe (docs/method.md §5). Invalid knobs
 // are a programming error and panic with the reason; check user-supplied
 // configs with Validate (or call SyntheticChecked).
 func Synthetic(cfg SyntheticConfig) *Dataset {

@@ -5,7 +5,7 @@ PyTorch peer (../shared/peer/tinygpt.py), independently of the Go pipeline.
     /usr/bin/python3 experiments/data/testdata/squeeze_peer.py /tmp/syn.jsonl [seed] [lr] [d_model] [n_heads] [warmup]
 
 The export holds the 400 training pairs then the 100 held-out ones. Setup
-of SCIENCE.md §6b: byte tokens (id = byte + 3, pad 0), TinyGPT d64, 2 heads,
+of docs/method.md §9: byte tokens (id = byte + 3, pad 0), TinyGPT d64, 2 heads,
 2 layers (or d_model/n_heads given); SFT on chosen 20 epochs (Adam 1e-3,
 batch 16); DPO beta 0.1, Adam lr (default 1e-3, linear warm-up of 10 steps), batch 8 pairs, 6 epochs (300
 steps), frozen reference. Prints held-out probe metrics every 50 steps and

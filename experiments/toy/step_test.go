@@ -1,4 +1,4 @@
-package models
+package toy
 
 import (
 	"math"
@@ -6,9 +6,10 @@ import (
 
 	"gatedpo/gating"
 	"gatedpo/graph"
+	"gatedpo/models"
 )
 
-func randomToy(t *testing.T, seed uint64, d, k int, scale float64) *Toy {
+func randomToy(t *testing.T, seed uint64, d, k int, scale float64) *models.Toy {
 	t.Helper()
 	rng := graph.NewRNG(seed)
 	x := make([]float64, d)
@@ -19,7 +20,7 @@ func randomToy(t *testing.T, seed uint64, d, k int, scale float64) *Toy {
 	for i := range w {
 		w[i] = scale * rng.NormFloat64()
 	}
-	toy, err := NewToy(x, w, d, k)
+	toy, err := models.NewToy(x, w, d, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +28,7 @@ func randomToy(t *testing.T, seed uint64, d, k int, scale float64) *Toy {
 }
 
 // toyLoss is the plain-Go single-step loss −Σ_pos log p_k + Σ_neg log p_k.
-func toyLoss(toy *Toy, pos, neg []int) float64 {
+func toyLoss(toy *models.Toy, pos, neg []int) float64 {
 	lp := toy.LogProbs()
 	l := 0.0
 	for _, k := range pos {
@@ -45,7 +46,7 @@ func toyLoss(toy *Toy, pos, neg []int) float64 {
 func TestToyGradientFD(t *testing.T) {
 	toy := randomToy(t, 1, 4, 12, 0.8)
 	for _, c := range []struct{ pos, neg []int }{{[]int{3}, nil}, {nil, []int{5}}, {[]int{2, 7}, []int{5}}} {
-		st, err := NewToyStep(toy, c.pos, c.neg, gating.DefaultSpec())
+		st, err := NewStep(toy, c.pos, c.neg, gating.DefaultSpec())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +84,7 @@ func TestToyGradientFD(t *testing.T) {
 func TestToyGatedGradient(t *testing.T) {
 	toy := randomToy(t, 2, 4, 12, 1.5)
 	neg := []int{4}
-	st, _ := NewToyStep(toy, nil, neg, gating.DefaultSpec())
+	st, _ := NewStep(toy, nil, neg, gating.DefaultSpec())
 	_, ungated, err := st.Gradient()
 	st.Close()
 	if err != nil {
@@ -102,7 +103,7 @@ func TestToyGatedGradient(t *testing.T) {
 				x -= mx
 			}
 			g := gate.OfLog(x)
-			st, err := NewToyStep(toy, nil, neg, gate)
+			st, err := NewStep(toy, nil, neg, gate)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +139,7 @@ func jumped(before, after []float64) []int {
 // has none. Row 1 raises class 21; row 2 lowers class 42.
 func TestToyF1Shape(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
-		rows, err := ToyF1(seed)
+		rows, err := F1(seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,35 +198,4 @@ func maxOf(v []float64) float64 {
 		m = math.Max(m, x)
 	}
 	return m
-}
-
-// TestToyF1b: the multi-step toy records Steps+1 points; ungated DPO
-// drives log p(y⁻) down by more than 2 nats; a ramp gate (τ = 0.01) stops
-// pushing y⁻ once it is unlikely, so y⁻ keeps more mass and y⁺ ends with
-// more (the mass the ungated push squeezes into the peak class).
-func TestToyF1b(t *testing.T) {
-	cfg := DefaultToyF1bConfig()
-	dpo, err := ToyF1b(cfg, 1, gating.DefaultSpec())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate := gating.Spec{Kind: gating.KindRamp, Tau: 0.01, Level: gating.LevelToken, Temperature: 1, Alpha: 0.5}
-	gated, err := ToyF1b(cfg, 1, gate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(dpo) != cfg.Steps+1 || len(gated) != cfg.Steps+1 || dpo[0] != gated[0] {
-		t.Fatalf("%d and %d points; first %+v vs %+v", len(dpo), len(gated), dpo[0], gated[0])
-	}
-	d, g := dpo[cfg.Steps], gated[cfg.Steps]
-	t.Logf("start %+v\nDPO   %+v\ngated %+v", dpo[0], d, g)
-	if !(d.LogpRejected < dpo[0].LogpRejected-2) {
-		t.Errorf("ungated DPO did not push y⁻ down: %+v → %+v", dpo[0], d)
-	}
-	if !(g.LogpRejected > d.LogpRejected) || !(g.LogpChosen > d.LogpChosen) {
-		t.Errorf("gate did not keep mass on y⁺ / y⁻: gated %+v vs DPO %+v", g, d)
-	}
-	if ToyF1bMethod(gate) != "ramp tau=0.01" || ToyF1bMethod(gating.DefaultSpec()) != "dpo" {
-		t.Error("method names")
-	}
 }
