@@ -22,12 +22,7 @@ type Cell struct {
 
 // Label is a short human description of the cell for progress lines.
 func (c *Cell) Label() string {
-	g := results.GateSpec(c.Config.Gate)
-	gate := g.Kind
-	if g.Kind != "none" {
-		gate += " τ=" + strconv.FormatFloat(g.Tau, 'g', -1, 64)
-	}
-	return fmt.Sprintf("%s %s %s/%s seed %d", c.Config.Arch, c.Config.Pipeline, c.Config.Objective.Name, gate, c.Config.Seed)
+	return fmt.Sprintf("%s %s %s/%s seed %d", c.Config.Arch, c.Config.Pipeline, c.Config.Objective.Name, results.GateLabel(c.Config.Gate), c.Config.Seed)
 }
 
 // CellID returns the cell id of a resolved configuration: the first 12 hex
@@ -145,22 +140,7 @@ func normalizeJSON(m map[string]any) map[string]any {
 // arch, dataset, pipeline, seed, objective.name, objective.beta, gate.kind,
 // gate.tau, data.*, train.*, model.*.
 func flatten(c results.CellConfig) map[string]string {
-	b, _ := json.Marshal(c)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	out := map[string]string{}
-	var walk func(prefix string, v any)
-	walk = func(prefix string, v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, vv := range x {
-				walk(joinKey(prefix, k), vv)
-			}
-		default:
-			out[prefix] = fmt.Sprint(x)
-		}
-	}
-	walk("", m)
+	out := results.FlattenConfig(c)
 	// the gate and objective spec fields that are omitted when zero
 	for _, k := range []string{"objective.beta", "objective.label_smoothing", "objective.length_normalize",
 		"objective.cal_weight", "objective.alpha", "objective.sft_norm", "objective.gamma", "objective.lambda"} {
