@@ -9,7 +9,7 @@ import (
 )
 
 // These tests pin Gorgonia v0.9.18 bugs that the fused ops of this package
-// work around (shared/docs/GORGONIA.md). Each asserts that the bug is STILL
+// work around (listed in the package doc, graph/doc.go). Each asserts that the bug is STILL
 // there: when an upgrade fixes (or changes) it, the test fails and the
 // workaround can be revisited. None of the models use the buggy ops.
 
@@ -50,7 +50,7 @@ func TestGorgoniaBugInverseSqrtGradient(t *testing.T) {
 	}
 	t.Logf("InverseSqrt gradient %v, max error %.3g", got, worst)
 	if worst < 1e-9 {
-		t.Errorf("Gorgonia's InverseSqrt gradient is now correct: the bug is fixed; update shared/docs/GORGONIA.md notes and this test")
+		t.Errorf("Gorgonia's InverseSqrt gradient is now correct: the bug is fixed; update the notes in graph/doc.go and this test")
 	}
 }
 
