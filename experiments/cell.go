@@ -43,9 +43,13 @@ func (env *sweepEnv) runCell(ctx context.Context, c *Cell, st *cellStatus) (sum 
 	defer unlock()
 	results.RemoveTemps(dir)
 	results.RemoveTemps(filepath.Join(dir, results.CheckpointDir))
-	if _, old, ok := results.ReadCellRecord(dir); ok && (old.Status == results.StatusComplete ||
-		(old.Status == results.StatusFailed && !env.retryFailed)) {
+	if old, done, damaged := finishedCell(dir, env.retryFailed); done {
 		return old, nil // finished by another process meanwhile
+	} else if damaged != nil {
+		env.warn("cell records damaged: recomputing the cell", "cell", c.ID, "err", damaged)
+		if err := resetDamagedCell(dir); err != nil {
+			return sum, &envError{err}
+		}
 	}
 	if err := results.WriteJSONAtomic(filepath.Join(dir, results.CellConfigFile), c.Config); err != nil {
 		return sum, err
@@ -61,7 +65,7 @@ func (env *sweepEnv) runCell(ctx context.Context, c *Cell, st *cellStatus) (sum 
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			sum, err = fail(results.Failure{Stage: st.stage(), Step: st.step(), Reason: fmt.Sprintf("panic: %v\n%s", r, debug.Stack())})
+			sum, err = fail(results.Failure{Stage: st.stage(), Step: st.step(), Reason: fmt.Sprintf("internal error: panic: %v\n%s", r, debug.Stack())})
 		}
 	}()
 	if err := results.WriteJSONAtomic(filepath.Join(dir, results.CellSummaryFile), sum); err != nil {
@@ -82,6 +86,8 @@ func (env *sweepEnv) runCell(ctx context.Context, c *Cell, st *cellStatus) (sum 
 			return fail(sf.Failure)
 		case errors.Is(err, errInterrupted):
 			return sum, errInterrupted
+		case IsEnvironmental(err):
+			return sum, &envError{err} // not a property of the cell: not recorded, a rerun retries
 		}
 		return fail(results.Failure{Stage: stage, Step: step, Reason: err.Error()})
 	}
@@ -110,6 +116,11 @@ func (env *sweepEnv) finishCell(dir string, sum results.CellSummary) error {
 	if sum.Final == nil {
 		sum.Final = finalMetrics(dir)
 	}
+	files, err := results.HashRecords(dir)
+	if err != nil {
+		return err
+	}
+	sum.Files = files
 	return results.WriteJSONAtomic(filepath.Join(dir, results.CellSummaryFile), sum)
 }
 
@@ -135,14 +146,32 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	rec := &cellRecords{Train: append([][]string{}, s1.Rows...)}
 	first := 1
 	if k, cdir, ok := latestCheckpoint(ckptDir); ok {
-		if err := loadCheckpoint(cdir, policy, opt); err != nil {
-			return 0, timing, fmt.Errorf("resume from %s: %w", cdir, err)
+		// a checkpoint that cannot be read, or whose records were damaged
+		// since, is dropped: the cell is recomputed from scratch
+		resumed, err := loadRecordsUpTo(dir, k)
+		if err == nil {
+			err = checkpointRecordsOK(cdir, dir)
 		}
-		if rec, err = loadRecordsUpTo(dir, k); err != nil {
-			return 0, timing, fmt.Errorf("resume from %s: records: %w", cdir, err)
+		if err == nil {
+			err = loadCheckpoint(cdir, policy, opt)
 		}
-		first = k + 1
-		timing["resumed_from_step"] = float64(k)
+		if err != nil {
+			if isEnvErrno(err) {
+				return 0, timing, err
+			}
+			env.warn("cannot resume from the checkpoint: recomputing the cell from scratch", "cell", c.ID, "checkpoint", cdir, "err", err)
+			if err := os.RemoveAll(ckptDir); err != nil {
+				return 0, timing, err
+			}
+			policy = ref.Clone()
+			if opt, err = graph.NewOptimizer(optimConfig(g.Train, g.Train.LR, total)); err != nil {
+				return 0, timing, err
+			}
+		} else {
+			rec = resumed
+			first = k + 1
+			timing["resumed_from_step"] = float64(k)
+		}
 	}
 	// step-0 probes on the reference model: the baseline of every delta,
 	// and (since the policy starts as the reference) the reference
@@ -248,7 +277,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 				return k, timing, err
 			}
 			tr.rewritten(len(rec.Train))
-			if err := saveCheckpoint(ckptDir, k, policy, opt, nil); err != nil {
+			if err := saveCheckpoint(ckptDir, k, policy, opt, func(tmp string) error { return writeCheckpointRecords(tmp, dir) }); err != nil {
 				return k, timing, err
 			}
 		}

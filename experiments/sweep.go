@@ -36,14 +36,20 @@ type Options struct {
 	Logger *slog.Logger
 	// ProgressEvery is the interval of plain progress lines (default 10 s).
 	ProgressEvery time.Duration
+	// Training, when not nil, is called once validation and setup are done,
+	// just before the first cell starts: until then an interrupted sweep
+	// has nothing to save (cmd/sweep exits at once on a signal).
+	Training func()
 }
 
 // ErrCellsFailed is returned by Run when at least one selected cell is
-// recorded as failed (the other cells were run); exit status 1.
+// recorded as failed deterministically (divergence; the other cells were
+// run); exit status 1. Failed cells stay failed until -retry-failed.
 var ErrCellsFailed = errors.New("some cells failed")
 
 // ErrInterrupted is returned by Run when it was stopped (SIGINT/SIGTERM)
 // before every cell finished; checkpoints are kept and a rerun resumes.
+// Exit status 3.
 var ErrInterrupted = errors.New("interrupted; rerun the same command to resume")
 
 // Outcome says what a sweep did.
@@ -56,6 +62,12 @@ type Outcome struct {
 	Skipped    int      // complete cells left alone
 	FailedIDs  []string // failed cells
 	Interrupts bool     // the run was stopped early
+	// Recomputed lists the complete cells whose records no longer matched
+	// their hashes (results.VerifyRecords) and were sent back to be run.
+	Recomputed []string
+	// EnvFailed lists the cells stopped by an environmental failure (not
+	// recorded: a rerun retries them).
+	EnvFailed []string
 }
 
 // sweepEnv is what the cells of one process share.
@@ -66,6 +78,14 @@ type sweepEnv struct {
 	provenance  results.Provenance
 	retryFailed bool
 	retried     map[string]bool // SFT keys retried by this process
+	log         *slog.Logger
+}
+
+// warn logs a warning of a cell (damaged records, a dropped checkpoint).
+func (env *sweepEnv) warn(msg string, args ...any) {
+	if env.log != nil {
+		env.log.Warn(msg, args...)
+	}
 }
 
 // Run expands the grid, validates everything, then trains every selected
@@ -132,8 +152,12 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		return oc, dryRun(opt.Stdout, grid, cells, out)
 	}
 	// validate the data of every selected cell before writing anything
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(opt.Stderr, nil))
+	}
 	env := &sweepEnv{grid: grid, out: out, data: newDataCache(), provenance: baseProvenance(),
-		retryFailed: opt.RetryFailed, retried: map[string]bool{}}
+		retryFailed: opt.RetryFailed, retried: map[string]bool{}, log: log}
 	for _, c := range cells {
 		if _, err := env.data.get(grid, c.Config); err != nil {
 			return nil, grid.pos.Errorf("data", "%v", err)
@@ -145,19 +169,21 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if err := saveTokenizers(out, env.data); err != nil {
 		return nil, err
 	}
-	log := opt.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(opt.Stderr, nil))
-	}
-	// the work list: complete cells are skipped, failed ones too unless -retry-failed
+	// the work list: complete cells are skipped, failed ones too unless
+	// -retry-failed; a complete cell whose records no longer match their
+	// hashes is recomputed
 	var todo []*Cell
 	for _, c := range cells {
-		_, s, ok := results.ReadCellRecord(filepath.Join(out, results.CellsDir, c.ID))
+		s, done, damaged := finishedCell(filepath.Join(out, results.CellsDir, c.ID), opt.RetryFailed)
 		switch {
-		case ok && s.Status == results.StatusComplete:
+		case done && s.Status == results.StatusComplete:
 			oc.Skipped++
-		case ok && s.Status == results.StatusFailed && !opt.RetryFailed:
+		case done:
 		default:
+			if damaged != nil {
+				log.Warn("cell records damaged: recomputing the cell", "cell", c.ID, "err", damaged)
+				oc.Recomputed = append(oc.Recomputed, c.ID)
+			}
 			todo = append(todo, c)
 		}
 	}
@@ -172,6 +198,9 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 			log.Warn("toy experiment", "err", err)
 		}
 	}
+	if opt.Training != nil {
+		opt.Training()
+	}
 	prog := newProgress(opt.Stderr, log, len(cells), oc.Skipped, opt.ProgressEvery)
 	prog.start()
 	jobs := make(chan *Cell)
@@ -182,9 +211,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		go func() {
 			defer wg.Done()
 			for c := range jobs {
-				st := prog.begin(c)
-				sum, err := env.runCell(ctx, c, st)
-				prog.end(c, sum, err)
+				sum, err := env.runCellProgress(ctx, c, prog)
 				mu.Lock()
 				if err == nil {
 					oc.Ran++
@@ -192,6 +219,9 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 					log.Info("cell skipped: running in another process", "cell", c.ID)
 				} else if !errors.Is(err, errInterrupted) {
 					log.Error("cell", "cell", c.ID, "err", err)
+					if sum.Status != results.StatusFailed {
+						oc.EnvFailed = append(oc.EnvFailed, c.ID)
+					}
 				}
 				mu.Unlock()
 			}
@@ -232,10 +262,30 @@ feed:
 		oc.Interrupts = true
 		return oc, ErrInterrupted
 	}
+	// a rerun can make progress: that outranks deterministic failures
+	if len(oc.EnvFailed) > 0 && oc.Complete+oc.Failed < oc.Cells {
+		return oc, ErrEnvironment
+	}
 	if oc.Failed > 0 {
 		return oc, ErrCellsFailed
 	}
 	return oc, nil
+}
+
+// runCellProgress runs one cell between the progress display's begin and
+// end. A panic outside runCell's own recovery (progress, bookkeeping) is
+// returned as an internal error instead of killing the process with the
+// runtime's exit status 2.
+func (env *sweepEnv) runCellProgress(ctx context.Context, c *Cell, prog *progress) (sum results.CellSummary, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: panic: %v", r)
+		}
+	}()
+	st := prog.begin(c)
+	sum, err = env.runCell(ctx, c, st)
+	prog.end(c, sum, err)
+	return sum, err
 }
 
 // report prints the final lines of a sweep.
@@ -246,6 +296,12 @@ func report(w io.Writer, oc *Outcome, out string) {
 		if s.Failure != nil {
 			fmt.Fprintf(w, "  failed %s: %s step %d: %s\n", id, s.Failure.Stage, s.Failure.Step, firstLine(s.Failure.Reason))
 		}
+	}
+	for _, id := range oc.Recomputed {
+		fmt.Fprintf(w, "  recomputed %s: its records no longer matched the sha256 in its summary.json\n", id)
+	}
+	for _, id := range oc.EnvFailed {
+		fmt.Fprintf(w, "  incomplete %s: stopped by an environmental failure (not recorded); rerun to retry\n", id)
 	}
 	fmt.Fprintf(w, "summary: %s\n", filepath.Join(out, results.SummaryCSVFile))
 	if _, err := os.Stat(filepath.Join(out, results.ReportFile)); err == nil {
@@ -270,6 +326,9 @@ func dryRun(w io.Writer, g *Grid, cells []*Cell, out string) error {
 			state = s.Status
 			if s.Status == results.StatusRunning {
 				state = "incomplete"
+			}
+			if _, _, damaged := finishedCell(dir, false); damaged != nil {
+				state = "damaged" // a run recomputes it
 			}
 		}
 		fmt.Fprintf(w, "%s  %-10s  %s\n", c.ID, state, c.Label())

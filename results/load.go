@@ -47,8 +47,9 @@ type Duplicate struct {
 
 // SkippedCell names a cell directory that LoadSweep did not use and why.
 type SkippedCell struct {
-	ID     string
-	Reason string
+	ID      string
+	Reason  string
+	Damaged bool // finished, but a record file no longer matches its sha256 (see VerifyRecords)
 }
 
 // Cell is one complete cell of a sweep.
@@ -291,6 +292,10 @@ func LoadSweep(dir string) (*Sweep, error) {
 	}
 	for _, e := range entries {
 		if !e.IsDir() {
+			continue
+		}
+		if sk, bad := checkDamaged(filepath.Join(dir, CellsDir, e.Name())); bad {
+			sw.Skipped = append(sw.Skipped, sk)
 			continue
 		}
 		c, reason := loadCell(filepath.Join(dir, CellsDir, e.Name()))

@@ -254,4 +254,9 @@ type CellSummary struct {
 	// when the cell was resumed from a checkpoint. Wall-clock: excluded from
 	// reproducibility checks.
 	Timing map[string]float64 `json:"timing,omitempty"`
+	// Files (addition, schema 1): the sha256 (hex) of every record file of
+	// a finished cell (RecordFiles), by file name. A cell is complete only
+	// while its files match (VerifyRecords); summaries written before this
+	// field existed have none and are not checked.
+	Files map[string]string `json:"files,omitempty"`
 }

@@ -25,8 +25,10 @@ const TempPrefix = ".tmp-"
 
 // WriteFileAtomic creates path (and its directory) by calling write on a
 // buffered temporary file in the same directory and renaming it into
-// place. On any error the temporary file is removed and path is left as
-// it was.
+// place. The file is fsynced before the rename and its directory after
+// it, so once WriteFileAtomic returns nil the new content survives a
+// power loss. On any error the temporary file is removed and path is left
+// as it was.
 func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -53,10 +55,16 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	if err = f.Chmod(0o644); err != nil {
 		return err
 	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
 	if err = f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return SyncDir(dir)
 }
 
 // IsTempName reports whether a file name is a temporary file of an atomic

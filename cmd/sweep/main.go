@@ -6,9 +6,17 @@
 //	go run ./cmd/sweep -workers 2 -shard 0/4 -out /scratch/sweep
 //	go run ./cmd/sweep -grid my.toml -set train.lr=3e-4 -set 'grid.seed=[1,2,3]'
 //
-// Exit status: 0 every selected cell complete, 1 some cell failed (the
-// others were run) or the sweep was interrupted, 2 bad input (nothing run
-// or written). See package experiments for the grid format.
+// Exit status (the same for every gatedpo command; README "Exit status"):
+//
+//	0  every selected cell complete
+//	1  some cell failed deterministically (divergence; the others were
+//	   run; it stays failed until -retry-failed), or an internal error
+//	2  bad input: nothing was run or written
+//	3  interrupted (SIGINT/SIGTERM) or an environmental failure (disk
+//	   full, I/O error): not recorded as a property of any cell; rerun the
+//	   same command to continue
+//
+// See package experiments for the grid format.
 package main
 
 import (
@@ -19,8 +27,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"gatedpo/cmd/internal/cli"
@@ -50,6 +60,14 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() { os.Exit(run()) }
 
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // cells failed deterministically, or an internal error
+	exitBadInput    = 2
+	exitInterrupted = 3 // interrupted or environmental: rerun to continue
+)
+
 // writeHeapProfile writes the live heap (after a GC) to path.
 func writeHeapProfile(path string) error {
 	f, err := os.Create(path)
@@ -64,7 +82,13 @@ func writeHeapProfile(path string) error {
 	return f.Close()
 }
 
-func run() int {
+func run() (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "sweep: internal error: panic: %v\n%s", r, debug.Stack())
+			code = exitFailed
+		}
+	}()
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	cli.Usage(fs, usage)
 	var o experiments.Options
@@ -111,10 +135,18 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	finished := make(chan struct{})
+	var training atomic.Bool
+	o.Training = func() { training.Store(true) }
 	go func() {
 		select {
 		case <-ctx.Done():
 			stop() // a second Ctrl-C quits at once
+			if !training.Load() {
+				// validating or loading data: no cell has anything to save
+				// yet, and a read may not return soon
+				fmt.Fprintln(os.Stderr, "sweep: interrupted before any cell started; rerun the same command to continue")
+				os.Exit(exitInterrupted)
+			}
 			fmt.Fprintln(os.Stderr, "sweep: stopping: running cells save a checkpoint (Ctrl-C again to quit now)")
 		case <-finished:
 		}
@@ -127,17 +159,24 @@ func run() int {
 		}
 	}
 	stop()
-	switch {
-	case err == nil:
-		return 0
-	case experiments.IsConfigError(err):
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-		return 2
-	case errors.Is(err, experiments.ErrCellsFailed), errors.Is(err, experiments.ErrInterrupted):
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-		return 1
-	default:
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-		return 1
+	return exitStatus(err)
+}
+
+// exitStatus maps the error of experiments.Run to the exit status and
+// prints it.
+func exitStatus(err error) int {
+	if err == nil {
+		return exitOK
 	}
+	fmt.Fprintln(os.Stderr, "sweep:", err)
+	switch {
+	case experiments.IsConfigError(err):
+		return exitBadInput
+	case errors.Is(err, experiments.ErrCellsFailed):
+		return exitFailed
+	case errors.Is(err, experiments.ErrInterrupted), errors.Is(err, experiments.ErrEnvironment),
+		experiments.IsEnvironmental(err):
+		return exitInterrupted
+	}
+	return exitFailed
 }

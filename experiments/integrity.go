@@ -1,0 +1,137 @@
+package experiments
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"gatedpo/results"
+)
+
+// ErrEnvironment is returned by Run when at least one cell stopped on an
+// environmental failure (a full disk, an I/O error, …): such a failure is
+// not a property of the cell, so it is not recorded; the cell keeps its
+// checkpoint and a rerun retries it. Exit status 3.
+var ErrEnvironment = errors.New("some cells stopped on an environmental failure (disk full, I/O error); rerun the same command to retry them")
+
+// envError marks a cell error as environmental.
+type envError struct{ err error }
+
+func (e *envError) Error() string { return "environmental failure (not recorded; a rerun retries): " + e.err.Error() }
+func (e *envError) Unwrap() error { return e.err }
+
+// environmentalErrnos are the system errors that say nothing about a
+// cell's configuration: a rerun on a healthy machine may succeed.
+var environmentalErrnos = []syscall.Errno{
+	syscall.ENOSPC, syscall.EIO, syscall.EDQUOT, syscall.EROFS, syscall.ENOMEM, syscall.EMFILE,
+	syscall.ENFILE, syscall.ESTALE, syscall.EAGAIN, syscall.EINTR, syscall.ENXIO, syscall.EBUSY,
+	syscall.ETIMEDOUT, syscall.ECONNRESET, syscall.EPIPE, syscall.ENOTCONN,
+}
+
+// IsEnvironmental reports whether err is a failure of the machine rather
+// than of the inputs: a known system error (ENOSPC, EIO, …) or any failed
+// file-system operation (*fs.PathError, *os.LinkError, *os.SyscallError).
+func IsEnvironmental(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ee *envError
+	if errors.As(err, &ee) || isEnvErrno(err) {
+		return true
+	}
+	var pe *fs.PathError
+	var le *os.LinkError
+	var se *os.SyscallError
+	return errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &se)
+}
+
+// finishedCell reads a cell's summary and says whether the cell is done:
+// complete with records that match their hashes, or failed (unless
+// retryFailed). A complete cell whose records are damaged is not done:
+// damaged is the reason, and the caller recomputes it (resetDamagedCell).
+func finishedCell(dir string, retryFailed bool) (sum results.CellSummary, done bool, damaged error) {
+	_, s, ok := results.ReadCellRecord(dir)
+	if !ok {
+		if _, err := os.Stat(filepath.Join(dir, results.CellSummaryFile)); err == nil {
+			if b, err := os.ReadFile(filepath.Join(dir, results.CellSummaryFile)); err == nil && !json.Valid(b) {
+				return s, false, &results.DamagedError{Path: filepath.Join(dir, results.CellSummaryFile), Reason: "is not valid JSON"}
+			}
+		}
+		return s, false, nil
+	}
+	switch s.Status {
+	case results.StatusComplete:
+		if err := results.VerifyRecords(dir, s); err != nil {
+			return s, false, err
+		}
+		return s, true, nil
+	case results.StatusFailed:
+		return s, !retryFailed, nil
+	}
+	return s, false, nil
+}
+
+// resetDamagedCell removes the records, summary and final weights of a
+// finished cell whose records are damaged, so that it is recomputed: from
+// its newest step checkpoint when one is left and its records still match
+// (checkpointRecordsOK), otherwise from scratch (stage 2; the shared SFT
+// model is reused). config.json is rewritten by the run.
+func resetDamagedCell(dir string) error {
+	for _, name := range []string{results.CellSummaryFile, results.TrainCSVFile, results.ProbeMetricsFile,
+		results.ProbeFieldsFile, results.ProbeExamplesFile} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, results.CheckpointDir, "final.safetensors")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return results.SyncDir(dir)
+}
+
+// ckptRecordsFile, inside a step checkpoint, holds the sha256 of the cell's
+// record files as they were when the checkpoint was taken: a resume checks
+// that the records it continues are the ones the checkpoint belongs to.
+const ckptRecordsFile = "records.sha256.json"
+
+// writeCheckpointRecords writes ckptRecordsFile into a checkpoint being
+// assembled in tmp, for the records in cellDir.
+func writeCheckpointRecords(tmp, cellDir string) error {
+	h, err := results.HashRecords(cellDir)
+	if err != nil {
+		return err
+	}
+	delete(h, results.CellConfigFile) // rewritten by every run; not part of the resume state
+	return results.WriteJSONAtomic(filepath.Join(tmp, ckptRecordsFile), h)
+}
+
+// checkpointRecordsOK says whether the records of cellDir are the ones the
+// checkpoint in ckpt was taken with (true when the checkpoint predates
+// record hashes).
+func checkpointRecordsOK(ckpt, cellDir string) error {
+	b, err := os.ReadFile(filepath.Join(ckpt, ckptRecordsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var files map[string]string
+	if err := json.Unmarshal(b, &files); err != nil {
+		return &results.DamagedError{Path: filepath.Join(ckpt, ckptRecordsFile), Reason: "is not valid JSON"}
+	}
+	return results.VerifyRecords(cellDir, results.CellSummary{Files: files})
+}
+
+// isEnvErrno reports whether err wraps one of environmentalErrnos.
+func isEnvErrno(err error) bool {
+	for _, e := range environmentalErrnos {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
