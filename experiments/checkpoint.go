@@ -91,7 +91,15 @@ func saveCheckpoint(ckptDir string, step int, lm models.LM, opt *graph.Optimizer
 	}
 	final := filepath.Join(ckptDir, fmt.Sprintf("%s%08d", ckptPrefix, step))
 	os.RemoveAll(final)
+	// durable before it counts: the files (synced by their writers), the
+	// directory's entries, then the rename in ckptDir
+	if err := results.SyncDir(tmp); err != nil {
+		return err
+	}
 	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	if err := results.SyncDir(ckptDir); err != nil {
 		return err
 	}
 	entries, _ := os.ReadDir(ckptDir)

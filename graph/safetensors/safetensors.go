@@ -10,18 +10,25 @@
 // decodes F16 and BF16 (exactly, into F32: every F16/BF16 value, F16
 // subnormals included, is a float32) and keeps the raw bytes of BOOL, U8,
 // I8, U16, I16, U32, I32 and U64 tensors (buffers such as attention
-// masks). ReadSharded reads a Hugging Face sharded checkpoint.
+// masks). ReadSharded reads a Hugging Face sharded checkpoint. The reader
+// enforces what the format requires: tensors are contiguous, do not overlap
+// and cover the data buffer exactly (no holes, no trailing bytes); sizes
+// are checked against the file before anything is allocated, and only
+// regular files are read.
 package safetensors
 
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // Dtype names as they appear in a safetensors header.
@@ -184,11 +191,35 @@ func readOnlySize(dtype string) int {
 // __metadata__ (empty map when absent). Errors name the path and, where it
 // applies, the offending tensor.
 func Read(path string) (map[string]Tensor, map[string]string, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readRegular(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("safetensors: %w", err)
+		return nil, nil, err
 	}
 	return Parse(raw, path)
+}
+
+// readRegular reads a regular file. Anything else (a FIFO, /dev/zero, a
+// directory) is refused before it is read: such a file may block forever
+// or never end. The open does not block on a FIFO (O_NONBLOCK), and the
+// type is checked on the opened file.
+func readRegular(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("safetensors %s: not a regular file (%s); expected a .safetensors file", path, st.Mode().Type())
+	}
+	raw := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, raw); err != nil {
+		return nil, fmt.Errorf("safetensors %s: %w", path, err)
+	}
+	return raw, nil
 }
 
 // Parse decodes a safetensors file held in memory; name is used in errors.
@@ -217,7 +248,15 @@ func Parse(raw []byte, name string) (map[string]Tensor, map[string]string, error
 		}
 		delete(header, MetadataKey)
 	}
-	out := make(map[string]Tensor, len(header))
+	// validate every entry before allocating anything: sizes fit the file,
+	// and the tensors are contiguous, do not overlap and cover the data
+	// buffer exactly (as the format requires: no holes, no trailing bytes)
+	type entry struct {
+		key   string
+		e     headerEntry
+		count int64
+	}
+	entries := make([]entry, 0, len(header))
 	for key, msg := range header {
 		var e headerEntry
 		if err := json.Unmarshal(msg, &e); err != nil {
@@ -229,20 +268,54 @@ func Parse(raw []byte, name string) (map[string]Tensor, map[string]string, error
 				return fail("tensor %q: unsupported dtype %q (want F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, U16, U32 or U64)", key, e.DType)
 			}
 		}
+		b, end := e.DataOffsets[0], e.DataOffsets[1]
+		if b < 0 || end < b || end > int64(len(data)) {
+			return fail("tensor %q: data_offsets [%d, %d] outside the %d-byte data buffer", key, b, end, len(data))
+		}
 		count := int64(1)
 		for _, d := range e.Shape {
 			if d < 0 {
 				return fail("tensor %q: negative dimension in shape %v", key, e.Shape)
 			}
+			if d > 0 && count > (int64(len(data))/int64(size))/int64(d) {
+				return fail("tensor %q: shape %v %s needs more bytes than the %d-byte data buffer", key, e.Shape, e.DType, len(data))
+			}
 			count *= int64(d)
-		}
-		b, end := e.DataOffsets[0], e.DataOffsets[1]
-		if b < 0 || end < b || end > int64(len(data)) {
-			return fail("tensor %q: data_offsets [%d, %d] outside the %d-byte data buffer", key, b, end, len(data))
 		}
 		if end-b != count*int64(size) {
 			return fail("tensor %q: %d bytes for shape %v %s (want %d)", key, end-b, e.Shape, e.DType, count*int64(size))
 		}
+		entries = append(entries, entry{key, e, count})
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		oi, oj := entries[i].e.DataOffsets, entries[j].e.DataOffsets
+		if oi[0] != oj[0] {
+			return oi[0] < oj[0]
+		}
+		if oi[1] != oj[1] {
+			return oi[1] < oj[1]
+		}
+		return entries[i].key < entries[j].key
+	})
+	var pos int64
+	prev := ""
+	for _, en := range entries {
+		b, end := en.e.DataOffsets[0], en.e.DataOffsets[1]
+		switch {
+		case b < pos:
+			return fail("tensor %q: data_offsets [%d, %d] overlap tensor %q (ends at %d)", en.key, b, end, prev, pos)
+		case b > pos:
+			return fail("tensor %q: data_offsets [%d, %d] leave a hole at [%d, %d] (tensors must be contiguous)", en.key, b, end, pos, b)
+		}
+		pos, prev = end, en.key
+	}
+	if pos != int64(len(data)) {
+		return fail("%d trailing bytes after the last tensor (the data buffer is %d bytes, the tensors cover %d)", int64(len(data))-pos, len(data), pos)
+	}
+	out := make(map[string]Tensor, len(entries))
+	for _, en := range entries {
+		key, e, count := en.key, en.e, en.count
+		b, end := e.DataOffsets[0], e.DataOffsets[1]
 		buf := data[b:end]
 		t := Tensor{DType: e.DType, Shape: append([]int{}, e.Shape...)}
 		switch e.DType {
@@ -344,8 +417,9 @@ func Encode(ts map[string]Tensor, meta map[string]string) ([]byte, error) {
 	return out, nil
 }
 
-// Write saves tensors and metadata to path atomically: the bytes go to a
-// temporary file in the same directory, which is then renamed over path.
+// Write saves tensors and metadata to path atomically and durably: the
+// bytes go to a temporary file in the same directory, which is fsynced,
+// renamed over path, and the directory fsynced.
 func Write(path string, ts map[string]Tensor, meta map[string]string) error {
 	b, err := Encode(ts, meta)
 	if err != nil {
@@ -369,5 +443,23 @@ func Write(path string, ts map[string]Tensor, meta map[string]string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("safetensors: writing %s: %w", path, err)
 	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("safetensors: writing %s: %w", path, err)
+	}
 	return nil
+}
+
+// syncDir fsyncs a directory so that a rename into it survives a power
+// loss (file systems that cannot sync a directory are not an error).
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
+		return nil
+	}
+	return err
 }

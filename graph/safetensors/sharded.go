@@ -26,9 +26,9 @@ type ShardIndex struct {
 // names (no directories), so an index cannot point outside its folder.
 func ReadShardIndex(path string) (ShardIndex, error) {
 	var ix ShardIndex
-	raw, err := os.ReadFile(path)
+	raw, err := readRegular(path)
 	if err != nil {
-		return ix, fmt.Errorf("safetensors: %w", err)
+		return ix, err
 	}
 	if err := json.Unmarshal(raw, &ix); err != nil {
 		return ix, fmt.Errorf("safetensors %s: not a shard index: %v", path, err)
