@@ -67,6 +67,8 @@ func RegisterLoader(kind string, f Loader) {
 // model kind comes from __metadata__["model"]: "mlp", or "transformer"
 // (also the peer's "tinygpt", and the default when the key is absent).
 // Every parameter must be present with its exact shape, and no others.
+// The config's sizes are checked against the limits of limits.go and
+// against the tensor elements in the file before the model is allocated.
 func Load(path string, dt tensor.Dtype) (LM, error) {
 	ts, meta, err := safetensors.Read(path)
 	if err != nil {
@@ -83,6 +85,12 @@ func Load(path string, dt tensor.Dtype) (LM, error) {
 		if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
 			return nil, fmt.Errorf("load %s: __metadata__.config is not a transformer config: %v", path, err)
 		}
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("load %s: %v", path, err)
+		}
+		if err := checkParamBudget(path, transformerShapes(cfg), ts); err != nil {
+			return nil, err
+		}
 		m, err := newTransformerZero(cfg, dt)
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %v", path, err)
@@ -92,6 +100,12 @@ func Load(path string, dt tensor.Dtype) (LM, error) {
 		var cfg MLPConfig
 		if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
 			return nil, fmt.Errorf("load %s: __metadata__.config is not an mlp config: %v", path, err)
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("load %s: %v", path, err)
+		}
+		if err := checkParamBudget(path, mlpShapes(cfg), ts); err != nil {
+			return nil, err
 		}
 		m, err := newMLPZero(cfg, dt)
 		if err != nil {

@@ -28,7 +28,8 @@ type MLPConfig struct {
 	MaxSeqLen  int    `json:"max_seq_len"` // longest t Build accepts (the model itself has no length limit)
 }
 
-// Validate reports the first problem with the config.
+// Validate reports the first problem with the config, sizes above the
+// limits of limits.go included.
 func (c MLPConfig) Validate() error {
 	switch {
 	case c.VocabSize < 2:
@@ -42,7 +43,7 @@ func (c MLPConfig) Validate() error {
 	case c.MaxSeqLen < 2:
 		return fmt.Errorf("mlp config: max_seq_len %d < 2", c.MaxSeqLen)
 	}
-	return nil
+	return checkMLPLimits(c)
 }
 
 // MLP is the fixed-window language model: at position p the embeddings of

@@ -22,7 +22,8 @@ type TransformerConfig struct {
 	LNEps     float64 `json:"ln_eps"`      // LayerNorm epsilon; the spec pins 1e-5
 }
 
-// Validate reports the first problem with the config.
+// Validate reports the first problem with the config, sizes above the
+// limits of limits.go included.
 func (c TransformerConfig) Validate() error {
 	switch {
 	case c.VocabSize < 2:
@@ -36,7 +37,7 @@ func (c TransformerConfig) Validate() error {
 	case !(c.LNEps > 0):
 		return fmt.Errorf("transformer config: ln_eps %v must be > 0", c.LNEps)
 	}
-	return nil
+	return checkTransformerLimits(c)
 }
 
 // Transformer is the pre-LayerNorm GPT of shared/spec/transformer.md: token
