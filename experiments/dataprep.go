@@ -118,6 +118,14 @@ func prepareData(g *Grid, ds string) (*preparedData, error) {
 	default:
 		tok = data.NewByteTokenizer()
 	}
+	for _, sp := range []struct {
+		name  string
+		pairs []data.Pair
+	}{{results.SplitTrain, train}, {results.SplitHeldout, heldout}} {
+		if err := data.CheckFieldTokens(ds, sp.name, tok, sp.pairs, d.MaxFieldTokens); err != nil {
+			return nil, err
+		}
+	}
 	lim := data.Limits{MaxPromptTokens: d.MaxPromptTokens, MaxResponseTokens: d.MaxResponseTokens}
 	encTrain, _ := data.Encode(tok, train, lim)
 	encHeld, _ := data.Encode(tok, heldout, lim)
@@ -144,7 +152,7 @@ func (g *Grid) LoadDatasets() error {
 		if ds == "synthetic" {
 			set, err = syntheticDataset(g.Data)
 		} else {
-			set, err = data.Load(g.Data.Paths[ds], data.LoadOptions{Format: g.Data.Format})
+			set, err = data.Load(g.Data.Paths[ds], g.Data.loadOptions())
 		}
 		if err != nil {
 			key := "data.dataset"

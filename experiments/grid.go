@@ -55,6 +55,11 @@ type DataConfig struct {
 	TrainExamples     int                  // training pairs used (0 = all left after the held-out split; default 0)
 	Synthetic         data.SyntheticConfig // [data.synthetic]: the generator's knobs for dataset = "synthetic"
 
+	// Data limits (not part of a cell's config: they only refuse input).
+	MaxLineBytes   int   // longest JSONL line read (default data.DefaultMaxLineBytes, 8 MiB)
+	MaxDataBytes   int64 // largest dataset after decompression (default data.DefaultMaxDataBytes, 1 GiB)
+	MaxFieldTokens int   // most tokens of one text field before truncation (default data.DefaultMaxFieldTokens, 65536)
+
 	// Paths maps each dataset as written to the file it resolved to
 	// (relative paths resolve against the grid file's directory). Cell
 	// configs record the name as written, so cell ids do not depend on
@@ -132,9 +137,9 @@ func LoadGrid(nameOrPath string, sets ...Override) (*Grid, error) {
 		}
 		return nil, &ConfigError{File: nameOrPath, Msg: err.Error()}
 	}
-	src, err := os.ReadFile(nameOrPath)
+	src, err := readGridFile(nameOrPath)
 	if err != nil {
-		return nil, &ConfigError{File: nameOrPath, Msg: err.Error()}
+		return nil, err
 	}
 	abs, _ := filepath.Abs(nameOrPath)
 	return ParseGrid(nameOrPath, filepath.Dir(abs), src, sets...)
@@ -158,6 +163,9 @@ func ParseGrid(file, dir string, src []byte, sets ...Override) (*Grid, error) {
 		g.Overrides = append(g.Overrides, o.Arg)
 	}
 	p := &tableParser{pos: g.pos}
+	if err := p.checkStrings("", raw); err != nil {
+		return nil, err
+	}
 	if err := p.grid(g, raw); err != nil {
 		return nil, err
 	}
@@ -244,8 +252,11 @@ func (p *tableParser) integer(key string, v any, dst *int, min int) error {
 	if !ok {
 		return p.errf(key, "expected an integer >= %d, got %s", min, describe(v))
 	}
-	if n < int64(min) || n > math.MaxInt32 {
+	if n < int64(min) {
 		return p.errf(key, "expected an integer >= %d, got %d", min, n)
+	}
+	if limit := intLimit(key); n > int64(limit) {
+		return p.errf(key, "expected ≤ %d, got %d", limit, n)
 	}
 	*dst = int(n)
 	return nil
@@ -322,8 +333,8 @@ func (p *tableParser) grid(g *Grid, raw map[string]any) error {
 	if err := p.str("name", raw["name"], &g.Name); err != nil {
 		return err
 	}
-	if g.Name == "" || strings.ContainsAny(g.Name, `/\`) || g.Name == "." || g.Name == ".." {
-		return p.errf("name", "expected a non-empty name without slashes, got %q", g.Name)
+	if err := p.checkName(g.Name); err != nil {
+		return err
 	}
 	if err := p.data(g, raw["data"]); err != nil {
 		return err
@@ -334,7 +345,10 @@ func (p *tableParser) grid(g *Grid, raw map[string]any) error {
 	if err := p.toy(g, raw["toy"]); err != nil {
 		return err
 	}
-	return p.axes(g, raw["grid"])
+	if err := p.axes(g, raw["grid"]); err != nil {
+		return err
+	}
+	return p.checkDuplicates(g, raw)
 }
 
 func (p *tableParser) data(g *Grid, v any) error {
@@ -343,7 +357,8 @@ func (p *tableParser) data(g *Grid, v any) error {
 		return err
 	}
 	if err := p.allow("data", t, "dataset", "format", "tokenizer", "vocab_size", "max_prompt_tokens",
-		"max_response_tokens", "probe_examples", "train_examples", "synthetic"); err != nil {
+		"max_response_tokens", "probe_examples", "train_examples", "synthetic",
+		"max_line_bytes", "max_data_bytes", "max_field_tokens"); err != nil {
 		return err
 	}
 	d := DataConfig{Datasets: []string{"synthetic"}, Tokenizer: "byte", VocabSize: 512, MaxPromptTokens: 32,
@@ -365,8 +380,8 @@ func (p *tableParser) data(g *Grid, v any) error {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(g.Dir, path)
 		}
-		if st, err := os.Stat(path); err != nil || st.IsDir() {
-			return p.errf(key, "expected \"synthetic\" or an existing data file, got %q (no such file: %s)", ds, path)
+		if err := p.checkDataFile(key, ds, path, "\"synthetic\" or an existing data file (a regular file)"); err != nil {
+			return err
 		}
 		d.Paths[ds] = filepath.Clean(path)
 	}
@@ -378,6 +393,9 @@ func (p *tableParser) data(g *Grid, v any) error {
 		p.integer("data.max_response_tokens", t["max_response_tokens"], &d.MaxResponseTokens, 1),
 		p.integer("data.probe_examples", t["probe_examples"], &d.ProbeExamples, 1),
 		p.integer("data.train_examples", t["train_examples"], &d.TrainExamples, 0),
+		p.integer("data.max_line_bytes", t["max_line_bytes"], &d.MaxLineBytes, 1),
+		p.size("data.max_data_bytes", t["max_data_bytes"], &d.MaxDataBytes),
+		p.integer("data.max_field_tokens", t["max_field_tokens"], &d.MaxFieldTokens, 1),
 	}
 	if err := firstErr(errs); err != nil {
 		return err
@@ -392,8 +410,10 @@ func (p *tableParser) data(g *Grid, v any) error {
 // synthetic parses the [data.synthetic] table into the generator's
 // config (experiments/data SyntheticConfig, whose doc says what each knob
 // does): every exported field is a key in snake_case (TrainPairs →
-// train_pairs), so new knobs of the generator are usable at once. Zero
-// values take the generator's defaults; seed defaults to 1.
+// train_pairs), so new knobs of the generator are usable at once. A key
+// left out takes the generator's default (seed: 1); a count that is given
+// must be ≥ 1 (eval_pairs: or -1 for none), and every value is bounded
+// (gridIntLimits).
 func (p *tableParser) synthetic(c *data.SyntheticConfig, v any) error {
 	t, err := p.table("data.synthetic", v)
 	if err != nil {
@@ -422,9 +442,18 @@ func (p *tableParser) synthetic(c *data.SyntheticConfig, v any) error {
 		f := rv.Field(i)
 		switch f.Kind() {
 		case reflect.Int, reflect.Int64:
+			// counts are ≥ 1 when given (leave a key out for its default);
+			// eval_pairs = -1 means no held-out pairs
+			min := 1
+			if k == "eval_pairs" {
+				min = -1
+			}
 			var n int
-			if err := p.integer(key, t[k], &n, math.MinInt32); err != nil {
+			if err := p.integer(key, t[k], &n, min); err != nil {
 				return err
+			}
+			if n == 0 {
+				return p.errf(key, "expected an integer >= 1, or -1 for no held-out pairs, got 0")
 			}
 			f.SetInt(int64(n))
 		case reflect.Uint64, reflect.Uint:
@@ -521,8 +550,8 @@ func (p *tableParser) train(g *Grid, v any) error {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(g.Dir, path)
 		}
-		if st, err := os.Stat(path); err != nil || st.IsDir() {
-			return p.errf("train.init_from", "expected an existing checkpoint file, got %q (no such file: %s)", c.InitFrom, path)
+		if err := p.checkDataFile("train.init_from", c.InitFrom, path, "an existing checkpoint file (a regular file)"); err != nil {
+			return err
 		}
 		c.InitFromPath = filepath.Clean(path)
 	}

@@ -20,7 +20,9 @@ var ErrEnvironment = errors.New("some cells stopped on an environmental failure 
 // envError marks a cell error as environmental.
 type envError struct{ err error }
 
-func (e *envError) Error() string { return "environmental failure (not recorded; a rerun retries): " + e.err.Error() }
+func (e *envError) Error() string {
+	return "environmental failure (not recorded; a rerun retries): " + e.err.Error()
+}
 func (e *envError) Unwrap() error { return e.err }
 
 // environmentalErrnos are the system errors that say nothing about a

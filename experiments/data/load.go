@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -43,6 +44,11 @@ type LoadOptions struct {
 	EvalFraction float64
 	// Seed picks the held-out pairs (PCG, deterministic).
 	Seed uint64
+	// MaxLineBytes bounds one line (0 = DefaultMaxLineBytes).
+	MaxLineBytes int
+	// MaxDataBytes bounds the data after decompression (0 =
+	// DefaultMaxDataBytes).
+	MaxDataBytes int64
 }
 
 // RecordError is a bad record: Path:Line and what was expected.
@@ -75,29 +81,38 @@ func Load(path string, opt LoadOptions) (*Dataset, error) {
 	if !(opt.EvalFraction >= 0 && opt.EvalFraction < 1) {
 		return nil, fmt.Errorf("eval_fraction = %v: expected a number in [0, 1)", opt.EvalFraction)
 	}
-	raw, err := readFile(path)
+	f, size, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
-	body := raw
-	if len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
+	defer f.Close()
+	maxBytes := opt.maxDataBytes()
+	h := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(f, h), 1<<16)
+	var body io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("%s: not a readable gzip file: %v", path, err)
 		}
-		body, err = io.ReadAll(zr)
-		if err != nil {
-			return nil, fmt.Errorf("%s: corrupt gzip stream: %v", path, err)
-		}
+		defer zr.Close()
+		body = &gzipBody{zr: zr, path: path}
+	} else if size > maxBytes {
+		return nil, &LimitError{Path: path, Msg: fmt.Sprintf("the file is %d bytes, more than max_data_bytes = %d; raise [data] max_data_bytes in the grid to read it", size, maxBytes)}
 	}
-	sum := sha256.Sum256(raw)
-	ds, err := parseJSONL(path, body, opt)
+	// the decompressed stream is bounded as it is read: a gzip bomb stops
+	// at the limit, with memory for one line
+	body = &boundedReader{r: body, left: maxBytes, path: path}
+	ds, err := parseJSONLReader(path, body, opt)
 	if err != nil {
 		return nil, err
 	}
+	if _, err := io.Copy(io.Discard, br); err != nil { // the hash covers the whole file
+		return nil, fmt.Errorf("%s: cannot read: %v", path, unwrapPathErr(err))
+	}
 	ds.Path = path
 	ds.Name = datasetName(path)
-	ds.Hash = hex.EncodeToString(sum[:])
+	ds.Hash = hex.EncodeToString(h.Sum(nil))
 	return ds, nil
 }
 
@@ -117,22 +132,35 @@ func Open(name string, opt LoadOptions, syn SyntheticConfig) (*Dataset, error) {
 	return Load(name, opt)
 }
 
-// readFile reads path with one-line errors for the usual mistakes.
-func readFile(path string) ([]byte, error) {
+// openRegular opens a dataset for reading with one-line errors for the
+// usual mistakes. Only a regular file is accepted: a FIFO, a device such
+// as /dev/zero or a directory is refused before anything is read (the open
+// itself does not block on a FIFO: O_NONBLOCK, and the type is checked on
+// the opened file).
+func openRegular(path string) (*os.File, int64, error) {
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("%s: no such file (expected a JSONL preference file)", path)
+		return nil, 0, fmt.Errorf("%s: no such file (expected a JSONL preference file)", path)
 	case err != nil:
-		return nil, fmt.Errorf("%s: cannot read: %v", path, unwrapPathErr(err))
+		return nil, 0, fmt.Errorf("%s: cannot read: %v", path, unwrapPathErr(err))
 	case st.IsDir():
-		return nil, fmt.Errorf("%s: is a directory, expected a JSONL preference file", path)
+		return nil, 0, fmt.Errorf("%s: is a directory, expected a JSONL preference file", path)
+	case !st.Mode().IsRegular():
+		return nil, 0, fmt.Errorf("%s: not a regular file (%s), expected a JSONL preference file", path, fileKind(st.Mode()))
 	}
-	raw, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read: %v", path, unwrapPathErr(err))
+		return nil, 0, fmt.Errorf("%s: cannot read: %v", path, unwrapPathErr(err))
 	}
-	return raw, nil
+	if st, err = f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: cannot read: %v", path, unwrapPathErr(err))
+		}
+		return nil, 0, fmt.Errorf("%s: not a regular file (%s), expected a JSONL preference file", path, fileKind(st.Mode()))
+	}
+	return f, st.Size(), nil
 }
 
 func unwrapPathErr(err error) error {
@@ -163,16 +191,29 @@ type record struct {
 
 // parseJSONL parses the decompressed body. Exposed to the fuzz test.
 func parseJSONL(path string, body []byte, opt LoadOptions) (*Dataset, error) {
+	return parseJSONLReader(path, bytes.NewReader(body), opt)
+}
+
+// parseJSONLReader parses a decompressed JSON Lines stream, one line in
+// memory at a time (at most opt's max_line_bytes).
+func parseJSONLReader(path string, body io.Reader, opt LoadOptions) (*Dataset, error) {
 	skipBad := opt.OnBadRecord == "skip"
+	maxLine := opt.maxLineBytes()
 	ds := &Dataset{Skipped: map[string]int{}}
 	format := opt.Format
 	var recs []record
 	anySplit := false
 	nonBlank := 0
 	lineNo := 0
-	rd := bufio.NewReader(bytes.NewReader(body))
+	rd := bufio.NewReaderSize(body, 1<<16)
 	for {
-		line, readErr := rd.ReadBytes('\n')
+		line, readErr := readLine(rd, maxLine)
+		if readErr != nil && readErr != io.EOF {
+			if readErr == errLineTooLong {
+				return nil, &LimitError{Path: path, Line: lineNo + 1, Msg: fmt.Sprintf("line longer than max_line_bytes = %d; raise [data] max_line_bytes in the grid to read it", maxLine)}
+			}
+			return nil, readErr
+		}
 		if len(line) == 0 && readErr != nil {
 			break
 		}

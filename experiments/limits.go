@@ -1,0 +1,283 @@
+package experiments
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"unicode"
+	"unicode/utf8"
+
+	"gatedpo/experiments/data"
+)
+
+// Limits of a grid file. Every size a grid sets is checked against a
+// stated limit before anything is allocated or written; a value beyond it
+// is bad input: "file:line: key: expected ≤ N, got M" (exit status 2).
+const (
+	MaxGridFileBytes = 16 << 20 // a grid file
+	MaxStringBytes   = 4096     // any string value of a grid (a path, a name)
+	MaxKeyBytes      = 128      // any key of a grid
+	MaxNameBytes     = 128      // the grid's name (a directory name)
+	MaxCells         = 100000   // cells of one grid
+	MaxDataSizeBytes = 1 << 40  // data.max_data_bytes
+)
+
+// gridIntLimits are the upper bounds of the integer keys of a grid (the
+// lower bounds are in the parser). Sizes that allocate memory (sequence
+// lengths, batch and probe set sizes, vocabularies) are bounded so that a
+// typo cannot end the process with a runtime out-of-memory error.
+var gridIntLimits = map[string]int{
+	"data.vocab_size":                 1 << 20,
+	"data.max_prompt_tokens":          8192,
+	"data.max_response_tokens":        8192,
+	"data.probe_examples":             100000,
+	"data.train_examples":             100000000,
+	"data.max_line_bytes":             1 << 30,
+	"data.max_field_tokens":           1 << 24,
+	"train.sft_epochs":                100000,
+	"train.pref_epochs":               100000,
+	"train.batch_pairs":               4096,
+	"toy.steps":                       1000000,
+	"toy.seeds":                       1000,
+	"data.synthetic.train_pairs":      1000000,
+	"data.synthetic.eval_pairs":       1000000,
+	"data.synthetic.word_len":         64,
+	"data.synthetic.min_words":        256,
+	"data.synthetic.topics":           1000,
+	"data.synthetic.head_size":        1000,
+	"data.synthetic.tail_start":       1000,
+	"data.synthetic.seed":             math.MaxInt32,
+	"grid.seed":                       math.MaxInt32,
+	"train.warmup_steps":              math.MaxInt32,
+	"train.eval_every":                math.MaxInt32,
+	"train.checkpoint_every":          math.MaxInt32,
+}
+
+// intLimit returns the upper bound of an integer key (list elements such
+// as grid.seed[2] share their list's bound).
+func intLimit(key string) int {
+	if i := strings.IndexByte(key, '['); i >= 0 {
+		key = key[:i]
+	}
+	if l, ok := gridIntLimits[key]; ok {
+		return l
+	}
+	return math.MaxInt32
+}
+
+// clip shortens a value for an error message (a 50 MB name must not
+// become a 50 MB message) and makes control characters visible.
+func clip(s string) string {
+	const max = 60
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + fmt.Sprintf("… (%d bytes)", len(s))
+	}
+	return strconv.Quote(s)
+}
+
+// checkText checks one string of a grid: valid UTF-8, no control
+// characters (NUL included), at most max bytes.
+func checkText(s string, max int) string {
+	switch {
+	case len(s) > max:
+		return fmt.Sprintf("expected at most %d bytes, got %s", max, clip(s))
+	case !utf8.ValidString(s):
+		return fmt.Sprintf("expected valid UTF-8, got %s", clip(s))
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("expected no control characters (found %U), got %s", r, clip(s))
+		}
+	}
+	return ""
+}
+
+// checkStrings walks the decoded TOML: every key is at most MaxKeyBytes
+// and every string value at most MaxStringBytes, valid UTF-8 without
+// control characters. It runs before anything else reads the values, so
+// later messages never quote a huge or binary string.
+func (p *tableParser) checkStrings(prefix string, v any) error {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if msg := checkText(k, MaxKeyBytes); msg != "" {
+				return p.errf(prefix, "key %s", msg)
+			}
+			if err := p.checkStrings(joinKey(prefix, k), x[k]); err != nil {
+				return err
+			}
+		}
+	case []map[string]any:
+		for i, m := range x {
+			if err := p.checkStrings(fmt.Sprintf("%s[%d]", prefix, i), m); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, it := range x {
+			if err := p.checkStrings(fmt.Sprintf("%s[%d]", prefix, i), it); err != nil {
+				return err
+			}
+		}
+	case string:
+		if msg := checkText(x, MaxStringBytes); msg != "" {
+			return p.errf(prefix, "%s", msg)
+		}
+	}
+	return nil
+}
+
+// checkName checks the grid's name: it names the output directory.
+func (p *tableParser) checkName(name string) error {
+	if msg := checkText(name, MaxNameBytes); msg != "" {
+		return p.errf("name", "%s", msg)
+	}
+	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+		return p.errf("name", "expected a non-empty name without slashes, got %s", clip(name))
+	}
+	return nil
+}
+
+// size reads a byte count (data.max_data_bytes) in 1..MaxDataSizeBytes.
+func (p *tableParser) size(key string, v any, dst *int64) error {
+	if v == nil {
+		return nil
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return p.errf(key, "expected an integer number of bytes, got %s", describe(v))
+	}
+	if n < 1 {
+		return p.errf(key, "expected an integer >= 1, got %d", n)
+	}
+	if n > MaxDataSizeBytes {
+		return p.errf(key, "expected ≤ %d, got %d", int64(MaxDataSizeBytes), n)
+	}
+	*dst = n
+	return nil
+}
+
+// checkDuplicates refuses axis values given twice: they would expand to
+// the same cell twice.
+func (p *tableParser) checkDuplicates(g *Grid, raw map[string]any) error {
+	dupStr := func(key string, vals []string, listed bool) error {
+		seen := map[string]int{}
+		for i, v := range vals {
+			if j, ok := seen[v]; ok {
+				k := key
+				if listed {
+					k = fmt.Sprintf("%s[%d]", key, i)
+				}
+				return p.errf(k, "duplicate of %s[%d] (%s): each value of an axis must be different (the same cell would run twice)", key, j, clip(v))
+			}
+			seen[v] = i
+		}
+		return nil
+	}
+	isList := func(table, key string) bool {
+		t, _ := raw[table].(map[string]any)
+		_, ok := t[key].([]any)
+		return ok
+	}
+	if err := dupStr("data.dataset", g.Data.Datasets, isList("data", "dataset")); err != nil {
+		return err
+	}
+	if err := dupStr("grid.arch", g.Arch, isList("grid", "arch")); err != nil {
+		return err
+	}
+	if err := dupStr("grid.pipeline", g.Pipeline, isList("grid", "pipeline")); err != nil {
+		return err
+	}
+	seeds := make([]string, len(g.Seed))
+	for i, s := range g.Seed {
+		seeds[i] = strconv.Itoa(s)
+	}
+	if err := dupStr("grid.seed", seeds, isList("grid", "seed")); err != nil {
+		return err
+	}
+	for i := range g.Objectives {
+		for j := 0; j < i; j++ {
+			if reflect.DeepEqual(g.Objectives[i], g.Objectives[j]) {
+				return p.errf(fmt.Sprintf("grid.objective[%d]", i), "duplicate of grid.objective[%d] (%s): the same cells would run twice", j, g.Objectives[i].Name)
+			}
+		}
+	}
+	for i := range g.Gates {
+		for j := 0; j < i; j++ {
+			if g.Gates[i] == g.Gates[j] {
+				return p.errf("grid.gate", "two entries give the same gate (kind %s, tau %v, level %s): the same cells would run twice", g.Gates[i].Kind, g.Gates[i].Tau, g.Gates[i].Level)
+			}
+		}
+	}
+	n := len(g.Data.Datasets) * len(g.Arch) * len(g.Pipeline) * len(g.Objectives) * len(g.Gates) * len(g.Seed)
+	if n > MaxCells {
+		return p.errf("grid", "expected ≤ %d cells, the axes expand to %d", MaxCells, n)
+	}
+	return nil
+}
+
+// readGridFile reads a grid file: a regular file of at most
+// MaxGridFileBytes (a FIFO or a device is refused without blocking).
+func readGridFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, &ConfigError{File: path, Msg: err.Error()}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, &ConfigError{File: path, Msg: err.Error()}
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &ConfigError{File: path, Msg: fmt.Sprintf("expected a regular grid file, got %s", st.Mode().Type())}
+	}
+	if st.Size() > MaxGridFileBytes {
+		return nil, &ConfigError{File: path, Msg: fmt.Sprintf("expected a grid file of ≤ %d bytes, got %d bytes", MaxGridFileBytes, st.Size())}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxGridFileBytes+1))
+	if err != nil {
+		return nil, &ConfigError{File: path, Msg: err.Error()}
+	}
+	if len(b) > MaxGridFileBytes {
+		return nil, &ConfigError{File: path, Msg: fmt.Sprintf("expected a grid file of ≤ %d bytes", MaxGridFileBytes)}
+	}
+	return b, nil
+}
+
+// checkDataFile checks that a dataset or checkpoint path of a grid names a
+// regular file (a FIFO or /dev/zero would block or never end).
+func (p *tableParser) checkDataFile(key, written, path, what string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return p.errf(key, "expected %s, got %s (no such file: %s)", what, clip(written), clip(path))
+	}
+	if !st.Mode().IsRegular() {
+		kind := "a directory"
+		if !st.IsDir() {
+			kind = st.Mode().Type().String() + " (not a regular file)"
+		}
+		return p.errf(key, "expected %s, got %s: %s", what, clip(written), kind)
+	}
+	return nil
+}
+
+// dataLimits are the data limits of a grid's [data] table as loader
+// options (0 = the loader's default).
+func (d DataConfig) loadOptions() data.LoadOptions {
+	return data.LoadOptions{Format: d.Format, MaxLineBytes: d.MaxLineBytes, MaxDataBytes: d.MaxDataBytes}
+}
