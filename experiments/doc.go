@@ -46,6 +46,9 @@
 //	max_response_tokens = 32      # responses keep their first N tokens
 //	probe_examples = 64           # held-out probe pairs; the train probe set has as many
 //	train_examples = 0            # 0 = every training pair
+//	max_line_bytes = 8388608      # data limits (raise them for big records; not part of a cell's id):
+//	max_data_bytes = 1073741824   # longest JSONL line, size after decompression (a gzip bomb stops here),
+//	max_field_tokens = 65536      # tokens of one text field before truncation
 //	[data.synthetic]              # knobs of the synthetic generator, snake_case of
 //	seed = 1                      # experiments/data.SyntheticConfig (train_pairs, eval_pairs,
 //	                              # head_decay, …); unset = the generator's defaults
@@ -79,6 +82,17 @@
 //	kind = "ramp"                 # a list-valued tau expands the table into one value per τ
 //	tau = [1e-3, 1e-2]
 //	level = "token"
+//
+// Limits. Every size is bounded before anything is allocated; a value
+// beyond its bound is bad input ("grid.toml:7: data.max_prompt_tokens:
+// expected ≤ 8192, got 1000000000", exit status 2): max_prompt_tokens and
+// max_response_tokens ≤ 8192, probe_examples ≤ 100000, vocab_size ≤ 2²⁰,
+// batch_pairs ≤ 4096, epochs ≤ 100000, at most 100000 cells (see
+// gridIntLimits for every key). Strings (names, paths) have at most 4096
+// bytes (the name: 128) and no control characters; datasets and init_from
+// must be regular files; a value given twice on an axis (seed = [1, 1]) is
+// refused. A checkpoint's model config is bounded too (models.MaxVocabSize
+// and the others) and must fit the tensors in the file.
 //
 // Cells are expanded in the order dataset, arch, pipeline, objective,
 // gate, seed (seed fastest). A cell's id is the first 12 hex digits of the
