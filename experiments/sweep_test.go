@@ -70,6 +70,8 @@ func childMain(args []string) int {
 	case IsConfigError(err):
 		fmt.Fprintln(os.Stderr, err)
 		return 2
+	case errors.Is(err, ErrInterrupted), errors.Is(err, ErrEnvironment):
+		return 3
 	}
 	return 1
 }
@@ -547,8 +549,8 @@ func TestSweepInterruptKeepsCheckpoint(t *testing.T) {
 	t0 := time.Now()
 	err := cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Errorf("exit %v after SIGINT, want 1", err)
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Errorf("exit %v after SIGINT, want 3 (interrupted: rerun to continue)", err)
 	}
 	if d := time.Since(t0); d > 30*time.Second {
 		t.Errorf("took %v to stop", d)
