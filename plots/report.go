@@ -66,11 +66,15 @@ type Skip struct {
 
 // Report is what Generate did.
 type Report struct {
-	SweepDir        string
-	Figures         []FigureFile
-	Skipped         []Skip
-	CellsUsed       int
-	CellsSkipped    []results.SkippedCell
+	SweepDir     string
+	Figures      []FigureFile
+	Skipped      []Skip
+	CellsUsed    int
+	CellsSkipped []results.SkippedCell
+	// Damaged lists the finished cells left out because a record file no
+	// longer matches the sha256 in their summary.json (also in
+	// CellsSkipped). Commands exit non-zero on it unless told to continue.
+	Damaged         []results.SkippedCell
 	Comparison      *results.Comparison // nil when not computed
 	ComparisonFiles []string            // comparison.csv, comparison.md
 	HTML            string              // path of report.html ("" when not written)
@@ -117,10 +121,19 @@ func Generate(sweepDir string, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, &InputError{err}
 	}
-	rep := &Report{SweepDir: sweepDir, CellsUsed: len(sw.Cells), CellsSkipped: sw.Skipped}
+	rep := &Report{SweepDir: sweepDir, CellsUsed: len(sw.Cells), CellsSkipped: sw.Skipped, Damaged: sw.Damaged()}
 	if err := os.MkdirAll(opt.FiguresDir, 0o755); err != nil {
 		return nil, fmt.Errorf("figures directory %s: %v", opt.FiguresDir, err)
 	}
+	// one rebuild at a time per figures directory; it removes what a
+	// killed rebuild left (temporary figure, report and comparison files)
+	unlock, err := results.LockFile(filepath.Join(opt.FiguresDir, rebuildLockFile))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	results.RemoveTemps(opt.FiguresDir)
+	removeOwnTemps(opt.OutDir)
 	// Remove stale figure files of the ids being regenerated.
 	if entries, err := os.ReadDir(opt.FiguresDir); err == nil {
 		for _, e := range entries {
@@ -154,6 +167,7 @@ func Generate(sweepDir string, opt Options) (*Report, error) {
 		return rep, nil
 	}
 	rep.Comparison = results.CompareSweep(sw, results.CompareOptions{MarginLevels: opt.MarginLevels})
+	sw.MarkDamaged(rep.Comparison)
 	if !opt.NoComparison {
 		if rep.ComparisonFiles, err = rep.Comparison.WriteFiles(opt.OutDir); err != nil {
 			return nil, err
@@ -224,6 +238,7 @@ type htmlCell struct {
 type htmlData struct {
 	Title        string
 	Generated    string
+	Damaged      []results.SkippedCell
 	Dir          string
 	Grid         string
 	Resolved     string
@@ -244,6 +259,7 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 		Title:     "gatedpo sweep report — " + filepath.Base(filepath.Clean(sw.Dir)),
 		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		Dir:       sw.Dir, Grid: sw.GridTOML, CellsUsed: len(sw.Cells), CellsSkipped: sw.Skipped, Skipped: rep.Skipped,
+		Damaged: rep.Damaged,
 	}
 	if len(sw.GridResolved) > 0 {
 		var v any
@@ -430,6 +446,7 @@ figure { margin: 1.2em 0 2em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e2e2e2; }
 figcaption { font-size: 0.92em; color: #333; margin-top: 0.4em; }
 .skipped li { color: #7a4b00; }
+.damaged { border: 2px solid #b00020; background: #fdecee; padding: 0.5em 0.8em; margin: 0.8em 0; }
 details summary { cursor: pointer; color: #1f4e99; }
 .toc { font-size: 0.9em; columns: 2; }
 {{template "extra-css"}}
@@ -438,6 +455,7 @@ details summary { cursor: pointer; color: #1f4e99; }
 <body>
 <h1>{{.Title}}</h1>
 <p class="meta">Generated {{.Generated}} from the records in <code>{{.Dir}}</code> ({{.CellsUsed}} complete cells). Every figure and number below is computed from those records.</p>
+{{if .Damaged}}<div class="damaged"><b>Damaged records: {{len .Damaged}} finished cell(s) left out of every figure and of the comparison.</b> Rerun the sweep to recompute them.<ul>{{range .Damaged}}<li><code>{{.ID}}</code>: {{.Reason}}</li>{{end}}</ul></div>{{end}}
 <nav><a href="#grid">Grid</a><a href="#comparison">Gated vs ungated</a><a href="#figures">Figures</a><a href="#distributions">Distributions</a><a href="#tokens">Token view</a><a href="#summary">Summary table</a></nav>
 
 <h2 id="grid">Grid</h2>
@@ -474,3 +492,19 @@ details summary { cursor: pointer; color: #1f4e99; }
 </body>
 </html>
 `))
+
+// rebuildLockFile (in the figures directory) serialises rebuilds of one
+// figures directory.
+const rebuildLockFile = ".rebuild.lock"
+
+// removeOwnTemps removes the temporary files a killed rebuild left in
+// the output directory: only those of the files Generate writes there
+// (report.html, comparison.csv|md), since other writers share it.
+func removeOwnTemps(dir string) {
+	for _, name := range []string{results.ReportFile, results.ComparisonCSVFile, results.ComparisonMDFile} {
+		matches, _ := filepath.Glob(filepath.Join(dir, results.TempPrefix+name+"-*"))
+		for _, m := range matches {
+			os.Remove(m)
+		}
+	}
+}

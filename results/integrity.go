@@ -156,3 +156,38 @@ func (sw *Sweep) DamagedNotes() []string {
 	}
 	return out
 }
+
+// MarkDamaged marks a comparison built without the damaged cells of sw:
+// a note per damaged cell (first in Notes), and on every row the damaged
+// cell would have entered (same arch, dataset, pipeline and objective; the
+// same gate, or any gate when the damaged cell is ungated) a Note saying
+// that its n is short of that cell.
+func (sw *Sweep) MarkDamaged(c *Comparison) {
+	damaged := sw.Damaged()
+	if c == nil || len(damaged) == 0 {
+		return
+	}
+	c.Notes = append(sw.DamagedNotes(), c.Notes...)
+	for _, d := range damaged {
+		var cfg CellConfig
+		b, err := os.ReadFile(filepath.Join(sw.Dir, CellsDir, d.ID, CellConfigFile))
+		if err != nil || json.Unmarshal(b, &cfg) != nil {
+			continue // unknown settings: the note above still names the cell
+		}
+		for i := range c.Rows {
+			r := &c.Rows[i]
+			if r.Context.Arch != cfg.Arch || r.Context.Dataset != cfg.Dataset || r.Context.Pipeline != cfg.Pipeline ||
+				r.Context.Objective != cfg.Objective.Name {
+				continue
+			}
+			if !cfg.Gate.Ungated() && GateLabel(r.Gate) != GateLabel(cfg.Gate) {
+				continue
+			}
+			msg := fmt.Sprintf("DAMAGED cell %s (seed %d) left out", d.ID, cfg.Seed)
+			if r.Note != "" {
+				msg = r.Note + "; " + msg
+			}
+			r.Note = msg
+		}
+	}
+}

@@ -9,9 +9,15 @@
 // accuracy with a Student-t 95 % interval over seeds, and the same at each
 // matched train-probe margin level (nats of log-ratio, no β), each run
 // interpolated between the two probes that bracket it (docs/method.md §7);
-// every row counts failed, unpaired and not-reached seeds. Exit
-// status: 0 ok, 1 a file could not be written, 2 bad flags or an unreadable
-// sweep directory.
+// every row counts failed, unpaired and not-reached seeds. A finished cell
+// whose record files no longer match the sha256 in its summary.json is
+// damaged: it is named, left out, and marked in the comparison (a note,
+// and the rows it would have entered).
+//
+// Exit status (as for every gatedpo command): 0 ok; 1 damaged cells were
+// left out (0 with -allow-damaged), or an internal error; 2 bad flags or
+// an unreadable sweep directory, nothing written; 3 a file could not be
+// written (disk full, I/O error): rerun.
 package main
 
 import (
@@ -19,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -26,23 +33,31 @@ import (
 	"gatedpo/results"
 )
 
-const usage = `usage: compare -in RUNS_DIR [-out DIR] [-levels 10,20,40]
+const usage = `usage: compare -in RUNS_DIR [-out DIR] [-levels 10,20,40] [-allow-damaged]
 
 Pairs every gated configuration of a sweep directory with its ungated
 partner by seed, prints the gated − ungated differences with 95 % intervals,
 and writes comparison.csv and comparison.md.
 
-exit status: 0 ok, 1 a file could not be written, 2 bad flags or an
-unreadable sweep directory`
+exit status: 0 ok; 1 damaged cells (records not matching their sha256)
+were left out (0 with -allow-damaged); 2 bad flags or an unreadable sweep
+directory; 3 a file could not be written (rerun)`
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "compare: internal error: panic: %v\n%s", r, debug.Stack())
+			code = 1
+		}
+	}()
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	cli.Usage(fs, usage)
 	in := fs.String("in", "", "sweep directory to read (required)")
 	out := fs.String("out", "", "directory for comparison.csv and comparison.md (default IN)")
 	levels := fs.String("levels", "10,20,40", "train-probe reward margins to match at, comma-separated (\"\" for none)")
+	allowDamaged := fs.Bool("allow-damaged", false, "exit 0 even when damaged cells (records not matching their sha256) were left out")
 	if code, done := cli.Parse(fs, args, stdout, stderr, cli.VersionString("compare", "")); done {
 		return code
 	}
@@ -74,6 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "compare: %s: no complete cells (expected cells/<id>/summary.json with status complete)\n", *in)
 	}
 	cmp := results.CompareSweep(sw, results.CompareOptions{MarginLevels: lv})
+	sw.MarkDamaged(cmp)
 	fmt.Fprint(stdout, cmp.Markdown())
 	dir := *out
 	if dir == "" {
@@ -82,10 +98,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	paths, err := cmp.WriteFiles(dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "compare: %v\n", err)
-		return 1
+		return 3
 	}
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
+	}
+	if d := sw.Damaged(); len(d) > 0 && !*allowDamaged {
+		fmt.Fprintf(stderr, "compare: %d damaged cell(s) left out of the comparison; rerun the sweep to recompute them, or pass -allow-damaged\n", len(d))
+		return 1
 	}
 	return 0
 }

@@ -38,3 +38,48 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedCell: a truncated probe_metrics.csv of a finished cell is
+// not silently dropped: compare names the file, leaves the cell out,
+// marks the comparison, and exits 1 unless -allow-damaged.
+func TestDamagedCell(t *testing.T) {
+	dir := t.TempDir()
+	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5}); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := results.LoadSweep(dir)
+	if err != nil || len(sw.Damaged()) != 0 {
+		t.Fatalf("fresh fixture: %v, damaged %v", err, sw.Damaged())
+	}
+	var victim *results.Cell
+	for _, c := range sw.Cells {
+		if c.Ungated() {
+			victim = c
+			break
+		}
+	}
+	p := filepath.Join(victim.Dir, results.ProbeMetricsFile)
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, b[:len(b)*2/3], 0o644) // truncated mid-file
+	var so, se bytes.Buffer
+	if rc := run([]string{"-in", dir}, &so, &se); rc != 1 {
+		t.Errorf("rc = %d, want 1 (damaged cell left out); stderr %s", rc, se.String())
+	}
+	for _, want := range []string{victim.ID, p + " does not match the sha256 in summary.json", "-allow-damaged"} {
+		if !strings.Contains(se.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, se.String())
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, results.ComparisonMDFile))
+	csv, _ := os.ReadFile(filepath.Join(dir, results.ComparisonCSVFile))
+	if !strings.Contains(string(md), "cell "+victim.ID+" left out: DAMAGED") {
+		t.Errorf("comparison.md does not mark the damaged cell:\n%s", md)
+	}
+	if !strings.Contains(string(csv), "DAMAGED cell "+victim.ID) {
+		t.Errorf("comparison.csv does not mark the rows the damaged cell would have entered")
+	}
+	se.Reset()
+	if rc := run([]string{"-in", dir, "-allow-damaged"}, &so, &se); rc != 0 || !strings.Contains(se.String(), victim.ID) {
+		t.Errorf("-allow-damaged: rc = %d, stderr %s; want 0, still naming the cell", rc, se.String())
+	}
+}

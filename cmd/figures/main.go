@@ -5,8 +5,15 @@
 //	go run ./cmd/figures -in runs/demo [-out DIR] [-only F2,F3] [-formats png,svg,pdf] [-dpi 150]
 //
 // It prints one line per figure written and one per figure skipped, with
-// the reason (e.g. "skipped F5: no τ axis ..."). Exit status: 0 ok, 1 a
-// file could not be written, 2 bad flags or an unreadable sweep directory.
+// the reason (e.g. "skipped F5: no τ axis ..."). A finished cell whose
+// record files no longer match the sha256 in its summary.json is damaged:
+// it is named, left out of every figure and of the comparison, and marked
+// in report.html and comparison.md.
+//
+// Exit status (as for every gatedpo command): 0 ok; 1 damaged cells were
+// left out (0 with -allow-damaged), or an internal error; 2 bad flags or
+// an unreadable sweep directory, nothing written; 3 a file could not be
+// written (disk full, I/O error): rerun.
 package main
 
 import (
@@ -15,24 +22,32 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"gatedpo/cmd/internal/cli"
 	"gatedpo/plots"
 )
 
-const usage = `usage: figures -in RUNS_DIR [-out DIR] [-only F2,F3] [-formats png,svg,pdf] [-dpi 150]
+const usage = `usage: figures -in RUNS_DIR [-out DIR] [-only F2,F3] [-formats png,svg,pdf] [-dpi 150] [-allow-damaged]
 
 Redraws the paper's figures F1–F8 of a sweep directory from its records
 alone (no training) and, unless -only is given, the comparison and
 report.html.
 
-exit status: 0 ok, 1 a file could not be written, 2 bad flags or an
-unreadable sweep directory`
+exit status: 0 ok; 1 damaged cells (records not matching their sha256)
+were left out (0 with -allow-damaged); 2 bad flags or an unreadable sweep
+directory; 3 a file could not be written (rerun)`
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "figures: internal error: panic: %v\n%s", r, debug.Stack())
+			code = 1
+		}
+	}()
 	fs := flag.NewFlagSet("figures", flag.ContinueOnError)
 	cli.Usage(fs, usage)
 	in := fs.String("in", "", "sweep directory to read (required)")
@@ -40,6 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	only := fs.String("only", "", "comma-separated figure ids to draw, e.g. F2,F3 (default: all; then no report)")
 	formats := fs.String("formats", strings.Join(plots.Formats, ","), "comma-separated formats: png, svg, pdf")
 	dpi := fs.Int("dpi", 150, "PNG resolution (dots per inch)")
+	allowDamaged := fs.Bool("allow-damaged", false, "exit 0 even when damaged cells (records not matching their sha256) were left out")
 	if code, done := cli.Parse(fs, args, stdout, stderr, cli.VersionString("figures", "")); done {
 		return code
 	}
@@ -67,9 +83,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ie) {
 			return 2
 		}
-		return 1
+		return 3
 	}
 	fmt.Fprint(stdout, rep.Summary())
+	if len(rep.Damaged) > 0 {
+		for _, d := range rep.Damaged {
+			fmt.Fprintf(stderr, "figures: cell %s left out: %s\n", d.ID, d.Reason)
+		}
+		if !*allowDamaged {
+			fmt.Fprintf(stderr, "figures: %d damaged cell(s) left out of the figures and the comparison; rerun the sweep to recompute them, or pass -allow-damaged\n", len(rep.Damaged))
+			return 1
+		}
+	}
 	return 0
 }
 

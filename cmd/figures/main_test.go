@@ -49,3 +49,54 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedCellAndLeftovers: a header-only probe_metrics.csv of a
+// finished cell is named, left out, marked in report.html and
+// comparison.md, and the command exits 1 unless -allow-damaged; temporary
+// files a killed rebuild left are removed by the next one.
+func TestDamagedCellAndLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5}); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := results.LoadSweep(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := sw.Cells[0]
+	p := filepath.Join(victim.Dir, results.ProbeMetricsFile)
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, b[:bytes.IndexByte(b, '\n')+1], 0o644) // header only
+	figs := filepath.Join(dir, results.FiguresDir)
+	os.MkdirAll(figs, 0o755)
+	leftovers := []string{filepath.Join(figs, results.TempPrefix+"F4_peakiness.svg-123"), filepath.Join(dir, results.TempPrefix+results.ReportFile+"-9")}
+	for _, l := range leftovers {
+		os.WriteFile(l, []byte("partial"), 0o644)
+	}
+	var so, se bytes.Buffer
+	if rc := run([]string{"-in", dir, "-formats", "svg"}, &so, &se); rc != 1 {
+		t.Errorf("rc = %d, want 1 (damaged cell left out); stderr %s", rc, se.String())
+	}
+	for _, want := range []string{"cell " + victim.ID + " left out: DAMAGED", p + " does not match the sha256", "-allow-damaged"} {
+		if !strings.Contains(se.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, se.String())
+		}
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, results.ReportFile))
+	if !strings.Contains(string(html), "Damaged records: 1 finished cell(s) left out") || !strings.Contains(string(html), victim.ID) {
+		t.Errorf("report.html does not mark the damaged cell")
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, results.ComparisonMDFile))
+	if !strings.Contains(string(md), victim.ID) {
+		t.Errorf("comparison.md does not name the damaged cell")
+	}
+	for _, l := range leftovers {
+		if _, err := os.Stat(l); !os.IsNotExist(err) {
+			t.Errorf("leftover %s not removed by the rebuild", l)
+		}
+	}
+	se.Reset()
+	if rc := run([]string{"-in", dir, "-formats", "svg", "-allow-damaged"}, &so, &se); rc != 0 {
+		t.Errorf("-allow-damaged: rc = %d, want 0; stderr %s", rc, se.String())
+	}
+}
