@@ -140,4 +140,3 @@ func TestSweepEnvironmentalFailureNotRecorded(t *testing.T) {
 	}
 	compareSweeps(t, ref, dir)
 }
-
