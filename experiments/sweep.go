@@ -141,6 +141,9 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if out == "" {
 		out = filepath.Join("runs", grid.Name)
 	}
+	if msg := checkText(out, MaxStringBytes); msg != "" {
+		return nil, &ConfigError{File: "-out", Msg: msg}
+	}
 	if st, err := os.Stat(out); err == nil && !st.IsDir() {
 		return nil, &ConfigError{File: out, Msg: "the output path exists and is not a directory"}
 	}

@@ -140,6 +140,11 @@ func run() (code int) {
 	go func() {
 		select {
 		case <-ctx.Done():
+			select {
+			case <-finished: // cancelled by stop() after Run returned: no signal
+				return
+			default:
+			}
 			stop() // a second Ctrl-C quits at once
 			if !training.Load() {
 				// validating or loading data: no cell has anything to save
