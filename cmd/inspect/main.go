@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"gatedpo/cmd/internal/cli"
 	"gatedpo/graph"
@@ -25,7 +26,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
-	var code int
+	code := 1
+	defer func() {
+		if r := recover(); r != nil { // an internal error, never "bad input" (the runtime's status 2)
+			fmt.Fprintf(os.Stderr, "inspect: internal error: panic: %v\n%s", r, debug.Stack())
+			os.Exit(1)
+		}
+		os.Exit(code)
+	}()
 	switch os.Args[1] {
 	case "lossgrad":
 		code = runLossgrad(os.Args[2:])
@@ -35,11 +43,12 @@ func main() {
 		code = runTokenize(os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Println(usage)
+		code = 0
 	case "-version", "--version":
 		fmt.Println(cli.VersionString("inspect", graph.BLASName()))
+		code = 0
 	default:
 		fmt.Fprintf(os.Stderr, "inspect: unknown subcommand %q\n%s\n", os.Args[1], usage)
 		code = 2
 	}
-	os.Exit(code)
 }
