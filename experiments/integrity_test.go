@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"gatedpo/results"
 )
@@ -139,4 +140,66 @@ func TestSweepEnvironmentalFailureNotRecorded(t *testing.T) {
 		t.Fatalf("rerun: %v", err)
 	}
 	compareSweeps(t, ref, dir)
+}
+
+// TestSweepResumeWithDamagedRecords: a cell interrupted after a step
+// checkpoint resumes from it only while its records match the hashes the
+// checkpoint was taken with; a truncated train.csv makes the rerun drop
+// the checkpoint and recompute the cell from scratch (and say so), with
+// the same result as an uninterrupted run.
+func TestSweepResumeWithDamagedRecords(t *testing.T) {
+	ref := referenceRun(t)
+	dir := filepath.Join(t.TempDir(), "resume")
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan string, 1)
+	go func() {
+		defer close(stopped)
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			cells, _ := os.ReadDir(filepath.Join(dir, results.CellsDir))
+			for _, c := range cells {
+				if _, _, ok := latestCheckpoint(filepath.Join(dir, results.CellsDir, c.Name(), results.CheckpointDir)); ok {
+					cancel()
+					stopped <- c.Name()
+					return
+				}
+			}
+		}
+	}()
+	one := []string{"gate.kind=none", "seed=1"} // one cell is enough
+	o := quietOptions("test", dir, 1)
+	o.Only = one
+	if _, err := Run(ctx, o); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	cell := <-stopped
+	cancel()
+	cdir := filepath.Join(dir, results.CellsDir, cell)
+	if _, _, ok := latestCheckpoint(filepath.Join(cdir, results.CheckpointDir)); !ok {
+		t.Skip("the cell finished before the interrupt took effect")
+	}
+	train := filepath.Join(cdir, results.TrainCSVFile)
+	b, _ := os.ReadFile(train)
+	os.WriteFile(train, b[:len(b)*3/4], 0o644)
+	var logs bytes.Buffer
+	o = quietOptions("test", dir, 1)
+	o.Only, o.Logger = one, slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "recomputing the cell from scratch") || !strings.Contains(logs.String(), "cell="+cell) {
+		t.Errorf("the rerun does not say it dropped the checkpoint of %s:\n%s", cell, logs.String())
+	}
+	want, got := metricFiles(t, ref), metricFiles(t, dir)
+	n := 0
+	for k, v := range got {
+		if strings.HasPrefix(k, cell+"/") {
+			n++
+			if want[k] != v {
+				t.Errorf("%s differs from the uninterrupted run", k)
+			}
+		}
+	}
+	if n == 0 {
+		t.Errorf("no records of %s compared", cell)
+	}
 }
