@@ -150,7 +150,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 		// since, is dropped: the cell is recomputed from scratch
 		resumed, err := loadRecordsUpTo(dir, k)
 		if err == nil {
-			err = checkpointRecordsOK(cdir, dir)
+			err = checkpointRecordsOK(cdir, dir, resumed)
 		}
 		if err == nil {
 			err = loadCheckpoint(cdir, policy, opt)
@@ -277,7 +277,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 				return k, timing, err
 			}
 			tr.rewritten(len(rec.Train))
-			if err := saveCheckpoint(ckptDir, k, policy, opt, func(tmp string) error { return writeCheckpointRecords(tmp, dir) }); err != nil {
+			if err := saveCheckpoint(ckptDir, k, policy, opt, func(tmp string) error { return writeCheckpointRecords(tmp, rec) }); err != nil {
 				return k, timing, err
 			}
 		}

@@ -1,11 +1,15 @@
 package experiments
 
 import (
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"syscall"
 
 	"gatedpo/results"
@@ -94,26 +98,40 @@ func resetDamagedCell(dir string) error {
 	return results.SyncDir(dir)
 }
 
-// ckptRecordsFile, inside a step checkpoint, holds the sha256 of the cell's
-// record files as they were when the checkpoint was taken: a resume checks
-// that the records it continues are the ones the checkpoint belongs to.
+// ckptRecordsFile, inside a step checkpoint, holds the sha256 of the
+// cell's record rows as they were when the checkpoint was taken (each
+// file's rows CSV-encoded, without header): a resume checks that the rows
+// it continues (those up to the checkpoint's step) are the ones the
+// checkpoint belongs to. Rows rather than files, because train.csv grows
+// between checkpoints (rows appended at every probe).
 const ckptRecordsFile = "records.sha256.json"
 
-// writeCheckpointRecords writes ckptRecordsFile into a checkpoint being
-// assembled in tmp, for the records in cellDir.
-func writeCheckpointRecords(tmp, cellDir string) error {
-	h, err := results.HashRecords(cellDir)
-	if err != nil {
-		return err
+// recordsDigest returns the sha256 of each record table's rows.
+func recordsDigest(r *cellRecords) map[string]string {
+	out := map[string]string{}
+	for _, t := range []struct {
+		name string
+		rows [][]string
+	}{{results.TrainCSVFile, r.Train}, {results.ProbeMetricsFile, r.Metrics}, {results.ProbeFieldsFile, r.Fields},
+		{results.ProbeExamplesFile, r.Examples}} {
+		h := sha256.New()
+		cw := csv.NewWriter(h)
+		cw.WriteAll(t.rows)
+		out[t.name] = hex.EncodeToString(h.Sum(nil))
 	}
-	delete(h, results.CellConfigFile) // rewritten by every run; not part of the resume state
-	return results.WriteJSONAtomic(filepath.Join(tmp, ckptRecordsFile), h)
+	return out
 }
 
-// checkpointRecordsOK says whether the records of cellDir are the ones the
-// checkpoint in ckpt was taken with (true when the checkpoint predates
-// record hashes).
-func checkpointRecordsOK(ckpt, cellDir string) error {
+// writeCheckpointRecords writes ckptRecordsFile for r into a checkpoint
+// being assembled in tmp.
+func writeCheckpointRecords(tmp string, r *cellRecords) error {
+	return results.WriteJSONAtomic(filepath.Join(tmp, ckptRecordsFile), recordsDigest(r))
+}
+
+// checkpointRecordsOK says whether the rows read back from cellDir up to
+// the checkpoint's step (r) are the rows the checkpoint in ckpt was taken
+// with (nil when the checkpoint predates record digests).
+func checkpointRecordsOK(ckpt, cellDir string, r *cellRecords) error {
 	b, err := os.ReadFile(filepath.Join(ckpt, ckptRecordsFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -121,11 +139,23 @@ func checkpointRecordsOK(ckpt, cellDir string) error {
 	if err != nil {
 		return err
 	}
-	var files map[string]string
-	if err := json.Unmarshal(b, &files); err != nil {
+	var want map[string]string
+	if err := json.Unmarshal(b, &want); err != nil {
 		return &results.DamagedError{Path: filepath.Join(ckpt, ckptRecordsFile), Reason: "is not valid JSON"}
 	}
-	return results.VerifyRecords(cellDir, results.CellSummary{Files: files})
+	got := recordsDigest(r)
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if got[name] != want[name] {
+			return &results.DamagedError{Path: filepath.Join(cellDir, name),
+				Reason: "does not hold the rows the checkpoint " + filepath.Base(ckpt) + " was taken with (truncated or edited)"}
+		}
+	}
+	return nil
 }
 
 // isEnvErrno reports whether err wraps one of environmentalErrnos.

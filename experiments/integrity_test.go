@@ -177,6 +177,18 @@ func TestSweepResumeWithDamagedRecords(t *testing.T) {
 	if _, _, ok := latestCheckpoint(filepath.Join(cdir, results.CheckpointDir)); !ok {
 		t.Skip("the cell finished before the interrupt took effect")
 	}
+	// undamaged, the rows up to the checkpoint match it (the resume would continue)
+	k, ckpt, _ := latestCheckpoint(filepath.Join(cdir, results.CheckpointDir))
+	rec, err := loadRecordsUpTo(cdir, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpointRecordsOK(ckpt, cdir, rec); err != nil {
+		t.Fatalf("undamaged records do not match their checkpoint: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(ckpt, ckptRecordsFile)); err != nil {
+		t.Fatalf("the checkpoint has no record digest: %v", err)
+	}
 	train := filepath.Join(cdir, results.TrainCSVFile)
 	b, _ := os.ReadFile(train)
 	os.WriteFile(train, b[:len(b)*3/4], 0o644)
