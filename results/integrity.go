@@ -111,6 +111,11 @@ func VerifyRecords(dir string, sum CellSummary) error {
 	return nil
 }
 
+// StatusDamaged is the status summary.csv gives a cell whose summary.json
+// says complete but whose records no longer match their hashes (a rerun of
+// the sweep recomputes it). It never appears in a summary.json.
+const StatusDamaged = "damaged"
+
 // DamagedReasonPrefix starts the SkippedCell.Reason of a damaged cell.
 const DamagedReasonPrefix = "DAMAGED: "
 

@@ -1,6 +1,8 @@
 package results_test
 
 import (
+	"compress/gzip"
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -53,5 +55,49 @@ func TestVerifyRecords(t *testing.T) {
 	sw, _ = results.LoadSweep(dir)
 	if d := sw.Damaged(); len(d) != 1 || d[0].ID != c.ID || !strings.Contains(d[0].Reason, "not valid JSON") {
 		t.Errorf("truncated summary.json: damaged %v", d)
+	}
+}
+
+// TestRebuildsMarkDamaged: summary.csv lists a damaged cell with status
+// "damaged", and metrics_long.csv.gz leaves its rows out.
+func TestRebuildsMarkDamaged(t *testing.T) {
+	dir := t.TempDir()
+	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5}); err != nil {
+		t.Fatal(err)
+	}
+	sw, _ := results.LoadSweep(dir)
+	c := sw.Cells[0]
+	p := filepath.Join(c.Dir, results.ProbeMetricsFile)
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, b[:len(b)-10], 0o644)
+	if err := results.RebuildSummaryCSV(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := results.RebuildMetricsLong(dir); err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := os.ReadFile(filepath.Join(dir, results.SummaryCSVFile))
+	if !strings.Contains(string(sum), c.ID+",") || !strings.Contains(string(sum), ","+results.StatusDamaged+",") {
+		t.Errorf("summary.csv does not mark %s damaged:\n%s", c.ID, sum)
+	}
+	f, err := os.Open(filepath.Join(dir, results.MetricsLongFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(zr).ReadAll()
+	if err != nil || len(recs) < 2 {
+		t.Fatalf("metrics_long: %d rows, %v", len(recs), err)
+	}
+	long := map[string]bool{}
+	for _, r := range recs[1:] {
+		long[r[0]] = true
+	}
+	if long[c.ID] {
+		t.Errorf("metrics_long.csv.gz has rows of the damaged cell %s", c.ID)
 	}
 }

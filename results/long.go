@@ -26,7 +26,8 @@ var MetricsLongFixed = []string{"cell_id", "status", "step", "split", "metric", 
 // rows, then by metric column order. Values are copied as written in the
 // cell's file (no reformatting). The gzip header carries no name or time,
 // so the same records give the same bytes. A cell whose probe_metrics.csv
-// is missing or unreadable contributes no rows.
+// is missing or unreadable, or whose records no longer match the sha256 in
+// its summary.json (damaged), contributes no rows.
 func RebuildMetricsLong(sweepDir string) error {
 	entries, err := os.ReadDir(filepath.Join(sweepDir, CellsDir))
 	if err != nil && !os.IsNotExist(err) {
@@ -48,6 +49,9 @@ func RebuildMetricsLong(sweepDir string) error {
 		cfg, sum, ok := ReadCellRecord(dir)
 		if !ok || (sum.Status != StatusComplete && sum.Status != StatusFailed) {
 			continue
+		}
+		if sum.Status == StatusComplete && VerifyRecords(dir, sum) != nil {
+			continue // damaged: its rows are not the cell's (see VerifyRecords)
 		}
 		header, rows, err := readCSVFile(filepath.Join(dir, ProbeMetricsFile))
 		if err != nil {

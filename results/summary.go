@@ -77,8 +77,10 @@ func ReadCellRecord(dir string) (cfg CellConfig, sum CellSummary, ok bool) {
 
 // RebuildSummaryCSV rewrites <sweepDir>/summary.csv atomically from the
 // cell directories: one row per cell whose summary.json says complete or
-// failed, sorted by cell id. Cells still running are left out (the last
-// process to finish its cells writes them). A file lock on the sweep
+// failed, sorted by cell id; a complete cell whose records no longer match
+// their hashes is listed with status "damaged" (StatusDamaged). Cells still
+// running are left out (the last process to finish its cells writes
+// them). A file lock on the sweep
 // directory orders concurrent rebuilds by shards.
 func RebuildSummaryCSV(sweepDir string) error {
 	unlock, err := LockFile(filepath.Join(sweepDir, summaryLockFile))
@@ -103,6 +105,9 @@ func RebuildSummaryCSV(sweepDir string) error {
 		cfg, sum, ok := ReadCellRecord(filepath.Join(sweepDir, CellsDir, id))
 		if !ok || (sum.Status != StatusComplete && sum.Status != StatusFailed) {
 			continue
+		}
+		if sum.Status == StatusComplete && VerifyRecords(filepath.Join(sweepDir, CellsDir, id), sum) != nil {
+			sum.Status = StatusDamaged
 		}
 		rows = append(rows, SummaryRow(id, cfg, sum))
 	}
