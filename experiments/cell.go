@@ -45,8 +45,7 @@ func (env *sweepEnv) runCell(ctx context.Context, c *Cell, st *cellStatus) (sum 
 	results.RemoveTemps(filepath.Join(dir, results.CheckpointDir))
 	if old, done, damaged := finishedCell(dir, env.retryFailed); done {
 		return old, nil // finished by another process meanwhile
-	} else if damaged != nil {
-		env.warn("cell records damaged: recomputing the cell", "cell", c.ID, "err", damaged)
+	} else if damaged != nil { // Run has said so when it listed the cell
 		if err := resetDamagedCell(dir); err != nil {
 			return sum, &envError{err}
 		}
