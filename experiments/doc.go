@@ -89,7 +89,8 @@
 // max_response_tokens ≤ 8192, probe_examples ≤ 100000, vocab_size ≤ 2²⁰,
 // batch_pairs ≤ 4096, epochs ≤ 100000, at most 100000 cells (see
 // gridIntLimits for every key). Strings (names, paths) have at most 4096
-// bytes (the name: 128) and no control characters; datasets and init_from
+// bytes (the name: 128) and no control characters; a grid file has at most
+// 16 MiB in lines of at most 64 KiB; datasets and init_from
 // must be regular files; a value given twice on an axis (seed = [1, 1]) is
 // refused. A checkpoint's model config is bounded too (models.MaxVocabSize
 // and the others) and must fit the tensors in the file.

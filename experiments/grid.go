@@ -150,6 +150,9 @@ func LoadGrid(nameOrPath string, sets ...Override) (*Grid, error) {
 // sets are applied in order after decoding and before validation; a key
 // they set is reported against the override in errors.
 func ParseGrid(file, dir string, src []byte, sets ...Override) (*Grid, error) {
+	if err := checkGridLines(file, src); err != nil {
+		return nil, err
+	}
 	var raw map[string]any
 	if _, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&raw); err != nil {
 		return nil, TOMLDecodeError(file, err)

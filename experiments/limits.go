@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -21,6 +22,7 @@ import (
 // is bad input: "file:line: key: expected ≤ N, got M" (exit status 2).
 const (
 	MaxGridFileBytes = 16 << 20 // a grid file
+	MaxGridLineBytes = 64 << 10 // one line of a grid file
 	MaxStringBytes   = 4096     // any string value of a grid (a path, a name)
 	MaxKeyBytes      = 128      // any key of a grid
 	MaxNameBytes     = 128      // the grid's name (a directory name)
@@ -246,17 +248,41 @@ func readGridFile(path string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, &ConfigError{File: path, Msg: fmt.Sprintf("expected a regular grid file, got %s", st.Mode().Type())}
 	}
-	if st.Size() > MaxGridFileBytes {
-		return nil, &ConfigError{File: path, Msg: fmt.Sprintf("expected a grid file of ≤ %d bytes, got %d bytes", MaxGridFileBytes, st.Size())}
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxGridFileBytes+1))
+	// a long line is named by its line number, so the first 4·MaxGridFileBytes
+	// are read (a 50 MB name is "file:1: …", not just "too big")
+	b, err := io.ReadAll(io.LimitReader(f, 4*MaxGridFileBytes))
 	if err != nil {
 		return nil, &ConfigError{File: path, Msg: err.Error()}
 	}
-	if len(b) > MaxGridFileBytes {
-		return nil, &ConfigError{File: path, Msg: fmt.Sprintf("expected a grid file of ≤ %d bytes", MaxGridFileBytes)}
+	if err := checkGridLines(path, b); err != nil {
+		return nil, err
+	}
+	if st.Size() > MaxGridFileBytes || len(b) > MaxGridFileBytes {
+		return nil, &ConfigError{File: path, Msg: fmt.Sprintf("expected a grid file of ≤ %d bytes, got %d bytes", MaxGridFileBytes, max(st.Size(), int64(len(b))))}
 	}
 	return b, nil
+}
+
+// checkGridLines refuses a line longer than MaxGridLineBytes, naming its
+// line, before the TOML decoder sees it.
+func checkGridLines(file string, src []byte) error {
+	line := 1
+	for len(src) > 0 {
+		i := bytes.IndexByte(src, '\n')
+		n := i
+		if i < 0 {
+			n = len(src)
+		}
+		if n > MaxGridLineBytes {
+			return &ConfigError{File: file, Line: line, Msg: fmt.Sprintf("expected lines of at most %d bytes, got %d bytes (a grid value is at most %d bytes)", MaxGridLineBytes, n, MaxStringBytes)}
+		}
+		if i < 0 {
+			break
+		}
+		src = src[i+1:]
+		line++
+	}
+	return nil
 }
 
 // checkDataFile checks that a dataset or checkpoint path of a grid names a

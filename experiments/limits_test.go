@@ -101,7 +101,8 @@ func TestGridLimits(t *testing.T) {
 		{"duplicate arch", []string{`arch = ["transformer-xs"]`, `arch = ["transformer-xs", "transformer-xs"]`}, "g.toml:31: grid.arch[1]: duplicate"},
 		{"duplicate gate", []string{"tau = [1e-2]", "tau = [1e-2, 0.01]"}, "grid.gate: two entries give the same gate"},
 		{"name with NUL", []string{`name = "test"`, `name = "te\u0000st"`}, `g.toml:2: name: expected no control characters (found U+0000), got "te\x00st"`},
-		{"long name", []string{`name = "test"`, `name = "` + strings.Repeat("n", 1<<20) + `"`}, "g.toml:2: name: expected at most 4096 bytes"},
+		{"long name", []string{`name = "test"`, `name = "` + strings.Repeat("n", 1<<20) + `"`}, "g.toml:2: expected lines of at most 65536 bytes"},
+		{"5000-byte name", []string{`name = "test"`, `name = "` + strings.Repeat("n", 5000) + `"`}, "g.toml:2: name: expected at most 4096 bytes"},
 		{"name of 200 bytes", []string{`name = "test"`, `name = "` + strings.Repeat("n", 200) + `"`}, "g.toml:2: name: expected at most 128 bytes"},
 		{"dataset with NUL", []string{`dataset = "synthetic"`, `dataset = "a\u0000.jsonl"`}, "g.toml:5: data.dataset: expected no control characters"},
 		{"huge data limit", []string{"probe_examples = 8", "probe_examples = 8\nmax_data_bytes = 100000000000000"}, "g.toml:10: data.max_data_bytes: expected ≤ 1099511627776"},
@@ -130,6 +131,12 @@ func TestGridSpecialFiles(t *testing.T) {
 	if _, err := os.Stat("/dev/zero"); err != nil {
 		t.Skip("no /dev/zero")
 	}
+	t.Run("grid 20MB", func(t *testing.T) {
+		dir := t.TempDir()
+		g := filepath.Join(dir, "big.toml")
+		os.WriteFile(g, bytes.Repeat([]byte("# a comment line\n"), 20<<20/17), 0o644)
+		runHostile(t, dir, g, g+": expected a grid file of ≤ 16777216 bytes")
+	})
 	t.Run("grid fifo", func(t *testing.T) { runHostile(t, t.TempDir(), fifo, fifo+": expected a regular grid file") })
 	t.Run("grid dev zero", func(t *testing.T) { runHostile(t, t.TempDir(), "/dev/zero", "/dev/zero: expected a regular grid file") })
 	t.Run("grid 50MB", func(t *testing.T) {
@@ -139,7 +146,7 @@ func TestGridSpecialFiles(t *testing.T) {
 		f.WriteString(`name = "`)
 		f.Truncate(50 << 20) // sparse: a 50 MB name of NUL bytes
 		f.Close()
-		runHostile(t, dir, g, "expected a grid file of ≤ 16777216 bytes")
+		runHostile(t, dir, g, g+":1: expected lines of at most 65536 bytes, got 52428800 bytes")
 	})
 	for _, c := range []struct{ name, edit, repl, want string }{
 		{"dataset fifo", `dataset = "synthetic"`, `dataset = "` + fifo + `"`, "data.dataset: expected \"synthetic\" or an existing data file (a regular file), got \"" + fifo + "\": p"},
