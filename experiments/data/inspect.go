@@ -86,6 +86,8 @@ func Inspect(args []string, stdout, stderr io.Writer) int {
 	synEval := fs.Int("synthetic-eval", 0, "synthetic: held-out pairs (0 = default 100)")
 	export := fs.String("export", "", "also write the pairs (train then eval) as probe-format JSONL to this path")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	maxLine := fs.Int("max-line-bytes", DefaultMaxLineBytes, "longest JSONL line read ([data] max_line_bytes of a grid)")
+	maxData := fs.Int64("max-data-bytes", DefaultMaxDataBytes, "largest dataset after decompression ([data] max_data_bytes of a grid)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -102,7 +104,11 @@ func Inspect(args []string, stdout, stderr io.Writer) int {
 	if *tokName != "byte" && *tokName != "bpe" {
 		return bad("-tokenizer = %q, expected byte or bpe", *tokName)
 	}
-	ds, err := Open(*dataset, LoadOptions{Format: *format, OnBadRecord: *onBad, EvalFraction: *evalFrac, Seed: *seed},
+	if *maxLine < 1 || *maxData < 1 {
+		return bad("-max-line-bytes and -max-data-bytes must be ≥ 1")
+	}
+	ds, err := Open(*dataset, LoadOptions{Format: *format, OnBadRecord: *onBad, EvalFraction: *evalFrac, Seed: *seed,
+		MaxLineBytes: *maxLine, MaxDataBytes: *maxData},
 		SyntheticConfig{Seed: *seed, TrainPairs: *synTrain, EvalPairs: *synEval})
 	if err != nil {
 		return bad("%v", err)

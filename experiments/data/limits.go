@@ -100,7 +100,7 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 }
 
 func (b *boundedReader) err() error {
-	return &LimitError{Path: b.path, Msg: fmt.Sprintf("more than max_data_bytes = %d bytes of data (after decompression); raise [data] max_data_bytes in the grid to read it", b.max)}
+	return &LimitError{Path: b.path, Msg: fmt.Sprintf("more than max_data_bytes = %d bytes of data (after decompression); raise [data] max_data_bytes in the grid (inspect data: -max-data-bytes) to read it", b.max)}
 }
 
 // gzipBody reports a corrupt gzip stream as one line naming the file.

@@ -98,7 +98,7 @@ func Load(path string, opt LoadOptions) (*Dataset, error) {
 		defer zr.Close()
 		body = &gzipBody{zr: zr, path: path}
 	} else if size > maxBytes {
-		return nil, &LimitError{Path: path, Msg: fmt.Sprintf("the file is %d bytes, more than max_data_bytes = %d; raise [data] max_data_bytes in the grid to read it", size, maxBytes)}
+		return nil, &LimitError{Path: path, Msg: fmt.Sprintf("the file is %d bytes, more than max_data_bytes = %d; raise [data] max_data_bytes in the grid (inspect data: -max-data-bytes) to read it", size, maxBytes)}
 	}
 	// the decompressed stream is bounded as it is read: a gzip bomb stops
 	// at the limit, with memory for one line
@@ -210,7 +210,7 @@ func parseJSONLReader(path string, body io.Reader, opt LoadOptions) (*Dataset, e
 		line, readErr := readLine(rd, maxLine)
 		if readErr != nil && readErr != io.EOF {
 			if readErr == errLineTooLong {
-				return nil, &LimitError{Path: path, Line: lineNo + 1, Msg: fmt.Sprintf("line longer than max_line_bytes = %d; raise [data] max_line_bytes in the grid to read it", maxLine)}
+				return nil, &LimitError{Path: path, Line: lineNo + 1, Msg: fmt.Sprintf("line longer than max_line_bytes = %d; raise [data] max_line_bytes in the grid (inspect data: -max-line-bytes) to read it", maxLine)}
 			}
 			return nil, readErr
 		}
