@@ -1,7 +1,10 @@
+//go:build unix
+
 package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"os"
 	"os/exec"
@@ -68,7 +71,22 @@ func TestHostileInputExitStatus(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
+	// a gzip bomb: 1 GiB of zeros (no newline) in about 1 MB, members
+	// concatenated; and a 100 MB line (sparse file)
+	var one bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&one, gzip.BestCompression)
+	zw.Write(make([]byte, 1<<20))
+	zw.Close()
+	bomb := filepath.Join(tmp, "bomb.jsonl.gz")
+	os.WriteFile(bomb, bytes.Repeat(one.Bytes(), 1024), 0o644)
+	long := filepath.Join(tmp, "long.jsonl")
+	f, _ := os.Create(long)
+	f.WriteString(`{"prompt": "`)
+	f.Truncate(100 << 20)
+	f.Close()
 	cases := []struct{ name, old, repl, want string }{
+		{"gzip bomb", `dataset = "synthetic"`, `dataset = "` + bomb + `"`, bomb + ":1: line longer than max_line_bytes = 8388608"},
+		{"100 MB line", `dataset = "synthetic"`, `dataset = "` + long + `"`, long + ":1: line longer than max_line_bytes = 8388608"},
 		{"NUL in name", `name = "test"`, "name = \"a\\u0000b\"", "g.toml:2: name: expected no control characters"},
 		{"huge max_prompt_tokens", "max_prompt_tokens = 8", "max_prompt_tokens = 1000000000", "g.toml:7: data.max_prompt_tokens: expected ≤ 8192, got 1000000000"},
 		{"duplicate seed", "seed = [1, 2]", "seed = [1, 1]", "g.toml:33: grid.seed[1]: duplicate"},
@@ -90,6 +108,11 @@ func TestHostileInputExitStatus(t *testing.T) {
 			case err := <-done:
 				if code := exitCode(err); code != 2 {
 					t.Errorf("exit %d, want 2; stderr %s", code, stderr)
+				}
+				if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > 400<<10 { // KiB
+					t.Errorf("peak RSS %d MB on bad input", ru.Maxrss>>10)
+				} else if ok {
+					t.Logf("peak RSS %d MB", ru.Maxrss>>10)
 				}
 			case <-time.After(30 * time.Second):
 				cmd.Process.Kill()
