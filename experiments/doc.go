@@ -19,10 +19,18 @@
 // seeds; 30 cells).
 //
 // Exit status: 0 when every selected cell is complete; 1 when some cell
-// failed (every other cell was still run) or the sweep was interrupted;
-// 2 for bad input — an unknown key, a bad value, a missing file — reported
-// as "file:line: key: what was expected" before anything is run or
-// written.
+// failed deterministically (a divergence; every other cell was still run;
+// ErrCellsFailed); 2 for bad input — an unknown key, a bad value, a value
+// beyond its limit, a missing or special file — reported as "file:line:
+// key: what was expected" before anything is run or written
+// (ConfigError); 3 when the sweep was interrupted (ErrInterrupted) or a
+// cell stopped on an environmental failure such as a full disk
+// (ErrEnvironment): those are not recorded, and a rerun continues.
+//
+// A finished cell's summary.json lists the sha256 of its record files; a
+// rerun recomputes a complete cell whose files no longer match (and says
+// so), and a resume continues from a checkpoint only while the records up
+// to its step are the ones it was taken with.
 //
 // A rerun of the same command skips complete cells, resumes incomplete
 // ones from their last checkpoint (bit-identical to an uninterrupted

@@ -46,8 +46,10 @@ the comparison, the figures and report.html into the sweep directory.
 Rerunning the same command skips complete cells and resumes interrupted
 ones.
 
-exit status: 0 every selected cell complete, 1 some cell failed (the others
-were run) or the sweep was interrupted, 2 bad input (nothing run or written)`
+exit status: 0 every selected cell complete; 1 some cell failed
+deterministically (divergence; the others were run); 2 bad input (nothing
+run or written); 3 interrupted or an environmental failure such as a full
+disk (not recorded: rerun the same command to continue)`
 
 // multiFlag is a repeatable string flag (-only).
 type multiFlag []string
