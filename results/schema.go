@@ -22,7 +22,8 @@ package results
 //	    probe_fields.csv           ProbeFieldColumns, one row per (step, split, field)
 //	    probe_examples.csv.gz      ProbeExampleColumns, one row per (step, split, field, example)
 //	    probe_tokens.csv.gz        ProbeTokenColumns, one row per response token of the token-view examples at each probe
-//	    summary.json               CellSummary; written last, atomically: its status says whether the cell is done
+//	    summary.json               CellSummary; written last, atomically: its status says whether the cell is done,
+//	                               and "files" lists the sha256 of the record files above (see integrity.go)
 //	    events.out.tfevents.*      TensorBoard scalars (train/… per step, eval/<split>/… per probe), one file per run or resume
 //	    ckpt/                      checkpoints (safetensors) and resume state
 //
