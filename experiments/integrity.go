@@ -87,7 +87,7 @@ func finishedCell(dir string, retryFailed bool) (sum results.CellSummary, done b
 // model is reused). config.json is rewritten by the run.
 func resetDamagedCell(dir string) error {
 	for _, name := range []string{results.CellSummaryFile, results.TrainCSVFile, results.ProbeMetricsFile,
-		results.ProbeFieldsFile, results.ProbeExamplesFile} {
+		results.ProbeFieldsFile, results.ProbeExamplesFile, results.ProbeTokensFile} {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -113,7 +113,7 @@ func recordsDigest(r *cellRecords) map[string]string {
 		name string
 		rows [][]string
 	}{{results.TrainCSVFile, r.Train}, {results.ProbeMetricsFile, r.Metrics}, {results.ProbeFieldsFile, r.Fields},
-		{results.ProbeExamplesFile, r.Examples}} {
+		{results.ProbeExamplesFile, r.Examples}, {results.ProbeTokensFile, r.Tokens}} {
 		h := sha256.New()
 		cw := csv.NewWriter(h)
 		cw.WriteAll(t.rows)

@@ -22,7 +22,7 @@ import (
 
 // RecordFiles are the files of a cell directory whose sha256 a finished
 // cell's summary.json records in Files.
-var RecordFiles = []string{CellConfigFile, TrainCSVFile, ProbeMetricsFile, ProbeFieldsFile, ProbeExamplesFile}
+var RecordFiles = []string{CellConfigFile, TrainCSVFile, ProbeMetricsFile, ProbeFieldsFile, ProbeExamplesFile, ProbeTokensFile}
 
 // SyncDir fsyncs a directory, so that a rename into it (or the creation of
 // a file in it) survives a power loss. File systems that cannot sync a
