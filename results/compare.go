@@ -26,8 +26,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // CompareMetric is a probe metric of the comparison.
@@ -67,53 +65,6 @@ type CompareOptions struct {
 // still get a matched-margin comparison this way. The level is in
 // ComparisonRow.MarginLevel.
 const MarginCommon = "margin common"
-
-// Interval is a mean with a two-sided Student-t confidence interval.
-type Interval struct {
-	N     int     // number of values
-	Mean  float64 // NaN when N = 0
-	Lo    float64 // NaN when N < 2
-	Hi    float64 // NaN when N < 2
-	HasCI bool    // N ≥ 2
-}
-
-// ExcludesZero reports whether the interval exists and does not contain 0.
-func (iv Interval) ExcludesZero() bool {
-	return iv.HasCI && (iv.Lo > 0 || iv.Hi < 0)
-}
-
-// TQuantile returns the p-quantile of Student's t distribution with df
-// degrees of freedom (df ≥ 1).
-func TQuantile(p float64, df int) float64 {
-	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Quantile(p)
-}
-
-// TInterval returns the mean of xs and its two-sided confidence interval
-// mean ± t_{(1+conf)/2, n−1} · s/√n, s the sample standard deviation
-// (denominator n − 1). With fewer than two values there is no interval.
-func TInterval(xs []float64, conf float64) Interval {
-	n := len(xs)
-	iv := Interval{N: n, Mean: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
-	if n == 0 {
-		return iv
-	}
-	var sum float64
-	for _, x := range xs {
-		sum += x
-	}
-	iv.Mean = sum / float64(n)
-	if n < 2 {
-		return iv
-	}
-	var ss float64
-	for _, x := range xs {
-		ss += (x - iv.Mean) * (x - iv.Mean)
-	}
-	sd := math.Sqrt(ss / float64(n-1))
-	half := TQuantile((1+conf)/2, n-1) * sd / math.Sqrt(float64(n))
-	iv.Lo, iv.Hi, iv.HasCI = iv.Mean-half, iv.Mean+half, true
-	return iv
-}
 
 // Context is what a gated cell shares with its ungated partner, in words.
 type Context struct {
@@ -172,12 +123,12 @@ func GateLabel(g GateSpec) string {
 	if g.Kind == "" || g.Kind == "none" {
 		return "none"
 	}
-	s := g.Kind + " τ=" + cmpFmtG(g.Tau)
+	s := g.Kind + " τ=" + fmtG(g.Tau)
 	if g.Kind == "sigmoid" && g.Temperature != 0 && g.Temperature != 1 {
-		s += " T=" + cmpFmtG(g.Temperature)
+		s += " T=" + fmtG(g.Temperature)
 	}
 	if g.Kind == "power" && g.Alpha != 0 && g.Alpha != 0.5 {
-		s += " α=" + cmpFmtG(g.Alpha)
+		s += " α=" + fmtG(g.Alpha)
 	}
 	if g.Level == "sequence" {
 		s += " seq"
@@ -190,7 +141,7 @@ func GateLabel(g GateSpec) string {
 	return s
 }
 
-func cmpFmtG(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+func fmtG(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 // ContextKey is the canonical JSON of a config with gate, seed and sweep name
 // cleared: two cells with the same key differ only in gate and seed.
@@ -356,7 +307,7 @@ func groupLess(a, b *Group) bool {
 	kb := []string{b.Context.Pipeline, b.Context.Arch, b.Context.Dataset, b.Context.Objective, b.Context.Variant, b.Context.Key}
 	for i := range ka {
 		if ka[i] != kb[i] {
-			return cmpNaturalLess(ka[i], kb[i])
+			return naturalLess(ka[i], kb[i])
 		}
 	}
 	ua, ub := a.Gate.Ungated(), b.Gate.Ungated()
@@ -380,7 +331,7 @@ func groupLess(a, b *Group) bool {
 
 // cmpNaturalLess orders strings with embedded numbers by value ("d64" <
 // "d128"); names without digits compare as strings.
-func cmpNaturalLess(a, b string) bool {
+func naturalLess(a, b string) bool {
 	for a != "" && b != "" {
 		da, db := a[0] >= '0' && a[0] <= '9', b[0] >= '0' && b[0] <= '9'
 		if da && db {
@@ -475,7 +426,7 @@ func compare(cells, failed []*Cell, opt CompareOptions) *Comparison {
 		var rows []ComparisonRow
 		rows = append(rows, CompareGroup(g, base, "final", 0, opt.Confidence)...)
 		for _, lvl := range opt.MarginLevels {
-			rows = append(rows, CompareGroup(g, base, "margin "+cmpFmtG(lvl), lvl, opt.Confidence)...)
+			rows = append(rows, CompareGroup(g, base, "margin "+fmtG(lvl), lvl, opt.Confidence)...)
 		}
 		if !opt.NoCommonMargin {
 			if lvl := CommonMargin(g, base); lvl > 0 {
@@ -580,8 +531,8 @@ func CompareGroup(g, base *Group, at string, level, conf float64) []ComparisonRo
 			gsteps, usteps = append(gsteps, p.gp.Step), append(usteps, p.up.Step)
 		}
 		row.Diff = TInterval(diffs, conf)
-		row.Gated, row.Ungated = cmpMean(gv), cmpMean(uv)
-		row.StepGated, row.StepUngated = cmpMean(gsteps), cmpMean(usteps)
+		row.Gated, row.Ungated = meanOf(gv), meanOf(uv)
+		row.StepGated, row.StepUngated = meanOf(gsteps), meanOf(usteps)
 		switch {
 		case seedsBoth == 0:
 			row.Note = "no seed in common with the ungated cells"
@@ -595,17 +546,6 @@ func CompareGroup(g, base *Group, at string, level, conf float64) []ComparisonRo
 		rows = append(rows, row)
 	}
 	return rows
-}
-
-func cmpMean(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	var s float64
-	for _, x := range xs {
-		s += x
-	}
-	return s / float64(len(xs))
 }
 
 // ComparisonCSVColumns are the columns of comparison.csv (one row per
@@ -636,11 +576,11 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 		}
 		rec := []string{
 			r.Context.Pipeline, r.Context.Arch, r.Context.Dataset, r.Context.Objective, r.Context.Variant,
-			r.GateLabel, r.Gate.Kind, level, strconv.FormatBool(r.Gate.Relative), cmpFmtG(r.Gate.Tau),
-			r.At, cmpFmtG(r.MarginLevel), r.Metric.Column, r.Split, strconv.Itoa(r.Diff.N), strings.Join(seeds, " "),
-			cmpFmtG(r.Gated), cmpFmtG(r.Ungated), cmpFmtG(r.Diff.Mean), cmpFmtG(r.Diff.Lo), cmpFmtG(r.Diff.Hi),
+			r.GateLabel, r.Gate.Kind, level, strconv.FormatBool(r.Gate.Relative), fmtG(r.Gate.Tau),
+			r.At, fmtG(r.MarginLevel), r.Metric.Column, r.Split, strconv.Itoa(r.Diff.N), strings.Join(seeds, " "),
+			fmtG(r.Gated), fmtG(r.Ungated), fmtG(r.Diff.Mean), fmtG(r.Diff.Lo), fmtG(r.Diff.Hi),
 			strconv.FormatBool(r.Diff.ExcludesZero()),
-			cmpFmtG(r.StepGated), cmpFmtG(r.StepUngated), r.Reached[0], r.Reached[1], r.Note,
+			fmtG(r.StepGated), fmtG(r.StepUngated), r.Reached[0], r.Reached[1], r.Note,
 			strconv.Itoa(r.NotReached), strconv.Itoa(r.Failed), strconv.Itoa(r.Unpaired),
 		}
 		if err := cw.Write(rec); err != nil {
@@ -664,9 +604,9 @@ func FormatCell(r ComparisonRow) string {
 		return r.Note
 	}
 	if !r.Diff.HasCI {
-		return cmpSigned(r.Diff.Mean) + " (n<2: no CI)"
+		return signed(r.Diff.Mean) + " (n<2: no CI)"
 	}
-	s := fmt.Sprintf("%s [%s, %s]", cmpSigned(r.Diff.Mean), cmpSigned(r.Diff.Lo), cmpSigned(r.Diff.Hi))
+	s := fmt.Sprintf("%s [%s, %s]", signed(r.Diff.Mean), signed(r.Diff.Lo), signed(r.Diff.Hi))
 	if r.Diff.ExcludesZero() {
 		s += " *"
 	}
@@ -675,7 +615,7 @@ func FormatCell(r ComparisonRow) string {
 
 // signed formats a number with a sign and three significant digits
 // (at least one decimal for numbers ≥ 100 is not needed: nats at this scale).
-func cmpSigned(v float64) string {
+func signed(v float64) string {
 	if math.IsNaN(v) {
 		return "NaN"
 	}
@@ -756,7 +696,7 @@ func (c *Comparison) Points() []string {
 		}
 	}
 	for _, l := range c.MarginLevels {
-		pts = append(pts, "margin "+cmpFmtG(l))
+		pts = append(pts, "margin "+fmtG(l))
 	}
 	return pts
 }
@@ -801,7 +741,7 @@ func PointTitle(at string) string {
 // pipeline one table per matching point.
 func (c *Comparison) Markdown() string {
 	var b strings.Builder
-	pct := cmpFmtG(c.Confidence * 100)
+	pct := fmtG(c.Confidence * 100)
 	b.WriteString("# Gated vs ungated\n\n")
 	fmt.Fprintf(&b, "Paired by seed: each entry is the mean over seeds of (gated − ungated) for the same "+
 		"arch, dataset, pipeline, objective, settings and seed, with its %s %% confidence interval "+
@@ -857,8 +797,8 @@ func (c *Comparison) Markdown() string {
 			b.WriteString("| " + strings.Join(hdr, " | ") + " |\n")
 			b.WriteString(strings.Repeat("|---", len(hdr)) + "|\n")
 			for _, tr := range rows {
-				cells := []string{tr.Context.Arch, tr.Context.Dataset, tr.Context.Objective, cmpOrDash(tr.Context.Variant),
-					tr.GateLabel, strconv.Itoa(tr.N), strconv.Itoa(tr.Failed), strconv.Itoa(tr.Unpaired), cmpOrDash(tr.Steps)}
+				cells := []string{tr.Context.Arch, tr.Context.Dataset, tr.Context.Objective, orDash(tr.Context.Variant),
+					tr.GateLabel, strconv.Itoa(tr.N), strconv.Itoa(tr.Failed), strconv.Itoa(tr.Unpaired), orDash(tr.Steps)}
 				if !showSettings {
 					cells = append(cells[:3], cells[4:]...)
 				}
@@ -892,7 +832,7 @@ func (c *Comparison) Markdown() string {
 	return b.String()
 }
 
-func cmpOrDash(s string) string {
+func orDash(s string) string {
 	if s == "" {
 		return "—"
 	}

@@ -252,7 +252,7 @@ func LoadSweep(dir string) (*Sweep, error) {
 	}
 	found := false
 	for _, name := range []string{CellsDir, ToyDir, GridFile, GridResolvedFile, SummaryCSVFile} {
-		found = found || loadFileExists(filepath.Join(dir, name))
+		found = found || fileExists(filepath.Join(dir, name))
 	}
 	if !found {
 		return nil, fmt.Errorf("%s: not a sweep directory (expected %s/, %s/, %s or %s in it)", dir, CellsDir, ToyDir, GridFile, SummaryCSVFile)
@@ -267,8 +267,8 @@ func LoadSweep(dir string) (*Sweep, error) {
 		}
 		sw.GridResolved = b
 	}
-	if p := filepath.Join(dir, SummaryCSVFile); loadFileExists(p) {
-		recs, err := loadCSVRecords(p)
+	if p := filepath.Join(dir, SummaryCSVFile); fileExists(p) {
+		recs, err := readCSVRecords(p)
 		if err != nil {
 			return nil, err
 		}
@@ -276,12 +276,12 @@ func LoadSweep(dir string) (*Sweep, error) {
 			sw.SummaryHeader, sw.SummaryRows = recs[0], recs[1:]
 		}
 	}
-	if p := filepath.Join(dir, ToyDir, ToyF1File); loadFileExists(p) {
+	if p := filepath.Join(dir, ToyDir, ToyF1File); fileExists(p) {
 		if sw.ToyF1, err = LoadToyF1(p); err != nil {
 			return nil, err
 		}
 	}
-	if p := filepath.Join(dir, ToyDir, ToyF1bFile); loadFileExists(p) {
+	if p := filepath.Join(dir, ToyDir, ToyF1bFile); fileExists(p) {
 		if sw.ToyF1b, err = LoadToyF1b(p); err != nil {
 			return nil, err
 		}
@@ -385,17 +385,17 @@ func loadCell(dir string) (*Cell, string) {
 	if err := json.Unmarshal(b, &c.Config); err != nil {
 		return nil, fmt.Sprintf("%s: %v", CellConfigFile, err)
 	}
-	if p := filepath.Join(dir, TrainCSVFile); loadFileExists(p) {
+	if p := filepath.Join(dir, TrainCSVFile); fileExists(p) {
 		if c.Train, err = LoadTrainCSV(p); err != nil {
 			return nil, err.Error()
 		}
 	}
-	if p := filepath.Join(dir, ProbeMetricsFile); loadFileExists(p) {
+	if p := filepath.Join(dir, ProbeMetricsFile); fileExists(p) {
 		if c.Probes, err = LoadProbeMetrics(p); err != nil {
 			return nil, err.Error()
 		}
 	}
-	if p := filepath.Join(dir, ProbeFieldsFile); loadFileExists(p) {
+	if p := filepath.Join(dir, ProbeFieldsFile); fileExists(p) {
 		if c.Fields, err = LoadProbeFields(p); err != nil {
 			return nil, err.Error()
 		}
@@ -405,7 +405,7 @@ func loadCell(dir string) (*Cell, string) {
 
 // LoadTrainCSV reads a train.csv file.
 func LoadTrainCSV(path string) ([]TrainRow, error) {
-	t, err := loadTable(path, "stage", "step")
+	t, err := readTable(path, "stage", "step")
 	if err != nil {
 		return nil, err
 	}
@@ -426,7 +426,7 @@ func LoadTrainCSV(path string) ([]TrainRow, error) {
 
 // LoadProbeMetrics reads a probe_metrics.csv file.
 func LoadProbeMetrics(path string) ([]ProbeMetricRow, error) {
-	t, err := loadTable(path, "step", "split")
+	t, err := readTable(path, "step", "split")
 	if err != nil {
 		return nil, err
 	}
@@ -448,7 +448,7 @@ func LoadProbeMetrics(path string) ([]ProbeMetricRow, error) {
 // LoadProbeFields reads a probe_fields.csv file. A missing category column
 // value is filled from FieldCategory.
 func LoadProbeFields(path string) ([]ProbeFieldRow, error) {
-	t, err := loadTable(path, "step", "split", "field", "dlp")
+	t, err := readTable(path, "step", "split", "field", "dlp")
 	if err != nil {
 		return nil, err
 	}
@@ -530,7 +530,7 @@ func LoadToyF1(path string) (*ToyF1, error) {
 
 // LoadToyF1b reads toy/toy_f1b.csv.
 func LoadToyF1b(path string) ([]ToyF1bRow, error) {
-	t, err := loadTable(path, ToyF1bColumns[:7]...) // top1_mass_rejected is optional
+	t, err := readTable(path, ToyF1bColumns[:7]...) // top1_mass_rejected is optional
 	if err != nil {
 		return nil, err
 	}
@@ -564,12 +564,12 @@ type csvTable struct {
 	rows   [][]string
 }
 
-func loadFileExists(p string) bool {
+func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
 
-func loadCSVRecords(path string) ([][]string, error) {
+func readCSVRecords(path string) ([][]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, errors.Unwrap(err))
@@ -584,7 +584,7 @@ func loadCSVRecords(path string) ([][]string, error) {
 	return recs, nil
 }
 
-func loadTable(path string, required ...string) (*csvTable, error) {
+func readTable(path string, required ...string) (*csvTable, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, errors.Unwrap(err))
@@ -642,7 +642,7 @@ func (t *csvTable) int(rec []string, c string) (int, error) {
 }
 
 func (t *csvTable) float(rec []string, c string) (float64, error) {
-	return loadParseFloat(c, t.str(rec, c))
+	return parseRecordFloat(c, t.str(rec, c))
 }
 
 // floats parses every column except the named ones as a float.
@@ -657,7 +657,7 @@ func (t *csvTable) floats(rec []string, except ...string) (map[string]float64, e
 		if skip {
 			continue
 		}
-		v, err := loadParseFloat(h, rec[i])
+		v, err := parseRecordFloat(h, rec[i])
 		if err != nil {
 			return nil, err
 		}
@@ -666,7 +666,7 @@ func (t *csvTable) floats(rec []string, except ...string) (map[string]float64, e
 	return m, nil
 }
 
-func loadParseFloat(col, s string) (float64, error) {
+func parseRecordFloat(col, s string) (float64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return math.NaN(), nil

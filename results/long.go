@@ -118,14 +118,9 @@ func RebuildMetricsLong(sweepDir string) error {
 
 // readCSVFile reads a whole CSV file: its header and rows.
 func readCSVFile(path string) (header []string, rows [][]string, err error) {
-	f, err := os.Open(path)
+	all, err := readCSVRecords(path)
 	if err != nil {
 		return nil, nil, err
-	}
-	defer f.Close()
-	all, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(all) == 0 {
 		return nil, nil, fmt.Errorf("%s: empty", path)

@@ -71,7 +71,7 @@ func LoadProbeTokens(path string) ([]ProbeTokenRow, error) {
 // nil) when the cell has none (recorded before the file existed).
 func (c *Cell) LoadTokens() (rows []ProbeTokenRow, ok bool, err error) {
 	p := filepath.Join(c.Dir, ProbeTokensFile)
-	if !loadFileExists(p) {
+	if !fileExists(p) {
 		return nil, false, nil
 	}
 	rows, err = LoadProbeTokens(p)
@@ -82,7 +82,7 @@ func (c *Cell) LoadTokens() (rows []ProbeTokenRow, ok bool, err error) {
 // err nil) when the cell has none.
 func (c *Cell) LoadExamples() (rows []ProbeExampleRow, ok bool, err error) {
 	p := filepath.Join(c.Dir, ProbeExamplesFile)
-	if !loadFileExists(p) {
+	if !fileExists(p) {
 		return nil, false, nil
 	}
 	rows, err = LoadProbeExamples(p)
