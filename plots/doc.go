@@ -111,6 +111,6 @@
 // Wide tables scroll inside their box and long words wrap, so nothing
 // widens the page.
 //
-// Package plots/fixture writes a synthetic sweep directory for the tests;
+// Package results/resultstest writes a synthetic sweep directory for the tests;
 // its numbers are not results.
 package plots

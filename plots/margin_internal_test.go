@@ -4,8 +4,8 @@ import (
 	"math"
 	"testing"
 
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 // TestMarginFiguresUseTheComparisonRule: F5's matched row draws exactly
@@ -15,7 +15,7 @@ import (
 // Cell.ValueAt), not a first-probe read.
 func TestMarginFiguresUseTheComparisonRule(t *testing.T) {
 	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1, 2, 3}, Steps: 60, EvalEvery: 20}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1, 2, 3}, Steps: 60, EvalEvery: 20}); err != nil {
 		t.Fatal(err)
 	}
 	sw, err := results.LoadSweep(dir)

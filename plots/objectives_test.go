@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"gatedpo/plots"
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 // TestFixObjectivesF7: a sweep with dpo and the likelihood-displacement
@@ -19,8 +19,8 @@ import (
 // objective.
 func TestFixObjectivesF7(t *testing.T) {
 	objs := []string{"nca_pair", "apo_down", "dpo", "apo_zero", "dpop"} // shuffled on purpose
-	o := fixture.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5, Objectives: objs,
-		Gates: []results.GateSpec{{Kind: "none", Level: "token"}, fixture.Ramp(1e-2)}}
+	o := resultstest.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5, Objectives: objs,
+		Gates: []results.GateSpec{{Kind: "none", Level: "token"}, resultstest.Ramp(1e-2)}}
 	dir, rep := generate(t, o, plots.Options{Formats: []string{"svg"}, NoReport: true})
 	var f7 []plots.FigureFile
 	for _, f := range rep.Figures {

@@ -13,23 +13,23 @@ import (
 	"testing"
 
 	"gatedpo/plots"
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 // smallFixture is a sweep with a τ axis (two ramp thresholds), two model
 // sizes, two seeds and the toy records: every figure but F7 applies.
-func smallFixture(noise uint64) fixture.Options {
-	return fixture.Options{
+func smallFixture(noise uint64) resultstest.Options {
+	return resultstest.Options{
 		Seeds: []int{1, 2}, Archs: []string{"d64", "d128"}, Steps: 20, EvalEvery: 5, Noise: noise, Toy: true, Failed: true,
-		Gates: []results.GateSpec{{Kind: "none", Level: "token"}, fixture.Ramp(1e-3), fixture.Ramp(1e-2)},
+		Gates: []results.GateSpec{{Kind: "none", Level: "token"}, resultstest.Ramp(1e-3), resultstest.Ramp(1e-2)},
 	}
 }
 
-func generate(t *testing.T, o fixture.Options, opt plots.Options) (string, *plots.Report) {
+func generate(t *testing.T, o resultstest.Options, opt plots.Options) (string, *plots.Report) {
 	t.Helper()
 	dir := t.TempDir()
-	if err := fixture.Write(dir, o); err != nil {
+	if err := resultstest.Write(dir, o); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := plots.Generate(dir, opt)
@@ -170,8 +170,8 @@ func TestFiguresFollowTheData(t *testing.T) {
 // TestSkipReasons: a sweep with one gate threshold, one arch, one objective
 // and no toy records supports F2–F4 and F8 only, and says why for the rest.
 func TestSkipReasons(t *testing.T) {
-	o := fixture.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5,
-		Gates: []results.GateSpec{{Kind: "none", Level: "token"}, fixture.Ramp(1e-2)}}
+	o := resultstest.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5,
+		Gates: []results.GateSpec{{Kind: "none", Level: "token"}, resultstest.Ramp(1e-2)}}
 	_, rep := generate(t, o, plots.Options{Formats: []string{"png"}, DPI: 30, Only: []string{"F1", "F1b", "F2", "F5", "F6", "F7"}})
 	want := map[string]string{"F1": "toy_f1.json", "F1b": "toy_f1b.csv", "F5": "no τ axis", "F6": "one model size", "F7": "one objective"}
 	if len(rep.Skipped) != len(want) {
@@ -222,7 +222,7 @@ func checkToyShape(t *testing.T, toy *results.ToyF1) {
 // the extended-SFT pipeline labelled ext-SFT→) and one comparison section
 // per pipeline.
 func TestObjectivesAndPipelines(t *testing.T) {
-	o := fixture.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5, Objectives: []string{"dpo", "ipo"},
+	o := resultstest.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5, Objectives: []string{"dpo", "ipo"},
 		Pipelines: []string{"baseline", "extended_sft"}}
 	dir, rep := generate(t, o, plots.Options{Formats: []string{"svg"}, NoReport: true})
 	var f7 []plots.FigureFile

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"gatedpo/plots"
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 // TestTokenColorAndText checks the documented colour map and the display
@@ -120,12 +120,12 @@ func TestDistributionsFollowRecords(t *testing.T) {
 // cells without probe_tokens.csv.gz (recorded before it existed) are
 // left out with a note instead of failing the report.
 func TestTokenViewLimit(t *testing.T) {
-	o := fixture.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5, Gates: []results.GateSpec{{Kind: "none", Level: "token"}}}
+	o := resultstest.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5, Gates: []results.GateSpec{{Kind: "none", Level: "token"}}}
 	for i := range plots.MaxTokenViewPairs + 2 {
-		o.Gates = append(o.Gates, fixture.Ramp(math.Pow(10, -1-float64(i)/4)))
+		o.Gates = append(o.Gates, resultstest.Ramp(math.Pow(10, -1-float64(i)/4)))
 	}
 	dir := t.TempDir()
-	if err := fixture.Write(dir, o); err != nil {
+	if err := resultstest.Write(dir, o); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := plots.Generate(dir, plots.Options{Formats: []string{"png"}, NoComparison: true})

@@ -7,8 +7,8 @@ import (
 	"gatedpo/experiments/toy"
 	"gatedpo/gating"
 	"gatedpo/plots"
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 // writeRealToy writes the toy records exactly as a sweep does (toy.Write:
@@ -17,7 +17,7 @@ import (
 func writeRealToy(t *testing.T, steps int) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1}, Steps: 5, EvalEvery: 5}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1}, Steps: 5, EvalEvery: 5}); err != nil {
 		t.Fatal(err)
 	}
 	if err := toy.Write(dir, steps, 2, []gating.Spec{toy.F1Gate}); err != nil {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 // TestTIntervalByHand checks the interval against values worked out by hand:
@@ -74,7 +74,7 @@ func TestComparePairing(t *testing.T) {
 	dir := t.TempDir()
 	base := results.CellConfig{Arch: "d64", Dataset: "hh-probe", Pipeline: "baseline",
 		Objective: results.ObjectiveSpec{Name: "dpo", Beta: 0.1}, Gate: results.GateSpec{Kind: "none", Level: "token"}}
-	gate := fixture.Ramp(0.01)
+	gate := resultstest.Ramp(0.01)
 	for seed := 1; seed <= 4; seed++ {
 		u, g := base, base
 		u.Seed, g.Seed, g.Gate = seed, seed, gate
@@ -129,7 +129,7 @@ func TestComparePairing(t *testing.T) {
 
 func TestLoadSweepSkipsUnfinished(t *testing.T) {
 	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1, 2}, Failed: true, Toy: true, Steps: 20}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1, 2}, Failed: true, Toy: true, Steps: 20}); err != nil {
 		t.Fatal(err)
 	}
 	sw, err := results.LoadSweep(dir)

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 // TestVerifyRecords: a finished cell's files are checked against the
@@ -19,7 +19,7 @@ import (
 // reported by its parser.
 func TestVerifyRecords(t *testing.T) {
 	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5}); err != nil {
 		t.Fatal(err)
 	}
 	sw, err := results.LoadSweep(dir)
@@ -62,7 +62,7 @@ func TestVerifyRecords(t *testing.T) {
 // "damaged", and metrics_long.csv.gz leaves its rows out.
 func TestRebuildsMarkDamaged(t *testing.T) {
 	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5}); err != nil {
 		t.Fatal(err)
 	}
 	sw, _ := results.LoadSweep(dir)

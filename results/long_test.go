@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 // TestMetricsLong checks metrics_long.csv.gz against the cells' own
@@ -18,7 +18,7 @@ import (
 // when rebuilt.
 func TestMetricsLong(t *testing.T) {
 	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1, 2}, Steps: 20, EvalEvery: 10, Failed: true}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1, 2}, Steps: 20, EvalEvery: 10, Failed: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := results.RebuildMetricsLong(dir); err != nil {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 // writeProbeCell writes a complete cell with probes at steps 0, 50, 100:
@@ -73,7 +73,7 @@ func TestMatchedMarginByHand(t *testing.T) {
 		c := base
 		c.Seed = seed
 		if gated {
-			c.Gate = fixture.Ramp(0.01)
+			c.Gate = resultstest.Ramp(0.01)
 		}
 		return c
 	}

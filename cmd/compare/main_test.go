@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1, 2, 3}, Steps: 10, EvalEvery: 5}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1, 2, 3}, Steps: 10, EvalEvery: 5}); err != nil {
 		t.Fatal(err)
 	}
 	var so, se bytes.Buffer
@@ -44,7 +44,7 @@ func TestRun(t *testing.T) {
 // marks the comparison, and exits 1 unless -allow-damaged.
 func TestDamagedCell(t *testing.T) {
 	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5}); err != nil {
 		t.Fatal(err)
 	}
 	sw, err := results.LoadSweep(dir)

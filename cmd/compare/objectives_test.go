@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 // TestRunFixObjectives: compare pairs the gated and ungated cells of dpop,
@@ -14,8 +14,8 @@ import (
 func TestRunFixObjectives(t *testing.T) {
 	dir := t.TempDir()
 	objs := []string{"dpo", "dpop", "apo_zero", "apo_down", "nca_pair"}
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5, Objectives: objs,
-		Gates: []results.GateSpec{{Kind: "none", Level: "token"}, fixture.Ramp(1e-2)}}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5, Objectives: objs,
+		Gates: []results.GateSpec{{Kind: "none", Level: "token"}, resultstest.Ramp(1e-2)}}); err != nil {
 		t.Fatal(err)
 	}
 	var so, se bytes.Buffer

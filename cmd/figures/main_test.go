@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"gatedpo/plots/fixture"
 	"gatedpo/results"
+	"gatedpo/results/resultstest"
 )
 
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "figs")
@@ -56,7 +56,7 @@ func TestRun(t *testing.T) {
 // files a killed rebuild left are removed by the next one.
 func TestDamagedCellAndLeftovers(t *testing.T) {
 	dir := t.TempDir()
-	if err := fixture.Write(dir, fixture.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5}); err != nil {
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5}); err != nil {
 		t.Fatal(err)
 	}
 	sw, err := results.LoadSweep(dir)
