@@ -6,7 +6,6 @@ import (
 
 	"gatedpo/experiments/toy"
 	"gatedpo/gating"
-	"gatedpo/plots"
 	"gatedpo/results"
 )
 
@@ -21,18 +20,19 @@ func writeToy(out string, g *Grid) error {
 }
 
 // writeFigures regenerates the sweep's figures, comparison and report
-// from its records (plots.WriteAll). Serialised across shards by the same
-// lock as summary.csv, so the last process to finish draws the newest.
-func writeFigures(out string, log *slog.Logger) error {
+// from its records with draw (Options.Figures), under a lock on the sweep
+// directory, so that of several shards the last to finish draws the
+// newest.
+func writeFigures(out string, draw func(string) (string, error), log *slog.Logger) error {
 	unlock, err := results.LockFile(filepath.Join(out, ".figures.lock"))
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	rep, err := plots.WriteAll(out)
+	msg, err := draw(out)
 	if err != nil {
 		return err
 	}
-	log.Info("figures", "figures", len(rep.Figures), "skipped", len(rep.Skipped), "report", rep.HTML)
+	log.Info("figures", "drawn", msg)
 	return nil
 }

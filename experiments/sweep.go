@@ -36,6 +36,12 @@ type Options struct {
 	Logger *slog.Logger
 	// ProgressEvery is the interval of plain progress lines (default 10 s).
 	ProgressEvery time.Duration
+	// Figures, when not nil, redraws the sweep's figures, comparison and
+	// report from its records once the cells are done (cmd/sweep passes
+	// plots.WriteAll); it returns a one-line summary for the log. The
+	// runner itself draws nothing, so programs that only train or inspect
+	// do not link the plotting code.
+	Figures func(dir string) (string, error)
 	// Training, when not nil, is called once validation and setup are done,
 	// just before the first cell starts: until then an interrupted sweep
 	// has nothing to save (cmd/sweep exits at once on a signal).
@@ -247,8 +253,10 @@ feed:
 	if err := results.RebuildMetricsLong(out); err != nil {
 		return oc, err
 	}
-	if err := writeFigures(out, log); err != nil {
-		log.Warn("figures", "err", err)
+	if opt.Figures != nil {
+		if err := writeFigures(out, opt.Figures, log); err != nil {
+			log.Warn("figures", "err", err)
+		}
 	}
 	for _, c := range cells {
 		_, s, ok := results.ReadCellRecord(filepath.Join(out, results.CellsDir, c.ID))

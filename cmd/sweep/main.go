@@ -36,7 +36,18 @@ import (
 	"gatedpo/cmd/internal/cli"
 	"gatedpo/experiments"
 	"gatedpo/graph"
+	"gatedpo/plots"
 )
+
+// drawFigures redraws a sweep's figures, comparison and report.html from
+// its records once its cells are done.
+func drawFigures(dir string) (string, error) {
+	rep, err := plots.WriteAll(dir)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d figures, %d skipped, %s", len(rep.Figures), len(rep.Skipped), rep.HTML), nil
+}
 
 const usage = `usage: sweep [flags] [GRID]
 
@@ -130,6 +141,7 @@ func run() (code int) {
 	}
 	o.Only = only
 	o.Set = set
+	o.Figures = drawFigures
 	var err error
 	if o.Shard, o.Shards, err = experiments.ResolveShard(shard, shards, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "sweep:", err)
