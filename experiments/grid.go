@@ -111,7 +111,8 @@ type Grid struct {
 	Gates      []results.GateSpec      // [[grid.gate]], list-valued tau expanded
 	pos        *TOMLPositions
 	datasets   map[string]*data.Dataset // loaded by LoadDatasets
-	hfArchs    map[string]hfArch        // resolved "hf:PATH" arch values
+	hfArchs    map[string]hfArch        // resolved "hf:…" arch values
+	hubArchs   map[string]*hubArch      // "hf:ORG/NAME[@REV]" arch values (resolved by ResolveHub)
 }
 
 // Pipelines are the stage-1 variants.
