@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,7 +176,11 @@ func (g *Grid) ResolveHub(ctx context.Context, out string, c *hub.Client, warn f
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return g.pos.Errorf(h.Key, "%s: no local directory %s, and %v", a, h.Local, strings.TrimPrefix(err.Error(), "hub "))
+			var he *hub.Error
+			if errors.As(err, &he) && he.Status == http.StatusNotFound && (he.Code == "RepoNotFound" || he.Code == "") {
+				return g.pos.Errorf(h.Key, "%s: no local directory %s, and %v", a, h.Local, err)
+			}
+			return g.pos.Errorf(h.Key, "%s: %v", a, err)
 		}
 		if snap.Stale != "" && warn != nil {
 			warn(fmt.Sprintf("%s: using the cached snapshot %s: %s", a, snap.Commit, snap.Stale))

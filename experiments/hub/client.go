@@ -492,7 +492,7 @@ func (r *resolution) statusErr(name, rev string, resp *http.Response) error {
 	default:
 		msg = fmt.Sprintf("HTTP %s", resp.Status)
 	}
-	if hubMsg != "" && code != "RepoNotFound" {
+	if hubMsg != "" && code != "RepoNotFound" && code != "GatedRepo" {
 		msg += " (hub: " + hubMsg + ")"
 	}
 	return r.errf(name, st, code, "%s", msg)
