@@ -305,7 +305,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	// a Hugging Face model is also saved as a model directory transformers
 	// (and shared/hf/peer/hf_ref.py) can load
 	if hm, ok := policy.(*hf.Model); ok {
-		if err := hf.SaveDir(hm, filepath.Join(ckptDir, FinalHFDir), ""); err != nil {
+		if err := hf.SaveDir(hm, filepath.Join(ckptDir, FinalHFDir), env.grid.finalTokenizerDir(c.Config.Arch)); err != nil {
 			return total, timing, err
 		}
 	}

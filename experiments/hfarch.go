@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"gatedpo/experiments/data"
+	"gatedpo/experiments/data/hftok"
 	"gatedpo/experiments/hub"
 	"gatedpo/models/hf"
 	"gatedpo/results"
@@ -33,6 +35,17 @@ type hfArch struct {
 	Hash  string            // SHA-256 of config.json and the weight files, in order
 	Files map[string]string // those files → their SHA-256 (provenance)
 	Hub   *hubArch          // nil for a local directory
+	Tok   data.Tokenizer    // the model's tokenizer.json, when the cells use tokenizer = "model"
+}
+
+// TokenizerOf is the tokenizer the cells of arch use: data.tokenizer when
+// the grid sets it, else "model" (the model's own tokenizer.json) for an
+// "hf:…" arch and "byte" for a preset.
+func (g *Grid) TokenizerOf(arch string) string {
+	if !g.tokSet && strings.HasPrefix(arch, HFArchPrefix) {
+		return "model"
+	}
+	return g.Data.Tokenizer
 }
 
 // hubArch is an arch value that names a hub model.
@@ -79,10 +92,11 @@ func (p *tableParser) arch(g *Grid, key, a string) error {
 	return nil
 }
 
-// checkHFDir parses the config.json of a model directory, checks that the
-// data fit the model (the tokenizer's ids must be < vocab_size and
-// max_prompt_tokens + max_response_tokens ≤ max_position_embeddings) and
-// records the arch.
+// checkHFDir parses the config.json of a model directory, loads its
+// tokenizer.json when the arch's cells use tokenizer = "model", checks
+// that the data fit the model (the tokenizer's ids must be < vocab_size
+// and max_prompt_tokens + max_response_tokens ≤ max_position_embeddings)
+// and records the arch.
 func (g *Grid) checkHFDir(key, a, path string, h *hubArch) error {
 	raw, err := os.ReadFile(filepath.Join(path, hf.ConfigFile))
 	if err != nil {
@@ -96,9 +110,24 @@ func (g *Grid) checkHFDir(key, a, path string, h *hubArch) error {
 	if h != nil {
 		name = h.Ref.String() + " (" + path + ")"
 	}
+	var tok data.Tokenizer
 	vocab, what := byteVocabSize, "the byte tokenizer"
-	if g.Data.Tokenizer == "bpe" {
+	switch g.TokenizerOf(a) {
+	case "bpe":
 		vocab, what = g.Data.VocabSize, "data.vocab_size"
+	case "model":
+		tkey := key
+		if g.tokSet {
+			tkey = "data.tokenizer"
+		}
+		if _, err := os.Stat(filepath.Join(path, "tokenizer.json")); err != nil {
+			return g.pos.Errorf(tkey, "%s: %s has no tokenizer.json, which data.tokenizer = \"model\" (the default for hf: archs) needs; set data.tokenizer = \"byte\" or \"bpe\" to use the sweep's own", a, name)
+		}
+		t, err := hftok.ForModel(path, cfg.Vocab)
+		if err != nil {
+			return g.pos.Errorf(tkey, "%s: the model's tokenizer: %v", a, err)
+		}
+		tok, vocab = t, 0
 	}
 	if cfg.Vocab < vocab {
 		return g.pos.Errorf(key, "%s has vocab_size %d, but %s uses ids up to %d: the model's vocabulary is too small", name, cfg.Vocab, what, vocab-1)
@@ -113,7 +142,7 @@ func (g *Grid) checkHFDir(key, a, path string, h *hubArch) error {
 	if g.hfArchs == nil {
 		g.hfArchs = map[string]hfArch{}
 	}
-	g.hfArchs[a] = hfArch{Path: path, Cfg: cfg, Hash: hash, Files: files, Hub: h}
+	g.hfArchs[a] = hfArch{Path: path, Cfg: cfg, Hash: hash, Files: files, Hub: h, Tok: tok}
 	return nil
 }
 
@@ -296,8 +325,18 @@ func (g *Grid) cellModelConfig(arch string) (map[string]any, error) {
 }
 
 // FinalHFDir is the directory under a cell's checkpoint folder where the
-// final policy of an "hf:PATH" arch is saved as a Hugging Face model
-// directory (besides final.safetensors). No tokenizer files are copied:
-// the sweep's token ids come from its own tokenizer (tokenizer.json of
-// the sweep), not from the model's.
+// final policy of an "hf:…" arch is saved as a Hugging Face model
+// directory (besides final.safetensors). The model's tokenizer files are
+// copied when the cell's token ids came from it (tokenizer = "model");
+// with byte or bpe ids they would not describe the training data, and the
+// sweep's own tokenizer.json is in <out>/tokenizers/.
 const FinalHFDir = "final-hf"
+
+// finalTokenizerDir is where SaveDir copies the final policy's tokenizer
+// files from ("" = none; see FinalHFDir).
+func (g *Grid) finalTokenizerDir(arch string) string {
+	if a, ok := g.hfArchs[arch]; ok && g.TokenizerOf(arch) == "model" {
+		return a.Path
+	}
+	return ""
+}

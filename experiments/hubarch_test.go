@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatedpo/experiments/data"
 	"gatedpo/experiments/hub"
 	"gatedpo/experiments/hub/hubtest"
 	"gatedpo/results"
@@ -32,14 +33,37 @@ func hubEnv(t *testing.T, s *hubtest.Server) string {
 	return cache
 }
 
-// fakeHub serves ../shared/hf/models/pythia-tiny as org/pythia-tiny and,
-// gated, as org/gated-tiny.
+// smallTokenizerJSON is a byte-level BPE tokenizer.json of 300 ids
+// (trained by package data on a few sentences), small enough for the tiny
+// models' vocabularies.
+func smallTokenizerJSON(t *testing.T) []byte {
+	t.Helper()
+	texts := []string{"The quick brown fox jumps over the lazy dog.", "Human: hello there\n\nAssistant: hi, how can I help?",
+		"the theory of the thing", "preference optimization with gated gradients"}
+	tok, err := data.TrainBPE(texts, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "tokenizer.json")
+	if err := tok.SaveJSON(p); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fakeHub serves ../shared/hf/models/pythia-tiny with a small
+// tokenizer.json as org/pythia-tiny and, gated, as org/gated-tiny.
 func fakeHub(t *testing.T) (*hubtest.Server, *hubtest.Repo) {
 	t.Helper()
 	repo, err := hubtest.RepoFromDir(sharedHFModel(t, "pythia-tiny"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	repo.Files["tokenizer.json"] = smallTokenizerJSON(t)
 	gated, _ := hubtest.RepoFromDir(sharedHFModel(t, "pythia-tiny"))
 	gated.Gated = true
 	s := hubtest.New(map[string]*hubtest.Repo{"org/pythia-tiny": repo, "org/gated-tiny": gated})
@@ -47,9 +71,19 @@ func fakeHub(t *testing.T) (*hubtest.Server, *hubtest.Repo) {
 	return s, repo
 }
 
-func writeGrid(t *testing.T, dir, name, arch string) string {
+// writeGrid writes hfGridHead with arch; tokenizer "" leaves
+// data.tokenizer out (the default for hf: archs is "model").
+func writeGrid(t *testing.T, dir, name, arch string, tokenizer ...string) string {
 	t.Helper()
-	g := strings.Replace(hfGridHead, "%SFT%", "0", 1) + "[grid]\narch = [\"" + arch + "\"]\n"
+	head := hfGridHead
+	if len(tokenizer) > 0 {
+		tl := ""
+		if tokenizer[0] != "" {
+			tl = "tokenizer = \"" + tokenizer[0] + "\"\n"
+		}
+		head = strings.Replace(head, "tokenizer = \"byte\"\n", tl, 1)
+	}
+	g := strings.Replace(head, "%SFT%", "0", 1) + "[grid]\narch = [\"" + arch + "\"]\n"
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(g), 0o644); err != nil {
 		t.Fatal(err)
@@ -69,7 +103,7 @@ func TestSweepHubModel(t *testing.T) {
 	s, repo := fakeHub(t)
 	cache := hubEnv(t, s)
 	dir := t.TempDir()
-	gp := writeGrid(t, dir, "hub.toml", "hf:org/pythia-tiny")
+	gp := writeGrid(t, dir, "hub.toml", "hf:org/pythia-tiny", "model")
 	out := filepath.Join(dir, "out")
 	var stderr bytes.Buffer
 	opt := quietOptions(gp, out, 1)
@@ -109,6 +143,15 @@ func TestSweepHubModel(t *testing.T) {
 		if cfg.Arch != "hf:org/pythia-tiny" {
 			t.Errorf("cell config arch %q, want the value as written", cfg.Arch)
 		}
+		tokSum := sha256.Sum256(repo.Files["tokenizer.json"])
+		if cfg.Data["tokenizer"] != "model" || cfg.Data["tokenizer_sha256"] != hex.EncodeToString(tokSum[:]) ||
+			sum.Provenance.TokenizerHash != hex.EncodeToString(tokSum[:]) {
+			t.Errorf("cell data table %v, provenance tokenizer %s: want the model's tokenizer.json", cfg.Data, sum.Provenance.TokenizerHash)
+		}
+		saved, err := os.ReadFile(filepath.Join(out, results.CellsDir, c.Name(), "ckpt", FinalHFDir, "tokenizer.json"))
+		if err != nil || !bytes.Equal(saved, repo.Files["tokenizer.json"]) {
+			t.Errorf("final-hf has no copy of the model's tokenizer.json: %v", err)
+		}
 		m := sum.Provenance.Model
 		if m == nil || m.Repo != "org/pythia-tiny" || m.Revision != "main" || m.Commit != repo.Commit ||
 			m.FilesSHA256["model.safetensors"] != weightsSHA || len(m.FilesSHA256["config.json"]) != 64 {
@@ -122,6 +165,7 @@ func TestSweepHubModel(t *testing.T) {
 	// the branch moves on; a rerun of the sweep keeps the pinned commit
 	// and makes no request; a new cell is trained to show the model loads
 	moved, _ := hubtest.RepoFromDir(sharedHFModel(t, "pythia-tiny"))
+	moved.Files["tokenizer.json"] = repo.Files["tokenizer.json"]
 	moved.Files["config.json"] = bytes.Replace(moved.Files["config.json"], []byte(`"use_cache": true`), []byte(`"use_cache": false`), 1)
 	s.SetRepo("org/pythia-tiny", moved)
 	s.ResetCounts()
@@ -232,5 +276,66 @@ func TestHubArchLocalDirWins(t *testing.T) {
 	}
 	if s.Requests() != 0 || g.hfArchs["hf:org/pythia-tiny"].Cfg.ModelType != "qwen2" || g.hfArchs["hf:org/pythia-tiny"].Hub != nil {
 		t.Errorf("local dir: %d requests, %+v", s.Requests(), g.hfArchs["hf:org/pythia-tiny"])
+	}
+}
+
+// TestHFTokenizerModel: tokenizer = "model" is the default for hf: archs
+// and loads the model's tokenizer.json; it is refused (naming the key)
+// when the model has none, when its ids do not fit vocab_size, or for a
+// preset arch; the byte tokenizer stays allowed.
+func TestHFTokenizerModel(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, sharedHFModel(t, "pythia-tiny"), filepath.Join(dir, "with"))
+	if err := os.WriteFile(filepath.Join(dir, "with", "tokenizer.json"), smallTokenizerJSON(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, sharedHFModel(t, "pythia-tiny"), filepath.Join(dir, "without"))
+	head := func(tok string) string {
+		h := strings.Replace(hfGridHead, "%SFT%", "0", 1)
+		if tok == "" {
+			return strings.Replace(h, "tokenizer = \"byte\"\n", "", 1)
+		}
+		return strings.Replace(h, "tokenizer = \"byte\"", "tokenizer = \""+tok+"\"", 1)
+	}
+	g, err := ParseGrid("g.toml", dir, []byte(head("")+"[grid]\narch = [\"hf:with\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.TokenizerOf("hf:with") != "model" || g.hfArchs["hf:with"].Tok == nil || g.hfArchs["hf:with"].Tok.VocabSize() > 384 {
+		t.Errorf("default tokenizer of an hf: arch: %q", g.TokenizerOf("hf:with"))
+	}
+	if g.TokenizerOf("transformer-xs") != "byte" {
+		t.Errorf("default tokenizer of a preset: %q", g.TokenizerOf("transformer-xs"))
+	}
+	if c := g.Cells()[0]; c.Config.Data["tokenizer"] != "model" || c.Config.Data["tokenizer_sha256"] != g.hfArchs["hf:with"].Tok.Hash() {
+		t.Errorf("cell data table %v", c.Config.Data)
+	}
+	// the mixed grid: each arch gets its default
+	g, err = ParseGrid("g.toml", dir, []byte(head("")+"[grid]\narch = [\"hf:with\", \"transformer-xs\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := g.Cells(); cs[0].Config.Data["tokenizer"] != "model" || cs[1].Config.Data["tokenizer"] != "byte" {
+		t.Errorf("mixed grid data tables %v / %v", cs[0].Config.Data, cs[1].Config.Data)
+	}
+	if _, err := ParseGrid("g.toml", dir, []byte(head("byte")+"[grid]\narch = [\"hf:without\"]\n")); err != nil {
+		t.Errorf("byte tokenizer on a model without tokenizer.json: %v", err)
+	}
+	cases := []struct{ tok, arch, key, want string }{
+		{"", "hf:without", "grid.arch[0]", "has no tokenizer.json"},
+		{"model", "hf:without", "data.tokenizer", "has no tokenizer.json"},
+		{"model", "transformer-xs", "data.tokenizer", "preset"},
+	}
+	gpt2 := filepath.Join(filepath.Dir(filepath.Dir(sharedHFModel(t, "pythia-tiny"))), "tokenizer", "tokenizer.json")
+	if b, err := os.ReadFile(gpt2); err == nil {
+		copyDir(t, sharedHFModel(t, "pythia-tiny"), filepath.Join(dir, "big"))
+		os.WriteFile(filepath.Join(dir, "big", "tokenizer.json"), b, 0o644)
+		cases = append(cases, struct{ tok, arch, key, want string }{"model", "hf:big", "data.tokenizer", "384"})
+	}
+	for _, tc := range cases {
+		_, err := ParseGrid("g.toml", dir, []byte(head(tc.tok)+"[grid]\narch = [\""+tc.arch+"\"]\n"))
+		if !IsConfigError(err) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("tokenizer %q, arch %s: %v; want a config error at %s containing %q", tc.tok, tc.arch, err, tc.key, tc.want)
+		}
 	}
 }
