@@ -224,13 +224,16 @@ func linkBlob(blob, snap string) error {
 	if err := os.MkdirAll(filepath.Dir(snap), 0o755); err != nil {
 		return err
 	}
-	if _, err := os.Lstat(snap); err == nil {
+	rel, relErr := filepath.Rel(filepath.Dir(snap), blob)
+	if runtime.GOOS != "windows" && relErr == nil {
+		if cur, err := os.Readlink(snap); err == nil && cur == rel {
+			return nil // linked already (by another process, or an earlier run)
+		}
 		os.Remove(snap)
-	}
-	if runtime.GOOS != "windows" {
-		rel, err := filepath.Rel(filepath.Dir(snap), blob)
-		if err == nil && os.Symlink(rel, snap) == nil {
+		if err := os.Symlink(rel, snap); err == nil {
 			return nil
+		} else if cur, rerr := os.Readlink(snap); rerr == nil && cur == rel {
+			return nil // another process linked it meanwhile
 		}
 	}
 	return copyFile(blob, snap)

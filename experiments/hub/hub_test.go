@@ -423,3 +423,28 @@ func TestSHA256Mismatch(t *testing.T) {
 		t.Errorf("after the server is fixed: %v", err)
 	}
 }
+
+// TestConcurrent: two resolutions of one repository into one cache (two
+// shards starting together) download each blob once and both succeed.
+func TestConcurrent(t *testing.T) {
+	s := hubtest.New(map[string]*hubtest.Repo{"org/model": {Files: fakeFiles(9, 400_000)}})
+	defer s.Close()
+	c, _ := newClient(t, s)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			cc := *c
+			cc.Progress = nil
+			_, err := cc.Snapshot(context.Background(), hub.Ref{Repo: "org/model"})
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Count("GET", "lfs:/org/model/model.safetensors"); n != 1 {
+		t.Errorf("weights fetched %d times", n)
+	}
+}
