@@ -206,7 +206,7 @@ func (g *Grid) ResolveHub(ctx context.Context, out string, c *hub.Client, warn f
 				return ctx.Err()
 			}
 			var he *hub.Error
-			if errors.As(err, &he) && he.Status == http.StatusNotFound && (he.Code == "RepoNotFound" || he.Code == "") {
+			if errors.As(err, &he) && (he.Code == "RepoNotFound" || (he.Status == http.StatusNotFound && he.Code == "")) {
 				return g.pos.Errorf(h.Key, "%s: no local directory %s, and %v", a, h.Local, err)
 			}
 			return g.pos.Errorf(h.Key, "%s: %v", a, err)
