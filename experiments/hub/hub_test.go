@@ -448,3 +448,19 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("weights fetched %d times", n)
 	}
 }
+
+// TestProgressBar: on a terminal the download is a redrawn bar ending at
+// 100%; otherwise plain lines (TestDownloadLayout).
+func TestProgressBar(t *testing.T) {
+	s := hubtest.New(map[string]*hubtest.Repo{"org/model": {Files: fakeFiles(10, 100_000)}})
+	defer s.Close()
+	c, log := newClient(t, s)
+	c.Terminal = true
+	if _, err := c.Snapshot(context.Background(), hub.Ref{Repo: "org/model"}); err != nil {
+		t.Fatal(err)
+	}
+	out := log.String()
+	if !strings.Contains(out, "\r\x1b[Kmodel.safetensors") || !strings.Contains(out, "100%") || strings.Contains(out, "hub: downloading") {
+		t.Errorf("terminal progress: %q", out)
+	}
+}
