@@ -180,8 +180,9 @@ func readHubLock(out string) (map[string]hubLockEntry, error) {
 // the Hugging Face cache, downloading what is missing (package hub), and
 // checks each like a local directory. An arch pinned in <out>/HubLockFile
 // uses that commit (no request at all when its snapshot is complete). It
-// writes nothing in out; a hub, network or cache failure is a
-// *ConfigError on the arch's key (exit status 2). warn receives one line
+// writes nothing in out; a hub or network failure is a *ConfigError on
+// the arch's key (exit status 2); a failure of the local cache (disk full,
+// permissions) is returned wrapped, as an environmental error. warn receives one line
 // per arch resolved from the cache because the endpoint was unreachable.
 func (g *Grid) ResolveHub(ctx context.Context, out string, c *hub.Client, warn func(string)) error {
 	if len(g.hubArchs) == 0 {
@@ -206,6 +207,10 @@ func (g *Grid) ResolveHub(ctx context.Context, out string, c *hub.Client, warn f
 				return ctx.Err()
 			}
 			var he *hub.Error
+			if errors.As(err, &he) && he.Code == hub.CodeCache {
+				// the local disk, not the grid: an environmental failure
+				return fmt.Errorf("%s: %w", a, err)
+			}
 			if errors.As(err, &he) && (he.Code == "RepoNotFound" || (he.Status == http.StatusNotFound && he.Code == "")) {
 				return g.pos.Errorf(h.Key, "%s: no local directory %s, and %v", a, h.Local, err)
 			}

@@ -339,3 +339,21 @@ func TestHFTokenizerModel(t *testing.T) {
 		}
 	}
 }
+
+// TestHubArchCacheFailure: a cache that cannot be written is an
+// environmental failure (exit status 3), not bad input.
+func TestHubArchCacheFailure(t *testing.T) {
+	s, _ := fakeHub(t)
+	hubEnv(t, s)
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "not-a-dir")
+	os.WriteFile(blocker, []byte("x"), 0o644)
+	t.Setenv("HF_HUB_CACHE", filepath.Join(blocker, "hub"))
+	_, err := Run(context.Background(), quietOptions(writeGrid(t, dir, "g.toml", "hf:org/pythia-tiny"), filepath.Join(dir, "out"), 1))
+	if err == nil || IsConfigError(err) || !IsEnvironmental(err) || !strings.Contains(err.Error(), "cache") {
+		t.Errorf("unwritable cache: %v (config error %v, environmental %v)", err, IsConfigError(err), IsEnvironmental(err))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+		t.Error("the sweep directory was written")
+	}
+}

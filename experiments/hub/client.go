@@ -66,9 +66,19 @@ type Error struct {
 	Repo   string // ORG/NAME
 	File   string // the file concerned ("" for the repository)
 	Status int    // HTTP status, 0 when no response
-	Code   string // the hub's X-Error-Code (RepoNotFound, GatedRepo, …)
+	Code   string // the hub's X-Error-Code (RepoNotFound, GatedRepo, …), or CodeNetwork, CodeCache
 	Msg    string
+	Err    error // the underlying error of CodeNetwork and CodeCache
 }
+
+// Codes of errors that do not come from the hub.
+const (
+	CodeNetwork = "network" // the endpoint could not be reached, or a transfer broke off
+	CodeCache   = "cache"   // reading or writing the local cache failed (disk full, permissions, …)
+)
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	where := e.Repo
@@ -297,7 +307,7 @@ func (r *resolution) file(name string, optional bool) (ok bool, err error) {
 		r.commit = meta.Commit
 		if r.ref.Rev() != r.commit {
 			if err := writeFileAtomic(filepath.Join(r.repoDir, "refs", filepath.FromSlash(r.ref.Rev())), []byte(r.commit)); err != nil {
-				return false, r.errf("", 0, "", "cache: %v", err)
+				return false, r.cacheErr("", err)
 			}
 		}
 	} else if meta.Commit != r.commit {
@@ -311,7 +321,7 @@ func (r *resolution) file(name string, optional bool) (ok bool, err error) {
 		r.snap.Downloaded++
 	}
 	if err := linkBlob(blob, filepath.Join(r.snapDir(), filepath.FromSlash(name))); err != nil {
-		return false, r.errf(name, 0, "", "cache: %v", err)
+		return false, r.cacheErr(name, err)
 	}
 	r.snap.Files = append(r.snap.Files, name)
 	return true, nil
@@ -503,10 +513,15 @@ func (r *resolution) netErr(name string, err error) error {
 	if r.ctx.Err() != nil {
 		return r.ctx.Err()
 	}
-	return &Error{Repo: r.ref.Repo, File: name, Msg: fmt.Sprintf("cannot reach %s (%v); check the network, or set HF_HUB_OFFLINE=1 to use only the cache", r.c.Endpoint, unwrapURLErr(err)), Code: netCode}
+	return &Error{Repo: r.ref.Repo, File: name, Msg: fmt.Sprintf("cannot reach %s (%v); check the network, or set HF_HUB_OFFLINE=1 to use only the cache", r.c.Endpoint, unwrapURLErr(err)), Code: netCode, Err: err}
 }
 
-const netCode = "network"
+const netCode = CodeNetwork
+
+// cacheErr wraps a failure of the local cache.
+func (r *resolution) cacheErr(file string, err error) error {
+	return &Error{Repo: r.ref.Repo, File: file, Code: CodeCache, Msg: fmt.Sprintf("cache %s: %v", r.c.CacheDir, err), Err: err}
+}
 
 func isNetErr(err error) bool {
 	var he *Error

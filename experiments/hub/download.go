@@ -26,14 +26,14 @@ func (r *resolution) download(name string, meta *fileMeta, blob string) error {
 	lockPath := filepath.Join(c.CacheDir, ".locks", RepoFolder(r.ref.Repo), meta.ETag+".lock")
 	unlock, err := results.LockFile(lockPath)
 	if err != nil {
-		return r.errf(name, 0, "", "cache: %v", err)
+		return r.cacheErr(name, err)
 	}
 	defer unlock()
 	if st, err := os.Stat(blob); err == nil && st.Size() == meta.Size {
 		return nil // another process fetched it meanwhile
 	}
 	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
-		return r.errf(name, 0, "", "cache: %v", err)
+		return r.cacheErr(name, err)
 	}
 	inc := blob + ".incomplete"
 	u := meta.Location
@@ -77,7 +77,7 @@ func (r *resolution) download(name string, meta *fileMeta, blob string) error {
 		return r.errf(name, 0, "", "%v; the partial file was removed, run again to download it afresh", err)
 	}
 	if err := os.Rename(inc, blob); err != nil {
-		return r.errf(name, 0, "", "cache: %v", err)
+		return r.cacheErr(name, err)
 	}
 	p.finish(true)
 	return nil
@@ -89,17 +89,17 @@ func (r *resolution) transfer(name, u, inc string, meta *fileMeta, p *progressMe
 	c := r.c
 	f, err := os.OpenFile(inc, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return false, r.errf(name, 0, "", "cache: %v", err)
+		return false, r.cacheErr(name, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return false, r.errf(name, 0, "", "cache: %v", err)
+		return false, r.cacheErr(name, err)
 	}
 	have := st.Size()
 	if have > meta.Size {
 		if err := f.Truncate(0); err != nil {
-			return false, r.errf(name, 0, "", "cache: %v", err)
+			return false, r.cacheErr(name, err)
 		}
 		have = 0
 	}
@@ -129,7 +129,7 @@ func (r *resolution) transfer(name, u, inc string, meta *fileMeta, p *progressMe
 		}
 	case resp.StatusCode == http.StatusOK:
 		if err := f.Truncate(0); err != nil {
-			return false, r.errf(name, 0, "", "cache: %v", err)
+			return false, r.cacheErr(name, err)
 		}
 		have = 0
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
@@ -139,7 +139,7 @@ func (r *resolution) transfer(name, u, inc string, meta *fileMeta, p *progressMe
 		return false, r.statusErr(name, r.commit, resp)
 	}
 	if _, err := f.Seek(have, io.SeekStart); err != nil {
-		return false, r.errf(name, 0, "", "cache: %v", err)
+		return false, r.cacheErr(name, err)
 	}
 	p.start(have)
 	// a watchdog cancels the request when no byte arrives for c.stall()
@@ -155,7 +155,7 @@ func (r *resolution) transfer(name, u, inc string, meta *fileMeta, p *progressMe
 				return false, r.errf(name, 0, "", "size mismatch: the server sent more than the %d bytes it announced", meta.Size)
 			}
 			if _, err := f.Write(buf[:n]); err != nil {
-				return false, r.errf(name, 0, "", "cache: %v", err)
+				return false, r.cacheErr(name, err)
 			}
 			have += int64(n)
 			p.add(int64(n))
@@ -171,7 +171,7 @@ func (r *resolution) transfer(name, u, inc string, meta *fileMeta, p *progressMe
 		}
 	}
 	if err := f.Sync(); err != nil {
-		return false, r.errf(name, 0, "", "cache: %v", err)
+		return false, r.cacheErr(name, err)
 	}
 	if have < meta.Size {
 		return false, &Error{Repo: r.ref.Repo, File: name, Code: netCode,
