@@ -182,8 +182,9 @@ func readHubLock(out string) (map[string]hubLockEntry, error) {
 // uses that commit (no request at all when its snapshot is complete). It
 // writes nothing in out; a hub or network failure is a *ConfigError on
 // the arch's key (exit status 2); a failure of the local cache (disk full,
-// permissions) is returned wrapped, as an environmental error. warn receives one line
-// per arch resolved from the cache because the endpoint was unreachable.
+// permissions) is returned wrapped, as an environmental error. warn
+// receives one line per arch resolved from the cache because the endpoint
+// was unreachable.
 func (g *Grid) ResolveHub(ctx context.Context, out string, c *hub.Client, warn func(string)) error {
 	if len(g.hubArchs) == 0 {
 		return nil
