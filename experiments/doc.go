@@ -145,7 +145,8 @@
 // revision is a different arch value. An unknown repository, revision or
 // file, a gated repository without a token, an unreachable hub with no
 // cached snapshot, or a failed download is a config error naming
-// grid.arch[i] (exit status 2). A dry run resolves hub models too (it
+// grid.arch[i] (exit status 2); a cache that cannot be written (disk
+// full) is an environmental failure (exit status 3). A dry run resolves hub models too (it
 // needs their hashes for the cell ids) and may download into the cache.
 //
 // The cell config records the arch as written; its model table holds
