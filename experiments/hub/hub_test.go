@@ -464,3 +464,45 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("terminal progress: %q", out)
 	}
 }
+
+// TestPythonCache: a cache laid out by huggingface_hub (blobs named by
+// ETag, snapshot links, refs/main, no .no_exist markers) is used as is:
+// offline with no request, and online at its commit with one HEAD for the
+// optional file it lacks.
+func TestPythonCache(t *testing.T) {
+	files := fakeFiles(11, 3000)
+	s := hubtest.New(map[string]*hubtest.Repo{"org/model": {Files: files}})
+	defer s.Close()
+	c, _ := newClient(t, s)
+	commit := "89abcdef0123456789abcdef0123456789abcdef"
+	repo := filepath.Join(c.CacheDir, "models--org--model")
+	for _, f := range []string{"config.json", "tokenizer.json", "model.safetensors"} {
+		blob := hubtest.GitBlobID(files[f])
+		if f == "model.safetensors" {
+			blob = sha(files[f])
+		}
+		os.MkdirAll(filepath.Join(repo, "blobs"), 0o755)
+		os.MkdirAll(filepath.Join(repo, "snapshots", commit), 0o755)
+		if err := os.WriteFile(filepath.Join(repo, "blobs", blob), files[f], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..", "..", "blobs", blob), filepath.Join(repo, "snapshots", commit, f)); err != nil {
+			t.Skipf("no symbolic links here: %v", err)
+		}
+	}
+	os.MkdirAll(filepath.Join(repo, "refs"), 0o755)
+	os.WriteFile(filepath.Join(repo, "refs", "main"), []byte(commit), 0o644)
+	c.Offline = true
+	snap, err := c.Snapshot(context.Background(), hub.Ref{Repo: "org/model"})
+	if err != nil || snap.Commit != commit || s.Requests() != 0 || strings.Join(snap.Files, ",") != "config.json,tokenizer.json,model.safetensors" {
+		t.Fatalf("offline: %+v, %v, %d requests", snap, err, s.Requests())
+	}
+	c.Offline = false
+	s.SetRepo("org/model", &hubtest.Repo{Files: files, Commit: commit})
+	if _, err := c.Snapshot(context.Background(), hub.Ref{Repo: "org/model", Revision: commit}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests() != 1 || s.Count("HEAD", "/org/model/resolve/"+commit+"/tokenizer_config.json") != 1 {
+		t.Errorf("online at the commit: %d requests", s.Requests())
+	}
+}
