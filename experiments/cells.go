@@ -40,7 +40,8 @@ func CellID(c results.CellConfig) string {
 // Cells expands the grid into its cells, in a fixed order: dataset, arch,
 // pipeline, objective, gate, seed (seed varies fastest). Call
 // LoadDatasets first: the datasets' content hashes are part of the cell
-// configs (and so of the ids) a sweep uses.
+// configs (and so of the ids) a sweep uses; and ResolveHub when the grid
+// names hub models (their weights' hash is in the model table).
 func (g *Grid) Cells() []*Cell {
 	var cells []*Cell
 	for _, ds := range g.Data.Datasets {
