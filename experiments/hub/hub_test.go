@@ -339,6 +339,13 @@ func TestSharded(t *testing.T) {
 	if _, err := c.Snapshot(context.Background(), hub.Ref{Repo: "org/sharded", Revision: snap.Commit}); err != nil || s.Requests() != 0 {
 		t.Errorf("rerun at the commit: %v, %d requests", err, s.Requests())
 	}
+	missing := map[string][]byte{"config.json": []byte(`{}`), "model.safetensors.index.json": []byte(`{"weight_map": {"a": "model-00009.safetensors"}}`)}
+	s.SetRepo("org/missing-shard", &hubtest.Repo{Files: missing})
+	var he *hub.Error
+	if _, err := c.Snapshot(context.Background(), hub.Ref{Repo: "org/missing-shard"}); !errors.As(err, &he) || he.Status != 404 ||
+		he.File != "model-00009.safetensors" || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("a shard the repository lacks: %v", err)
+	}
 	bad := map[string][]byte{"config.json": []byte(`{}`), "model.safetensors.index.json": []byte(`{"weight_map": {"a": "../../x.safetensors"}}`)}
 	s.SetRepo("org/evil", &hubtest.Repo{Files: bad})
 	if _, err := c.Snapshot(context.Background(), hub.Ref{Repo: "org/evil"}); err == nil || !strings.Contains(err.Error(), "not a file of the repository") {
