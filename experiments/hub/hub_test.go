@@ -513,3 +513,20 @@ func TestPythonCache(t *testing.T) {
 		t.Errorf("online at the commit: %d requests", s.Requests())
 	}
 }
+
+// TestRenamedRepo: the hub's relative redirect for a renamed repository
+// is followed (with the token, same host); the cache keeps the name used.
+func TestRenamedRepo(t *testing.T) {
+	s := hubtest.New(map[string]*hubtest.Repo{"neworg/model": {Files: fakeFiles(12, 3000), Gated: true}})
+	defer s.Close()
+	s.Renamed = map[string]string{"oldorg/model": "neworg/model"}
+	c, _ := newClient(t, s)
+	c.Token = s.Token
+	snap, err := c.Snapshot(context.Background(), hub.Ref{Repo: "oldorg/model"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(snap.Dir, "models--oldorg--model") || !snap.Has("model.safetensors") || s.LFSAuth() != 0 {
+		t.Errorf("renamed: %+v, LFS auth %d", snap, s.LFSAuth())
+	}
+}

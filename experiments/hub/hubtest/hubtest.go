@@ -47,6 +47,10 @@ type Server struct {
 	// CutAfter, when > 0, makes the LFS host close the connection after
 	// that many body bytes of the next GET without a Range header (once).
 	CutAfter int
+	// Renamed maps an old repository id to its new one: requests for the
+	// old id get a 307 to the same path under the new id, as the hub
+	// answers for renamed repositories.
+	Renamed map[string]string
 
 	mu       sync.Mutex
 	repos    map[string]*Repo
@@ -220,6 +224,14 @@ func (s *Server) serveHub(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	repoID := before
+	s.mu.Lock()
+	to, renamed := s.Renamed[repoID]
+	s.mu.Unlock()
+	if renamed {
+		w.Header().Set("Location", "/"+to+"/resolve/"+revEsc+"/"+fileEsc)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return
+	}
 	rev, err1 := pathUnescape(revEsc)
 	file, err2 := pathUnescape(fileEsc)
 	if err1 != nil || err2 != nil {
