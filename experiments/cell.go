@@ -76,6 +76,7 @@ func (env *sweepEnv) runCell(ctx context.Context, c *Cell, st *cellStatus) (sum 
 		return fail(results.Failure{Stage: "setup", Reason: err.Error()})
 	}
 	sum.Provenance.DatasetHash, sum.Provenance.TokenizerHash = pd.Hash, pd.Tok.Hash()
+	sum.Provenance.Model = env.grid.modelProvenance(c.Config.Arch)
 	s1, err := env.ensureStage1(ctx, c.Config, pd, st)
 	// a stage error is a recorded failure, or an interruption (checkpoint kept)
 	stageErr := func(err error, stage string, step int) (results.CellSummary, error) {
@@ -304,7 +305,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	// a Hugging Face model is also saved as a model directory transformers
 	// (and shared/hf/peer/hf_ref.py) can load
 	if hm, ok := policy.(*hf.Model); ok {
-		if err := hf.SaveDir(hm, filepath.Join(ckptDir, FinalHFDir), ""); err != nil {
+		if err := hf.SaveDir(hm, filepath.Join(ckptDir, FinalHFDir), env.grid.finalTokenizerDir(c.Config.Arch)); err != nil {
 			return total, timing, err
 		}
 	}

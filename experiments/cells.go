@@ -40,7 +40,8 @@ func CellID(c results.CellConfig) string {
 // Cells expands the grid into its cells, in a fixed order: dataset, arch,
 // pipeline, objective, gate, seed (seed varies fastest). Call
 // LoadDatasets first: the datasets' content hashes are part of the cell
-// configs (and so of the ids) a sweep uses.
+// configs (and so of the ids) a sweep uses; and ResolveHub when the grid
+// names hub models (their weights' hash is in the model table).
 func (g *Grid) Cells() []*Cell {
 	var cells []*Cell
 	for _, ds := range g.Data.Datasets {
@@ -57,7 +58,7 @@ func (g *Grid) Cells() []*Cell {
 								Seed:      seed,
 								Objective: obj,
 								Gate:      gate,
-								Data:      g.dataTable(ds),
+								Data:      g.dataTable(ds, arch),
 								Train:     g.trainTable(),
 							}
 							model, _ := g.cellModelConfig(arch)
@@ -72,14 +73,15 @@ func (g *Grid) Cells() []*Cell {
 	return cells
 }
 
-// dataTable is the resolved [data] table of one cell (dataset is the
-// cell's own value of the dataset axis).
-func (g *Grid) dataTable(ds string) map[string]any {
+// dataTable is the resolved [data] table of one cell (dataset and arch
+// are the cell's values of those axes). With tokenizer = "model" it also
+// holds tokenizer_sha256, the hash of the model's tokenizer.json.
+func (g *Grid) dataTable(ds, arch string) map[string]any {
 	d := g.Data
 	m := map[string]any{
 		"dataset":             ds,
 		"format":              d.Format,
-		"tokenizer":           d.Tokenizer,
+		"tokenizer":           g.TokenizerOf(arch),
 		"max_prompt_tokens":   d.MaxPromptTokens,
 		"max_response_tokens": d.MaxResponseTokens,
 		"probe_examples":      d.ProbeExamples,
@@ -88,8 +90,13 @@ func (g *Grid) dataTable(ds string) map[string]any {
 	if set, ok := g.datasets[ds]; ok {
 		m["dataset_hash"] = set.Hash // content, so a changed file or generator means new cells
 	}
-	if d.Tokenizer == "bpe" {
+	switch g.TokenizerOf(arch) {
+	case "bpe":
 		m["vocab_size"] = d.VocabSize
+	case "model":
+		if a, ok := g.hfArchs[arch]; ok && a.Tok != nil {
+			m["tokenizer_sha256"] = a.Tok.Hash()
+		}
 	}
 	if ds == "synthetic" {
 		syn := map[string]any{}

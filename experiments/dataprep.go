@@ -54,7 +54,7 @@ func (c *dataCache) get(g *Grid, cfg results.CellConfig) (*preparedData, error) 
 		c.items[string(key)] = e
 	}
 	c.mu.Unlock()
-	e.once.Do(func() { e.d, e.err = prepareData(g, cfg.Dataset) })
+	e.once.Do(func() { e.d, e.err = prepareData(g, cfg.Dataset, cfg.Arch) })
 	return e.d, e.err
 }
 
@@ -69,7 +69,7 @@ const heldoutSeed = 0x5eed
 //     probe_examples pairs, never trained on;
 //   - training pairs: the rest (the first train_examples of them when > 0);
 //   - train probe set: the first probe_examples training pairs.
-func prepareData(g *Grid, ds string) (*preparedData, error) {
+func prepareData(g *Grid, ds, arch string) (*preparedData, error) {
 	d := g.Data
 	set, err := g.dataset(ds)
 	if err != nil {
@@ -103,7 +103,13 @@ func prepareData(g *Grid, ds string) (*preparedData, error) {
 		return nil, fmt.Errorf("dataset %s: %d training pairs, fewer than batch_pairs = %d", ds, len(train), g.Train.BatchPairs)
 	}
 	var tok data.Tokenizer
-	switch d.Tokenizer {
+	switch g.TokenizerOf(arch) {
+	case "model": // loaded and checked against the model's vocabulary by the grid
+		a, ok := g.hfArchs[arch]
+		if !ok || a.Tok == nil {
+			return nil, fmt.Errorf("arch %s: the model's tokenizer was not loaded", arch)
+		}
+		tok = a.Tok
 	case "bpe":
 		// cached outside the sweep directory (nothing is written there
 		// before validation passes), keyed by corpus and vocabulary size

@@ -49,6 +49,7 @@
 //	dataset = "synthetic"         # "synthetic" or a JSONL path (relative to the grid file); a list is an axis
 //	format = ""                   # "" auto-detects; prompt | probe | hh | conversational
 //	tokenizer = "byte"            # byte | bpe (trained on the training texts, cached in the user cache dir; saved as <out>/tokenizers/*.json)
+//	                              # | model (an hf: arch's own tokenizer.json; the default for hf: archs)
 //	vocab_size = 512              # bpe only
 //	max_prompt_tokens = 32        # prompts keep their last N tokens
 //	max_response_tokens = 32      # responses keep their first N tokens
@@ -80,7 +81,7 @@
 //	steps = 200                   # multi-step toy steps
 //	seeds = 3                     # multi-step toy seeds
 //	[grid]                        # the cross product of the axes is the set of cells
-//	arch = ["transformer-xs"]     # presets below, or "hf:PATH" (a local Hugging Face model directory)
+//	arch = ["transformer-xs"]     # presets below, "hf:PATH" (a local Hugging Face model directory) or "hf:ORG/NAME[@REV]" (the hub)
 //	pipeline = ["baseline"]       # baseline (SFT on chosen) | extended_sft (SFT on chosen ∪ rejected)
 //	seed = [1]
 //	[[grid.objective]]            # one value of the objective axis: objectives.ParseSpec vocabulary
@@ -125,25 +126,54 @@
 // prompt ++ response, right-padded; no BOS/EOS), the vocabulary that of
 // the tokenizer (259 for bytes).
 //
-// # Hugging Face models (grid.arch = "hf:PATH")
+// # Hugging Face models (grid.arch = "hf:PATH" or "hf:ORG/NAME[@REV]")
 //
 // "hf:PATH" names a local Hugging Face model directory (config.json plus
 // model.safetensors or shards; model_type gpt2, gpt_neox, llama or qwen2,
-// see gatedpo/models/hf), PATH relative to the grid file or absolute. The
-// cell config records the value as written; its model table holds
+// see gatedpo/models/hf), PATH relative to the grid file or absolute.
+// "hf:ORG/NAME", optionally "@REVISION" (a branch, tag or commit), names a
+// model on the Hugging Face hub; an existing local directory of that path
+// wins, as in Hugging Face's libraries. Before anything is written,
+// Grid.ResolveHub fetches config.json, tokenizer.json (and
+// tokenizer_config.json), and the safetensors weights into the standard
+// Hugging Face cache (package gatedpo/experiments/hub: HF_HUB_CACHE, else
+// HF_HOME/hub, else ~/.cache/huggingface/hub, shared with Python), or
+// finds them there; HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE=1 work as in
+// huggingface_hub. The commit a revision resolved to is pinned in
+// <out>/hub-lock.json (HubLockFile), so reruns and other shards use the
+// same snapshot, with no request when it is in the cache; a different
+// revision is a different arch value. An unknown repository, revision or
+// file, a gated repository without a token, an unreachable hub with no
+// cached snapshot, or a failed download is a config error naming
+// grid.arch[i] (exit status 2); a cache that cannot be written (disk
+// full) is an environmental failure (exit status 3). A dry run resolves hub models too (it
+// needs their hashes for the cell ids) and may download into the cache.
+//
+// The cell config records the arch as written; its model table holds
 // kind "hf", model_type, vocab_size, max_position_embeddings, max_seq_len,
 // dtype and source_sha256 (SHA-256 of config.json and the weight files,
-// so changed weights make new cells). The grid is rejected (naming
-// grid.arch[i]) when the directory is missing or its config unsupported,
-// when the data tokenizer's ids do not fit vocab_size (the byte tokenizer
-// needs ≥ 259), or when max_prompt_tokens + max_response_tokens exceeds
-// max_position_embeddings. The token ids are the data tokenizer's, not the
-// model's own tokenizer's. Stage 1 starts from the loaded weights; with
-// sft_epochs = 0 the loaded model itself is both the policy's start and the
-// frozen reference. A cell's final policy is saved as
-// ckpt/final.safetensors and as the model directory ckpt/final-hf/
-// (Hugging Face names, {"format": "pt"}, config.json with torch_dtype set
-// to the compute dtype; no tokenizer files).
+// so changed weights make new cells). The provenance in summary.json
+// (provenance.model) records the directory, for a hub model the
+// repository, revision and resolved commit, and the SHA-256 of
+// config.json and each weight file.
+//
+// data.tokenizer = "model" (the default for hf: archs when the grid does
+// not set data.tokenizer; presets keep byte) encodes the text with the
+// model's own tokenizer.json (package gatedpo/experiments/data/hftok); the
+// cell's data table then records tokenizer_sha256, and the final policy's
+// directory gets the model's tokenizer files. It needs every arch of the
+// grid to be hf:… when set explicitly. The byte and bpe tokenizers remain
+// allowed when their ids fit vocab_size (the byte tokenizer needs ≥ 259).
+// The grid is rejected (naming the key) when the directory is missing or
+// its config unsupported, when the tokenizer's ids do not fit vocab_size,
+// when the model has no tokenizer.json for tokenizer = "model", or when
+// max_prompt_tokens + max_response_tokens exceeds max_position_embeddings.
+// Stage 1 starts from the loaded weights; with sft_epochs = 0 the loaded
+// model itself is both the policy's start and the frozen reference. A
+// cell's final policy is saved as ckpt/final.safetensors and as the model
+// directory ckpt/final-hf/ (Hugging Face names, {"format": "pt"},
+// config.json with torch_dtype set to the compute dtype; the tokenizer
+// files with tokenizer = "model").
 //
 // # What a cell does
 //

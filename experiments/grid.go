@@ -47,7 +47,7 @@ func BuiltinGrid(name string) ([]byte, bool) {
 type DataConfig struct {
 	Datasets          []string             // "synthetic" or paths (dataset = "x" or a list, an axis); default ["synthetic"]
 	Format            string               // "" = auto-detect from the file; otherwise passed to the loader
-	Tokenizer         string               // byte | bpe (default byte)
+	Tokenizer         string               // byte | bpe | model (default: model for hf: archs, byte for presets; see Grid.TokenizerOf)
 	VocabSize         int                  // bpe vocabulary size (default 512; ignored for byte)
 	MaxPromptTokens   int                  // prompts keep their last N tokens (default 32)
 	MaxResponseTokens int                  // responses keep their first N tokens (default 32)
@@ -111,7 +111,9 @@ type Grid struct {
 	Gates      []results.GateSpec      // [[grid.gate]], list-valued tau expanded
 	pos        *TOMLPositions
 	datasets   map[string]*data.Dataset // loaded by LoadDatasets
-	hfArchs    map[string]hfArch        // resolved "hf:PATH" arch values
+	hfArchs    map[string]hfArch        // resolved "hf:…" arch values
+	hubArchs   map[string]*hubArch      // "hf:ORG/NAME[@REV]" arch values (resolved by ResolveHub)
+	tokSet     bool                     // data.tokenizer was written (else its default depends on the arch)
 }
 
 // Pipelines are the stage-1 variants.
@@ -390,7 +392,7 @@ func (p *tableParser) data(g *Grid, v any) error {
 	}
 	errs := []error{
 		p.str("data.format", t["format"], &d.Format, "", "jsonl", "hh", "probe", "ultrafeedback"),
-		p.str("data.tokenizer", t["tokenizer"], &d.Tokenizer, "byte", "bpe"),
+		p.str("data.tokenizer", t["tokenizer"], &d.Tokenizer, "byte", "bpe", "model"),
 		p.integer("data.vocab_size", t["vocab_size"], &d.VocabSize, 260),
 		p.integer("data.max_prompt_tokens", t["max_prompt_tokens"], &d.MaxPromptTokens, 1),
 		p.integer("data.max_response_tokens", t["max_response_tokens"], &d.MaxResponseTokens, 1),
@@ -406,6 +408,7 @@ func (p *tableParser) data(g *Grid, v any) error {
 	if err := p.synthetic(&d.Synthetic, t["synthetic"]); err != nil {
 		return err
 	}
+	_, g.tokSet = t["tokenizer"]
 	g.Data = d
 	return nil
 }
@@ -602,6 +605,13 @@ func (p *tableParser) axes(g *Grid, v any) error {
 			}
 			if err := p.arch(g, key, a); err != nil {
 				return err
+			}
+		}
+	}
+	if g.Data.Tokenizer == "model" {
+		for _, a := range g.Arch {
+			if !strings.HasPrefix(a, HFArchPrefix) {
+				return p.errf("data.tokenizer", "\"model\" uses a Hugging Face model's tokenizer.json, but grid.arch has the preset %q; use byte or bpe, or hf: archs only", a)
 			}
 		}
 	}

@@ -75,11 +75,13 @@ dtype = "float64"
 func TestGridHFArchErrors(t *testing.T) {
 	dir := t.TempDir()
 	copyDir(t, sharedHFModel(t, "qwen2-tiny"), filepath.Join(dir, "m"))
+	os.Mkdir(filepath.Join(dir, "empty"), 0o755)
 	head := strings.Replace(hfGridHead, "%SFT%", "0", 1)
 	for arch, want := range map[string]string{
-		`"hf:nope"`: "is not a Hugging Face model directory",
-		`"hf:"`:     "hf: needs a model directory path",
-		`"gpt-9"`:   "or hf:PATH",
+		`"hf:no/such/dir"`: "no such model directory",
+		`"hf:empty"`:       "is not a Hugging Face model directory",
+		`"hf:"`:            "hf: needs a model directory path",
+		`"gpt-9"`:          "hf:PATH (a local Hugging Face model directory) or hf:ORG/NAME",
 	} {
 		_, err := ParseGrid("g.toml", dir, []byte(head+"[grid]\narch = ["+arch+"]\n"))
 		if err == nil || !IsConfigError(err) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "grid.arch[0]") {

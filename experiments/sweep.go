@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"gatedpo/experiments/hub"
 	"gatedpo/models"
 	"gatedpo/results"
 )
@@ -122,6 +123,18 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if err := grid.LoadDatasets(); err != nil {
 		return nil, err
 	}
+	out := opt.Out
+	if out == "" {
+		out = filepath.Join("runs", grid.Name)
+	}
+	if msg := checkText(out, MaxStringBytes); msg != "" {
+		return nil, &ConfigError{File: "-out", Msg: msg}
+	}
+	// hub models are resolved (and downloaded into the HF cache) before
+	// anything is written in the sweep directory
+	if err := grid.ResolveHub(ctx, out, hub.New(opt.Stderr), func(w string) { fmt.Fprintln(opt.Stderr, "sweep: warning:", w) }); err != nil {
+		return nil, err
+	}
 	filters, err := ParseFilters(opt.Only)
 	if err != nil {
 		return nil, err
@@ -142,13 +155,6 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 			}
 		}
 		cells = mine
-	}
-	out := opt.Out
-	if out == "" {
-		out = filepath.Join("runs", grid.Name)
-	}
-	if msg := checkText(out, MaxStringBytes); msg != "" {
-		return nil, &ConfigError{File: "-out", Msg: msg}
 	}
 	if st, err := os.Stat(out); err == nil && !st.IsDir() {
 		return nil, &ConfigError{File: out, Msg: "the output path exists and is not a directory"}
@@ -173,6 +179,9 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		}
 	}
 	if err := writeGridFiles(out, grid, all); err != nil {
+		return nil, err
+	}
+	if err := writeHubLock(out, grid); err != nil {
 		return nil, err
 	}
 	if err := saveTokenizers(out, env.data); err != nil {

@@ -108,7 +108,7 @@ func TestProbeTokensMatchProbe(t *testing.T) {
 	}
 	gatedSeen := false
 	for _, c := range sw.Cells {
-		pd, err := prepareData(g, c.Config.Dataset)
+		pd, err := prepareData(g, c.Config.Dataset, c.Config.Arch)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ package results
 //	<out>/                         sweep directory (runs/<name>/ by default)
 //	  grid.toml                    the grid file as given
 //	  grid.resolved.json           the expanded grid (every cell's resolved config)
+//	  hub-lock.json                the commit each hf:ORG/NAME arch resolved to, reused by reruns (experiments.HubLockFile)
 //	  summary.csv                  one row per cell (SummaryColumns), rebuilt atomically
 //	  metrics_long.csv.gz          one row per cell × probe step × split × metric, with the config (MetricsLongFixed)
 //	  report.html                  self-contained report (figures + comparison)
@@ -238,6 +239,22 @@ type Provenance struct {
 	BLAS          string `json:"blas"` // "gonum (pure Go)" or "openblas"
 	DatasetHash   string `json:"dataset_hash"`
 	TokenizerHash string `json:"tokenizer_hash"`
+	// Model (addition, schema 1): where a Hugging Face arch ("hf:…") came
+	// from; absent for presets.
+	Model *ModelProvenance `json:"model,omitempty"`
+}
+
+// ModelProvenance records the Hugging Face model a cell started from: its
+// directory and, for a hub model, the repository, the revision as written
+// and the commit it resolved to, with the SHA-256 of config.json and of
+// each weight file.
+type ModelProvenance struct {
+	Arch        string            `json:"arch"`               // as written in the grid
+	Dir         string            `json:"dir"`                // the directory loaded (for the hub: the cache snapshot)
+	Repo        string            `json:"repo,omitempty"`     // ORG/NAME on the hub
+	Revision    string            `json:"revision,omitempty"` // as written (default main)
+	Commit      string            `json:"commit,omitempty"`   // what the revision resolved to
+	FilesSHA256 map[string]string `json:"files_sha256"`
 }
 
 // CellSummary is summary.json.

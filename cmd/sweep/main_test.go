@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"gatedpo/experiments/hub/hubtest"
 )
 
 // runWith calls the command's run with the given arguments.
@@ -49,6 +51,38 @@ func TestExitCodes(t *testing.T) {
 		}
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
 			t.Fatalf("%s: wrote %s", c.name, out)
+		}
+	}
+}
+
+// TestExitGatedHub: a grid naming a gated hub model, run without a token,
+// exits 2 before anything is trained or written; so do an unknown
+// repository and an unreachable hub.
+func TestExitGatedHub(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string][]byte{"config.json": []byte(`{"model_type": "gpt2"}`), "model.safetensors": make([]byte, 64)}
+	s := hubtest.New(map[string]*hubtest.Repo{"org/gated": {Files: files, Gated: true}})
+	t.Setenv("HF_ENDPOINT", s.URL)
+	t.Setenv("HF_HOME", dir)
+	t.Setenv("HF_HUB_CACHE", filepath.Join(dir, "cache"))
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HUGGING_FACE_HUB_TOKEN", "")
+	t.Setenv("HF_TOKEN_PATH", "")
+	t.Setenv("HF_HUB_OFFLINE", "")
+	out := filepath.Join(dir, "out")
+	for _, arch := range []string{"hf:org/gated", "hf:org/missing", "hf:org/unreachable"} {
+		if arch == "hf:org/unreachable" {
+			s.Close()
+		}
+		grid := filepath.Join(dir, "g.toml")
+		if err := os.WriteFile(grid, []byte("name = \"g\"\n[grid]\narch = \""+arch+"\"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := runWith(t, grid, "-out", out); got != 2 {
+			t.Errorf("%s: exit %d, want 2", arch, got)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Fatalf("%s: wrote %s", arch, out)
 		}
 	}
 }
