@@ -90,6 +90,12 @@ func (g *Grid) dataTable(ds, arch string) map[string]any {
 	if set, ok := g.datasets[ds]; ok {
 		m["dataset_hash"] = set.Hash // content, so a changed file or generator means new cells
 	}
+	if ev := d.EvalDataset(ds); ev != "" { // only when set: ids of grids without it are unchanged
+		m["eval_dataset"] = ev
+		if set, ok := g.datasets[ev]; ok {
+			m["eval_dataset_hash"] = set.Hash
+		}
+	}
 	switch g.TokenizerOf(arch) {
 	case "bpe":
 		m["vocab_size"] = d.VocabSize

@@ -64,7 +64,9 @@ const heldoutSeed = 0x5eed
 
 // prepareData loads (or generates) dataset ds and splits it:
 //
-//   - held-out probe set: the file's eval split if it has one, else
+//   - held-out probe set: the pairs of eval_dataset when the grid names
+//     one (the training file's own eval-split records, if any, are then
+//     left out); else the file's eval split if it has one, else
 //     probe_examples pairs drawn with a fixed PCG permutation; at most
 //     probe_examples pairs, never trained on;
 //   - training pairs: the rest (the first train_examples of them when > 0);
@@ -76,7 +78,15 @@ func prepareData(g *Grid, ds, arch string) (*preparedData, error) {
 		return nil, err
 	}
 	train, heldout := set.Train, set.Eval
-	if len(heldout) == 0 {
+	if ev := d.EvalDataset(ds); ev != "" {
+		// a separate eval file: all its usable pairs are the held-out
+		// set; records the training file marks as eval stay out of both
+		evSet, err := g.dataset(ev)
+		if err != nil {
+			return nil, err
+		}
+		heldout = append(append([]data.Pair(nil), evSet.Train...), evSet.Eval...)
+	} else if len(heldout) == 0 {
 		n := min(d.ProbeExamples, len(train)/4)
 		perm := rand.New(rand.NewPCG(heldoutSeed, 1)).Perm(len(train))
 		hold := map[int]bool{}
@@ -168,6 +178,20 @@ func (g *Grid) LoadDatasets() error {
 			return g.pos.Errorf(key, "%v", err)
 		}
 		g.datasets[ds] = set
+	}
+	for i, ev := range g.Data.EvalDatasets {
+		if _, ok := g.datasets[ev]; ok {
+			continue
+		}
+		set, err := data.Load(g.Data.Paths[ev], g.Data.loadOptions())
+		if err != nil {
+			key := "data.eval_dataset"
+			if len(g.Data.EvalDatasets) > 1 {
+				key = fmt.Sprintf("data.eval_dataset[%d]", i)
+			}
+			return g.pos.Errorf(key, "%v", err)
+		}
+		g.datasets[ev] = set
 	}
 	return nil
 }

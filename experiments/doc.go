@@ -46,8 +46,11 @@
 //
 //	name = "default"              # output goes to runs/<name>/ unless -out is given
 //	[data]
-//	dataset = "synthetic"         # "synthetic" or a JSONL path (relative to the grid file); a list is an axis
-//	format = ""                   # "" auto-detects; prompt | probe | hh | conversational
+//	dataset = "synthetic"         # "synthetic" or a data file (JSONL, .gz, Parquet; relative to the grid file); a list is an axis
+//	eval_dataset = ""             # unset: held-out pairs split from the dataset; a file: its pairs are the held-out probe set
+//	                              # (a list: one per dataset, by position); unset leaves cell ids as they were
+//	format = ""                   # record format, the loader's vocabulary (experiments/data FormatNames):
+//	                              # "" or auto (detect) | prompt | probe | hh | conversational; aliases jsonl, ultrafeedback = auto
 //	tokenizer = "byte"            # byte | bpe (trained on the training texts, cached in the user cache dir; saved as <out>/tokenizers/*.json)
 //	                              # | model (an hf: arch's own tokenizer.json; the default for hf: archs)
 //	vocab_size = 512              # bpe only
@@ -177,10 +180,13 @@
 //
 // # What a cell does
 //
-// Data: the dataset's own held-out split if it has one, else
-// probe_examples pairs drawn with a fixed PCG permutation (the same for
-// every seed), are the held-out probe set and are never trained on; the
-// first probe_examples training pairs are the train probe set.
+// Data: the pairs of eval_dataset when the grid names one (records of the
+// training file marked as eval are then left out of training), else the
+// dataset's own held-out split if it has one, else probe_examples pairs
+// drawn with a fixed PCG permutation (the same for every seed), are the
+// held-out probe set (at most probe_examples of them) and are never
+// trained on; the first probe_examples training pairs are the train probe
+// set.
 //
 // Stage 1 (SFT): the token-mean NLL of the chosen responses (baseline) or
 // of chosen and rejected responses as separate rows (extended_sft), from

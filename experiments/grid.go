@@ -46,7 +46,8 @@ func BuiltinGrid(name string) ([]byte, bool) {
 // probes on. Every default is listed here.
 type DataConfig struct {
 	Datasets          []string             // "synthetic" or paths (dataset = "x" or a list, an axis); default ["synthetic"]
-	Format            string               // "" = auto-detect from the file; otherwise passed to the loader
+	Format            string               // canonical record format (data.CanonicalFormat): "" = auto-detect; aliases are stored canonical
+	EvalDatasets      []string             // eval_dataset as written: none, one file for every dataset, or one per dataset (by position)
 	Tokenizer         string               // byte | bpe | model (default: model for hf: archs, byte for presets; see Grid.TokenizerOf)
 	VocabSize         int                  // bpe vocabulary size (default 512; ignored for byte)
 	MaxPromptTokens   int                  // prompts keep their last N tokens (default 32)
@@ -60,10 +61,11 @@ type DataConfig struct {
 	MaxDataBytes   int64 // largest dataset after decompression (default data.DefaultMaxDataBytes, 1 GiB)
 	MaxFieldTokens int   // most tokens of one text field before truncation (default data.DefaultMaxFieldTokens, 65536)
 
-	// Paths maps each dataset as written to the file it resolved to
-	// (relative paths resolve against the grid file's directory). Cell
-	// configs record the name as written, so cell ids do not depend on
-	// where the repository lives; the content hash is in the provenance.
+	// Paths maps each dataset (and eval_dataset) as written to the file it
+	// resolved to (relative paths resolve against the grid file's
+	// directory). Cell configs record the name as written, so cell ids do
+	// not depend on where the repository lives; the content hash is in the
+	// provenance.
 	Paths map[string]string
 }
 
@@ -361,7 +363,7 @@ func (p *tableParser) data(g *Grid, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := p.allow("data", t, "dataset", "format", "tokenizer", "vocab_size", "max_prompt_tokens",
+	if err := p.allow("data", t, "dataset", "eval_dataset", "format", "tokenizer", "vocab_size", "max_prompt_tokens",
 		"max_response_tokens", "probe_examples", "train_examples", "synthetic",
 		"max_line_bytes", "max_data_bytes", "max_field_tokens"); err != nil {
 		return err
@@ -390,8 +392,11 @@ func (p *tableParser) data(g *Grid, v any) error {
 		}
 		d.Paths[ds] = filepath.Clean(path)
 	}
+	if err := p.evalDatasets(g, &d, t["eval_dataset"]); err != nil {
+		return err
+	}
 	errs := []error{
-		p.str("data.format", t["format"], &d.Format, "", "jsonl", "hh", "probe", "ultrafeedback"),
+		p.str("data.format", t["format"], &d.Format),
 		p.str("data.tokenizer", t["tokenizer"], &d.Tokenizer, "byte", "bpe", "model"),
 		p.integer("data.vocab_size", t["vocab_size"], &d.VocabSize, 260),
 		p.integer("data.max_prompt_tokens", t["max_prompt_tokens"], &d.MaxPromptTokens, 1),
@@ -405,12 +410,78 @@ func (p *tableParser) data(g *Grid, v any) error {
 	if err := firstErr(errs); err != nil {
 		return err
 	}
+	// aliases are stored (and enter the cell id) as their canonical name
+	if d.Format, err = data.CanonicalFormat(d.Format); err != nil {
+		return p.errf("data.format", "expected one of %s (\"\" = auto), got %q", strings.Join(data.FormatNames, ", "), t["format"])
+	}
 	if err := p.synthetic(&d.Synthetic, t["synthetic"]); err != nil {
 		return err
 	}
 	_, g.tokSet = t["tokenizer"]
 	g.Data = d
 	return nil
+}
+
+// evalDatasets parses data.eval_dataset: a file (for every dataset) or a
+// list with one file per dataset, in the order of data.dataset. Relative
+// paths resolve against the grid file's directory, like dataset.
+func (p *tableParser) evalDatasets(g *Grid, d *DataConfig, v any) error {
+	if v == nil {
+		return nil
+	}
+	names, err := p.strList("data.eval_dataset", v, nil)
+	if err != nil {
+		return err
+	}
+	_, isList := v.([]any)
+	if isList && len(names) != len(d.Datasets) {
+		return p.errf("data.eval_dataset", "expected one file for every dataset or a list of %d (one per data.dataset entry), got %d", len(d.Datasets), len(names))
+	}
+	for i, name := range names {
+		key := "data.eval_dataset"
+		if isList {
+			key = fmt.Sprintf("data.eval_dataset[%d]", i)
+		}
+		if name == "synthetic" || name == "" {
+			return p.errf(key, "expected a data file (the held-out probe set), got %q", name)
+		}
+		path := name
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(g.Dir, path)
+		}
+		if st, err := os.Stat(path); err != nil || st.IsDir() {
+			return p.errf(key, "expected an existing data file, got %q (no such file: %s)", name, path)
+		}
+		d.Paths[name] = filepath.Clean(path)
+	}
+	for i, ds := range d.Datasets {
+		if ev := names[min(i, len(names)-1)]; ds != "synthetic" && d.Paths[ev] == d.Paths[ds] {
+			return p.errf("data.eval_dataset", "%q is the training file of data.dataset entry %d: expected a separate file of held-out pairs (omit eval_dataset to split the training file)", ev, i)
+		}
+		if ds == "synthetic" {
+			return p.errf("data.eval_dataset", "does not apply to dataset = \"synthetic\" (entry %d of data.dataset): its held-out pairs are generated", i)
+		}
+	}
+	d.EvalDatasets = names
+	return nil
+}
+
+// EvalDataset returns the eval_dataset (as written) that holds the
+// held-out probe pairs of dataset ds, or "" when the held-out set is split
+// from ds itself.
+func (d DataConfig) EvalDataset(ds string) string {
+	switch len(d.EvalDatasets) {
+	case 0:
+		return ""
+	case 1:
+		return d.EvalDatasets[0]
+	}
+	for i, x := range d.Datasets {
+		if x == ds {
+			return d.EvalDatasets[i]
+		}
+	}
+	return ""
 }
 
 // synthetic parses the [data.synthetic] table into the generator's

@@ -9,8 +9,11 @@
 //
 // Load reads JSON Lines, one record a line (blank lines ignored); a file
 // starting with the gzip magic bytes is decompressed transparently,
-// whatever its name. LoadOptions.Format "" detects the format from the
-// first good record:
+// whatever its name. The record format is one vocabulary for
+// LoadOptions.Format, the grid's data.format and inspect data's -format
+// (FormatNames): "" or "auto" detects it from the first good record;
+// "jsonl" and "ultrafeedback" (older grid spellings) are aliases of auto.
+// CanonicalFormat maps a name to its canonical form. The formats:
 //
 //   - "prompt" (TRL's explicit-prompt format, e.g.
 //     ../shared/data/ultrafeedback/train.jsonl): string fields prompt,

@@ -73,7 +73,7 @@ func Inspect(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("inspect data", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataset := fs.String("dataset", "", "JSONL preference file (.gz read transparently) or \"synthetic\"")
-	format := fs.String("format", "", "file format: \"\" (auto), prompt, probe, hh, conversational")
+	format := fs.String("format", "", "record format: auto (default), prompt, probe, hh, conversational (aliases jsonl, ultrafeedback = auto); the file type (JSONL, gzip, Parquet) is detected")
 	onBad := fs.String("on-bad-record", "error", "error | skip: what to do with a malformed record")
 	tokName := fs.String("tokenizer", "byte", "byte | bpe (trained on the train split)")
 	vocab := fs.Int("vocab-size", 1024, "BPE vocabulary size (with -tokenizer bpe)")

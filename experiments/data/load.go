@@ -19,7 +19,10 @@ import (
 	"unicode/utf8"
 )
 
-// Format names accepted by LoadOptions.Format.
+// Format names: the record layouts of a preference file (the "format"
+// vocabulary of LoadOptions.Format, the grid's data.format and inspect
+// data's -format; see doc.go). The file type (JSON Lines, gzip, Parquet) is
+// not a format: it is recognised from the file's bytes.
 const (
 	FormatAuto           = ""
 	FormatPrompt         = "prompt"
@@ -29,11 +32,45 @@ const (
 	FormatSynthetic      = "synthetic"
 )
 
+// FormatNames lists the format names a user may write, canonical names
+// first, then the aliases (see CanonicalFormat).
+var FormatNames = []string{"auto", FormatPrompt, FormatProbe, FormatHH, FormatConversational, "jsonl", "ultrafeedback"}
+
+// formatAliases maps every accepted spelling to its canonical name. "auto"
+// and "" detect the layout from the first record; "jsonl" and
+// "ultrafeedback" are older grid spellings kept as aliases of auto
+// (UltraFeedback files come with string responses, e.g. trl-lib's, or with
+// message lists, e.g. HuggingFaceH4's, and detection handles both).
+var formatAliases = map[string]string{
+	"": FormatAuto, "auto": FormatAuto,
+	FormatPrompt: FormatPrompt, FormatProbe: FormatProbe, FormatHH: FormatHH,
+	FormatConversational: FormatConversational,
+	"jsonl":              FormatAuto, "ultrafeedback": FormatAuto,
+}
+
+// CanonicalFormat returns the canonical format name of a user-written one
+// ("" for auto-detection), or an error listing the accepted names.
+func CanonicalFormat(name string) (string, error) {
+	if c, ok := formatAliases[name]; ok {
+		return c, nil
+	}
+	return "", fmt.Errorf("format = %q: expected one of %s", name, strings.Join(quoteAll(FormatNames), ", "))
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
 // LoadOptions controls Load. The zero value auto-detects the format, fails
 // on the first bad record and puts every pair in Train.
 type LoadOptions struct {
-	// Format is "" (auto-detect from the first record), "prompt", "probe",
-	// "hh" or "conversational" (see doc.go).
+	// Format is a name of FormatNames: "" or "auto" (detect from the
+	// first record), "prompt", "probe", "hh", "conversational", or an
+	// alias (see CanonicalFormat and doc.go).
 	Format string
 	// OnBadRecord is "error" (default, also "") or "skip": what to do with a
 	// malformed line, a wrong type, invalid UTF-8 or a missing field.
@@ -73,11 +110,11 @@ func Load(path string, opt LoadOptions) (*Dataset, error) {
 	default:
 		return nil, fmt.Errorf("on_bad_record = %q: expected \"error\" or \"skip\"", opt.OnBadRecord)
 	}
-	switch opt.Format {
-	case FormatAuto, FormatPrompt, FormatProbe, FormatHH, FormatConversational:
-	default:
-		return nil, fmt.Errorf("format = %q: expected \"\" (auto), \"prompt\", \"probe\", \"hh\" or \"conversational\"", opt.Format)
+	format, err := CanonicalFormat(opt.Format)
+	if err != nil {
+		return nil, err
 	}
+	opt.Format = format
 	if !(opt.EvalFraction >= 0 && opt.EvalFraction < 1) {
 		return nil, fmt.Errorf("eval_fraction = %v: expected a number in [0, 1)", opt.EvalFraction)
 	}
@@ -121,7 +158,7 @@ func Load(path string, opt LoadOptions) (*Dataset, error) {
 // "synthetic").
 func Open(name string, opt LoadOptions, syn SyntheticConfig) (*Dataset, error) {
 	if name == FormatSynthetic {
-		if opt.Format != "" && opt.Format != FormatSynthetic {
+		if c, err := CanonicalFormat(opt.Format); (err != nil || c != FormatAuto) && opt.Format != FormatSynthetic {
 			return nil, fmt.Errorf("format = %q does not apply to the synthetic dataset", opt.Format)
 		}
 		return SyntheticChecked(syn)

@@ -1,0 +1,202 @@
+package experiments
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeDataFixture writes a small deterministic prompt-format JSONL file
+// of n pairs (same bytes every run, so its content hash is fixed).
+func writeDataFixture(t *testing.T, dir, name string, n, offset int) string {
+	t.Helper()
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "{\"prompt\":\"Q: what is item %d?\\nA:\",\"chosen\":\" item %d is a red stone.\",\"rejected\":\" item %d is unknown.\"}\n", i+offset, i+offset, i+offset)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// dataGrid is a one-cell grid on dataset file prefs.jsonl; extra is
+// inserted into its [data] table.
+func dataGrid(extra string) string {
+	return `name = "datafiles"
+[data]
+dataset = "prefs.jsonl"
+max_prompt_tokens = 16
+max_response_tokens = 16
+probe_examples = 4
+` + extra + `[train]
+sft_epochs = 1
+pref_epochs = 1
+batch_pairs = 2
+[grid]
+arch = ["transformer-xs"]
+pipeline = ["baseline"]
+seed = [1]
+[[grid.objective]]
+name = "dpo"
+beta = 0.1
+[[grid.gate]]
+kind = "none"
+`
+}
+
+// parseDataGrid parses and loads the datasets of src in dir.
+func parseDataGrid(t *testing.T, dir, src string) (*Grid, error) {
+	t.Helper()
+	g, err := ParseGrid("g.toml", dir, []byte(src))
+	if err != nil {
+		return nil, err
+	}
+	return g, g.LoadDatasets()
+}
+
+// TestCellIDsPinnedDataKeys: every [data] key added for data files
+// (eval_dataset, the format vocabulary, append_eos, chat templates) at its
+// default leaves the ids of existing cells unchanged. The ids were computed
+// by the code before those keys existed.
+func TestCellIDsPinnedDataKeys(t *testing.T) {
+	dir := t.TempDir()
+	writeDataFixture(t, dir, "prefs.jsonl", 24, 0)
+	for _, c := range []struct {
+		name, extra, id string
+	}{
+		{"file, format unset", "", "23232e080813"},
+		{"file, format probe", "format = \"probe\"\n", "ade21183e4d6"},
+		{"file, format hh", "format = \"hh\"\n", "1f6f422b5d6d"},
+		{"file, bpe", "tokenizer = \"bpe\"\nvocab_size = 300\n", "e9f1755ca858"},
+		{"file, byte, train_examples", "tokenizer = \"byte\"\ntrain_examples = 10\n", "9a9198f0d860"},
+	} {
+		g, err := ParseGrid("g.toml", dir, []byte(dataGrid(c.extra)))
+		if err == nil && c.extra != "format = \"hh\"\n" {
+			err = g.LoadDatasets()
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		cells := g.Cells()
+		if len(cells) != 1 || cells[0].ID != c.id {
+			t.Errorf("%s: id %s, was %s", c.name, cells[0].ID, c.id)
+		}
+	}
+}
+
+// TestEvalDatasetFile: eval_dataset takes the held-out probe set from its
+// own file (relative to the grid file); the training file is trained on
+// whole; the cell's data table names the eval file and its hash.
+func TestEvalDatasetFile(t *testing.T) {
+	dir := t.TempDir()
+	writeDataFixture(t, dir, "prefs.jsonl", 24, 0)
+	writeDataFixture(t, dir, "held/eval.jsonl", 6, 100)
+	g, err := parseDataGrid(t, dir, dataGrid("eval_dataset = \"held/eval.jsonl\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd, err := prepareData(g, "prefs.jsonl", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pd.Train) != 24 {
+		t.Errorf("%d training pairs, want all 24 of the training file", len(pd.Train))
+	}
+	held := pd.Probe["heldout"]
+	if len(held) != 4 { // probe_examples = 4 of the file's 6
+		t.Fatalf("%d held-out pairs, want 4", len(held))
+	}
+	if got, want := pd.Tok.Decode(held[0].Chosen), " item 100 is a r"; got != want { // 16 tokens
+		t.Errorf("held-out pair 0 chosen %q, want %q (first pair of the eval file)", got, want)
+	}
+	cells := g.Cells()
+	if cells[0].Config.Data["eval_dataset"] != "held/eval.jsonl" || cells[0].Config.Data["eval_dataset_hash"] == nil {
+		t.Errorf("cell data table %v lacks eval_dataset and its hash", cells[0].Config.Data)
+	}
+	// without eval_dataset: a different cell, and the held-out set comes from the file
+	g0, err := parseDataGrid(t, dir, dataGrid(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g0.Cells()[0].ID == cells[0].ID {
+		t.Error("eval_dataset did not change the cell id")
+	}
+	pd0, err := prepareData(g0, "prefs.jsonl", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pd0.Train) != 20 || len(pd0.Probe["heldout"]) != 4 {
+		t.Errorf("random split: %d train, %d held out, want 20 and 4", len(pd0.Train), len(pd0.Probe["heldout"]))
+	}
+}
+
+func TestEvalDatasetErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeDataFixture(t, dir, "prefs.jsonl", 24, 0)
+	writeDataFixture(t, dir, "eval.jsonl", 6, 100)
+	if err := os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte("{\"prompt\":\"a\",\"chosen\":\"b\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ extra, want string }{
+		{"eval_dataset = \"nope.jsonl\"\n", "g.toml:7: data.eval_dataset: expected an existing data file, got \"nope.jsonl\""},
+		{"eval_dataset = \"prefs.jsonl\"\n", "g.toml:7: data.eval_dataset: \"prefs.jsonl\" is the training file"},
+		{"eval_dataset = [\"eval.jsonl\", \"eval.jsonl\"]\n", "g.toml:7: data.eval_dataset: expected one file for every dataset or a list of 1"},
+		{"eval_dataset = 3\n", "g.toml:7: data.eval_dataset: expected a string or a list of strings"},
+		{"eval_dataset = \"synthetic\"\n", "g.toml:7: data.eval_dataset: expected a data file"},
+		{"eval_dataset = \"bad.jsonl\"\n", "g.toml:7: data.eval_dataset: " + filepath.Join(dir, "bad.jsonl") + ":1: missing field \"rejected\""},
+	} {
+		_, err := parseDataGrid(t, dir, dataGrid(c.extra))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: got %v, want prefix %q", strings.TrimSpace(c.extra), err, c.want)
+		}
+	}
+	syn := strings.Replace(dataGrid("eval_dataset = \"eval.jsonl\"\n"), "dataset = \"prefs.jsonl\"", "dataset = \"synthetic\"", 1)
+	if _, err := parseDataGrid(t, dir, syn); err == nil || !strings.Contains(err.Error(), "does not apply to dataset = \"synthetic\"") {
+		t.Errorf("synthetic: got %v", err)
+	}
+}
+
+// TestGridFormatVocabulary: data.format takes the loader's names and the
+// older grid spellings; aliases are stored canonical, so "auto", "jsonl"
+// and "ultrafeedback" give the cell of an unset format.
+func TestGridFormatVocabulary(t *testing.T) {
+	dir := t.TempDir()
+	writeDataFixture(t, dir, "prefs.jsonl", 24, 0)
+	base, err := parseDataGrid(t, dir, dataGrid(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"auto", "jsonl", "ultrafeedback", "", "prompt", "probe", "conversational", "hh"} {
+		g, err := ParseGrid("g.toml", dir, []byte(dataGrid("format = \""+f+"\"\n")))
+		if err != nil {
+			t.Fatalf("format %q: %v", f, err)
+		}
+		want := map[string]string{"auto": "", "jsonl": "", "ultrafeedback": ""}[f]
+		if _, alias := map[string]bool{"auto": true, "jsonl": true, "ultrafeedback": true}[f]; !alias {
+			want = f
+		}
+		if g.Data.Format != want {
+			t.Errorf("format %q stored as %q, want %q", f, g.Data.Format, want)
+		}
+		if f == "hh" || f == "conversational" {
+			continue // the prompt-format fixture is not such a file
+		}
+		if err := g.LoadDatasets(); err != nil {
+			t.Fatalf("format %q: %v", f, err)
+		}
+		if want == "" && g.Cells()[0].ID != base.Cells()[0].ID {
+			t.Errorf("format %q: cell id %s, want the unset format's %s", f, g.Cells()[0].ID, base.Cells()[0].ID)
+		}
+	}
+	_, err = ParseGrid("g.toml", dir, []byte(dataGrid("format = \"csv\"\n")))
+	if err == nil || !strings.HasPrefix(err.Error(), `g.toml:7: data.format: expected one of auto, prompt, probe, hh, conversational, jsonl, ultrafeedback ("" = auto), got "csv"`) {
+		t.Errorf("format csv: %v", err)
+	}
+}
