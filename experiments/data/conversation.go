@@ -5,9 +5,18 @@ import (
 	"strings"
 )
 
-// message is one turn of a conversational record.
-type message struct {
+// Message is one turn of a conversational record.
+type Message struct {
 	Role, Content string
+}
+
+// Conversation keeps the turns of a conversational record, split the way
+// the pair's text is: Prompt is everything before the responses (a string
+// prompt is one "user" message), Chosen and Rejected are the response
+// turns (the first is the assistant's). ApplyChatTemplate renders a pair
+// from it again with a model's chat template.
+type Conversation struct {
+	Prompt, Chosen, Rejected []Message
 }
 
 // roleLabel renders a role the way Anthropic HH writes turns.
@@ -27,7 +36,7 @@ func roleLabel(role string) string {
 }
 
 // renderTurns writes turns as "\n\nHuman: …\n\nAssistant: …".
-func renderTurns(msgs []message) string {
+func renderTurns(msgs []Message) string {
 	var b strings.Builder
 	for _, m := range msgs {
 		b.WriteString("\n\n")
@@ -40,7 +49,7 @@ func renderTurns(msgs []message) string {
 
 // renderResponse writes an assistant response: " content" for its first
 // message (the prompt ends with "\n\nAssistant:"), then any later turns.
-func renderResponse(msgs []message) string {
+func renderResponse(msgs []Message) string {
 	if len(msgs) == 0 {
 		return ""
 	}
@@ -50,12 +59,12 @@ func renderResponse(msgs []message) string {
 func isAssistant(role string) bool { return roleLabel(role) == "Assistant" }
 
 // parseMessages decodes a list of {role, content} objects.
-func parseMessages(path string, lineNo int, key string, raw json.RawMessage) ([]message, error) {
+func parseMessages(path string, lineNo int, key string, raw json.RawMessage) ([]Message, error) {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil || jsonKind(raw) != "a list" {
 		return nil, badRecord(path, lineNo, SkipWrongType, "field %q: got %s, expected a list of {role, content}", key, jsonKind(raw))
 	}
-	msgs := make([]message, len(items))
+	msgs := make([]Message, len(items))
 	for i, it := range items {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(it, &obj); err != nil || jsonKind(it) != "an object" {
@@ -87,7 +96,7 @@ func parseMessages(path string, lineNo int, key string, raw json.RawMessage) ([]
 // assistant turn they share a position for (the rule SplitHH applies to
 // text).
 func parseConversation(path string, lineNo int, obj map[string]json.RawMessage, used map[string]bool, p *Pair) error {
-	var turns [2][]message
+	var turns [2][]Message
 	for i, key := range []string{"chosen", "rejected"} {
 		raw, ok := obj[key]
 		used[key] = true
@@ -100,10 +109,18 @@ func parseConversation(path string, lineNo int, obj map[string]json.RawMessage, 
 		}
 		turns[i] = msgs
 	}
-	if raw, ok := obj["prompt"]; ok {
+	// With a prompt, chosen and rejected are the responses, unless both
+	// start with a turn that is not the assistant's: then they are whole
+	// conversations (HuggingFaceH4/ultrafeedback_binarized repeats the
+	// prompt string as their first user turn) and the prompt field stays
+	// in Extra.
+	whole := len(turns[0]) > 0 && len(turns[1]) > 0 && !isAssistant(turns[0][0].Role) && !isAssistant(turns[1][0].Role)
+	if raw, ok := obj["prompt"]; ok && !whole {
 		used["prompt"] = true
+		conv := &Conversation{Chosen: turns[0], Rejected: turns[1]}
 		if s, ok := jsonString(raw); ok {
 			p.Prompt = s
+			conv.Prompt = []Message{{Role: "user", Content: s}}
 		} else {
 			msgs, err := parseMessages(path, lineNo, "prompt", raw)
 			if err != nil {
@@ -112,8 +129,10 @@ func parseConversation(path string, lineNo int, obj map[string]json.RawMessage, 
 			if len(msgs) > 0 {
 				p.Prompt = renderTurns(msgs) + hhAssistant
 			}
+			conv.Prompt = msgs
 		}
 		p.Chosen, p.Rejected = renderResponse(turns[0]), renderResponse(turns[1])
+		p.Messages = conv
 		return nil
 	}
 	// Implicit prompt: the common turns, cut before the last assistant turn
@@ -135,5 +154,6 @@ func parseConversation(path string, lineNo int, obj map[string]json.RawMessage, 
 	}
 	p.Prompt = renderTurns(c[:j]) + hhAssistant
 	p.Chosen, p.Rejected = renderResponse(c[j:]), renderResponse(r[j:])
+	p.Messages = &Conversation{Prompt: c[:j], Chosen: c[j:], Rejected: r[j:]}
 	return nil
 }

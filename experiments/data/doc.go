@@ -13,7 +13,23 @@
 // LoadOptions.Format, the grid's data.format and inspect data's -format
 // (FormatNames): "" or "auto" detects it from the first good record;
 // "jsonl" and "ultrafeedback" (older grid spellings) are aliases of auto.
-// CanonicalFormat maps a name to its canonical form. The formats:
+// CanonicalFormat maps a name to its canonical form.
+//
+// A file starting with Parquet's magic bytes "PAR1" (the format Hugging
+// Face datasets are published in) is read with
+// github.com/parquet-go/parquet-go (pure Go): every row becomes the JSON
+// object of its columns (list columns as lists, struct columns as objects,
+// e.g. chosen/rejected as list<struct<content, role>>; nulls as null) and
+// follows the same rules as a JSONL line, with errors naming "path: row N"
+// (1-based across row groups). Text must be UTF-8. The data limits bound
+// it as they bound JSONL: a file, or row groups declaring an uncompressed
+// size, over max_data_bytes is refused before any column is decoded, a
+// row larger than max_line_bytes as JSON is refused; a damaged file is a
+// one-line error. The tests
+// read fixtures written by another implementation (hyparquet-writer;
+// testdata/parquet/gen.mjs) and compare them with their JSONL twins.
+//
+// The formats:
 //
 //   - "prompt" (TRL's explicit-prompt format, e.g.
 //     ../shared/data/ultrafeedback/train.jsonl): string fields prompt,
@@ -34,9 +50,12 @@
 //     harmless-base-test, 2 of helpful-base-test).
 //   - "conversational": chosen and rejected are lists of {role, content}.
 //     With a prompt (a list of messages, or a string) they are the
-//     responses; without one they are whole conversations and the prompt
-//     is their common messages up to the last assistant turn both share a
-//     position for. Messages are rendered the HH way: "\n\nHuman: …",
+//     responses; without one, or when both start with a turn that is not
+//     the assistant's (HuggingFaceH4/ultrafeedback_binarized repeats its
+//     prompt string as the first user turn; the prompt field then stays in
+//     Extra), they are whole conversations and the prompt is their common
+//     messages up to the last assistant turn both share a position for.
+//     Pair.Messages keeps the turns. Messages are rendered the HH way: "\n\nHuman: …",
 //     "\n\nAssistant: …", "\n\nSystem: …", the prompt ending with
 //     "\n\nAssistant:" and each response starting with a space.
 //

@@ -88,16 +88,23 @@ type LoadOptions struct {
 	MaxDataBytes int64
 }
 
-// RecordError is a bad record: Path:Line and what was expected.
+// RecordError is a bad record: Path:Line (or Path, row Line of a Parquet
+// file) and what was expected.
 type RecordError struct {
 	Path   string
 	Line   int
+	Unit   string // "" for a line of a JSONL file, "row" for a Parquet row
 	Reason string // one of the bad-record skip reasons
 	Msg    string
 }
 
-// Error formats the error as "path:line: msg".
-func (e *RecordError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg) }
+// Error formats the error as "path:line: msg" ("path: row N: msg").
+func (e *RecordError) Error() string {
+	if e.Unit != "" {
+		return fmt.Sprintf("%s: %s %d: %s", e.Path, e.Unit, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+}
 
 // Load reads a preference dataset from a JSON Lines file (gzip-compressed
 // files are detected by their magic bytes and read transparently).
@@ -127,6 +134,9 @@ func Load(path string, opt LoadOptions) (*Dataset, error) {
 	h := sha256.New()
 	br := bufio.NewReaderSize(io.TeeReader(f, h), 1<<16)
 	var body io.Reader = br
+	if magic, _ := br.Peek(len(parquetMagic)); bytes.Equal(magic, parquetMagic) {
+		return loadParquet(path, f, size, opt)
+	}
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -208,10 +218,10 @@ func unwrapPathErr(err error) error {
 	return err
 }
 
-// datasetName is a short label: "dir/base" without .jsonl/.gz.
+// datasetName is a short label: "dir/base" without .jsonl/.gz/.parquet.
 func datasetName(path string) string {
 	base := filepath.Base(path)
-	for _, ext := range []string{".gz", ".jsonl", ".json"} {
+	for _, ext := range []string{".gz", ".jsonl", ".json", ".parquet"} {
 		base = strings.TrimSuffix(base, ext)
 	}
 	if dir := filepath.Base(filepath.Dir(path)); dir != "." && dir != "/" {
@@ -234,12 +244,8 @@ func parseJSONL(path string, body []byte, opt LoadOptions) (*Dataset, error) {
 // parseJSONLReader parses a decompressed JSON Lines stream, one line in
 // memory at a time (at most opt's max_line_bytes).
 func parseJSONLReader(path string, body io.Reader, opt LoadOptions) (*Dataset, error) {
-	skipBad := opt.OnBadRecord == "skip"
 	maxLine := opt.maxLineBytes()
-	ds := &Dataset{Skipped: map[string]int{}}
-	format := opt.Format
-	var recs []record
-	anySplit := false
+	p := newRecordParser(path, opt)
 	nonBlank := 0
 	lineNo := 0
 	rd := bufio.NewReaderSize(body, 1<<16)
@@ -259,37 +265,81 @@ func parseJSONLReader(path string, body io.Reader, opt LoadOptions) (*Dataset, e
 			continue
 		}
 		nonBlank++
-		rec, f, err := parseRecord(path, lineNo, line, format, opt.Format != FormatPrompt)
+		obj, err := parseLine(path, lineNo, line)
+		if err == nil {
+			err = p.add(lineNo, obj)
+		} else {
+			err = p.bad(err)
+		}
 		if err != nil {
-			var re *RecordError
-			if skipBad && errors.As(err, &re) {
-				ds.Skipped[re.Reason]++
-				continue
-			}
 			return nil, err
 		}
-		if format == FormatAuto {
-			format = f
-		}
-		if reason := skipReason(rec.pair.Prompt, rec.pair.Chosen, rec.pair.Rejected); reason != "" {
-			ds.Skipped[reason]++
-			continue
-		}
-		if rec.split != "" {
-			anySplit = true
-		}
-		recs = append(recs, rec)
 	}
 	if nonBlank == 0 {
 		return nil, fmt.Errorf("%s: empty file, expected JSON Lines with one preference pair per line", path)
 	}
+	return p.finish()
+}
+
+// recordParser collects the records of one file (JSONL lines or Parquet
+// rows, each already a JSON object), applies the skip rule and splits.
+type recordParser struct {
+	path   string
+	opt    LoadOptions
+	unit   string // RecordError.Unit of the file's records
+	format string // detected or given
+	ds     *Dataset
+	recs   []record
+	split  bool // some record has a split field
+}
+
+func newRecordParser(path string, opt LoadOptions) *recordParser {
+	return &recordParser{path: path, opt: opt, format: opt.Format, ds: &Dataset{Skipped: map[string]int{}}}
+}
+
+// bad counts a bad record when OnBadRecord is "skip" (nil), else returns it.
+func (p *recordParser) bad(err error) error {
+	var re *RecordError
+	if p.opt.OnBadRecord == "skip" && errors.As(err, &re) {
+		p.ds.Skipped[re.Reason]++
+		return nil
+	}
+	return err
+}
+
+// add parses record n (a line or row number) from its JSON object.
+func (p *recordParser) add(n int, obj map[string]json.RawMessage) error {
+	rec, f, err := parseObject(p.path, n, obj, p.format, p.opt.Format != FormatPrompt)
+	if err != nil {
+		if re, ok := err.(*RecordError); ok && p.unit != "" {
+			re.Unit = p.unit
+		}
+		return p.bad(err)
+	}
+	if p.format == FormatAuto {
+		p.format = f
+	}
+	if reason := skipReason(rec.pair.Prompt, rec.pair.Chosen, rec.pair.Rejected); reason != "" {
+		p.ds.Skipped[reason]++
+		return nil
+	}
+	if rec.split != "" {
+		p.split = true
+	}
+	p.recs = append(p.recs, rec)
+	return nil
+}
+
+// finish splits the usable records into Train and Eval.
+func (p *recordParser) finish() (*Dataset, error) {
+	ds, recs, opt := p.ds, p.recs, p.opt
 	if len(recs) == 0 && ds.SkippedTotal() == 0 {
-		return nil, fmt.Errorf("%s: no usable records", path)
+		return nil, fmt.Errorf("%s: no usable records", p.path)
 	}
 	// Explicit "prompt" keeps probe-named fields in Extra; auto calls a
 	// prompt file with probe fields "probe".
-	ds.Format = format
-	if anySplit {
+	ds.Format = p.format
+	if p.split {
 		for _, r := range recs {
 			if r.split == "eval" {
 				ds.Eval = append(ds.Eval, r.pair)
@@ -369,7 +419,15 @@ func jsonKind(raw json.RawMessage) string {
 // the detected format; wantProbes puts probe fields in Pair.Probes (else
 // they stay in Extra).
 func parseRecord(path string, lineNo int, line []byte, format string, wantProbes bool) (record, string, error) {
-	var rec record
+	obj, err := parseLine(path, lineNo, line)
+	if err != nil {
+		return record{}, "", err
+	}
+	return parseObject(path, lineNo, obj, format, wantProbes)
+}
+
+// parseLine decodes one non-blank JSONL line into its JSON object.
+func parseLine(path string, lineNo int, line []byte) (map[string]json.RawMessage, error) {
 	if !utf8.Valid(line) {
 		off := 0
 		for off < len(line) {
@@ -379,19 +437,26 @@ func parseRecord(path string, lineNo int, line []byte, format string, wantProbes
 			}
 			off += size
 		}
-		return rec, "", badRecord(path, lineNo, SkipInvalidUTF8, "invalid UTF-8 at byte %d of the line, expected UTF-8 text", off+1)
+		return nil, badRecord(path, lineNo, SkipInvalidUTF8, "invalid UTF-8 at byte %d of the line, expected UTF-8 text", off+1)
 	}
 	trimmed := bytes.TrimSpace(line)
 	if trimmed[0] != '{' {
 		if !json.Valid(trimmed) {
-			return rec, "", badRecord(path, lineNo, SkipMalformedJSON, "malformed JSON, expected one JSON object per line")
+			return nil, badRecord(path, lineNo, SkipMalformedJSON, "malformed JSON, expected one JSON object per line")
 		}
-		return rec, "", badRecord(path, lineNo, SkipWrongType, "got %s, expected a JSON object per line", jsonKind(trimmed))
+		return nil, badRecord(path, lineNo, SkipWrongType, "got %s, expected a JSON object per line", jsonKind(trimmed))
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &obj); err != nil {
-		return rec, "", badRecord(path, lineNo, SkipMalformedJSON, "malformed JSON (%s), expected one JSON object per line", jsonErrText(err))
+		return nil, badRecord(path, lineNo, SkipMalformedJSON, "malformed JSON (%s), expected one JSON object per line", jsonErrText(err))
 	}
+	return obj, nil
+}
+
+// parseObject parses one record from its JSON object (a JSONL line or a
+// Parquet row); lineNo is the line or row number for errors.
+func parseObject(path string, lineNo int, obj map[string]json.RawMessage, format string, wantProbes bool) (record, string, error) {
+	var rec record
 	if format == FormatAuto {
 		f, err := detectFormat(path, lineNo, obj)
 		if err != nil {

@@ -252,6 +252,10 @@ func TestConversational(t *testing.T) {
 		`{"chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}`,
 		// no assistant turn → empty prompt, skipped
 		`{"chosen": [{"role": "user", "content": "q"}], "rejected": [{"role": "user", "content": "r"}]}`,
+		// HuggingFaceH4/ultrafeedback_binarized: a prompt string and whole conversations
+		`{"prompt": "w", "chosen": [{"role": "user", "content": "w"}, {"role": "assistant", "content": "good"}], "rejected": [{"role": "user", "content": "w"}, {"role": "assistant", "content": "bad"}]}`,
+		// string prompt with assistant responses
+		`{"prompt": "s", "chosen": [{"role": "assistant", "content": "up"}], "rejected": [{"role": "assistant", "content": "down"}]}`,
 	}, "\n")
 	ds, err := Load(writeTemp(t, "c.jsonl", content), LoadOptions{})
 	if err != nil {
@@ -260,9 +264,17 @@ func TestConversational(t *testing.T) {
 	if ds.Format != FormatConversational {
 		t.Fatalf("format %q", ds.Format)
 	}
+	user := func(c string) Message { return Message{"user", c} }
+	asst := func(c string) Message { return Message{"assistant", c} }
 	want := []Pair{
-		{Prompt: "\n\nHuman: hi\n\nAssistant:", Chosen: " hello", Rejected: " bye", Extra: map[string]any{"id": 1.0}},
-		{Prompt: "\n\nSystem: be nice\n\nHuman: q\n\nAssistant:", Chosen: " yes", Rejected: " no"},
+		{Prompt: "\n\nHuman: hi\n\nAssistant:", Chosen: " hello", Rejected: " bye", Extra: map[string]any{"id": 1.0},
+			Messages: &Conversation{Prompt: []Message{user("hi")}, Chosen: []Message{asst("hello")}, Rejected: []Message{asst("bye")}}},
+		{Prompt: "\n\nSystem: be nice\n\nHuman: q\n\nAssistant:", Chosen: " yes", Rejected: " no",
+			Messages: &Conversation{Prompt: []Message{{"system", "be nice"}, user("q")}, Chosen: []Message{asst("yes")}, Rejected: []Message{asst("no")}}},
+		{Prompt: "\n\nHuman: w\n\nAssistant:", Chosen: " good", Rejected: " bad", Extra: map[string]any{"prompt": "w"},
+			Messages: &Conversation{Prompt: []Message{user("w")}, Chosen: []Message{asst("good")}, Rejected: []Message{asst("bad")}}},
+		{Prompt: "s", Chosen: " up", Rejected: " down",
+			Messages: &Conversation{Prompt: []Message{user("s")}, Chosen: []Message{asst("up")}, Rejected: []Message{asst("down")}}},
 	}
 	if !reflect.DeepEqual(ds.Train, want) {
 		t.Errorf("pairs = %#v\nwant %#v", ds.Train, want)

@@ -7,10 +7,15 @@ package data
 // probe responses of the record (field name → text), only the non-empty
 // ones; "chosen" and "rejected" are not repeated there (use Field). Extra
 // holds every other top-level field of the record, decoded from JSON as is.
+//
+// Messages is set for conversational records only: their turns, from
+// which Prompt, Chosen and Rejected were rendered (HH layout) and from
+// which ApplyChatTemplate renders them with a model's chat template.
 type Pair struct {
 	Prompt, Chosen, Rejected string
 	Probes                   map[string]string
 	Extra                    map[string]any
+	Messages                 *Conversation
 }
 
 // Field returns the response text of a probe field of the pair: "chosen"
