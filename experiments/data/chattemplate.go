@@ -201,4 +201,6 @@ func commonPrefix(a, b string) int {
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ") }
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
