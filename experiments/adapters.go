@@ -14,8 +14,9 @@ import (
 var byteVocabSize = data.NewByteTokenizer().VocabSize()
 
 // seqExtraTokens is the room a row needs beyond max_prompt_tokens +
-// max_response_tokens: none, rows are prompt ++ response without BOS/EOS
-// (data.Limits AddBOS/AddEOS false, as docs/method.md §9).
+// max_response_tokens: none, rows are prompt ++ response; no BOS (as
+// docs/method.md §9), and an EOS (data.append_eos) is appended before
+// truncation, so it counts within max_response_tokens.
 const seqExtraTokens = 0
 
 // ParseObjective reads one [[grid.objective]] table with the objective

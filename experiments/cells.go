@@ -114,6 +114,7 @@ func (g *Grid) dataTable(ds, arch string) map[string]any {
 		}
 		m["synthetic"] = syn // knobs set in the grid (zero = the generator's default)
 	}
+	g.dataKeysTable(m, ds, arch)
 	return normalizeJSON(m)
 }
 

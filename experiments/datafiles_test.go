@@ -1,11 +1,15 @@
 package experiments
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"gatedpo/experiments/data"
 )
 
 // writeDataFixture writes a small deterministic prompt-format JSONL file
@@ -76,6 +80,8 @@ func TestCellIDsPinnedDataKeys(t *testing.T) {
 		{"file, format hh", "format = \"hh\"\n", "1f6f422b5d6d"},
 		{"file, bpe", "tokenizer = \"bpe\"\nvocab_size = 300\n", "e9f1755ca858"},
 		{"file, byte, train_examples", "tokenizer = \"byte\"\ntrain_examples = 10\n", "9a9198f0d860"},
+		// the new keys at their defaults, written out
+		{"file, explicit defaults", "append_eos = false\nchat_template = \"model\"\nformat = \"auto\"\n", "23232e080813"},
 	} {
 		g, err := ParseGrid("g.toml", dir, []byte(dataGrid(c.extra)))
 		if err == nil && c.extra != "format = \"hh\"\n" {
@@ -145,7 +151,7 @@ func TestEvalDatasetErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ extra, want string }{
-		{"eval_dataset = \"nope.jsonl\"\n", "g.toml:7: data.eval_dataset: expected an existing data file, got \"nope.jsonl\""},
+		{"eval_dataset = \"nope.jsonl\"\n", "g.toml:7: data.eval_dataset: expected an existing data file (a regular file), got \"nope.jsonl\""},
 		{"eval_dataset = \"prefs.jsonl\"\n", "g.toml:7: data.eval_dataset: \"prefs.jsonl\" is the training file"},
 		{"eval_dataset = [\"eval.jsonl\", \"eval.jsonl\"]\n", "g.toml:7: data.eval_dataset: expected one file for every dataset or a list of 1"},
 		{"eval_dataset = 3\n", "g.toml:7: data.eval_dataset: expected a string or a list of strings"},
@@ -198,5 +204,146 @@ func TestGridFormatVocabulary(t *testing.T) {
 	_, err = ParseGrid("g.toml", dir, []byte(dataGrid("format = \"csv\"\n")))
 	if err == nil || !strings.HasPrefix(err.Error(), `g.toml:7: data.format: expected one of auto, prompt, probe, hh, conversational, jsonl, ultrafeedback ("" = auto), got "csv"`) {
 		t.Errorf("format csv: %v", err)
+	}
+}
+
+// writeConversational writes n conversational pairs (whole conversations).
+func writeConversational(t *testing.T, dir, name string, n int) {
+	t.Helper()
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, `{"chosen":[{"role":"user","content":"Count to %d."},{"role":"assistant","content":"1 to %d."}],"rejected":[{"role":"user","content":"Count to %d."},{"role":"assistant","content":"No."}]}`+"\n", i, i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChatTemplateCells: conversational records are rendered with the
+// chat template of an HF arch's tokenizer_config.json (the HH layout for a
+// preset arch, or with chat_template = "hh"); the template's hash is in
+// the HF cell's data table only.
+func TestChatTemplateCells(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "models", "qwen2-tiny")
+	copyDir(t, sharedHFModel(t, "qwen2-tiny"), model)
+	tmpl, err := os.ReadFile(filepath.Join("data", "testdata", "chat", "qwen2-style.jinja"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(map[string]any{"chat_template": string(tmpl), "eos_token": "<|im_end|>"})
+	if err := os.WriteFile(filepath.Join(model, "tokenizer_config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeConversational(t, dir, "prefs.jsonl", 24)
+	src := strings.Replace(dataGrid("tokenizer = \"byte\"\n"), `arch = ["transformer-xs"]`, `arch = ["hf:models/qwen2-tiny", "transformer-xs"]`, 1)
+	src = strings.NewReplacer("max_prompt_tokens = 16", "max_prompt_tokens = 80", "max_response_tokens = 16", "max_response_tokens = 40").Replace(src)
+	g, err := parseDataGrid(t, dir, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := g.Cells()
+	if cells[0].Config.Data["chat_template_sha256"] == nil || cells[1].Config.Data["chat_template_sha256"] != nil {
+		t.Errorf("data tables: hf %v, preset %v", cells[0].Config.Data, cells[1].Config.Data)
+	}
+	hfData, err := prepareData(g, "prefs.jsonl", "hf:models/qwen2-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	preset, err := prepareData(g, "prefs.jsonl", "transformer-xs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := hfData.Train[0]
+	if got := hfData.Tok.Decode(p.Prompt); !strings.HasSuffix(got, "<|im_end|>\n<|im_start|>assistant\n") {
+		t.Errorf("templated prompt %q", got)
+	}
+	if got := hfData.Tok.Decode(p.Chosen); !strings.HasPrefix(got, "1 to ") || !strings.HasSuffix(got, "<|im_end|>\n") {
+		t.Errorf("templated chosen %q", got)
+	}
+	if got := preset.Tok.Decode(preset.Train[0].Prompt); !strings.HasSuffix(got, "\n\nAssistant:") {
+		t.Errorf("preset arch prompt %q, want the HH layout", got)
+	}
+	// chat_template = "hh": HH layout for the HF arch too, and its own cell id
+	gh, err := parseDataGrid(t, dir, strings.Replace(src, "[train]", "chat_template = \"hh\"\n[train]", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hh, err := prepareData(gh, "prefs.jsonl", "hf:models/qwen2-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hh.Tok.Decode(hh.Train[0].Prompt); !strings.HasSuffix(got, "\n\nAssistant:") {
+		t.Errorf("chat_template = hh: prompt %q", got)
+	}
+	if gh.Cells()[0].ID == cells[0].ID || gh.Cells()[0].Config.Data["chat_template_sha256"] != nil {
+		t.Errorf("chat_template = hh: table %v", gh.Cells()[0].Config.Data)
+	}
+	// a template that raises names the dataset and the model's file
+	bad, _ := json.Marshal(map[string]any{"chat_template": "{{ raise_exception('no such luck') }}"})
+	if err := os.WriteFile(filepath.Join(model, "tokenizer_config.json"), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gb, err := parseDataGrid(t, dir, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = prepareData(gb, "prefs.jsonl", "hf:models/qwen2-tiny")
+	if err == nil || !strings.Contains(err.Error(), "no such luck") || !strings.Contains(err.Error(), "tokenizer_config.json") {
+		t.Errorf("raising template: %v", err)
+	}
+	// a broken tokenizer_config.json is a config error naming grid.arch
+	if err := os.WriteFile(filepath.Join(model, "tokenizer_config.json"), []byte(`{"chat_template": 3}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseDataGrid(t, dir, src); err == nil || !strings.Contains(err.Error(), "grid.arch[0]: ") || !strings.Contains(err.Error(), "chat_template: got a number") {
+		t.Errorf("broken config: %v", err)
+	}
+}
+
+// TestAppendEOS: append_eos = true ends every response with the
+// tokenizer's EOS (before truncation) and is in the cell id; the default
+// for byte and bpe is off, leaving ids and data as they were.
+func TestAppendEOS(t *testing.T) {
+	dir := t.TempDir()
+	writeDataFixture(t, dir, "prefs.jsonl", 24, 0)
+	off, err := parseDataGrid(t, dir, strings.Replace(dataGrid(""), "max_response_tokens = 16", "max_response_tokens = 40", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, err := parseDataGrid(t, dir, strings.Replace(dataGrid("append_eos = true\n"), "max_response_tokens = 16", "max_response_tokens = 40", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	explicitOff, err := parseDataGrid(t, dir, strings.Replace(dataGrid("append_eos = false\n"), "max_response_tokens = 16", "max_response_tokens = 40", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Data.AppendEOS || !on.Data.AppendEOS {
+		t.Fatalf("append_eos parsed as %v / %v", off.Data.AppendEOS, on.Data.AppendEOS)
+	}
+	if on.Cells()[0].ID == off.Cells()[0].ID || explicitOff.Cells()[0].ID != off.Cells()[0].ID {
+		t.Errorf("ids: off %s, on %s, explicit off %s", off.Cells()[0].ID, on.Cells()[0].ID, explicitOff.Cells()[0].ID)
+	}
+	a, err := prepareData(off, "prefs.jsonl", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := prepareData(on, "prefs.jsonl", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.Train {
+		ca, cb := a.Train[i].Chosen, b.Train[i].Chosen
+		if len(cb) != len(ca)+1 || cb[len(cb)-1] != data.EOSID || !reflect.DeepEqual(cb[:len(ca)], ca) {
+			t.Fatalf("pair %d: chosen %v, with EOS %v", i, ca, cb)
+		}
+		ra, rb := a.Train[i].Rejected, b.Train[i].Rejected
+		if len(rb) != len(ra)+1 || rb[len(rb)-1] != data.EOSID {
+			t.Fatalf("pair %d: rejected %v, with EOS %v", i, ra, rb)
+		}
+	}
+	if _, err := ParseGrid("g.toml", dir, []byte(dataGrid("append_eos = \"yes\"\n"))); err == nil || !strings.HasPrefix(err.Error(), "g.toml:7: data.append_eos: expected true or false") {
+		t.Errorf("append_eos = \"yes\": %v", err)
 	}
 }

@@ -103,6 +103,9 @@ func prepareData(g *Grid, ds, arch string) (*preparedData, error) {
 		}
 		train = rest
 	}
+	if train, heldout, err = g.renderChat(ds, arch, train, heldout); err != nil {
+		return nil, err
+	}
 	if len(heldout) > d.ProbeExamples {
 		heldout = heldout[:d.ProbeExamples]
 	}
@@ -142,7 +145,7 @@ func prepareData(g *Grid, ds, arch string) (*preparedData, error) {
 			return nil, err
 		}
 	}
-	lim := data.Limits{MaxPromptTokens: d.MaxPromptTokens, MaxResponseTokens: d.MaxResponseTokens}
+	lim := data.Limits{MaxPromptTokens: d.MaxPromptTokens, MaxResponseTokens: d.MaxResponseTokens, AddEOS: d.AppendEOS}
 	encTrain, _ := data.Encode(tok, train, lim)
 	encHeld, _ := data.Encode(tok, heldout, lim)
 	probeTrain := encTrain[:min(d.ProbeExamples, len(encTrain))]
@@ -193,7 +196,7 @@ func (g *Grid) LoadDatasets() error {
 		}
 		g.datasets[ev] = set
 	}
-	return nil
+	return g.loadChatTemplates()
 }
 
 // dataset returns a dataset loaded by LoadDatasets.

@@ -58,6 +58,11 @@
 //	max_response_tokens = 32      # responses keep their first N tokens
 //	probe_examples = 64           # held-out probe pairs; the train probe set has as many
 //	train_examples = 0            # 0 = every training pair
+//	append_eos = false            # end every response with the tokenizer's EOS (before truncation, as TRL);
+//	                              # default on for tokenizer = "model", off for byte and bpe
+//	chat_template = "model"       # conversational records: "model" renders them with an hf:PATH arch's chat
+//	                              # template (tokenizer_config.json or chat_template.jinja) when it has one,
+//	                              # else the HH layout; "hh" always the HH layout
 //	max_line_bytes = 8388608      # data limits (raise them for big records; not part of a cell's id):
 //	max_data_bytes = 1073741824   # longest JSONL line, size after decompression (a gzip bomb stops here),
 //	max_field_tokens = 65536      # tokens of one text field before truncation
@@ -186,7 +191,14 @@
 // drawn with a fixed PCG permutation (the same for every seed), are the
 // held-out probe set (at most probe_examples of them) and are never
 // trained on; the first probe_examples training pairs are the train probe
-// set.
+// set. Conversational records are rendered per arch (experiments/data
+// ApplyChatTemplate, TRL's split of prompt and responses): cells of an HF
+// arch whose model has a chat template record its hash in their data
+// table (chat_template_sha256), so they are cached and identified apart
+// from cells rendered in the HH layout. A key added for data files
+// (eval_dataset, append_eos, chat_template) enters the data table only
+// when it is not at the value every earlier grid had, so earlier sweeps
+// keep their cell ids.
 //
 // Stage 1 (SFT): the token-mean NLL of the chosen responses (baseline) or
 // of chosen and rejected responses as separate rows (extended_sft), from

@@ -48,6 +48,8 @@ type DataConfig struct {
 	Datasets          []string             // "synthetic" or paths (dataset = "x" or a list, an axis); default ["synthetic"]
 	Format            string               // canonical record format (data.CanonicalFormat): "" = auto-detect; aliases are stored canonical
 	EvalDatasets      []string             // eval_dataset as written: none, one file for every dataset, or one per dataset (by position)
+	AppendEOS         bool                 // append the tokenizer's EOS to every response (default: on for tokenizer = "model", else off)
+	ChatTemplate      string               // conversational records: "model" (the HF arch's chat template if it has one, else HH layout; default) | "hh"
 	Tokenizer         string               // byte | bpe | model (default: model for hf: archs, byte for presets; see Grid.TokenizerOf)
 	VocabSize         int                  // bpe vocabulary size (default 512; ignored for byte)
 	MaxPromptTokens   int                  // prompts keep their last N tokens (default 32)
@@ -116,6 +118,9 @@ type Grid struct {
 	hfArchs    map[string]hfArch        // resolved "hf:…" arch values
 	hubArchs   map[string]*hubArch      // "hf:ORG/NAME[@REV]" arch values (resolved by ResolveHub)
 	tokSet     bool                     // data.tokenizer was written (else its default depends on the arch)
+	// chatTemplates maps an "hf:…" arch to its model's chat template
+	// (nil: none), read by LoadDatasets and ResolveHub
+	chatTemplates map[string]*data.ChatTemplate
 }
 
 // Pipelines are the stage-1 variants.
@@ -365,11 +370,12 @@ func (p *tableParser) data(g *Grid, v any) error {
 	}
 	if err := p.allow("data", t, "dataset", "eval_dataset", "format", "tokenizer", "vocab_size", "max_prompt_tokens",
 		"max_response_tokens", "probe_examples", "train_examples", "synthetic",
-		"max_line_bytes", "max_data_bytes", "max_field_tokens"); err != nil {
+		"max_line_bytes", "max_data_bytes", "max_field_tokens", "append_eos", "chat_template"); err != nil {
 		return err
 	}
 	d := DataConfig{Datasets: []string{"synthetic"}, Tokenizer: "byte", VocabSize: 512, MaxPromptTokens: 32,
-		MaxResponseTokens: 32, ProbeExamples: 64, Paths: map[string]string{}, Synthetic: data.SyntheticConfig{Seed: 1}}
+		MaxResponseTokens: 32, ProbeExamples: 64, Paths: map[string]string{}, Synthetic: data.SyntheticConfig{Seed: 1},
+		ChatTemplate: ChatTemplateModel}
 	if v, ok := t["dataset"]; ok {
 		if d.Datasets, err = p.strList("data.dataset", v, nil); err != nil {
 			return err
@@ -406,8 +412,15 @@ func (p *tableParser) data(g *Grid, v any) error {
 		p.integer("data.max_line_bytes", t["max_line_bytes"], &d.MaxLineBytes, 1),
 		p.size("data.max_data_bytes", t["max_data_bytes"], &d.MaxDataBytes),
 		p.integer("data.max_field_tokens", t["max_field_tokens"], &d.MaxFieldTokens, 1),
+		p.str("data.chat_template", t["chat_template"], &d.ChatTemplate, ChatTemplateModel, ChatTemplateHH),
 	}
 	if err := firstErr(errs); err != nil {
+		return err
+	}
+	// append_eos defaults on for a model's own tokenizer (as TRL), off for
+	// byte and bpe, whose earlier results had no EOS
+	d.AppendEOS = d.Tokenizer == TokenizerModel
+	if err := p.boolean("data.append_eos", t["append_eos"], &d.AppendEOS); err != nil {
 		return err
 	}
 	// aliases are stored (and enter the cell id) as their canonical name
@@ -449,8 +462,8 @@ func (p *tableParser) evalDatasets(g *Grid, d *DataConfig, v any) error {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(g.Dir, path)
 		}
-		if st, err := os.Stat(path); err != nil || st.IsDir() {
-			return p.errf(key, "expected an existing data file, got %q (no such file: %s)", name, path)
+		if err := p.checkDataFile(key, name, path, "an existing data file (a regular file)"); err != nil {
+			return err
 		}
 		d.Paths[name] = filepath.Clean(path)
 	}

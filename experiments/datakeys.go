@@ -1,0 +1,100 @@
+package experiments
+
+import (
+	"fmt"
+
+	"gatedpo/experiments/data"
+)
+
+// Values of data.chat_template and data.tokenizer used by the data keys.
+const (
+	// ChatTemplateModel renders conversational records with the chat
+	// template of the cell's Hugging Face model (tokenizer_config.json's
+	// chat_template or chat_template.jinja) when it has one, and in the HH
+	// layout otherwise (preset archs, models without a template).
+	ChatTemplateModel = "model"
+	// ChatTemplateHH always uses the HH layout ("\n\nHuman: …").
+	ChatTemplateHH = "hh"
+	// TokenizerModel is data.tokenizer = "model": the cell's HF model's
+	// own tokenizer (append_eos then defaults on).
+	TokenizerModel = "model"
+)
+
+// loadChatTemplates reads the chat template of every "hf:PATH" arch of
+// the grid (nil when the directory has none). Errors name grid.arch.
+func (g *Grid) loadChatTemplates() error {
+	g.chatTemplates = map[string]*data.ChatTemplate{}
+	if g.Data.ChatTemplate != ChatTemplateModel {
+		return nil
+	}
+	for i, a := range g.Arch {
+		h, ok := g.hfArchs[a]
+		if !ok {
+			continue
+		}
+		t, err := data.LoadChatTemplate(h.Path)
+		if err != nil {
+			key := "grid.arch"
+			if len(g.Arch) > 1 {
+				key = fmt.Sprintf("grid.arch[%d]", i)
+			}
+			return g.pos.Errorf(key, "%v", err)
+		}
+		g.chatTemplates[a] = t
+	}
+	return nil
+}
+
+// chatTemplateFor returns the chat template that renders dataset ds for
+// arch, or nil: only with chat_template = "model", an HF arch whose model
+// has a template, and a dataset with conversational records (the eval
+// file's included).
+func (g *Grid) chatTemplateFor(ds, arch string) *data.ChatTemplate {
+	t := g.chatTemplates[arch]
+	if t == nil {
+		return nil
+	}
+	for _, name := range []string{ds, g.Data.EvalDataset(ds)} {
+		if set := g.datasets[name]; set != nil && set.Format == data.FormatConversational {
+			return t
+		}
+	}
+	return nil
+}
+
+// dataKeysTable adds the data keys of chat templates and EOS to a cell's
+// data table, each only when it is not at the value every earlier grid
+// had, so existing cell ids stay as they were: append_eos when on,
+// chat_template when "hh", chat_template_sha256 when a model's template
+// renders the cell's records.
+func (g *Grid) dataKeysTable(m map[string]any, ds, arch string) {
+	d := g.Data
+	if d.AppendEOS {
+		m["append_eos"] = true
+	}
+	if d.ChatTemplate != ChatTemplateModel {
+		m["chat_template"] = d.ChatTemplate
+	}
+	if t := g.chatTemplateFor(ds, arch); t != nil {
+		m["chat_template_sha256"] = t.Hash
+	}
+}
+
+// renderChat renders the conversational pairs of a cell's training and
+// held-out sets with the chat template of its arch (unchanged without
+// one).
+func (g *Grid) renderChat(ds, arch string, train, heldout []data.Pair) ([]data.Pair, []data.Pair, error) {
+	t := g.chatTemplateFor(ds, arch)
+	if t == nil {
+		return train, heldout, nil
+	}
+	tr, err := data.ApplyChatTemplate(train, t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dataset %s, training pairs, chat template of %s (%s): %v", ds, arch, t.File, err)
+	}
+	he, err := data.ApplyChatTemplate(heldout, t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dataset %s, held-out pairs, chat template of %s (%s): %v", ds, arch, t.File, err)
+	}
+	return tr, he, nil
+}
