@@ -319,8 +319,8 @@ func TestAppendEOS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if off.Data.AppendEOS || !on.Data.AppendEOS {
-		t.Fatalf("append_eos parsed as %v / %v", off.Data.AppendEOS, on.Data.AppendEOS)
+	if off.AppendEOSOf("transformer-xs") || !on.AppendEOSOf("transformer-xs") || explicitOff.AppendEOSOf("transformer-xs") {
+		t.Fatalf("append_eos: default %v, true %v, false %v", off.AppendEOSOf("transformer-xs"), on.AppendEOSOf("transformer-xs"), explicitOff.AppendEOSOf("transformer-xs"))
 	}
 	if on.Cells()[0].ID == off.Cells()[0].ID || explicitOff.Cells()[0].ID != off.Cells()[0].ID {
 		t.Errorf("ids: off %s, on %s, explicit off %s", off.Cells()[0].ID, on.Cells()[0].ID, explicitOff.Cells()[0].ID)

@@ -20,6 +20,17 @@ const (
 	TokenizerModel = "model"
 )
 
+// AppendEOSOf says whether the responses of arch's cells end with the
+// tokenizer's EOS: append_eos as written, else on for a model's own
+// tokenizer (tokenizer = "model", as TRL) and off for byte and bpe, whose
+// earlier results had no EOS.
+func (g *Grid) AppendEOSOf(arch string) bool {
+	if g.Data.AppendEOSSet {
+		return g.Data.AppendEOS
+	}
+	return g.TokenizerOf(arch) == TokenizerModel
+}
+
 // loadChatTemplates reads the chat template of every "hf:PATH" arch of
 // the grid (nil when the directory has none). Errors name grid.arch.
 func (g *Grid) loadChatTemplates() error {
@@ -69,7 +80,7 @@ func (g *Grid) chatTemplateFor(ds, arch string) *data.ChatTemplate {
 // renders the cell's records.
 func (g *Grid) dataKeysTable(m map[string]any, ds, arch string) {
 	d := g.Data
-	if d.AppendEOS {
+	if g.AppendEOSOf(arch) {
 		m["append_eos"] = true
 	}
 	if d.ChatTemplate != ChatTemplateModel {

@@ -71,6 +71,11 @@ const heldoutSeed = 0x5eed
 //     probe_examples pairs, never trained on;
 //   - training pairs: the rest (the first train_examples of them when > 0);
 //   - train probe set: the first probe_examples training pairs.
+//
+// Conversational records are rendered with the arch's chat template when
+// it applies (chatTemplateFor), and responses end with EOS when
+// append_eos is on. The data cache keys prepared data by the cell's data
+// table, which names the template's hash.
 func prepareData(g *Grid, ds, arch string) (*preparedData, error) {
 	d := g.Data
 	set, err := g.dataset(ds)
@@ -145,7 +150,7 @@ func prepareData(g *Grid, ds, arch string) (*preparedData, error) {
 			return nil, err
 		}
 	}
-	lim := data.Limits{MaxPromptTokens: d.MaxPromptTokens, MaxResponseTokens: d.MaxResponseTokens, AddEOS: d.AppendEOS}
+	lim := data.Limits{MaxPromptTokens: d.MaxPromptTokens, MaxResponseTokens: d.MaxResponseTokens, AddEOS: g.AppendEOSOf(arch)}
 	encTrain, _ := data.Encode(tok, train, lim)
 	encHeld, _ := data.Encode(tok, heldout, lim)
 	probeTrain := encTrain[:min(d.ProbeExamples, len(encTrain))]

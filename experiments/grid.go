@@ -48,7 +48,8 @@ type DataConfig struct {
 	Datasets          []string             // "synthetic" or paths (dataset = "x" or a list, an axis); default ["synthetic"]
 	Format            string               // canonical record format (data.CanonicalFormat): "" = auto-detect; aliases are stored canonical
 	EvalDatasets      []string             // eval_dataset as written: none, one file for every dataset, or one per dataset (by position)
-	AppendEOS         bool                 // append the tokenizer's EOS to every response (default: on for tokenizer = "model", else off)
+	AppendEOS         bool                 // append_eos as written (see Grid.AppendEOSOf for the default)
+	AppendEOSSet      bool                 // append_eos was written; else it follows the cell's tokenizer (on for "model", as TRL; off for byte, bpe)
 	ChatTemplate      string               // conversational records: "model" (the HF arch's chat template if it has one, else HH layout; default) | "hh"
 	Tokenizer         string               // byte | bpe | model (default: model for hf: archs, byte for presets; see Grid.TokenizerOf)
 	VocabSize         int                  // bpe vocabulary size (default 512; ignored for byte)
@@ -417,12 +418,11 @@ func (p *tableParser) data(g *Grid, v any) error {
 	if err := firstErr(errs); err != nil {
 		return err
 	}
-	// append_eos defaults on for a model's own tokenizer (as TRL), off for
-	// byte and bpe, whose earlier results had no EOS
-	d.AppendEOS = d.Tokenizer == TokenizerModel
+	// unset, append_eos follows the cell's tokenizer (Grid.AppendEOSOf)
 	if err := p.boolean("data.append_eos", t["append_eos"], &d.AppendEOS); err != nil {
 		return err
 	}
+	_, d.AppendEOSSet = t["append_eos"]
 	// aliases are stored (and enter the cell id) as their canonical name
 	if d.Format, err = data.CanonicalFormat(d.Format); err != nil {
 		return p.errf("data.format", "expected one of %s (\"\" = auto), got %q", strings.Join(data.FormatNames, ", "), t["format"])
