@@ -169,3 +169,29 @@ func TestParquetErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadFilesShards: the two shards of the messages fixture load as one
+// dataset, in order, with a hash of both; one file is Load itself.
+func TestLoadFilesShards(t *testing.T) {
+	a, b := fixture("messages-00000-of-00002.parquet"), fixture("messages-00001-of-00002.parquet")
+	ds, err := LoadFiles("messages", []string{a, b}, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, _ := Load(a, LoadOptions{})
+	db, _ := Load(b, LoadOptions{})
+	if !reflect.DeepEqual(ds.Train, append(append([]Pair(nil), da.Train...), db.Train...)) || ds.Format != FormatConversational || ds.Name != "messages" {
+		t.Errorf("joined: %d pairs, format %s", len(ds.Train), ds.Format)
+	}
+	swapped, _ := LoadFiles("messages", []string{b, a}, LoadOptions{})
+	if swapped.Hash == ds.Hash || len(ds.Hash) != 64 {
+		t.Errorf("hash %q does not depend on the shards' order", ds.Hash)
+	}
+	one, err := LoadFiles("x", []string{a}, LoadOptions{})
+	if err != nil || !reflect.DeepEqual(one, da) {
+		t.Errorf("one file: %v", err)
+	}
+	if _, err := LoadFiles("mixed", []string{a, fixture("hh.parquet")}, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "must share one format") {
+		t.Errorf("mixed formats: %v", err)
+	}
+}
