@@ -25,7 +25,10 @@
 // it as they bound JSONL: a file, or row groups declaring an uncompressed
 // size, over max_data_bytes is refused before any column is decoded, a
 // row larger than max_line_bytes as JSON is refused; a damaged file is a
-// one-line error. The tests
+// one-line error (a footer longer than the file is refused before
+// parquet-go reads it; a damaged page header can still make it allocate
+// up to the page size it declares, at most 2 GiB, before failing).
+// FuzzLoadParquet fuzzes the reader from the fixtures. The tests
 // read fixtures written by another implementation (hyparquet-writer;
 // testdata/parquet/gen.mjs) and compare them with their JSONL twins.
 //

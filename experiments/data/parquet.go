@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,10 @@ func loadParquet(path string, file *os.File, size int64, opt LoadOptions) (ds *D
 	}
 	if len(raw) < 12 || !bytes.Equal(raw[len(raw)-4:], parquetMagic) {
 		return nil, fmt.Errorf("%s: truncated Parquet file (no footer), expected a whole Parquet file", path)
+	}
+	// the footer's length is checked before parquet-go sizes a buffer by it
+	if n := binary.LittleEndian.Uint32(raw[len(raw)-8:]); int64(n) > int64(len(raw)-12) {
+		return nil, fmt.Errorf("%s: corrupt Parquet file: a footer of %d bytes in a file of %d bytes", path, n, len(raw))
 	}
 	// parquet-go panics on some malformed inputs; a damaged file is an
 	// input error, not a crash

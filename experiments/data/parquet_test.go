@@ -146,6 +146,8 @@ func TestParquetErrors(t *testing.T) {
 		"footer":    append(append([]byte("PAR1"), make([]byte, 64)...), 200, 0, 0, 0, 'P', 'A', 'R', '1'),
 		"pages":     append(append(append([]byte(nil), raw[:4]...), make([]byte, 200)...), raw[204:]...),
 		"magic":     []byte("PAR1"),
+		// a footer length larger than the file (parquet-go would size a buffer by it)
+		"footerlen": append(append([]byte(nil), raw[:len(raw)-8]...), 0xff, 0xff, 0xff, 0x7f, 'P', 'A', 'R', '1'),
 	} {
 		path := filepath.Join(dir, name+".parquet")
 		if err := os.WriteFile(path, body, 0o644); err != nil {
@@ -194,4 +196,28 @@ func TestLoadFilesShards(t *testing.T) {
 	if _, err := LoadFiles("mixed", []string{a, fixture("hh.parquet")}, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "must share one format") {
 		t.Errorf("mixed formats: %v", err)
 	}
+}
+
+// FuzzLoadParquet: a damaged or hostile Parquet file is an error naming
+// the file (one line), never a panic. Seeds: the fixtures. Run by hand
+// with go test ./experiments/data -run '^$' -fuzz FuzzLoadParquet.
+func FuzzLoadParquet(f *testing.F) {
+	for _, name := range []string{"strings.parquet", "hh.parquet", "bad.parquet", "messages-00001-of-00002.parquet"} {
+		b, err := os.ReadFile(fixture(name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		path := filepath.Join(dir, "f.parquet")
+		if err := os.WriteFile(path, append([]byte("PAR1"), body...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path, LoadOptions{MaxDataBytes: 1 << 20})
+		if err != nil && (!strings.HasPrefix(err.Error(), path+":") || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("error %q does not name the file on one line", err)
+		}
+	})
 }
