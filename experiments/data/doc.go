@@ -68,6 +68,24 @@
 // permutation seeded with LoadOptions.Seed, form Eval; both splits keep
 // file order. Dataset.Hash is the SHA-256 of the file as stored.
 //
+// # Chat templates
+//
+// LoadChatTemplate reads a model directory's chat template
+// (chat_template.jinja, else tokenizer_config.json's chat_template: a
+// string or the "default" of a list of named templates) with its
+// bos_token and eos_token; ApplyChatTemplate renders conversational pairs
+// (Pair.Messages) with it as TRL does: the prompt turns with
+// add_generation_prompt, each response as what rendering prompt plus
+// response turns adds after the common prefix. The engine is
+// github.com/ardanlabs/jinja v1.8.0 (pure Go; later versions need a newer
+// Go), with transformers' settings (trim_blocks, lstrip_blocks,
+// raise_exception). testdata/chat holds a Qwen2-style, a Llama-3-style and
+// a feature template (namespace, set, elif, loop.*, filters, ~,
+// raise_exception) with the outputs Python Jinja2 3.1 rendered for nine
+// conversations (gen.py); the tests compare all 54 renderings. Variables a
+// template may use beyond messages, add_generation_prompt, bos_token and
+// eos_token (tools, documents, date functions) are not provided.
+//
 // # Skip rule and errors
 //
 // The skip rule of ../shared/data/README.md, exactly: a pair is skipped
