@@ -232,7 +232,8 @@ func (g *Grid) ResolveHub(ctx context.Context, out string, c *hub.Client, warn f
 			}
 		}
 	}
-	return nil
+	// the models are in the cache now: read their chat templates
+	return g.loadChatTemplates()
 }
 
 // writeHubLock adds the sweep's hub archs to <out>/HubLockFile, keeping
