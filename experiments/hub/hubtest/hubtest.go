@@ -9,6 +9,14 @@
 // X-Error-Code RepoNotFound, RevisionNotFound or EntryNotFound, and 401
 // GatedRepo to a gated repository's requests without the right token.
 // Every request is counted.
+//
+// A dataset repository is registered under the id "datasets/ORG/NAME": its
+// files are served at /datasets/ORG/NAME/resolve/{revision}/{file}, as the
+// hub serves them, and listed by /api/datasets/ORG/NAME/tree/{revision}/
+// {dir} (recursive=true lists the whole subtree, else one level with its
+// directories), a JSON list of {type, oid, size, path} (lfs {oid, size}
+// for LFS files), in pages of PageSize entries linked by
+// Link: <…>; rel="next" as the hub paginates.
 package hubtest
 
 import (
@@ -16,11 +24,13 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -51,6 +61,9 @@ type Server struct {
 	// old id get a 307 to the same path under the new id, as the hub
 	// answers for renamed repositories.
 	Renamed map[string]string
+	// PageSize, when > 0, splits tree listings into pages of that many
+	// entries (default: one page).
+	PageSize int
 
 	mu       sync.Mutex
 	repos    map[string]*Repo
@@ -130,9 +143,10 @@ func derivedCommit(id string, files map[string][]byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// IsLFS says which files the fake hub stores in LFS: weights.
+// IsLFS says which files the fake hub stores in LFS: weights and Parquet
+// files.
 func IsLFS(name string) bool {
-	return strings.HasSuffix(name, ".safetensors") || strings.HasSuffix(name, ".bin")
+	return strings.HasSuffix(name, ".safetensors") || strings.HasSuffix(name, ".bin") || strings.HasSuffix(name, ".parquet")
 }
 
 // GitBlobID is the ETag the hub gives a regular file.
@@ -213,6 +227,10 @@ func (s *Server) serveHub(w http.ResponseWriter, req *http.Request) {
 	}
 	// /{repo}/resolve/{rev}/{file}; rev is one escaped segment
 	raw := req.URL.EscapedPath()
+	if rest, ok := strings.CutPrefix(raw, "/api/datasets/"); ok && req.Method == http.MethodGet {
+		s.serveTree(w, req, rest)
+		return
+	}
 	before, after, ok := strings.Cut(strings.TrimPrefix(raw, "/"), "/resolve/")
 	if !ok {
 		http.NotFound(w, req)
@@ -325,3 +343,109 @@ func (s *Server) serveLFS(w http.ResponseWriter, req *http.Request) {
 }
 
 func pathUnescape(s string) (string, error) { return url.PathUnescape(s) }
+
+// treeEntry is one entry of a tree listing, as the hub writes it.
+type treeEntry struct {
+	Type string    `json:"type"`
+	OID  string    `json:"oid"`
+	Size int       `json:"size"`
+	Path string    `json:"path"`
+	LFS  *lfsEntry `json:"lfs,omitempty"`
+}
+
+type lfsEntry struct {
+	OID         string `json:"oid"`
+	Size        int    `json:"size"`
+	PointerSize int    `json:"pointerSize"`
+}
+
+// serveTree answers /api/datasets/ORG/NAME/tree/{rev}[/{dir}].
+func (s *Server) serveTree(w http.ResponseWriter, req *http.Request, rest string) {
+	parts := strings.SplitN(rest, "/", 5) // ORG, NAME, "tree", rev, dir
+	if len(parts) < 4 || parts[2] != "tree" {
+		http.NotFound(w, req)
+		return
+	}
+	repoID := "datasets/" + parts[0] + "/" + parts[1]
+	rev, err := pathUnescape(parts[3])
+	dir := ""
+	if len(parts) == 5 {
+		dir, err = pathUnescape(parts[4])
+	}
+	if err != nil {
+		http.Error(w, "bad path", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	r, ok := s.repos[repoID]
+	pageSize := s.PageSize
+	s.mu.Unlock()
+	if !ok {
+		hubErr(w, http.StatusNotFound, "RepoNotFound", "Repository not found", "")
+		return
+	}
+	if r.Gated && req.Header.Get("Authorization") != "Bearer "+s.Token {
+		hubErr(w, http.StatusUnauthorized, "GatedRepo", "Access to dataset "+repoID+" is restricted.", "")
+		return
+	}
+	known := rev == r.Commit
+	for _, b := range r.Branches {
+		known = known || rev == b
+	}
+	if !known {
+		hubErr(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev, "")
+		return
+	}
+	recursive := req.URL.Query().Get("recursive") == "true"
+	prefix := ""
+	if dir != "" {
+		prefix = strings.TrimSuffix(dir, "/") + "/"
+	}
+	dirs := map[string]bool{}
+	var entries []treeEntry
+	for name, b := range r.Files {
+		rel, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		if i := strings.Index(rel, "/"); i >= 0 && !recursive {
+			dirs[prefix+rel[:i]] = true
+			continue
+		}
+		if recursive {
+			for p := path.Dir(name); p != "." && strings.HasPrefix(p+"/", prefix) && p+"/" != prefix; p = path.Dir(p) {
+				dirs[p] = true
+			}
+		}
+		e := treeEntry{Type: "file", OID: GitBlobID(b), Size: len(b), Path: name}
+		if IsLFS(name) {
+			sum := sha256.Sum256(b)
+			e.LFS = &lfsEntry{OID: hex.EncodeToString(sum[:]), Size: len(b), PointerSize: 134}
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) == 0 && len(dirs) == 0 && dir != "" {
+		hubErr(w, http.StatusNotFound, "EntryNotFound", dir+" does not exist on \""+rev+"\"", r.Commit)
+		return
+	}
+	for d := range dirs {
+		entries = append(entries, treeEntry{Type: "directory", OID: GitBlobID([]byte(d)), Path: d})
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	start := 0
+	if c := req.URL.Query().Get("cursor"); c != "" {
+		fmt.Sscan(c, &start)
+	}
+	start = min(max(start, 0), len(entries))
+	end := len(entries)
+	if pageSize > 0 && start+pageSize < end {
+		end = start + pageSize
+		q := req.URL.Query()
+		q.Set("cursor", fmt.Sprint(end))
+		next := *req.URL
+		next.RawQuery = q.Encode()
+		w.Header().Set("Link", "<"+s.URL+next.RequestURI()+">; rel=\"next\"")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(entries[start:end])
+}
