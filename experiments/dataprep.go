@@ -173,11 +173,7 @@ func (g *Grid) LoadDatasets() error {
 	for i, ds := range g.Data.Datasets {
 		var set *data.Dataset
 		var err error
-		if ds == "synthetic" {
-			set, err = syntheticDataset(g.Data)
-		} else {
-			set, err = data.Load(g.Data.Paths[ds], g.Data.loadOptions())
-		}
+		set, err = g.loadDataset(ds)
 		if err != nil {
 			key := "data.dataset"
 			if len(g.Data.Datasets) > 1 {
@@ -191,7 +187,7 @@ func (g *Grid) LoadDatasets() error {
 		if _, ok := g.datasets[ev]; ok {
 			continue
 		}
-		set, err := data.Load(g.Data.Paths[ev], g.Data.loadOptions())
+		set, err := g.loadDataset(ev)
 		if err != nil {
 			key := "data.eval_dataset"
 			if len(g.Data.EvalDatasets) > 1 {
@@ -296,3 +292,24 @@ func tokenizerJSON(tok data.Tokenizer) ([]byte, error) {
 // TokenizersDir is the sweep subdirectory holding the tokenizer.json of
 // every dataset the sweep tokenized.
 const TokenizersDir = "tokenizers"
+
+// loadDataset reads (or generates) one dataset or eval_dataset value: the
+// synthetic generator, a hub dataset's files (resolved first by
+// ResolveHubDatasets), or a local file.
+func (g *Grid) loadDataset(name string) (*data.Dataset, error) {
+	switch {
+	case name == "synthetic":
+		return syntheticDataset(g.Data)
+	case g.hubDatasets[name].Key != "":
+		files, ok := g.dataFiles[name]
+		if !ok {
+			return nil, fmt.Errorf("%s is not downloaded yet (call Grid.ResolveHubDatasets first)", name)
+		}
+		ds, err := data.LoadFiles(name, files, g.Data.loadOptions())
+		if err == nil {
+			ds.Name = name
+		}
+		return ds, err
+	}
+	return data.Load(g.Data.Paths[name], g.Data.loadOptions())
+}

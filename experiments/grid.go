@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"gatedpo/experiments/data"
+	"gatedpo/experiments/hub"
 	"gatedpo/gating"
 	"gatedpo/results"
 )
@@ -122,6 +123,11 @@ type Grid struct {
 	// chatTemplates maps an "hf:…" arch to its model's chat template
 	// (nil: none), read by LoadDatasets and ResolveHub
 	chatTemplates map[string]*data.ChatTemplate
+	// hubDatasets are the hf://datasets/… values of data.dataset and
+	// data.eval_dataset; ResolveHubDatasets fills dataFiles with their
+	// local files
+	hubDatasets map[string]hubDataset
+	dataFiles   map[string][]string
 }
 
 // Pipelines are the stage-1 variants.
@@ -390,11 +396,17 @@ func (p *tableParser) data(g *Grid, v any) error {
 		if ds == "synthetic" {
 			continue
 		}
+		if hub.IsDatasetURL(ds) {
+			if err := p.hubDataset(g, key, ds); err != nil {
+				return err
+			}
+			continue
+		}
 		path := ds
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(g.Dir, path)
 		}
-		if err := p.checkDataFile(key, ds, path, "\"synthetic\" or an existing data file (a regular file)"); err != nil {
+		if err := p.checkDataFile(key, ds, path, "\"synthetic\", an existing data file (a regular file) or hf://datasets/ORG/NAME/PATH"); err != nil {
 			return err
 		}
 		d.Paths[ds] = filepath.Clean(path)
@@ -458,17 +470,23 @@ func (p *tableParser) evalDatasets(g *Grid, d *DataConfig, v any) error {
 		if name == "synthetic" || name == "" {
 			return p.errf(key, "expected a data file (the held-out probe set), got %q", name)
 		}
+		if hub.IsDatasetURL(name) {
+			if err := p.hubDataset(g, key, name); err != nil {
+				return err
+			}
+			continue
+		}
 		path := name
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(g.Dir, path)
 		}
-		if err := p.checkDataFile(key, name, path, "an existing data file (a regular file)"); err != nil {
+		if err := p.checkDataFile(key, name, path, "an existing data file (a regular file) or hf://datasets/ORG/NAME/PATH"); err != nil {
 			return err
 		}
 		d.Paths[name] = filepath.Clean(path)
 	}
 	for i, ds := range d.Datasets {
-		if ev := names[min(i, len(names)-1)]; ds != "synthetic" && d.Paths[ev] == d.Paths[ds] {
+		if ev := names[min(i, len(names)-1)]; ds != "synthetic" && (ev == ds || d.Paths[ev] != "" && d.Paths[ev] == d.Paths[ds]) {
 			return p.errf("data.eval_dataset", "%q is the training file of data.dataset entry %d: expected a separate file of held-out pairs (omit eval_dataset to split the training file)", ev, i)
 		}
 		if ds == "synthetic" {

@@ -120,6 +120,11 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	// hub datasets are downloaded into the HF cache before they are read
+	// (and before anything is written in the sweep directory)
+	if err := grid.ResolveHubDatasets(ctx, hub.New(opt.Stderr), func(w string) { fmt.Fprintln(opt.Stderr, "sweep: warning:", w) }); err != nil {
+		return nil, err
+	}
 	if err := grid.LoadDatasets(); err != nil {
 		return nil, err
 	}

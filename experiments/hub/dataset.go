@@ -119,8 +119,15 @@ func (c *Client) DatasetFiles(ctx context.Context, d DatasetRef) (*DatasetSnapsh
 	r := &resolution{c: c, ctx: ctx, ref: ref, repoDir: filepath.Join(c.CacheDir, DatasetFolder(d.Repo)), snap: &Snapshot{Ref: ref}}
 	out := &DatasetSnapshot{Ref: d}
 	rev := d.Rev()
-	if IsCommit(rev) {
+	switch {
+	case IsCommit(rev):
 		r.commit = rev
+	case c.Offline:
+		b, err := os.ReadFile(filepath.Join(r.repoDir, "refs", filepath.FromSlash(rev)))
+		if err != nil || !IsCommit(strings.TrimSpace(string(b))) {
+			return nil, r.errf(d.Path, 0, "", "offline (HF_HUB_OFFLINE=1) and revision %q is not in the cache %s; download it once online", rev, c.CacheDir)
+		}
+		r.commit = strings.TrimSpace(string(b))
 	}
 	files, err := c.datasetNames(r, d)
 	if err != nil && !c.Offline && !IsCommit(rev) && isNetErr(err) {
@@ -164,14 +171,7 @@ func (c *Client) datasetNames(r *resolution, d DatasetRef) ([]string, error) {
 	if !d.Glob() {
 		return []string{d.Path}, nil
 	}
-	if c.Offline {
-		if r.commit == "" {
-			b, err := os.ReadFile(filepath.Join(r.repoDir, "refs", filepath.FromSlash(d.Rev())))
-			if err != nil || !IsCommit(strings.TrimSpace(string(b))) {
-				return nil, r.errf(d.Path, 0, "", "offline (HF_HUB_OFFLINE=1) and revision %q is not in the cache %s; download it once online", d.Rev(), c.CacheDir)
-			}
-			r.commit = strings.TrimSpace(string(b))
-		}
+	if c.Offline { // r.commit is known (DatasetFiles)
 		matches, _ := filepath.Glob(filepath.Join(r.snapDir(), filepath.FromSlash(d.Path)))
 		var files []string
 		for _, m := range matches {

@@ -1,0 +1,157 @@
+package experiments
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gatedpo/experiments/hub"
+	"gatedpo/experiments/hub/hubtest"
+	"gatedpo/results"
+)
+
+// hubDatasetRepo is a dataset repository of the fake hub: two shards of a
+// conversational training split and a test split (the Parquet fixtures of
+// experiments/data, written by another implementation).
+func hubDatasetRepo(t *testing.T) *hubtest.Repo {
+	t.Helper()
+	files := map[string][]byte{"README.md": []byte("# prefs\n")}
+	for repoPath, fixture := range map[string]string{
+		"data/train_prefs-00000-of-00002.parquet": "messages-00000-of-00002.parquet",
+		"data/train_prefs-00001-of-00002.parquet": "messages-00001-of-00002.parquet",
+		"data/test_prefs-00000-of-00001.parquet":  "strings.parquet",
+	} {
+		b, err := os.ReadFile(filepath.Join("data", "testdata", "parquet", fixture))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[repoPath] = b
+	}
+	return &hubtest.Repo{Files: files}
+}
+
+const hubDataGrid = `name = "hubdata"
+[data]
+dataset = "hf://datasets/acme/prefs/data/train_prefs-*.parquet"
+eval_dataset = "hf://datasets/acme/prefs/data/test_prefs-00000-of-00001.parquet"
+max_prompt_tokens = 24
+max_response_tokens = 24
+probe_examples = 4
+[train]
+sft_epochs = 1
+pref_epochs = 1
+batch_pairs = 2
+eval_every = 2
+checkpoint_every = 100
+[grid]
+arch = ["transformer-xs"]
+seed = [1]
+[[grid.objective]]
+name = "dpo"
+beta = 0.1
+[[grid.gate]]
+kind = "none"
+`
+
+// TestSweepHubDataset: a sweep whose dataset is a glob over a hub
+// dataset's shards and whose eval_dataset is another file of it downloads
+// both through the hub client into the HF cache (the glob through the
+// listing API), trains on the shards' pairs and probes the eval file's; a
+// rerun offline resolves from the cache alone and keeps the cell.
+func TestSweepHubDataset(t *testing.T) {
+	s := hubtest.New(map[string]*hubtest.Repo{"datasets/acme/prefs": hubDatasetRepo(t)})
+	defer s.Close()
+	s.PageSize = 2
+	cache := hubEnv(t, s)
+	dir := t.TempDir()
+	gp := filepath.Join(dir, "g.toml")
+	if err := os.WriteFile(gp, []byte(hubDataGrid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	o, err := Run(context.Background(), quietOptions(gp, out, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := results.LoadSweep(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Complete != 1 || len(sw.Cells) != 1 {
+		t.Fatalf("%d cells, %d complete", len(sw.Cells), o.Complete)
+	}
+	cfg := sw.Cells[0].Config
+	if cfg.Dataset != "hf://datasets/acme/prefs/data/train_prefs-*.parquet" || cfg.Data["dataset_hash"] == nil || cfg.Data["eval_dataset_hash"] == nil {
+		t.Errorf("cell config %+v", cfg.Data)
+	}
+	if s.Count("GET", "/api/datasets/acme/prefs/tree/main/data") != 2 {
+		t.Errorf("listing pages: %d, want 2", s.Count("GET", "/api/datasets/acme/prefs/tree/main/data"))
+	}
+	shards, _ := filepath.Glob(filepath.Join(cache, "datasets--acme--prefs", "snapshots", "*", "data", "*.parquet"))
+	if len(shards) != 3 {
+		t.Errorf("cache holds %v", shards)
+	}
+	g, err := LoadGrid(gp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the data the cell saw: 9 training pairs of the two shards, 4 held-out of the eval file
+	if err := g.ResolveHubDatasets(context.Background(), newHubClientForTest(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.LoadDatasets(); err != nil {
+		t.Fatal(err)
+	}
+	pd, err := prepareData(g, cfg.Dataset, cfg.Arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pd.Train) != 9 || len(pd.Probe[results.SplitHeldout]) != 4 {
+		t.Errorf("%d training pairs, %d held out; want 9 and 4", len(pd.Train), len(pd.Probe[results.SplitHeldout]))
+	}
+	if got := pd.Tok.Decode(pd.Probe[results.SplitHeldout][0].Prompt); !strings.Contains(got, "kettle") {
+		t.Errorf("held-out prompt %q is not the eval file's first pair", got)
+	}
+	// offline rerun: nothing requested, the cell is complete already
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	s.ResetCounts()
+	o2, err := Run(context.Background(), quietOptions(gp, out, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests() != 0 || o2.Skipped != 1 || o2.Ran != 0 {
+		t.Errorf("offline rerun: %d requests, %d skipped, %d ran; want 0, 1 (the complete cell), 0", s.Requests(), o2.Skipped, o2.Ran)
+	}
+}
+
+// TestHubDatasetErrors: bad references are config errors naming the key;
+// a glob matching nothing names the key and the listing.
+func TestHubDatasetErrors(t *testing.T) {
+	s := hubtest.New(map[string]*hubtest.Repo{"datasets/acme/prefs": hubDatasetRepo(t)})
+	defer s.Close()
+	hubEnv(t, s)
+	dir := t.TempDir()
+	for _, c := range []struct{ from, to, want string }{
+		{"data/train_prefs-*.parquet", "../x", "g.toml:3: data.dataset: \"hf://datasets/acme/prefs/../x\": \"../x\" is not a clean path"},
+		{"data/train_prefs-*.parquet", "data/valid-*.parquet", "g.toml:3: data.dataset: hub datasets/acme/prefs: data/valid-*.parquet: no file matches at revision main"},
+		{"data/test_prefs-00000-of-00001.parquet", "data/nope.parquet", "g.toml:4: data.eval_dataset: hub datasets/acme/prefs: data/nope.parquet: no such file"},
+	} {
+		gp := filepath.Join(dir, "g.toml")
+		if err := os.WriteFile(gp, []byte(strings.Replace(hubDataGrid, c.from, c.to, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Run(context.Background(), quietOptions(gp, filepath.Join(dir, "out"), 1))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !IsConfigError(err) {
+			t.Errorf("%s: got %v, want %q", c.to, err, c.want)
+		}
+		if _, serr := os.Stat(filepath.Join(dir, "out")); serr == nil {
+			t.Errorf("%s: the sweep directory was created", c.to)
+		}
+	}
+}
+
+// newHubClientForTest is the client a sweep makes (from the environment),
+// without progress output.
+func newHubClientForTest() *hub.Client { return hub.New(nil) }
