@@ -46,7 +46,8 @@
 //
 //	name = "default"              # output goes to runs/<name>/ unless -out is given
 //	[data]
-//	dataset = "synthetic"         # "synthetic" or a data file (JSONL, .gz, Parquet; relative to the grid file); a list is an axis
+//	dataset = "synthetic"         # "synthetic" or a data file (JSONL, .gz, Parquet; relative to the grid file), or
+//	                              # hf://datasets/ORG/NAME[@REV]/PATH (PATH may be a glob over shards); a list is an axis
 //	eval_dataset = ""             # unset: held-out pairs split from the dataset; a file: its pairs are the held-out probe set
 //	                              # (a list: one per dataset, by position); unset leaves cell ids as they were
 //	format = ""                   # record format, the loader's vocabulary (experiments/data FormatNames):

@@ -57,6 +57,17 @@
 // cannot be reached and the cache has a complete snapshot of the branch,
 // that snapshot is used with a warning, as huggingface_hub does.
 //
+// # Datasets
+//
+// DatasetFiles fetches files of a dataset repository, named
+// hf://datasets/ORG/NAME[@REVISION]/PATH (ParseDatasetURL), into
+// datasets--ORG--NAME with the same layout, requests and checks, from
+// /datasets/{repo}/resolve/{revision}/{path}. A PATH with glob characters
+// is expanded with the listing API, /api/datasets/{repo}/tree/{revision}/
+// {dir}?recursive=true (pages followed through Link rel="next"); offline,
+// over the cached snapshot. hubtest serves dataset repositories (ids
+// "datasets/ORG/NAME") and that listing.
+//
 // Errors are *Error values with one-line messages that say what to do: an
 // unknown repository, revision or file (404), a gated or private
 // repository without a token (401) or without access (403), an unreachable
