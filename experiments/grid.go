@@ -406,7 +406,7 @@ func (p *tableParser) data(g *Grid, v any) error {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(g.Dir, path)
 		}
-		if err := p.checkDataFile(key, ds, path, "\"synthetic\", an existing data file (a regular file) or hf://datasets/ORG/NAME/PATH"); err != nil {
+		if err := p.checkDataFile(key, ds, path, "\"synthetic\" or an existing data file (a regular file)"); err != nil {
 			return err
 		}
 		d.Paths[ds] = filepath.Clean(path)
@@ -480,7 +480,7 @@ func (p *tableParser) evalDatasets(g *Grid, d *DataConfig, v any) error {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(g.Dir, path)
 		}
-		if err := p.checkDataFile(key, name, path, "an existing data file (a regular file) or hf://datasets/ORG/NAME/PATH"); err != nil {
+		if err := p.checkDataFile(key, name, path, "an existing data file (a regular file)"); err != nil {
 			return err
 		}
 		d.Paths[name] = filepath.Clean(path)
