@@ -347,3 +347,52 @@ func TestAppendEOS(t *testing.T) {
 		t.Errorf("append_eos = \"yes\": %v", err)
 	}
 }
+
+// TestAppendEOSModelTokenizer: with the model's own tokenizer (the default
+// of an hf: arch) append_eos defaults on, as in TRL: every response ends
+// with the tokenizer's EOS (from tokenizer_config.json's eos_token); a
+// tokenizer without a known EOS is a config error unless append_eos is
+// set to false.
+func TestAppendEOSModelTokenizer(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m")
+	copyDir(t, sharedHFModel(t, "pythia-tiny"), model)
+	if err := os.WriteFile(filepath.Join(model, "tokenizer.json"), smallTokenizerJSON(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeDataFixture(t, dir, "prefs.jsonl", 24, 0)
+	src := strings.Replace(strings.Replace(dataGrid(""), `arch = ["transformer-xs"]`, `arch = ["hf:m"]`, 1), "max_response_tokens = 16", "max_response_tokens = 40", 1)
+	// no eos_token known: an error naming the arch and the fix
+	if _, err := parseDataGrid(t, dir, src); err == nil || !strings.Contains(err.Error(), "grid.arch: hf:m: append_eos is on") || !strings.Contains(err.Error(), "data.append_eos = false") {
+		t.Errorf("no EOS: %v", err)
+	}
+	if _, err := parseDataGrid(t, dir, strings.Replace(src, "[train]", "append_eos = false\n[train]", 1)); err != nil {
+		t.Errorf("append_eos = false without an EOS: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(model, "tokenizer_config.json"), []byte(`{"eos_token": "<|eos|>"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, err := parseDataGrid(t, dir, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.TokenizerOf("hf:m") != TokenizerModel || !g.AppendEOSOf("hf:m") || g.Cells()[0].Config.Data["append_eos"] != true {
+		t.Fatalf("tokenizer %s, append_eos %v, table %v", g.TokenizerOf("hf:m"), g.AppendEOSOf("hf:m"), g.Cells()[0].Config.Data)
+	}
+	pd, err := prepareData(g, "prefs.jsonl", "hf:m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eos := data.Specials(pd.Tok).EOS
+	if eos < 0 {
+		t.Fatal("no EOS id")
+	}
+	for i, p := range pd.Train {
+		if p.Chosen[len(p.Chosen)-1] != eos || p.Rejected[len(p.Rejected)-1] != eos {
+			t.Fatalf("pair %d: responses %v / %v do not end with EOS %d", i, p.Chosen, p.Rejected, eos)
+		}
+		if got := pd.Tok.Decode(p.Chosen); !strings.HasSuffix(got, "red stone.") {
+			t.Fatalf("pair %d: chosen %q", i, got)
+		}
+	}
+}

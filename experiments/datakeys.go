@@ -31,24 +31,32 @@ func (g *Grid) AppendEOSOf(arch string) bool {
 	return g.TokenizerOf(arch) == TokenizerModel
 }
 
-// loadChatTemplates reads the chat template of every "hf:PATH" arch of
-// the grid (nil when the directory has none). Errors name grid.arch.
+// loadChatTemplates reads the chat template of every HF arch of the grid
+// (nil when the directory has none), and checks that a model tokenizer
+// that is to append EOS has one. Errors name grid.arch (or
+// data.append_eos).
 func (g *Grid) loadChatTemplates() error {
 	g.chatTemplates = map[string]*data.ChatTemplate{}
-	if g.Data.ChatTemplate != ChatTemplateModel {
-		return nil
-	}
 	for i, a := range g.Arch {
 		h, ok := g.hfArchs[a]
 		if !ok {
 			continue
 		}
+		key := "grid.arch"
+		if len(g.Arch) > 1 {
+			key = fmt.Sprintf("grid.arch[%d]", i)
+		}
+		if g.AppendEOSOf(a) && h.Tok != nil && data.Specials(h.Tok).EOS < 0 {
+			if g.Data.AppendEOSSet {
+				key = "data.append_eos"
+			}
+			return g.pos.Errorf(key, "%s: append_eos is on (the default for tokenizer = \"model\") but the model's tokenizer has no known EOS token; add eos_token to its tokenizer_config.json or set data.append_eos = false", a)
+		}
+		if g.Data.ChatTemplate != ChatTemplateModel {
+			continue
+		}
 		t, err := data.LoadChatTemplate(h.Path)
 		if err != nil {
-			key := "grid.arch"
-			if len(g.Arch) > 1 {
-				key = fmt.Sprintf("grid.arch[%d]", i)
-			}
 			return g.pos.Errorf(key, "%v", err)
 		}
 		g.chatTemplates[a] = t

@@ -60,7 +60,8 @@
 //	probe_examples = 64           # held-out probe pairs; the train probe set has as many
 //	train_examples = 0            # 0 = every training pair
 //	append_eos = false            # end every response with the tokenizer's EOS (before truncation, as TRL);
-//	                              # default on for tokenizer = "model", off for byte and bpe
+//	                              # default on for tokenizer = "model" (whose tokenizer must then know its EOS:
+//	                              # tokenizer_config.json eos_token), off for byte and bpe
 //	chat_template = "model"       # conversational records: "model" renders them with an hf:PATH arch's chat
 //	                              # template (tokenizer_config.json or chat_template.jinja) when it has one,
 //	                              # else the HH layout; "hh" always the HH layout

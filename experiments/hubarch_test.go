@@ -56,7 +56,8 @@ func smallTokenizerJSON(t *testing.T) []byte {
 }
 
 // fakeHub serves ../shared/hf/models/pythia-tiny with a small
-// tokenizer.json as org/pythia-tiny and, gated, as org/gated-tiny.
+// tokenizer.json (and a tokenizer_config.json naming its EOS) as
+// org/pythia-tiny and, gated, as org/gated-tiny.
 func fakeHub(t *testing.T) (*hubtest.Server, *hubtest.Repo) {
 	t.Helper()
 	repo, err := hubtest.RepoFromDir(sharedHFModel(t, "pythia-tiny"))
@@ -64,6 +65,8 @@ func fakeHub(t *testing.T) (*hubtest.Server, *hubtest.Repo) {
 		t.Fatal(err)
 	}
 	repo.Files["tokenizer.json"] = smallTokenizerJSON(t)
+	// its EOS (append_eos is on by default with the model's tokenizer)
+	repo.Files["tokenizer_config.json"] = []byte(`{"eos_token": "<|eos|>"}`)
 	gated, _ := hubtest.RepoFromDir(sharedHFModel(t, "pythia-tiny"))
 	gated.Gated = true
 	s := hubtest.New(map[string]*hubtest.Repo{"org/pythia-tiny": repo, "org/gated-tiny": gated})
@@ -166,6 +169,7 @@ func TestSweepHubModel(t *testing.T) {
 	// and makes no request; a new cell is trained to show the model loads
 	moved, _ := hubtest.RepoFromDir(sharedHFModel(t, "pythia-tiny"))
 	moved.Files["tokenizer.json"] = repo.Files["tokenizer.json"]
+	moved.Files["tokenizer_config.json"] = repo.Files["tokenizer_config.json"]
 	moved.Files["config.json"] = bytes.Replace(moved.Files["config.json"], []byte(`"use_cache": true`), []byte(`"use_cache": false`), 1)
 	s.SetRepo("org/pythia-tiny", moved)
 	s.ResetCounts()
