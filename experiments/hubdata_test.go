@@ -2,11 +2,13 @@ package experiments
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"gatedpo/experiments/data"
 	"gatedpo/experiments/hub"
 	"gatedpo/experiments/hub/hubtest"
 	"gatedpo/results"
@@ -155,3 +157,66 @@ func TestHubDatasetErrors(t *testing.T) {
 // newHubClientForTest is the client a sweep makes (from the environment),
 // without progress output.
 func newHubClientForTest() *hub.Client { return hub.New(nil) }
+
+// TestSweepHubChatTemplate: a hub model whose tokenizer_config.json has a
+// chat template renders a hub dataset's conversational records in a sweep
+// (the template's hash in the cell's data table, EOS appended with the
+// model's tokenizer).
+func TestSweepHubChatTemplate(t *testing.T) {
+	model, err := hubtest.RepoFromDir(sharedHFModel(t, "pythia-tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model.Files["tokenizer.json"] = smallTokenizerJSON(t)
+	tmpl, err := os.ReadFile(filepath.Join("data", "testdata", "chat", "qwen2-style.jinja"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model.Files["tokenizer_config.json"], _ = json.Marshal(map[string]any{"chat_template": string(tmpl), "eos_token": "<|eos|>"})
+	s := hubtest.New(map[string]*hubtest.Repo{"datasets/acme/prefs": hubDatasetRepo(t), "org/chat-tiny": model})
+	defer s.Close()
+	hubEnv(t, s)
+	dir := t.TempDir()
+	gp := filepath.Join(dir, "g.toml")
+	src := strings.NewReplacer(`arch = ["transformer-xs"]`, `arch = ["hf:org/chat-tiny"]`,
+		"max_prompt_tokens = 24", "max_prompt_tokens = 60", "max_response_tokens = 24", "max_response_tokens = 64").Replace(hubDataGrid)
+	if err := os.WriteFile(gp, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if _, err := Run(context.Background(), quietOptions(gp, out, 1)); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := results.LoadSweep(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sw.Cells[0].Config.Data
+	if d["chat_template_sha256"] == nil || d["append_eos"] != true || d["tokenizer"] != "model" {
+		t.Errorf("cell data table %v", d)
+	}
+	g, err := LoadGrid(gp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newHubClientForTest()
+	if err := g.ResolveHubDatasets(context.Background(), c, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.LoadDatasets(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.ResolveHub(context.Background(), out, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	pd, err := prepareData(g, sw.Cells[0].Config.Dataset, "hf:org/chat-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pd.Tok.Decode(pd.Train[0].Prompt); !strings.HasSuffix(got, "<|im_start|>assistant\n") {
+		t.Errorf("training prompt %q, want the chat template's", got)
+	}
+	if ch := pd.Train[0].Chosen; ch[len(ch)-1] != data.Specials(pd.Tok).EOS {
+		t.Errorf("chosen %v does not end with EOS", ch)
+	}
+}
