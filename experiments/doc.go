@@ -159,6 +159,14 @@
 // full) is an environmental failure (exit status 3). A dry run resolves hub models too (it
 // needs their hashes for the cell ids) and may download into the cache.
 //
+// Hub datasets (data.dataset or data.eval_dataset =
+// "hf://datasets/ORG/NAME[@REV]/PATH", PATH a file or a glob over shards)
+// are fetched the same way (ResolveHubDatasets, before LoadDatasets),
+// into datasets--ORG--NAME, a glob expanded with the hub's listing API;
+// their commit is pinned in hub-lock.json under the value as written, and
+// the shards are read in name order as one dataset (data.LoadFiles) whose
+// hash is in the cell ids. Errors name the data key (exit status 2).
+//
 // The cell config records the arch as written; its model table holds
 // kind "hf", model_type, vocab_size, max_position_embeddings, max_seq_len,
 // dtype and source_sha256 (SHA-256 of config.json and the weight files,

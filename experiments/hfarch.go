@@ -146,10 +146,11 @@ func (g *Grid) checkHFDir(key, a, path string, h *hubArch) error {
 	return nil
 }
 
-// HubLockFile is the file in a sweep directory that pins each hub arch of
-// the sweep to the commit its first run resolved, so reruns (and other
-// shards) use the same snapshot even when the branch has moved. A
-// different revision is a different arch value ("hf:ORG/NAME@REV").
+// HubLockFile is the file in a sweep directory that pins each hub arch
+// (and hub dataset) of the sweep to the commit its first run resolved, so
+// reruns (and other shards) use the same snapshot even when the branch
+// has moved. A different revision is a different arch value
+// ("hf:ORG/NAME@REV").
 const HubLockFile = "hub-lock.json"
 
 // hubLockEntry is one arch of HubLockFile.
@@ -239,7 +240,7 @@ func (g *Grid) ResolveHub(ctx context.Context, out string, c *hub.Client, warn f
 // writeHubLock adds the sweep's hub archs to <out>/HubLockFile, keeping
 // entries of other arch values (call under the sweep lock).
 func writeHubLock(out string, g *Grid) error {
-	if len(g.hubArchs) == 0 {
+	if len(g.hubArchs) == 0 && len(g.hubDatasets) == 0 {
 		return nil
 	}
 	unlock, err := results.LockFile(filepath.Join(out, results.SweepLockFile))
@@ -254,6 +255,7 @@ func writeHubLock(out string, g *Grid) error {
 	for a, h := range g.hubArchs {
 		lock[a] = hubLockEntry{Repo: h.Ref.Repo, Revision: h.Ref.Rev(), Commit: h.Commit, Files: g.hfArchs[a].Files}
 	}
+	g.hubDatasetLock(lock)
 	b, err := json.MarshalIndent(lock, "", "  ")
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package experiments
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -100,7 +102,7 @@ func TestSweepHubDataset(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the data the cell saw: 9 training pairs of the two shards, 4 held-out of the eval file
-	if err := g.ResolveHubDatasets(context.Background(), newHubClientForTest(), nil); err != nil {
+	if err := g.ResolveHubDatasets(context.Background(), out, newHubClientForTest(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.LoadDatasets(); err != nil {
@@ -200,7 +202,7 @@ func TestSweepHubChatTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newHubClientForTest()
-	if err := g.ResolveHubDatasets(context.Background(), c, nil); err != nil {
+	if err := g.ResolveHubDatasets(context.Background(), out, c, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.LoadDatasets(); err != nil {
@@ -219,4 +221,58 @@ func TestSweepHubChatTemplate(t *testing.T) {
 	if ch := pd.Train[0].Chosen; ch[len(ch)-1] != data.Specials(pd.Tok).EOS {
 		t.Errorf("chosen %v does not end with EOS", ch)
 	}
+}
+
+// TestHubDatasetLock: the commit a hub dataset resolved to is pinned in
+// hub-lock.json; a rerun in the same sweep directory reads that commit's
+// files although the branch has moved, a new directory the new commit.
+func TestHubDatasetLock(t *testing.T) {
+	repo := hubDatasetRepo(t)
+	s := hubtest.New(map[string]*hubtest.Repo{"datasets/acme/prefs": repo})
+	defer s.Close()
+	hubEnv(t, s)
+	dir := t.TempDir()
+	gp := filepath.Join(dir, "g.toml")
+	if err := os.WriteFile(gp, []byte(hubDataGrid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if _, err := Run(context.Background(), quietOptions(gp, out, 1)); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := readHubLock(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "hf://datasets/acme/prefs/data/train_prefs-*.parquet"
+	if e := lock[name]; e.Commit != repo.Commit || e.Repo != "datasets/acme/prefs" || e.Revision != "main" || len(e.Files) != 2 ||
+		e.Files["data/train_prefs-00001-of-00002.parquet"] != sha256Hex(repo.Files["data/train_prefs-00001-of-00002.parquet"]) {
+		t.Fatalf("lock %+v", lock)
+	}
+	// main moves: a third shard appears
+	moved := hubDatasetRepo(t)
+	moved.Files["data/train_prefs-00002-of-00002.parquet"] = repo.Files["data/train_prefs-00000-of-00002.parquet"]
+	s.SetRepo("datasets/acme/prefs", moved)
+	g, err := LoadGrid(gp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.ResolveHubDatasets(context.Background(), out, newHubClientForTest(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.dataFiles[name]) != 2 || g.hubDatasets[name].Commit != repo.Commit {
+		t.Errorf("rerun resolved %v at %s, want the 2 shards of %s", g.dataFiles[name], g.hubDatasets[name].Commit, repo.Commit)
+	}
+	g2, _ := LoadGrid(gp)
+	if err := g2.ResolveHubDatasets(context.Background(), filepath.Join(dir, "out2"), newHubClientForTest(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(g2.dataFiles[name]) != 3 || g2.hubDatasets[name].Commit != moved.Commit {
+		t.Errorf("new directory resolved %v at %s, want the 3 shards of %s", g2.dataFiles[name], g2.hubDatasets[name].Commit, moved.Commit)
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

@@ -120,20 +120,21 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	// hub datasets are downloaded into the HF cache before they are read
-	// (and before anything is written in the sweep directory)
-	if err := grid.ResolveHubDatasets(ctx, hub.New(opt.Stderr), func(w string) { fmt.Fprintln(opt.Stderr, "sweep: warning:", w) }); err != nil {
-		return nil, err
-	}
-	if err := grid.LoadDatasets(); err != nil {
-		return nil, err
-	}
 	out := opt.Out
 	if out == "" {
 		out = filepath.Join("runs", grid.Name)
 	}
 	if msg := checkText(out, MaxStringBytes); msg != "" {
 		return nil, &ConfigError{File: "-out", Msg: msg}
+	}
+	// hub datasets are downloaded into the HF cache (at the commit the
+	// sweep's hub-lock.json pins, if any) before they are read and before
+	// anything is written in the sweep directory
+	if err := grid.ResolveHubDatasets(ctx, out, hub.New(opt.Stderr), func(w string) { fmt.Fprintln(opt.Stderr, "sweep: warning:", w) }); err != nil {
+		return nil, err
+	}
+	if err := grid.LoadDatasets(); err != nil {
+		return nil, err
 	}
 	// hub models are resolved (and downloaded into the HF cache) before
 	// anything is written in the sweep directory

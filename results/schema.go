@@ -8,7 +8,7 @@ package results
 //	<out>/                         sweep directory (runs/<name>/ by default)
 //	  grid.toml                    the grid file as given
 //	  grid.resolved.json           the expanded grid (every cell's resolved config)
-//	  hub-lock.json                the commit each hf:ORG/NAME arch resolved to, reused by reruns (experiments.HubLockFile)
+//	  hub-lock.json                the commit each hf:ORG/NAME arch and hf://datasets/… dataset resolved to, reused by reruns (experiments.HubLockFile)
 //	  summary.csv                  one row per cell (SummaryColumns), rebuilt atomically
 //	  metrics_long.csv.gz          one row per cell × probe step × split × metric, with the config (MetricsLongFixed)
 //	  report.html                  self-contained report (figures + comparison)
