@@ -48,8 +48,8 @@
 //	[data]
 //	dataset = "synthetic"         # "synthetic" or a data file (JSONL, .gz, Parquet; relative to the grid file), or
 //	                              # hf://datasets/ORG/NAME[@REV]/PATH (PATH may be a glob over shards); a list is an axis
-//	eval_dataset = ""             # unset: held-out pairs split from the dataset; a file: its pairs are the held-out probe set
-//	                              # (a list: one per dataset, by position); unset leaves cell ids as they were
+//	eval_dataset = ""             # unset: held-out pairs split from the dataset; a file (or hf://datasets/…): its pairs are
+//	                              # the held-out probe set (a list: one per dataset, by position); unset leaves cell ids as they were
 //	format = ""                   # record format, the loader's vocabulary (experiments/data FormatNames):
 //	                              # "" or auto (detect) | prompt | probe | hh | conversational; aliases jsonl, ultrafeedback = auto
 //	tokenizer = "byte"            # byte | bpe (trained on the training texts, cached in the user cache dir; saved as <out>/tokenizers/*.json)
@@ -62,7 +62,7 @@
 //	append_eos = false            # end every response with the tokenizer's EOS (before truncation, as TRL);
 //	                              # default on for tokenizer = "model" (whose tokenizer must then know its EOS:
 //	                              # tokenizer_config.json eos_token), off for byte and bpe
-//	chat_template = "model"       # conversational records: "model" renders them with an hf:PATH arch's chat
+//	chat_template = "model"       # conversational records: "model" renders them with an hf: arch's chat
 //	                              # template (tokenizer_config.json or chat_template.jinja) when it has one,
 //	                              # else the HH layout; "hh" always the HH layout
 //	max_line_bytes = 8388608      # data limits (raise them for big records; not part of a cell's id):

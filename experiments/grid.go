@@ -51,7 +51,7 @@ type DataConfig struct {
 	EvalDatasets      []string             // eval_dataset as written: none, one file for every dataset, or one per dataset (by position)
 	AppendEOS         bool                 // append_eos as written (see Grid.AppendEOSOf for the default)
 	AppendEOSSet      bool                 // append_eos was written; else it follows the cell's tokenizer (on for "model", as TRL; off for byte, bpe)
-	ChatTemplate      string               // conversational records: "model" (the HF arch's chat template if it has one, else HH layout; default) | "hh"
+	ChatTemplate      string               // conversational records: "model" (an hf: arch's chat template if it has one, else HH layout; default) | "hh"
 	Tokenizer         string               // byte | bpe | model (default: model for hf: archs, byte for presets; see Grid.TokenizerOf)
 	VocabSize         int                  // bpe vocabulary size (default 512; ignored for byte)
 	MaxPromptTokens   int                  // prompts keep their last N tokens (default 32)
