@@ -36,10 +36,12 @@ import (
 	"gorgonia.org/tensor"
 
 	"gatedpo/cmd/internal/cli"
+	"gatedpo/experiments/data"
 	"gatedpo/gating"
 	"gatedpo/graph"
 	"gatedpo/graph/blasgemm"
 	"gatedpo/models"
+	"gatedpo/models/hf"
 	"gatedpo/objectives"
 )
 
@@ -51,7 +53,9 @@ type options struct {
 	seed                                        uint64
 	precomputeRef                               bool
 	blasThreads                                 int
-	cpuProfile, label, gemm                     string
+	cpuProfile, memProfile, label, gemm         string
+	model                                       string
+	set                                         map[string]bool // flags given on the command line
 }
 
 func main() {
@@ -72,13 +76,17 @@ func main() {
 	flag.BoolVar(&o.precomputeRef, "precompute-ref", false, "compute the reference log-probs once, not every step (TRL precompute_ref_log_probs)")
 	flag.IntVar(&o.blasThreads, "blas-threads", 1, "OpenBLAS threads (openblas build; 0 = leave the library default: 1, or OPENBLAS_NUM_THREADS)")
 	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS), blasgemm (the Go-assembly GEMM, also in the openblas build) or gonum (plain gonum, to measure blasgemm)")
+	flag.StringVar(&o.model, "model", "transformer", "transformer (the TinyGPT of the -vocab … -layers flags) or hf:DIR, a Hugging Face model directory; a directory holding only config.json means random weights of that config (seeded, as the peer bench_hf.py)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (in-use and allocated bytes) at the end of the run to this file")
 	flag.StringVar(&o.label, "label", "", "free text copied to the output")
 	flag.CommandLine.Init("bench", flag.ContinueOnError)
 	cli.Usage(flag.CommandLine, "usage: bench [flags]\n\nTimes one preference-training step (reference forward, policy forward and\nbackward, objective, Adam) and prints one JSON line with the PyTorch\npeer's keys.\n\nexit status: 0 ok, 1 the run failed, 2 bad flags")
 	if code, done := cli.Parse(flag.CommandLine, os.Args[1:], os.Stdout, os.Stderr, cli.VersionString("bench", graph.BLASName())); done {
 		os.Exit(code)
 	}
+	o.set = map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
@@ -150,7 +158,24 @@ func parseSpecs(o options) (objectives.Spec, gating.Spec, error) {
 	return obj, gate, nil
 }
 
+// hfDefaults are the flag defaults of the peer shared/hf/peer/bench_hf.py,
+// used with -model hf:DIR for every flag not given on the command line.
+var hfDefaults = map[string]func(*options){
+	"pairs":   func(o *options) { o.pairs = 4 },
+	"seq-len": func(o *options) { o.seqLen = 256 },
+	"steps":   func(o *options) { o.steps = 5 },
+	"warmup":  func(o *options) { o.warmup = 1 },
+	"lr":      func(o *options) { o.lr = 1e-5 },
+}
+
 func run(o options) (map[string]any, error) {
+	if strings.HasPrefix(o.model, hf.DirPrefix) {
+		for name, set := range hfDefaults {
+			if !o.set[name] {
+				set(&o)
+			}
+		}
+	}
 	obj, gate, err := parseSpecs(o)
 	if err != nil {
 		return nil, usageError{err}
@@ -187,18 +212,37 @@ func run(o options) (map[string]any, error) {
 	}
 	rssStart := rssMiB()
 
-	cfg := models.TransformerConfig{VocabSize: o.vocab, DModel: o.dModel, NHeads: o.heads,
-		NLayers: o.layers, MaxSeqLen: o.seqLen, LNEps: 1e-5}
-	reference, err := models.NewTransformer(cfg, dt, o.seed)
-	if err != nil {
-		return nil, usageError{err}
+	var reference models.LM
+	var b data.Batch
+	var hfModel *hf.Model
+	randomWeights := true
+	switch {
+	case o.model == "transformer":
+		cfg := models.TransformerConfig{VocabSize: o.vocab, DModel: o.dModel, NHeads: o.heads,
+			NLayers: o.layers, MaxSeqLen: o.seqLen, LNEps: 1e-5}
+		if reference, err = models.NewTransformer(cfg, dt, o.seed); err != nil {
+			return nil, usageError{err}
+		}
+		b = makeBatch(graph.NewRNG(o.seed+1), o.pairs, o.seqLen, o.vocab)
+	case strings.HasPrefix(o.model, hf.DirPrefix):
+		if hfModel, randomWeights, err = hf.LoadDirOrRandom(o.model, dt, o.seed); err != nil {
+			return nil, usageError{fmt.Errorf("-model %s: %w", o.model, err)}
+		}
+		c := hfModel.Config()
+		if o.seqLen > c.MaxPos {
+			return nil, usageError{fmt.Errorf("-seq-len %d exceeds the model's max_position_embeddings %d", o.seqLen, c.MaxPos)}
+		}
+		o.vocab, o.dModel, o.heads, o.layers = c.Vocab, c.D, c.Heads, c.Layers
+		reference = hfModel
+		b = makeHFBatch(graph.NewRNG(o.seed+1), o.pairs, o.seqLen, o.vocab)
+	default:
+		return nil, usageError{fmt.Errorf("-model %q: want transformer or hf:DIR", o.model)}
 	}
 	policy := reference.Clone()
 	opt, err := graph.NewOptimizer(graph.OptimConfig{Kind: graph.Adam, LR: o.lr})
 	if err != nil {
 		return nil, err
 	}
-	b := makeBatch(graph.NewRNG(o.seed+1), o.pairs, o.seqLen, o.vocab)
 	s, err := newStepper(policy, reference, b, obj, gate, opt)
 	if err != nil {
 		return nil, err
@@ -241,6 +285,11 @@ func run(o options) (map[string]any, error) {
 	if stopProfile != nil {
 		stopProfile()
 	}
+	if o.memProfile != "" {
+		if err := writeHeapProfile(o.memProfile); err != nil {
+			return nil, err
+		}
+	}
 	snap1 := snapshotCPU()
 	wall := snap1.wall.Sub(snap0.wall).Seconds()
 	own := (snap1.own - snap0.own) / wall
@@ -262,7 +311,7 @@ func run(o options) (map[string]any, error) {
 		nParams += w.T.Shape().TotalSize()
 	}
 	tokens := 2 * o.pairs * o.seqLen
-	return map[string]any{
+	res := map[string]any{
 		"bench":                     "preference_train_step",
 		"program":                   "gatedpo/cmd/bench",
 		"label":                     o.label,
@@ -301,5 +350,30 @@ func run(o options) (map[string]any, error) {
 		"cpu_s_per_step":            (snap1.own - snap0.own) / float64(o.steps),
 		"other_procs_cpu_cores_avg": other,
 		"loadavg_1min_at_end":       loadAvg1(),
-	}, nil
+		"model":                     o.model,
+		"params":                    nParams,
+		"random_weights":            randomWeights,
+		"lr":                        o.lr,
+	}
+	if hfModel != nil {
+		c := hfModel.Config()
+		res["model_type"] = c.ModelType
+		res["config"] = c.Summary()
+	}
+	return res, nil
+}
+
+// writeHeapProfile writes the heap profile (after a collection, so that
+// in-use bytes are live bytes) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

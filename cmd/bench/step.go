@@ -47,6 +47,41 @@ func makeBatch(rng *rand.Rand, pairs, t, vocab int) data.Batch {
 	return b
 }
 
+// makeHFBatch draws the synthetic batch of the Hugging Face peer
+// (shared/hf/peer/bench_hf.py): B pairs of exactly T tokens, ids uniform in
+// [0, V), the first ⌊T/4⌋ tokens a prompt shared by chosen and rejected,
+// the response mask 1 from there on.
+func makeHFBatch(rng *rand.Rand, pairs, t, vocab int) data.Batch {
+	plen := t / 4
+	b := data.Batch{T: t}
+	row := func(prompt []int) []int {
+		r := make([]int, t)
+		copy(r, prompt)
+		for j := plen; j < t; j++ {
+			r[j] = rng.IntN(vocab)
+		}
+		return r
+	}
+	for i := 0; i < pairs; i++ {
+		prompt := make([]int, plen)
+		for j := range prompt {
+			prompt[j] = rng.IntN(vocab)
+		}
+		b.ChosenIDs = append(b.ChosenIDs, row(prompt))
+		b.RejectedIDs = append(b.RejectedIDs, row(prompt))
+		m := make([]int, t)
+		for j := plen; j < t; j++ {
+			m[j] = 1
+		}
+		b.ChosenMask = append(b.ChosenMask, m)
+		b.RejectedMask = append(b.RejectedMask, append([]int(nil), m...))
+		b.PromptLens = append(b.PromptLens, plen)
+		b.ChosenLens = append(b.ChosenLens, t-plen)
+		b.RejectedLens = append(b.RejectedLens, t-plen)
+	}
+	return b
+}
+
 // stepper runs the training step of the sweep (experiments.PrefGraph, the
 // same graph the sweep trains with), which is the peer's step: reference
 // forward (no gradient) on [chosen; rejected], policy forward + backward,
