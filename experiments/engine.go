@@ -143,7 +143,11 @@ func newProbeGraph(lm models.LM, n, t int) (p *probeGraph, err error) {
 		return nil, err
 	}
 	p = &probeGraph{g: g, fwd: fwd, n: n, t: t, exps: make([]float32, fwd.Vocab)}
-	read := G.Read(fwd.Logits, &p.logitsV)
+	logits, err := fwd.LogitsNode()
+	if err != nil {
+		return nil, err
+	}
+	read := G.Read(logits, &p.logitsV)
 	p.vm = graph.NewTapeMachine(g.SubgraphRoots(read))
 	return p, nil
 }

@@ -306,8 +306,12 @@ func hfLogits(t *testing.T, lm models.LM, ids [][]int) []float64 {
 	if err := f.SetIDs(ids); err != nil {
 		t.Fatal(err)
 	}
+	logits, err := f.LogitsNode()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var v G.Value
-	G.Read(f.Logits, &v)
+	G.Read(logits, &v)
 	m := G.NewTapeMachine(g)
 	defer m.Close()
 	if err := m.RunAll(); err != nil {

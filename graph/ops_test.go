@@ -200,6 +200,8 @@ func opCases() []opCase {
 			func(in []*G.Node) (*G.Node, error) { return CausalSelfAttention(in[0], n, tt, heads) }},
 		{"TokenLogProbs", []input{{shape: []int{n * tt, v}, diff: true, scale: 3}, {shape: []int{n, tt}, fill: idv}},
 			func(in []*G.Node) (*G.Node, error) { return TokenLogProbs(in[0], in[1]) }},
+		{"HeadTokenLogProbs", []input{{shape: []int{n * tt, 4}, diff: true}, {shape: []int{v, 4}, diff: true, scale: 2}, {shape: []int{n, tt}, fill: idv}},
+			func(in []*G.Node) (*G.Node, error) { return HeadTokenLogProbs(in[0], in[1], in[2]) }},
 		{"TargetLogProbs", []input{{shape: []int{4, v}, diff: true, scale: 3}, {shape: []int{4}, fill: ids(0, 6, 3, 3)}},
 			func(in []*G.Node) (*G.Node, error) { return TargetLogProbs(in[0], in[1]) }},
 		{"MatMul(F,F)", []input{{shape: []int{3, 4}, diff: true}, {shape: []int{4, 5}, diff: true}},

@@ -51,8 +51,15 @@ type Forward struct {
 	// TokenLogpMax is [n, t−1]: max_v log π(v | ids[:, ≤i]); forward only
 	// (G.Grad treats it as a constant).
 	TokenLogpMax *G.Node
-	// Logits is [n·t, V]; row r is sequence r/t, position r%t.
+	// Logits is [n·t, V]; row r is sequence r/t, position r%t. A model
+	// whose TokenLogps never materialise the logits (the Hugging Face
+	// models: graph.HeadTokenLogProbs) leaves it nil until LogitsNode adds
+	// it, so that training graphs do not hold an [n·t, V] buffer; read the
+	// logits through LogitsNode.
 	Logits *G.Node
+	// BuildLogits adds the logits node to the graph; set when Logits is
+	// built on demand (see LogitsNode).
+	BuildLogits func() (*G.Node, error)
 
 	// N and T are the batch shape the graph was built for; Vocab the
 	// number of token ids.
@@ -96,6 +103,23 @@ func (f *Forward) SetIDs(ids [][]int) error {
 		return fmt.Errorf("SetIDs: unsupported IDs dtype %v", d.Dtype())
 	}
 	return nil
+}
+
+// LogitsNode returns the [n·t, V] logits node, adding it to the graph on
+// first use when the model builds it on demand (BuildLogits). A graph
+// that never asks for it never computes the logits.
+func (f *Forward) LogitsNode() (*G.Node, error) {
+	if f.Logits == nil && f.BuildLogits != nil {
+		l, err := f.BuildLogits()
+		if err != nil {
+			return nil, err
+		}
+		f.Logits = l
+	}
+	if f.Logits == nil {
+		return nil, fmt.Errorf("forward: the model built no logits node")
+	}
+	return f.Logits, nil
 }
 
 // ParamNodes returns the parameter nodes in Weights() order.
@@ -164,5 +188,9 @@ func checkDtype(dt tensor.Dtype) error {
 // treats it as a constant. For values already read out of Logits,
 // graph.RowLogitStats computes the same three in plain Go.
 func (f *Forward) Stat(stat string) (*G.Node, error) {
-	return graph.TokenLogitStat(f.Logits, f.N, f.T, stat)
+	logits, err := f.LogitsNode()
+	if err != nil {
+		return nil, err
+	}
+	return graph.TokenLogitStat(logits, f.N, f.T, stat)
 }

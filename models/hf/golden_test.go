@@ -112,7 +112,11 @@ func runLM(t testing.TB, lm models.LM, ids [][]int, w [][]float64) runResult {
 		t.Fatal(err)
 	}
 	var logitsV, lpV G.Value
-	G.Read(f.Logits, &logitsV)
+	logits, err := f.LogitsNode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	G.Read(logits, &logitsV)
 	G.Read(f.TokenLogps, &lpV)
 	var opts []G.VMOpt
 	if w != nil {

@@ -219,19 +219,32 @@ func (m *Model) Build(g *G.ExprGraph, n, t int) (f *models.Forward, err error) {
 	b := &builder{m: m, g: g, n: n, t: t, nodes: nodes}
 	ids := G.NewMatrix(g, m.dt, G.WithShape(n, t), G.WithName(prefix+"ids"),
 		G.WithValue(tensor.New(tensor.Of(m.dt), tensor.WithShape(n, t))))
-	var logits *G.Node
+	var hidden *G.Node
 	switch c.ModelType {
 	case GPT2:
-		logits = b.gpt2(ids)
+		hidden = b.gpt2(ids)
 	case GPTNeoX:
-		logits = b.neox(ids)
+		hidden = b.neox(ids)
 	default:
-		logits = b.llama(ids)
+		hidden = b.llama(ids)
 	}
-	lp := must(graph.TokenLogProbs(logits, ids))
-	lpmax := must(graph.LogProbMaxOf(lp))
-	return &models.Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, Logits: logits,
-		N: n, T: t, Vocab: c.Vocab}, nil
+	// The head is fused with the log-softmax and the target gather and
+	// chunked over rows (graph.HeadTokenLogProbs): no [n·t, V] buffer in
+	// training or reference graphs. The logits node is added only when a
+	// caller asks for it (Forward.LogitsNode, e.g. probes).
+	w := b.headWeight()
+	lp := must(graph.HeadTokenLogProbs(hidden, w, ids))
+	lpmax := must(graph.HeadLogProbMaxOf(lp))
+	f = &models.Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, N: n, T: t, Vocab: c.Vocab}
+	f.BuildLogits = func() (l *G.Node, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("hf %s: building the logits panicked: %v", c.ModelType, r)
+			}
+		}()
+		return graph.Linear(hidden, w)
+	}
+	return f, nil
 }
 
 func must(x *G.Node, err error) *G.Node {
@@ -287,12 +300,22 @@ func (b *builder) act(x *G.Node) *G.Node {
 	panic(fmt.Sprintf("activation %q", b.m.cfg.Act))
 }
 
-// head maps the final hidden states to logits [n·t, V].
-func (b *builder) head(x *G.Node, embedding, head string) *G.Node {
+// headWeight is the output head [V, D]: the token embedding when tied,
+// else the head matrix (lm_head / embed_out).
+func (b *builder) headWeight() *G.Node {
 	if b.m.cfg.Tie {
-		return must(graph.Linear(x, b.w(embedding)))
+		switch b.m.cfg.ModelType {
+		case GPT2:
+			return b.w("wte.weight")
+		case GPTNeoX:
+			return b.w("gpt_neox.embed_in.weight")
+		}
+		return b.w("model.embed_tokens.weight")
 	}
-	return must(graph.Linear(x, b.w(head)))
+	if b.m.cfg.ModelType == GPTNeoX {
+		return b.w("embed_out.weight")
+	}
+	return b.w("lm_head.weight")
 }
 
 func (b *builder) add(xs ...*G.Node) *G.Node {
@@ -321,7 +344,7 @@ func (b *builder) gpt2(ids *G.Node) *G.Node {
 		h := b.act(b.conv1d(b.layerNorm(x, p+"ln_2"), p+"mlp.c_fc"))
 		x = b.add(x, b.conv1d(h, p+"mlp.c_proj"))
 	}
-	return b.head(b.layerNorm(x, "ln_f"), "wte.weight", "lm_head.weight")
+	return b.layerNorm(x, "ln_f")
 }
 
 // neoxPerm maps the blocked layout (q heads | k heads | v heads) to GPT-NeoX's
@@ -364,7 +387,7 @@ func (b *builder) neox(ids *G.Node) *G.Node {
 			x = b.add(x, mlp(b.layerNorm(x, p+"post_attention_layernorm")))
 		}
 	}
-	return b.head(b.layerNorm(x, "gpt_neox.final_layer_norm"), "gpt_neox.embed_in.weight", "embed_out.weight")
+	return b.layerNorm(x, "gpt_neox.final_layer_norm")
 }
 
 // rope rotates the first heads head blocks of qkv (the query and key heads).
@@ -396,8 +419,7 @@ func (b *builder) llama(ids *G.Node) *G.Node {
 		up := b.linear(h, p+"mlp.up_proj", c.MLPBias)
 		x = b.add(x, b.linear(must(graph.SwiGLU(gate, up)), p+"mlp.down_proj", c.MLPBias))
 	}
-	x = must(graph.RMSNorm(x, b.w("model.norm.weight"), c.Eps))
-	return b.head(x, "model.embed_tokens.weight", "lm_head.weight")
+	return must(graph.RMSNorm(x, b.w("model.norm.weight"), c.Eps))
 }
 
 // canonical maps a checkpoint name to the canonical parameter name (GPT-2:
