@@ -244,3 +244,89 @@ func colSumDo[T elem](v G.Value) (G.Value, error) {
 	}
 	return out, nil
 }
+
+// LinearBias returns x·wᵀ + b for x [R, in], w [out, in] (PyTorch layout)
+// and b [out]: Linear and AddBias in one op and one [R, out] buffer (the
+// bias rows are written first and the product accumulated onto them).
+// Gradients: dx = dy·w, dw = dyᵀ·x, db = Σ_r dy[r, :].
+func LinearBias(x, w, b *G.Node) (*G.Node, error) {
+	xs, ws, bs := x.Shape(), w.Shape(), b.Shape()
+	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[1] || bs.TotalSize() != ws[0] {
+		return nil, fmt.Errorf("LinearBias: x %v, w %v and b %v do not match (want [R, in], [out, in], [out])", xs, ws, bs)
+	}
+	return G.ApplyOp(linearBiasOp{}, x, w, b)
+}
+
+// linearBiasOp is y = x·wᵀ + b.
+type linearBiasOp struct{}
+
+func (linearBiasOp) Arity() int            { return 3 }
+func (linearBiasOp) Type() hm.Type         { return fnType(2, 2, 1, 2) }
+func (linearBiasOp) ReturnsPtr() bool      { return false }
+func (linearBiasOp) CallsExtern() bool     { return false }
+func (linearBiasOp) OverwritesInput() int  { return -1 }
+func (linearBiasOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gatedpo.LinearBias") }
+func (op linearBiasOp) Hashcode() uint32   { return hashOf(op) }
+func (linearBiasOp) String() string        { return "LinearBias" }
+func (linearBiasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if len(in) != 3 {
+		return nil, fmt.Errorf("LinearBias: want 3 inputs")
+	}
+	x, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	w, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{x[0], w[0]}, nil
+}
+func (op linearBiasOp) Do(in ...G.Value) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	xs, ws := in[0].Shape(), in[1].Shape()
+	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[1] || in[2].Shape().TotalSize() != ws[0] {
+		return nil, fmt.Errorf("LinearBias: x %v, w %v and b %v do not match", xs, ws, in[2].Shape())
+	}
+	return dispatch(in[0], func() (G.Value, error) { return linearBiasDo[float32](in) },
+		func() (G.Value, error) { return linearBiasDo[float64](in) })
+}
+func linearBiasDo[T elem](in []G.Value) (G.Value, error) {
+	x, err := sliceOf[T](in[0])
+	if err != nil {
+		return nil, err
+	}
+	w, err := sliceOf[T](in[1])
+	if err != nil {
+		return nil, err
+	}
+	b, err := sliceOf[T](in[2])
+	if err != nil {
+		return nil, err
+	}
+	r, k, n := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[0]
+	out, y := newDense[T](r, n)
+	for i := 0; i < r; i++ {
+		copy(y[i*n:(i+1)*n], b)
+	}
+	gemm(false, true, r, n, k, 1, x, k, w, k, 1, y, n)
+	return out, nil
+}
+func (linearBiasOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+func (linearBiasOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	dx, err := MatMul(grad, in[1], false, false)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := MatMul(grad, in[0], true, false)
+	if err != nil {
+		return nil, err
+	}
+	db, err := ColSum(grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw, db}, nil
+}

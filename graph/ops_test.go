@@ -214,6 +214,8 @@ func opCases() []opCase {
 			func(in []*G.Node) (*G.Node, error) { return MatMul(in[0], in[1], true, true) }},
 		{"GELUTanh", []input{{shape: []int{4, 5}, diff: true, scale: 2}},
 			func(in []*G.Node) (*G.Node, error) { return GELUTanh(in[0]) }},
+		{"LinearBias", []input{{shape: []int{3, 4}, diff: true}, {shape: []int{5, 4}, diff: true}, {shape: []int{5}, diff: true}},
+			func(in []*G.Node) (*G.Node, error) { return LinearBias(in[0], in[1], in[2]) }},
 		{"AddBias", []input{{shape: []int{4, 5}, diff: true}, {shape: []int{5}, diff: true}},
 			func(in []*G.Node) (*G.Node, error) { return AddBias(in[0], in[1]) }},
 		{"Embedding", []input{{shape: []int{v, 3}, diff: true}, {shape: []int{n, tt}, fill: idv}},

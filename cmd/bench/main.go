@@ -55,6 +55,7 @@ type options struct {
 	blasThreads                                 int
 	cpuProfile, memProfile, label, gemm         string
 	model                                       string
+	refRows                                     int
 	set                                         map[string]bool // flags given on the command line
 }
 
@@ -77,6 +78,7 @@ func main() {
 	flag.IntVar(&o.blasThreads, "blas-threads", 1, "OpenBLAS threads (openblas build; 0 = leave the library default: 1, or OPENBLAS_NUM_THREADS)")
 	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS), blasgemm (the Go-assembly GEMM, also in the openblas build) or gonum (plain gonum, to measure blasgemm)")
 	flag.StringVar(&o.model, "model", "transformer", "transformer (the TinyGPT of the -vocab … -layers flags) or hf:DIR, a Hugging Face model directory; a directory holding only config.json means random weights of that config (seeded, as the peer bench_hf.py)")
+	flag.IntVar(&o.refRows, "ref-rows", -1, "rows per reference forward pass, looping over the 2·pairs rows (same log-probs, smaller reference graph); 0 = all at once; -1 = the default: all for -model transformer, 2 for hf:DIR")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (in-use and allocated bytes) at the end of the run to this file")
 	flag.StringVar(&o.label, "label", "", "free text copied to the output")
@@ -243,7 +245,13 @@ func run(o options) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newStepper(policy, reference, b, obj, gate, opt)
+	if o.refRows < 0 {
+		o.refRows = 0
+		if hfModel != nil {
+			o.refRows = 2
+		}
+	}
+	s, err := newStepper(policy, reference, b, obj, gate, opt, o.refRows)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +330,7 @@ func run(o options) (map[string]any, error) {
 		"blas":                      blasName,
 		"blas_threads":              graph.BLASThreads(),
 		"blas_libs":                 blasLibs(graph.BLASName()),
-		"env":                       map[string]string{"OPENBLAS_NUM_THREADS": os.Getenv("OPENBLAS_NUM_THREADS"), "GOMAXPROCS": os.Getenv("GOMAXPROCS")},
+		"env":                       map[string]string{"OPENBLAS_NUM_THREADS": os.Getenv("OPENBLAS_NUM_THREADS"), "GOMAXPROCS": os.Getenv("GOMAXPROCS"), "GOGC": os.Getenv("GOGC"), "GOMEMLIMIT": os.Getenv("GOMEMLIMIT")},
 		"gomaxprocs":                runtime.GOMAXPROCS(0),
 		"go":                        runtime.Version(),
 		"cpu_count":                 runtime.NumCPU(),
@@ -354,6 +362,9 @@ func run(o options) (map[string]any, error) {
 		"params":                    nParams,
 		"random_weights":            randomWeights,
 		"lr":                        o.lr,
+		"ref_rows":                  s.ref.Rows,
+		"gogc":                      os.Getenv("GOGC"),
+		"gomemlimit":                os.Getenv("GOMEMLIMIT"),
 	}
 	if hfModel != nil {
 		c := hfModel.Config()

@@ -94,25 +94,56 @@ type stepper struct {
 	rc, rr []float64 // reference log-probs (precomputed or of the last step)
 }
 
-func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, gate gating.Spec, opt *graph.Optimizer) (*stepper, error) {
+// newStepper builds the step's graphs. refRows (0 = all 2·pairs rows at
+// once) runs the reference forward over that many rows at a time, looping
+// over the batch: the log-probs are the same (rows are independent), the
+// reference graph's buffers shrink in proportion.
+func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, gate gating.Spec, opt *graph.Optimizer, refRows int) (*stepper, error) {
 	pairs := len(b.ChosenIDs)
 	pref, err := experiments.NewPrefGraph(policy, pairs, b.T, experiments.PrefOptions{Objective: obj, Gate: gate, Grad: true})
 	if err != nil {
 		return nil, err
 	}
-	ref, err := experiments.NewSeqGraph(reference, 2*pairs, b.T, false)
+	if refRows <= 0 || refRows > 2*pairs {
+		refRows = 2 * pairs
+	}
+	ref, err := experiments.NewSeqGraph(reference, refRows, b.T, false)
 	if err != nil {
 		return nil, err
 	}
 	return &stepper{batch: b, pref: pref, ref: ref, opt: opt}, nil
 }
 
-// runReference computes the reference log-probs of the batch.
-func (s *stepper) runReference() (err error) {
-	s.rc, s.rr, err = experiments.ReferenceLogps(s.ref, s.batch)
-	if err != nil {
-		return fmt.Errorf("reference forward: %w", err)
+// runReference computes the reference log-probs of the batch, ref.Rows
+// rows at a time (the last chunk padded with copies of its first row).
+func (s *stepper) runReference() error {
+	b := s.batch
+	pairs := len(b.ChosenIDs)
+	if s.ref.Rows == 2*pairs {
+		var err error
+		if s.rc, s.rr, err = experiments.ReferenceLogps(s.ref, b); err != nil {
+			return fmt.Errorf("reference forward: %w", err)
+		}
+		return nil
 	}
+	ids := append(append([][]int{}, b.ChosenIDs...), b.RejectedIDs...)
+	mask := append(append([][]int{}, b.ChosenMask...), b.RejectedMask...)
+	lp := make([]float64, 0, 2*pairs)
+	for lo := 0; lo < len(ids); lo += s.ref.Rows {
+		hi := min(lo+s.ref.Rows, len(ids))
+		ci, cm := ids[lo:hi:hi], mask[lo:hi:hi]
+		for len(ci) < s.ref.Rows {
+			ci, cm = append(ci, ids[lo]), append(cm, mask[lo])
+		}
+		if err := s.ref.SetBatch(ci, cm); err != nil {
+			return fmt.Errorf("reference forward: %w", err)
+		}
+		if err := s.ref.Run(); err != nil {
+			return fmt.Errorf("reference forward: %w", err)
+		}
+		lp = append(lp, s.ref.Logps()[:hi-lo]...)
+	}
+	s.rc, s.rr = lp[:pairs:pairs], lp[pairs:]
 	return nil
 }
 

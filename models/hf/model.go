@@ -273,11 +273,10 @@ func (b *builder) w(name string) *G.Node {
 
 // linear is x·Wᵀ (+ bias) for an nn.Linear weight [out, in].
 func (b *builder) linear(x *G.Node, name string, bias bool) *G.Node {
-	y := must(graph.Linear(x, b.w(name+".weight")))
 	if bias {
-		y = must(graph.AddBias(y, b.w(name+".bias")))
+		return must(graph.LinearBias(x, b.w(name+".weight"), b.w(name+".bias")))
 	}
-	return y
+	return must(graph.Linear(x, b.w(name+".weight")))
 }
 
 // conv1d is x·W + bias for a GPT-2 Conv1D weight [in, out].
@@ -370,9 +369,11 @@ func (b *builder) neox(ids *G.Node) *G.Node {
 		p := fmt.Sprintf("gpt_neox.layers.%d.", i)
 		a := b.layerNorm(x, p+"input_layernorm")
 		wqkv := must(graph.PermuteRows(b.w(p+"attention.query_key_value.weight"), perm))
-		qkv := must(graph.Linear(a, wqkv))
+		var qkv *G.Node
 		if c.QKVBias {
-			qkv = must(graph.AddBias(qkv, must(graph.PermuteRows(b.w(p+"attention.query_key_value.bias"), perm))))
+			qkv = must(graph.LinearBias(a, wqkv, must(graph.PermuteRows(b.w(p+"attention.query_key_value.bias"), perm))))
+		} else {
+			qkv = must(graph.Linear(a, wqkv))
 		}
 		qkv = b.rope(qkv, 2*c.Heads)
 		o := must(graph.CausalAttention(qkv, b.n, b.t, graph.AttentionSpec{Heads: c.Heads, KVHeads: c.Heads, HeadDim: c.HeadDim, Scale: 1 / math.Sqrt(float64(c.HeadDim))}))
@@ -407,9 +408,11 @@ func (b *builder) llama(ids *G.Node) *G.Node {
 		a := must(graph.RMSNorm(x, b.w(p+"input_layernorm.weight"), c.Eps))
 		sa := p + "self_attn."
 		wqkv := must(graph.ConcatRows(b.w(sa+"q_proj.weight"), b.w(sa+"k_proj.weight"), b.w(sa+"v_proj.weight")))
-		qkv := must(graph.Linear(a, wqkv))
+		var qkv *G.Node
 		if c.QKVBias {
-			qkv = must(graph.AddBias(qkv, must(graph.ConcatVectors(b.w(sa+"q_proj.bias"), b.w(sa+"k_proj.bias"), b.w(sa+"v_proj.bias")))))
+			qkv = must(graph.LinearBias(a, wqkv, must(graph.ConcatVectors(b.w(sa+"q_proj.bias"), b.w(sa+"k_proj.bias"), b.w(sa+"v_proj.bias")))))
+		} else {
+			qkv = must(graph.Linear(a, wqkv))
 		}
 		qkv = b.rope(qkv, c.Heads+c.KVHeads)
 		o := must(graph.CausalAttention(qkv, b.n, b.t, graph.AttentionSpec{Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Scale: 1 / math.Sqrt(float64(c.HeadDim))}))
