@@ -13,6 +13,16 @@
 //
 //	go run ./cmd/bench -vocab 512 -d-model 128 -heads 4 -layers 2 -seq-len 128 -pairs 8
 //	go run -tags openblas ./cmd/bench -d-model 256 -layers 4 -objective ipo -gate ramp:tau=0.05
+//	go run ./cmd/bench -model hf:scripts/hf-configs/pythia-160m -steps 3 -warmup 1
+//
+// -model hf:DIR times a Hugging Face model directory (gpt2, gpt_neox, llama,
+// qwen2) against shared/hf/peer/bench_hf.py --config DIR: its weights, or,
+// when DIR holds only config.json, random weights of that config (seeded
+// PCG: matrices N(0, 0.02²), norm weights 1, biases 0, as the peer). The
+// flags the peer has (-pairs, -seq-len, -steps, -warmup, -dtype, and its lr
+// 1e-5) default to the peer's values there (4, 256, 5, 1, float32), and the
+// batch is the peer's: the first T/4 tokens a shared prompt, ids uniform in
+// [0, V). The JSON line adds model_type, params and config.
 //
 // Exit codes: 0 ok, 1 the run failed, 2 bad flags.
 package main
@@ -23,6 +33,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -55,7 +66,7 @@ type options struct {
 	blasThreads                                 int
 	cpuProfile, memProfile, label, gemm         string
 	model                                       string
-	refRows                                     int
+	refRows, gcPercent                          int
 	set                                         map[string]bool // flags given on the command line
 }
 
@@ -79,6 +90,7 @@ func main() {
 	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS), blasgemm (the Go-assembly GEMM, also in the openblas build) or gonum (plain gonum, to measure blasgemm)")
 	flag.StringVar(&o.model, "model", "transformer", "transformer (the TinyGPT of the -vocab … -layers flags) or hf:DIR, a Hugging Face model directory; a directory holding only config.json means random weights of that config (seeded, as the peer bench_hf.py)")
 	flag.IntVar(&o.refRows, "ref-rows", -1, "rows per reference forward pass, looping over the 2·pairs rows (same log-probs, smaller reference graph); 0 = all at once; -1 = the default: all for -model transformer, 2 for hf:DIR")
+	flag.IntVar(&o.gcPercent, "gc-percent", -1, "Go GC target percentage (runtime/debug.SetGCPercent); -1 = the default: GOGC from the environment if set, else 25 for hf:DIR (a step's buffers are large and short-lived: collecting sooner keeps the peak RSS near the live heap at little CPU cost) and the runtime default (100) for transformer")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (in-use and allocated bytes) at the end of the run to this file")
 	flag.StringVar(&o.label, "label", "", "free text copied to the output")
@@ -213,6 +225,15 @@ func run(o options) (map[string]any, error) {
 		return nil, usageError{fmt.Errorf("-gemm %q: want installed, blasgemm or gonum", o.gemm)}
 	}
 	rssStart := rssMiB()
+	gcPercent := o.gcPercent
+	if gcPercent < 0 && os.Getenv("GOGC") == "" && strings.HasPrefix(o.model, hf.DirPrefix) {
+		gcPercent = 25
+	}
+	if gcPercent >= 0 {
+		debug.SetGCPercent(gcPercent)
+	}
+	effGC := debug.SetGCPercent(-1) // read back the setting in force
+	debug.SetGCPercent(effGC)
 
 	var reference models.LM
 	var b data.Batch
@@ -363,8 +384,7 @@ func run(o options) (map[string]any, error) {
 		"random_weights":            randomWeights,
 		"lr":                        o.lr,
 		"ref_rows":                  s.ref.Rows,
-		"gogc":                      os.Getenv("GOGC"),
-		"gomemlimit":                os.Getenv("GOMEMLIMIT"),
+		"gc_percent":                effGC,
 	}
 	if hfModel != nil {
 		c := hfModel.Config()
