@@ -240,7 +240,7 @@ func run(o options) (map[string]any, error) {
 	var hfModel *hf.Model
 	randomWeights := true
 	switch {
-	case o.model == "transformer":
+	case o.model == "transformer" || o.model == "":
 		cfg := models.TransformerConfig{VocabSize: o.vocab, DModel: o.dModel, NHeads: o.heads,
 			NLayers: o.layers, MaxSeqLen: o.seqLen, LNEps: 1e-5}
 		if reference, err = models.NewTransformer(cfg, dt, o.seed); err != nil {

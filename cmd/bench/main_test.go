@@ -1,9 +1,13 @@
 package main
 
 import (
+	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"gatedpo/graph"
+	"gatedpo/internal/sharedtest"
 )
 
 // TestParseSpec checks the peer's NAME:key=value,... syntax and typing.
@@ -65,6 +69,83 @@ func TestRunSmoke(t *testing.T) {
 		}
 		if l := res["loss_first"].(float64); l < 0.69 || l > 0.70 {
 			t.Errorf("first DPO loss %v, want log 2 (policy = reference)", l)
+		}
+	}
+}
+
+// tinyNeoX is a small GPT-NeoX config (no weights: random by config).
+const tinyNeoX = `{"model_type":"gpt_neox","hidden_size":32,"intermediate_size":64,"num_hidden_layers":2,
+"num_attention_heads":4,"vocab_size":97,"max_position_embeddings":64,"rotary_pct":0.25,"use_parallel_residual":true}`
+
+// TestRunHFConfigOnly runs -model hf:DIR on a directory that holds only
+// config.json: random weights, the peer's defaults for the flags not
+// given, bit-identical losses on a second run (seeded weights and batch),
+// the output keys of the comparison; -ref-rows changes nothing but the
+// reference graph's size.
+func TestRunHFConfigOnly(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(tinyNeoX), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := options{model: "hf:" + dir, seqLen: 16, steps: 2, warmup: 0, dtype: "float32", objective: "dpo", gate: "none",
+		refRows: -1, gcPercent: -1, set: map[string]bool{"seq-len": true, "steps": true, "warmup": true}}
+	a, err := run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"median_step_s", "peak_rss_mib", "params", "model_type"} {
+		if _, ok := a[k]; !ok {
+			t.Errorf("output lacks %q", k)
+		}
+	}
+	if a["random_weights"] != true || a["model_type"] != "gpt_neox" || a["pairs"] != 4 || a["lr"] != 1e-5 || a["ref_rows"] != 2 {
+		t.Errorf("random %v, type %v, pairs %v (want the peer's 4), lr %v (want 1e-5), ref rows %v (want 2)",
+			a["random_weights"], a["model_type"], a["pairs"], a["lr"], a["ref_rows"])
+	}
+	if l := a["loss_first"].(float64); math.Abs(l-math.Log(2)) > 1e-6 {
+		t.Errorf("first DPO loss %v, want log 2 (policy = reference)", l)
+	}
+	o.refRows = 0
+	b, err := run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a["loss_last"] != b["loss_last"] || b["ref_rows"] != 8 {
+		t.Errorf("second run (reference in one pass of %v rows): loss %v, first run %v; want identical", b["ref_rows"], b["loss_last"], a["loss_last"])
+	}
+}
+
+// TestRunHFSharedModel runs -model hf:DIR on a shared model directory with
+// weights.
+func TestRunHFSharedModel(t *testing.T) {
+	dir := sharedtest.Path(t, "hf/models/pythia-tiny")
+	res, err := run(options{model: "hf:" + dir, seqLen: 32, pairs: 2, steps: 1, dtype: "float64", objective: "dpo", gate: "none",
+		refRows: -1, gcPercent: -1, set: map[string]bool{"seq-len": true, "pairs": true, "steps": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res["random_weights"] != false || res["params"] != 149248 {
+		t.Errorf("random %v, params %v; want the directory's weights (149248 parameters)", res["random_weights"], res["params"])
+	}
+}
+
+// TestRunHFBadInput: a missing directory and a too long -seq-len are
+// usage errors (exit status 2).
+func TestRunHFBadInput(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(tinyNeoX), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []options{
+		{model: "hf:" + filepath.Join(dir, "nope"), seqLen: 16},
+		{model: "hf:" + dir, seqLen: 65},
+		{model: "gpt5", seqLen: 16},
+	} {
+		o.steps, o.dtype, o.objective, o.gate, o.pairs = 1, "float32", "dpo", "none", 1
+		o.set = map[string]bool{"seq-len": true, "pairs": true}
+		_, err := run(o)
+		if _, ok := err.(usageError); !ok {
+			t.Errorf("-model %s -seq-len %d: got %v, want a usage error", o.model, o.seqLen, err)
 		}
 	}
 }
