@@ -66,7 +66,7 @@ type options struct {
 	blasThreads                                 int
 	cpuProfile, memProfile, label, gemm         string
 	model                                       string
-	refRows, gcPercent                          int
+	refRows, gcPercent, microPairs              int
 	set                                         map[string]bool // flags given on the command line
 }
 
@@ -90,6 +90,7 @@ func main() {
 	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS), blasgemm (the Go-assembly GEMM, also in the openblas build) or gonum (plain gonum, to measure blasgemm)")
 	flag.StringVar(&o.model, "model", "transformer", "transformer (the TinyGPT of the -vocab … -layers flags) or hf:DIR, a Hugging Face model directory; a directory holding only config.json means random weights of that config (seeded, as the peer bench_hf.py)")
 	flag.IntVar(&o.refRows, "ref-rows", -1, "rows per reference forward pass, looping over the 2·pairs rows (same log-probs, smaller reference graph); 0 = all at once; -1 = the default: all for -model transformer, 2 for hf:DIR")
+	flag.IntVar(&o.microPairs, "micro-pairs", -1, "pairs per policy forward/backward, accumulating gradients over the batch before the one Adam step (same step for mean-over-pairs objectives, smaller policy graph); 0 = all at once; -1 = the default: all for transformer, 1 for hf:DIR")
 	flag.IntVar(&o.gcPercent, "gc-percent", -1, "Go GC target percentage (runtime/debug.SetGCPercent); -1 = the default: GOGC from the environment if set, else 25 for hf:DIR (a step's buffers are large and short-lived: collecting sooner keeps the peak RSS near the live heap at little CPU cost) and the runtime default (100) for transformer")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (in-use and allocated bytes) at the end of the run to this file")
@@ -272,7 +273,13 @@ func run(o options) (map[string]any, error) {
 			o.refRows = 2
 		}
 	}
-	s, err := newStepper(policy, reference, b, obj, gate, opt, o.refRows)
+	if o.microPairs < 0 {
+		o.microPairs = 0
+		if hfModel != nil {
+			o.microPairs = 1
+		}
+	}
+	s, err := newStepper(policy, reference, b, obj, gate, opt, o.refRows, o.microPairs)
 	if err != nil {
 		return nil, err
 	}
@@ -384,6 +391,7 @@ func run(o options) (map[string]any, error) {
 		"random_weights":            randomWeights,
 		"lr":                        o.lr,
 		"ref_rows":                  s.ref.Rows,
+		"micro_pairs":               s.microPairs,
 		"gc_percent":                effGC,
 	}
 	if hfModel != nil {

@@ -87,8 +87,8 @@ func TestRunHFConfigOnly(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(tinyNeoX), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o := options{model: "hf:" + dir, seqLen: 16, steps: 2, warmup: 0, dtype: "float32", objective: "dpo", gate: "none",
-		refRows: -1, gcPercent: -1, set: map[string]bool{"seq-len": true, "steps": true, "warmup": true}}
+	o := options{model: "hf:" + dir, seqLen: 16, steps: 2, warmup: 0, dtype: "float64", objective: "dpo", gate: "none",
+		refRows: -1, microPairs: -1, gcPercent: -1, set: map[string]bool{"seq-len": true, "steps": true, "warmup": true}}
 	a, err := run(o)
 	if err != nil {
 		t.Fatal(err)
@@ -98,20 +98,29 @@ func TestRunHFConfigOnly(t *testing.T) {
 			t.Errorf("output lacks %q", k)
 		}
 	}
-	if a["random_weights"] != true || a["model_type"] != "gpt_neox" || a["pairs"] != 4 || a["lr"] != 1e-5 || a["ref_rows"] != 2 {
-		t.Errorf("random %v, type %v, pairs %v (want the peer's 4), lr %v (want 1e-5), ref rows %v (want 2)",
-			a["random_weights"], a["model_type"], a["pairs"], a["lr"], a["ref_rows"])
+	if a["random_weights"] != true || a["model_type"] != "gpt_neox" || a["pairs"] != 4 || a["lr"] != 1e-5 || a["ref_rows"] != 2 || a["micro_pairs"] != 1 {
+		t.Errorf("random %v, type %v, pairs %v (want the peer's 4), lr %v (want 1e-5), ref rows %v (want 2), micro-pairs %v (want 1)",
+			a["random_weights"], a["model_type"], a["pairs"], a["lr"], a["ref_rows"], a["micro_pairs"])
 	}
 	if l := a["loss_first"].(float64); math.Abs(l-math.Log(2)) > 1e-6 {
 		t.Errorf("first DPO loss %v, want log 2 (policy = reference)", l)
 	}
-	o.refRows = 0
+	o.refRows, o.microPairs = 0, 0
 	b, err := run(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a["loss_last"] != b["loss_last"] || b["ref_rows"] != 8 {
-		t.Errorf("second run (reference in one pass of %v rows): loss %v, first run %v; want identical", b["ref_rows"], b["loss_last"], a["loss_last"])
+	// reference in one pass, policy over the whole batch: the same step up to rounding
+	if d := math.Abs(a["loss_last"].(float64) - b["loss_last"].(float64)); d > 1e-12 || b["ref_rows"] != 8 || b["micro_pairs"] != 4 {
+		t.Errorf("whole-batch run (%v reference rows, %v pairs per pass): loss %v, micro-batched run %v; want equal",
+			b["ref_rows"], b["micro_pairs"], b["loss_last"], a["loss_last"])
+	}
+	c, err := run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b["loss_last"] != c["loss_last"] {
+		t.Errorf("a second identical run gave loss %v, the first %v: not deterministic", c["loss_last"], b["loss_last"])
 	}
 }
 
@@ -140,12 +149,16 @@ func TestRunHFBadInput(t *testing.T) {
 		{model: "hf:" + filepath.Join(dir, "nope"), seqLen: 16},
 		{model: "hf:" + dir, seqLen: 65},
 		{model: "gpt5", seqLen: 16},
+		{model: "hf:" + dir, seqLen: 16, microPairs: 3, pairs: 4},
 	} {
-		o.steps, o.dtype, o.objective, o.gate, o.pairs = 1, "float32", "dpo", "none", 1
+		o.steps, o.dtype, o.objective, o.gate = 1, "float32", "dpo", "none"
+		if o.pairs == 0 {
+			o.pairs = 1
+		}
 		o.set = map[string]bool{"seq-len": true, "pairs": true}
 		_, err := run(o)
 		if _, ok := err.(usageError); !ok {
-			t.Errorf("-model %s -seq-len %d: got %v, want a usage error", o.model, o.seqLen, err)
+			t.Errorf("-model %s -seq-len %d -micro-pairs %d: got %v, want a usage error", o.model, o.seqLen, o.microPairs, err)
 		}
 	}
 }

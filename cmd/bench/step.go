@@ -2,7 +2,12 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gorgonia.org/tensor"
 
 	"gatedpo/experiments"
 	"gatedpo/experiments/data"
@@ -92,26 +97,54 @@ type stepper struct {
 	ref    *experiments.SeqGraph
 	opt    *graph.Optimizer
 	rc, rr []float64 // reference log-probs (precomputed or of the last step)
+
+	// gradient accumulation (microPairs < batch pairs): the policy graph
+	// holds microPairs pairs; acc sums the scaled gradients of the
+	// micro-batches, values are the policy's weights (Weights() order).
+	microPairs int
+	names      []string
+	values     []*tensor.Dense
+	acc        []*tensor.Dense
 }
 
 // newStepper builds the step's graphs. refRows (0 = all 2·pairs rows at
 // once) runs the reference forward over that many rows at a time, looping
 // over the batch: the log-probs are the same (rows are independent), the
 // reference graph's buffers shrink in proportion.
-func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, gate gating.Spec, opt *graph.Optimizer, refRows int) (*stepper, error) {
+//
+// microPairs (0 = all pairs at once) builds the policy graph for that many
+// pairs and runs the batch through it in micro-batches, summing the
+// gradients (each scaled by microPairs/pairs) before the one optimizer
+// step: the same step when the objective's loss is the mean of its
+// per-pair losses (checked every run), with the policy graph's buffers
+// shrunk in proportion, at the cost of one gradient-sized buffer.
+func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, gate gating.Spec, opt *graph.Optimizer, refRows, microPairs int) (*stepper, error) {
 	pairs := len(b.ChosenIDs)
-	pref, err := experiments.NewPrefGraph(policy, pairs, b.T, experiments.PrefOptions{Objective: obj, Gate: gate, Grad: true})
+	if microPairs <= 0 || microPairs > pairs {
+		microPairs = pairs
+	}
+	if pairs%microPairs != 0 {
+		return nil, usageError{fmt.Errorf("-micro-pairs %d does not divide -pairs %d", microPairs, pairs)}
+	}
+	pref, err := experiments.NewPrefGraph(policy, microPairs, b.T, experiments.PrefOptions{Objective: obj, Gate: gate, Grad: true})
 	if err != nil {
 		return nil, err
+	}
+	s := &stepper{batch: b, pref: pref, opt: opt, microPairs: microPairs}
+	if microPairs < pairs {
+		for _, w := range policy.Weights() {
+			s.names = append(s.names, w.Name)
+			s.values = append(s.values, w.T)
+			s.acc = append(s.acc, graph.NewTensor(w.T.Dtype(), w.T.Shape().Clone()...))
+		}
 	}
 	if refRows <= 0 || refRows > 2*pairs {
 		refRows = 2 * pairs
 	}
-	ref, err := experiments.NewSeqGraph(reference, refRows, b.T, false)
-	if err != nil {
+	if s.ref, err = experiments.NewSeqGraph(reference, refRows, b.T, false); err != nil {
 		return nil, err
 	}
-	return &stepper{batch: b, pref: pref, ref: ref, opt: opt}, nil
+	return s, nil
 }
 
 // runReference computes the reference log-probs of the batch, ref.Rows
@@ -155,6 +188,9 @@ func (s *stepper) step(withRef bool) (float64, error) {
 			return 0, err
 		}
 	}
+	if s.acc != nil {
+		return s.accumulatedStep()
+	}
 	if err := s.pref.SetBatch(s.batch, s.rc, s.rr); err != nil {
 		return 0, err
 	}
@@ -169,4 +205,58 @@ func (s *stepper) step(withRef bool) (float64, error) {
 		return 0, err
 	}
 	return res.Loss, nil
+}
+
+// subBatch returns pairs [lo, hi) of b.
+func subBatch(b data.Batch, lo, hi int) data.Batch {
+	return data.Batch{ChosenIDs: b.ChosenIDs[lo:hi], RejectedIDs: b.RejectedIDs[lo:hi],
+		ChosenMask: b.ChosenMask[lo:hi], RejectedMask: b.RejectedMask[lo:hi],
+		PromptLens: b.PromptLens[lo:hi], ChosenLens: b.ChosenLens[lo:hi], RejectedLens: b.RejectedLens[lo:hi], T: b.T}
+}
+
+// accumulatedStep runs the batch in micro-batches of s.microPairs pairs,
+// sums the scaled gradients into s.acc and takes one optimizer step on
+// them (StepTensors zeroes s.acc). It returns the batch loss, the
+// scaled sum of the micro-batch losses.
+func (s *stepper) accumulatedStep() (float64, error) {
+	pairs := len(s.batch.ChosenIDs)
+	scale := float64(s.microPairs) / float64(pairs)
+	var loss float64
+	for lo := 0; lo < pairs; lo += s.microPairs {
+		hi := lo + s.microPairs
+		if err := s.pref.SetBatch(subBatch(s.batch, lo, hi), s.rc[lo:hi], s.rr[lo:hi]); err != nil {
+			return 0, err
+		}
+		if err := s.pref.Run(); err != nil {
+			return 0, fmt.Errorf("policy forward/backward: %w", err)
+		}
+		res, err := s.pref.Result()
+		if err != nil {
+			return 0, err
+		}
+		var mean float64
+		for _, l := range res.PerPairLoss {
+			mean += l / float64(len(res.PerPairLoss))
+		}
+		if math.Abs(mean-res.Loss) > 1e-5*(1+math.Abs(res.Loss)) {
+			return 0, fmt.Errorf("objective %s: the loss %g is not the mean of the per-pair losses (%g); micro-batches would change the step", s.pref.Objective.Name, res.Loss, mean)
+		}
+		loss += scale * res.Loss
+		for i, p := range s.pref.Params() {
+			gv, err := p.Node.Grad()
+			if err != nil {
+				return 0, fmt.Errorf("parameter %s: %w", p.Name, err)
+			}
+			switch acc := s.acc[i].Data().(type) {
+			case []float32:
+				blas32.Implementation().Saxpy(len(acc), float32(scale), gv.Data().([]float32), 1, acc, 1)
+			case []float64:
+				blas64.Implementation().Daxpy(len(acc), scale, gv.Data().([]float64), 1, acc, 1)
+			}
+		}
+	}
+	if _, err := s.opt.StepTensors(s.names, s.values, s.acc); err != nil {
+		return 0, err
+	}
+	return loss, nil
 }
