@@ -13,6 +13,7 @@
 //	MatMul(a, b, tA, tB)        op(a)·op(b) through BLAS gemm, no materialised transpose
 //	Linear(x, w)                x·wᵀ, w stored [out, in] (PyTorch layout)
 //	AddBias(x, b)               x + b broadcast over rows
+//	LinearBias(x, w, b)         x·wᵀ + b in one op and one output buffer
 //	LayerNorm(x, w, b, eps)     fused; biased variance over the last axis
 //	GELUTanh(x)                 0.5·x·(1 + tanh(sqrt(2/π)(x + 0.044715x³)))
 //	Embedding(table, ids)       table[ids] → [n·t, E]
@@ -22,6 +23,10 @@
 //	CausalSelfAttention(qkv, n, t, heads)  fused multi-head causal attention
 //	TokenLogProbs(logits, ids)  fused stable log-softmax + gather of ids[:, p+1] → [n, t−1]
 //	TargetLogProbs(logits, targets)  the same, one target per row → [R]
+//	HeadTokenLogProbs(h, w, ids)  the output head h·wᵀ fused with TokenLogProbs and
+//	                            chunked over rows: never holds the [n·t, V] logits
+//	                            (the backward recomputes them block by block)
+//	HeadLogProbMaxOf(lp)        LogProbMaxOf for a HeadTokenLogProbs node
 //	LogProbMaxOf(lp)            forward-only max_v log π(v) per row of a TokenLogProbs
 //	                            node, from that op's cache (no extra pass over the logits)
 //	TokenLogProbMax / TokenLogitStat(logits, n, t, stat)  forward-only
@@ -50,7 +55,8 @@
 //
 // # Stateful ops and machines
 //
-// CausalSelfAttention, TokenLogProbs/TargetLogProbs and GELUTanh cache
+// HeadTokenLogProbs keeps per-row max and log-sum-exp and a reusable
+// logits block. CausalSelfAttention, TokenLogProbs/TargetLogProbs and GELUTanh cache
 // forward quantities (attention probabilities; per-row max, log-sum-exp and
 // exp(x − max); tanh) for their backward op, so backward passes evaluate no
 // exponentials; each op instance has a unique hash so Gorgonia never merges

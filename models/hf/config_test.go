@@ -267,3 +267,52 @@ func TestSingleFileCheckpoint(t *testing.T) {
 		t.Errorf("incomplete weights-only file: err = %v", err)
 	}
 }
+
+// TestNewRandomDeterministic: the same config, dtype and seed give
+// bit-identical weights; another seed different ones; norm weights 1,
+// biases 0; a directory with only config.json loads as random weights.
+func TestNewRandomDeterministic(t *testing.T) {
+	raw := `{"model_type":"gpt_neox","hidden_size":16,"intermediate_size":32,"num_hidden_layers":1,"num_attention_heads":2,"vocab_size":40,"max_position_embeddings":32}`
+	c, err := ParseConfig([]byte(raw), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := NewRandom(c, tensor.Float32, 3)
+	b, _ := NewRandom(c, tensor.Float32, 3)
+	d, _ := NewRandom(c, tensor.Float32, 4)
+	same, differs := true, false
+	for i, w := range a.Weights() {
+		x, y, z := w.T.Data().([]float32), b.Weights()[i].T.Data().([]float32), d.Weights()[i].T.Data().([]float32)
+		for j := range x {
+			same = same && x[j] == y[j]
+			differs = differs || x[j] != z[j]
+		}
+		switch {
+		case strings.HasSuffix(w.Name, "layernorm.weight") || strings.HasSuffix(w.Name, "final_layer_norm.weight"):
+			if x[0] != 1 {
+				t.Errorf("%s = %v, want 1", w.Name, x[0])
+			}
+		case strings.HasSuffix(w.Name, ".bias"):
+			if x[0] != 0 {
+				t.Errorf("%s = %v, want 0", w.Name, x[0])
+			}
+		}
+	}
+	if !same || !differs {
+		t.Errorf("same seed identical: %v (want true); other seed differs: %v (want true)", same, differs)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(raw), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, random, err := LoadDirOrRandom(DirPrefix+dir, tensor.Float32, 3)
+	if err != nil || !random {
+		t.Fatalf("LoadDirOrRandom: random %v, err %v", random, err)
+	}
+	if got, want := m.Weights()[3].T.Data().([]float32)[5], a.Weights()[3].T.Data().([]float32)[5]; got != want {
+		t.Errorf("config-only directory: weight %v, NewRandom %v", got, want)
+	}
+	if _, _, err := LoadDirOrRandom(filepath.Join(dir, "absent"), tensor.Float32, 3); err == nil {
+		t.Error("LoadDirOrRandom accepted a directory without config.json")
+	}
+}

@@ -53,10 +53,23 @@
 //	          optional attention_bias (q, k, v, o) and mlp_bias
 //	qwen2     as llama with q/k/v biases and (usually) a tied head
 //
+// Every family's output head is graph.HeadTokenLogProbs: the head matrix
+// product fused with the log-softmax and the target gather, chunked over
+// rows, so no graph holds the [n·t, V] logits (50k-token vocabularies make
+// that buffer the largest of a step). Forward.TokenLogpMax reads its cached
+// statistics; the logits node is added only when a caller asks for it
+// (Forward.LogitsNode, e.g. probes). Linear layers with a bias are
+// graph.LinearBias (one output buffer).
+//
 // Everything — RoPE frequencies, norms, softmax — is computed in the model
 // dtype, with float64 accumulation inside the fused ops; there are no
 // float32 casts as in Hugging Face's own code, so float64 runs match exact
 // float64 math (the goldens in shared/hf) to about 1e-15.
+//
+// NewRandom gives seeded random weights of a config (PCG; matrices
+// N(0, 0.02²), norm weights 1, biases 0, as the PyTorch speed peer), and
+// LoadDirOrRandom uses it for a directory that holds only config.json (the
+// benchmark's "hf:DIR" of a config alone).
 //
 // Load accepts "hf:DIR", a model directory or a models.Save checkpoint;
 // LoadReference also accepts a weights-only safetensors file with the
