@@ -13,7 +13,8 @@ import (
 // GELUErf applies the exact GELU, gelu(x) = 0.5·x·(1 + erf(x/√2)),
 // elementwise (PyTorch's gelu(approximate="none"), Hugging Face's "gelu"),
 // as one op with a hand-written gradient
-// d/dx = 0.5·(1 + erf(x/√2)) + x·exp(−x²/2)/√(2π). Computed in float64.
+// d/dx = 0.5·(1 + erf(x/√2)) + x·exp(−x²/2)/√(2π). Computed in float64
+// (math.Erf); in float32 with erfExpApprox (absolute error < 2e-7 in erf).
 func GELUErf(x *G.Node) (*G.Node, error) { return G.ApplyOp(&geluErfOp{}, x) }
 
 // geluErfOp is the forward (grad false: x -> y) or the backward (grad true:
@@ -73,6 +74,20 @@ func geluErfDo[T elem](grad bool, in []G.Value) (G.Value, error) {
 		}
 	}
 	out, y := newDense[T](in[0].Shape().Clone()...)
+	if isFloat32[T]() { // float32: erf and exp from one fast exponential (erfExpApprox)
+		parallelRange(len(x), 4096, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				v := float64(x[i])
+				e, g := erfExpApprox(v / math.Sqrt2) // g = exp(−v²/2)
+				if !grad {
+					y[i] = T(0.5 * v * (1 + e))
+					continue
+				}
+				y[i] = T((0.5*(1+e) + v*g*invSqrt2Pi) * float64(dy[i]))
+			}
+		})
+		return out, nil
+	}
 	parallelRange(len(x), 4096, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := float64(x[i])
