@@ -65,6 +65,7 @@ func (s *sftGraph) close() { s.sg.Close() }
 
 func (s *sftGraph) step(b data.SeqBatch) (out trainOutput, err error) {
 	defer recoverGraph("sft step", &err)
+	defer s.sg.Release() // the graph is kept for its bucket: keep no activations
 	out.Metrics = map[string]float64{}
 	if err := s.sg.SetBatch(b.IDs, b.Mask); err != nil {
 		return out, err
@@ -98,6 +99,7 @@ func (p *prefGraph) close() { p.pg.Close() }
 
 func (p *prefGraph) step(bt data.Batch, refC, refR []float64) (out trainOutput, err error) {
 	defer recoverGraph("preference step", &err)
+	defer p.pg.Release() // the graph is kept for its bucket: keep no activations
 	if err := p.pg.SetBatch(bt, refC, refR); err != nil {
 		return out, err
 	}
@@ -210,12 +212,13 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
 			return nil, err
 		}
 		err := p.vm.RunAll()
-		p.vm.Reset()
 		if err != nil {
+			p.release()
 			return nil, err
 		}
 		logits, ok := p.logitsV.(*tensor.Dense)
 		if !ok {
+			p.release()
 			return nil, fmt.Errorf("probe graph: logits not read")
 		}
 		V := p.fwd.Vocab
@@ -249,8 +252,17 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
 			}
 			out = append(out, s)
 		}
+		p.release()
 	}
 	return out, nil
+}
+
+// release drops the values of the last batch (the [n·t, V] logits among
+// them): a probe keeps one graph per length bucket, and only the batch
+// being scored needs its activations.
+func (p *probeGraph) release() {
+	graph.ReleaseValues(p.g, p.vm)
+	p.logitsV = nil
 }
 
 // bucketStep is the granularity of probe row lengths: a probe batch is

@@ -255,6 +255,18 @@ func (pg *PrefGraph) Run() error {
 // Close releases the machine.
 func (pg *PrefGraph) Close() { pg.Machine.Close() }
 
+// Release drops the activations, gradients and op caches of the last Run
+// (graph.ReleaseValues), so a graph kept for later batches costs its
+// structure only. Read Result, Grads or GradNorms and step the optimizer
+// first: all of them are unavailable until the next Run.
+func (pg *PrefGraph) Release() {
+	graph.ReleaseValues(pg.Graph, pg.Machine)
+	pg.lossV, pg.perV, pg.pcV, pg.prV, pg.lpV, pg.gateV = nil, nil, nil, nil, nil, nil
+	for _, v := range pg.termV {
+		*v = nil
+	}
+}
+
 // PrefResult holds the values of one Run.
 type PrefResult struct {
 	Loss          float64              `json:"loss"`
@@ -404,13 +416,22 @@ func (sg *SeqGraph) Run() error {
 // Close releases the machine.
 func (sg *SeqGraph) Close() { sg.Machine.Close() }
 
-// Logps returns the per-row sequence log-probs of the last Run.
+// Release drops the values, gradients and op caches of the last Run (see
+// PrefGraph.Release). Logps, LossValue and the gradients are unavailable
+// until the next Run.
+func (sg *SeqGraph) Release() {
+	graph.ReleaseValues(sg.Graph, sg.Machine)
+	sg.lpV, sg.lossV = nil, nil
+}
+
+// Logps returns the per-row sequence log-probs of the last Run (nil after
+// Release).
 func (sg *SeqGraph) Logps() []float64 { return lgFloats(sg.lpV) }
 
 // LossValue returns the token-mean NLL of the last Run (NaN when the batch
 // has no response token).
 func (sg *SeqGraph) LossValue() float64 {
-	if sg.nTokens == 0 {
+	if sg.nTokens == 0 || sg.lossV == nil {
 		return math.NaN()
 	}
 	return lgFloats(sg.lossV)[0]
@@ -461,8 +482,12 @@ func lgSetData(t *tensor.Dense, vals []float64) {
 	}
 }
 
-// lgFloats returns a copy of a value's data as float64 (scalars as one value).
+// lgFloats returns a copy of a value's data as float64 (scalars as one
+// value; nil for no value).
 func lgFloats(v G.Value) []float64 {
+	if v == nil {
+		return nil
+	}
 	switch x := v.Data().(type) {
 	case float64:
 		return []float64{x}

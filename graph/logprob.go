@@ -49,10 +49,15 @@ func newLSG(n, t int, shift bool) *lsgOp {
 // the log-sum-exp, the normaliser z = Σ_v exp(x_v − max), and the
 // unnormalised probabilities exp(x_v − max) in the run's dtype (so the
 // backward needs no exponentials).
+//
+// The backward turns the exp buffer into the gradient in place (consumed is
+// then set until the next forward), so a graph holds one [rows, V] buffer
+// for this op, not two.
 type lseCache struct {
 	max, lse, z []float64
 	e32         []float32
 	e64         []float64
+	consumed    bool
 }
 
 // expBuf returns the cache's exp buffer for element type T, sized n.
@@ -176,6 +181,7 @@ func lsgForward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 		c.max, c.lse, c.z = make([]float64, rows), make([]float64, rows), make([]float64, rows)
 	}
 	e := expBuf[T](c, rows*vocab)
+	c.consumed = false
 	exp := expFor[T]()
 	parallelRange(rows, 32, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -262,31 +268,40 @@ func lsgBackward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 	}
 	c := op.lse
 	var e []T
-	if len(c.z) == rows {
+	if len(c.z) == rows && !c.consumed {
 		e = expBuf[T](c, rows*vocab)
 	}
 	if e == nil {
-		return nil, fmt.Errorf("%vGrad: no cached forward softmax (the forward op must run first in the same machine run)", op)
+		return nil, fmt.Errorf("%vGrad: no cached forward softmax (the forward op must run first in the same machine run, once per backward)", op)
 	}
-	out, dx := newDense[T](rows, vocab)
+	// The gradient overwrites the exp buffer row by row (each element is
+	// read before it is written): the op's only [rows, V] buffer becomes
+	// the output, and the next forward allocates or refills it.
+	c.consumed = true
+	dx := e
+	out := tensor.New(tensor.WithShape(rows, vocab), tensor.WithBacking(dx))
 	parallelRange(rows, 32, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
+			drow := dx[r*vocab : (r+1)*vocab]
 			o, target := rowTarget(op.n, op.t, op.shift, r, tg)
 			if o < 0 {
+				clear(drow)
 				continue
 			}
 			gr := float64(g[o])
 			if gr == 0 {
+				clear(drow)
 				continue
 			}
-			er, drow := e[r*vocab:(r+1)*vocab], dx[r*vocab:(r+1)*vocab]
 			k := -gr / c.z[r] // dlogits = g·(onehot − e/z)
-			for v, ev := range er {
+			for v, ev := range drow {
 				drow[v] = T(k * float64(ev))
 			}
 			drow[target] += T(gr)
 		}
 	})
+	// the exp buffer now belongs to the returned gradient
+	c.e32, c.e64 = nil, nil
 	return out, nil
 }
 

@@ -1,0 +1,232 @@
+package experiments
+
+import (
+	"math"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"gatedpo/experiments/data"
+	"gatedpo/gating"
+	"gatedpo/graph"
+	"gatedpo/models"
+	"gatedpo/objectives"
+)
+
+// memPairs returns n preference pairs whose longest row has about length
+// tokens (ids in [1, 259)).
+func memPairs(n, length int, seed int) []data.EncodedPair {
+	out := make([]data.EncodedPair, n)
+	for i := range out {
+		p := 3 + (seed+i)%4
+		r := max(length-p-(i%3), 2)
+		ids := func(k, off int) []int {
+			s := make([]int, k)
+			for j := range s {
+				s[j] = 1 + (off+7*j+13*i+seed)%258
+			}
+			return s
+		}
+		out[i] = data.EncodedPair{Prompt: ids(p, 0), Chosen: ids(r, 5), Rejected: ids(r-1, 11)}
+	}
+	return out
+}
+
+// heldByConstants bounds what a released graph may still hold: Gorgonia
+// constants (scalars) only.
+const heldByConstants = 1024
+
+// TestBucketGraphsReleaseValues trains the same model twice over batches
+// that alternate between two length buckets — once through the sweep's
+// prefGraph and sftGraph (which release every activation after a step),
+// once through graphs that keep their values — and checks that losses,
+// gradient norms and final weights agree bit for bit, and that a kept
+// bucket graph holds no activation buffer between steps.
+func TestBucketGraphsReleaseValues(t *testing.T) {
+	cfg := models.TransformerConfig{VocabSize: 259, DModel: 32, NHeads: 2, NLayers: 2, MaxSeqLen: 48, LNEps: 1e-5}
+	base, err := models.NewTransformer(cfg, tensor.Float32, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := objectives.Spec{Name: objectives.DPO, Beta: 0.1}
+	gate := gating.DefaultSpec() // off
+	const B = 4
+	buckets := []int{16, 32, 32, 16, 32, 16}
+	newOpt := func() *graph.Optimizer {
+		o, err := graph.NewOptimizer(graph.OptimConfig{Kind: graph.OptimKind("adam"), LR: 1e-2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	refC, refR := make([]float64, B), make([]float64, B)
+	for i := range refC {
+		refC[i], refR[i] = -20-float64(i), -25+float64(i)
+	}
+
+	// released: the sweep's step functions
+	relLM, relOpt := base.Clone(), newOpt()
+	relPref := map[int]*prefGraph{}
+	relSFT := map[int]*sftGraph{}
+	// kept: the same graphs, run without Release
+	keepLM, keepOpt := base.Clone(), newOpt()
+	keepPref := map[int]*PrefGraph{}
+	keepSFT := map[int]*SeqGraph{}
+	defer func() {
+		for _, g := range relPref {
+			g.close()
+		}
+		for _, g := range relSFT {
+			g.close()
+		}
+		for _, g := range keepPref {
+			g.Close()
+		}
+		for _, g := range keepSFT {
+			g.Close()
+		}
+	}()
+	for k, T := range buckets {
+		pairs := memPairs(B, T-1, k)
+		b := data.MakeBatch(pairs, 0, T)
+		seqs := make([]data.Sequence, B)
+		for i, p := range pairs {
+			seqs[i] = data.Sequence{Prompt: p.Prompt, Response: p.Chosen}
+		}
+		sb := data.MakeSeqBatch(seqs, 0, T)
+
+		// SFT step, both ways
+		sg, ok := relSFT[T]
+		if !ok {
+			if sg, err = newSFTGraph(relLM, relOpt, B, T); err != nil {
+				t.Fatal(err)
+			}
+			relSFT[T] = sg
+		}
+		so, err := sg.step(sb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := graph.HeldBytes(sg.sg.Graph); h > heldByConstants {
+			t.Errorf("step %d: the SFT graph for T=%d holds %d bytes after its step", k, T, h)
+		}
+		kg, ok := keepSFT[T]
+		if !ok {
+			if kg, err = NewSeqGraph(keepLM, B, T, true); err != nil {
+				t.Fatal(err)
+			}
+			keepSFT[T] = kg
+		}
+		if err := kg.SetBatch(sb.IDs, sb.Mask); err != nil {
+			t.Fatal(err)
+		}
+		if err := kg.Run(); err != nil {
+			t.Fatal(err)
+		}
+		kLoss := kg.LossValue()
+		st := newStepper(keepOpt, kg.Params())
+		kInfo, err := keepOpt.StepNodes(st.names, st.nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Float64bits(so.Loss) != math.Float64bits(kLoss) || math.Float64bits(so.GradNorm) != math.Float64bits(kInfo.GradNorm) {
+			t.Errorf("step %d SFT: released loss %v norm %v, kept %v %v", k, so.Loss, so.GradNorm, kLoss, kInfo.GradNorm)
+		}
+		if graph.HeldBytes(kg.Graph) <= heldByConstants {
+			t.Errorf("step %d: a graph run without Release holds nothing: HeldBytes measures nothing", k)
+		}
+
+		// preference step, both ways
+		pg, ok := relPref[T]
+		if !ok {
+			if pg, err = newPrefGraph(relLM, relOpt, obj, gate, B, T); err != nil {
+				t.Fatal(err)
+			}
+			relPref[T] = pg
+		}
+		po, err := pg.step(b, refC, refR)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := graph.HeldBytes(pg.pg.Graph); h > heldByConstants {
+			t.Errorf("step %d: the preference graph for T=%d holds %d bytes after its step", k, T, h)
+		}
+		kp, ok := keepPref[T]
+		if !ok {
+			if kp, err = NewPrefGraph(keepLM, B, T, PrefOptions{Objective: obj, Gate: gate, Grad: true}); err != nil {
+				t.Fatal(err)
+			}
+			keepPref[T] = kp
+		}
+		if err := kp.SetBatch(b, refC, refR); err != nil {
+			t.Fatal(err)
+		}
+		if err := kp.Run(); err != nil {
+			t.Fatal(err)
+		}
+		res, err := kp.Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = newStepper(keepOpt, kp.Params())
+		kInfo, err = keepOpt.StepNodes(st.names, st.nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Float64bits(po.Loss) != math.Float64bits(res.Loss) || math.Float64bits(po.GradNorm) != math.Float64bits(kInfo.GradNorm) {
+			t.Errorf("step %d DPO: released loss %v norm %v, kept %v %v", k, po.Loss, po.GradNorm, res.Loss, kInfo.GradNorm)
+		}
+		if _, err := pg.pg.Result(); err == nil {
+			t.Errorf("step %d: Result after Release did not report the missing run", k)
+		}
+	}
+	rw, kw := relLM.Weights(), keepLM.Weights()
+	for i := range rw {
+		a, b := rw[i].T.Data().([]float32), kw[i].T.Data().([]float32)
+		for j := range a {
+			if math.Float32bits(a[j]) != math.Float32bits(b[j]) {
+				t.Fatalf("weight %s[%d]: released %v, kept %v", rw[i].Name, j, a[j], b[j])
+			}
+		}
+	}
+}
+
+// TestProbeGraphReleasesLogits checks that a probe graph holds nothing
+// after a pass (its [n·t, V] logits included) and that a second pass over
+// the same sequences, through the released graph, gives the same statistics
+// bit for bit.
+func TestProbeGraphReleasesLogits(t *testing.T) {
+	lm, err := models.NewTransformer(models.TransformerConfig{VocabSize: 259, DModel: 32, NHeads: 2, NLayers: 1, MaxSeqLen: 24, LNEps: 1e-5}, tensor.Float32, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs := []data.Sequence{
+		{Prompt: []int{10, 11, 12}, Response: []int{40, 41, 42, 43, 44}},
+		{Prompt: []int{20, 21, 22, 23, 24, 25}, Response: []int{50, 51}},
+		{Prompt: []int{30}, Response: []int{60, 61, 62, 63, 64, 65, 66, 67, 68, 69}},
+	}
+	pg, err := newProbeGraph(lm, 2, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.close()
+	first, err := pg.run(seqs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := graph.HeldBytes(pg.g); h > heldByConstants || pg.logitsV != nil {
+		t.Errorf("the probe graph holds %d bytes after a pass (logits kept: %v)", h, pg.logitsV != nil)
+	}
+	second, err := pg.run(seqs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range first {
+		a, b := first[i], second[i]
+		for j, p := range [][2]float64{{a.LP, b.LP}, {a.LPArgmax, b.LPArgmax}, {a.Top1, b.Top1}, {a.Entropy, b.Entropy}, {a.Collision, b.Collision}} {
+			if math.Float64bits(p[0]) != math.Float64bits(p[1]) {
+				t.Errorf("sequence %d stat %d: first pass %v, second %v", i, j, p[0], p[1])
+			}
+		}
+	}
+}

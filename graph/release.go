@@ -1,0 +1,109 @@
+package graph
+
+import (
+	"unsafe"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// A Gorgonia TapeMachine binds the value every op computed to its node and
+// leaves it there after RunAll, and the stateful ops of this package keep
+// their forward caches (attention probabilities, tanh, exp(x − max)) for
+// the next backward. A graph that is kept for reuse therefore holds a full
+// set of activations and gradients between runs — per graph, so a cache of
+// graphs for several batch shapes holds one set per shape. ReleaseValues
+// drops them.
+
+func init() {
+	// Node.unbind (ExprGraph.UnbindAllNonInputs) hands every unbound tensor
+	// to the tensor package's pool, which zeroes the *tensor.Dense header
+	// and gives the same struct to the next tensor.New. A value that is
+	// still referenced elsewhere (a G.Read target, a view bound to two
+	// nodes) would then be aliased with an unrelated tensor. Without the
+	// pool, unbinding only drops references. Set once here, before any
+	// goroutine runs, so no tensor.ReturnTensor races with the switch.
+	tensor.DontUsePool()
+}
+
+// cacheReleaser is an op that keeps forward results for its backward op.
+type cacheReleaser interface{ releaseCache() }
+
+// ReleaseValues drops everything a run of m left in g: the machine's
+// registers (m.Reset, so the next run starts afresh), the value bound to
+// every node that is not an input or a constant, and the forward caches of
+// the ops of this package. Inputs keep their values. Parameter gradients
+// are the values of gradient nodes (Node.Grad) and are dropped as well,
+// unless the machine was made with G.BindDualValues (then they live in the
+// parameters' dual values and stay): step the optimizer or read them
+// first. The next RunAll computes everything again; results are unchanged
+// (every value and every cache is fully rewritten by a run). Values read
+// through G.Read still point at the last run's tensors: copy what you need
+// first, and drop the target if it is large.
+//
+// Call it after a run whose results have been read, when the graph is kept
+// for later: a graph then costs its structure only, and one run's values
+// are live at a time however many graphs are kept. m may be nil.
+func ReleaseValues(g *G.ExprGraph, m G.VM) {
+	if m != nil {
+		m.Reset()
+	}
+	for _, n := range g.AllNodes() {
+		if r, ok := n.Op().(cacheReleaser); ok {
+			r.releaseCache()
+		}
+	}
+	g.UnbindAllNonInputs()
+}
+
+func (op *attnOp) releaseCache() { op.cache.p32, op.cache.p64 = nil, nil }
+func (op *geluOp) releaseCache() { op.cache.t32, op.cache.t64 = nil, nil }
+func (op *lsgOp) releaseCache()  { *op.lse = lseCache{} }
+
+// HeldBytes is the memory a graph holds in values bound to its non-input
+// nodes and in the forward caches of its ops, counting each backing array
+// once (in-place results share one). After a run it is that run's
+// activation and gradient footprint; after ReleaseValues it is 0, up to
+// constants. Inputs (parameters, their gradients, batch inputs) are not
+// counted.
+func HeldBytes(g *G.ExprGraph) int64 {
+	seen := map[uintptr]bool{}
+	var total int64
+	add := func(ptr uintptr, n int64) {
+		if ptr != 0 && !seen[ptr] {
+			seen[ptr] = true
+			total += n
+		}
+	}
+	addSlice := func(s any) {
+		switch d := s.(type) {
+		case []float32:
+			if len(d) > 0 {
+				add(uintptr(unsafe.Pointer(&d[0])), int64(len(d))*4)
+			}
+		case []float64:
+			if len(d) > 0 {
+				add(uintptr(unsafe.Pointer(&d[0])), int64(len(d))*8)
+			}
+		}
+	}
+	for _, n := range g.AllNodes() {
+		switch op := n.Op().(type) {
+		case nil:
+			continue
+		case *attnOp:
+			addSlice(op.cache.p32)
+			addSlice(op.cache.p64)
+		case *geluOp:
+			addSlice(op.cache.t32)
+			addSlice(op.cache.t64)
+		case *lsgOp:
+			addSlice(op.lse.e32)
+			addSlice(op.lse.e64)
+		}
+		if d, ok := n.Value().(*tensor.Dense); ok {
+			addSlice(d.Data())
+		}
+	}
+	return total
+}
