@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -227,6 +228,97 @@ func TestProbeGraphReleasesLogits(t *testing.T) {
 			if math.Float64bits(p[0]) != math.Float64bits(p[1]) {
 				t.Errorf("sequence %d stat %d: first pass %v, second %v", i, j, p[0], p[1])
 			}
+		}
+	}
+}
+
+// BenchmarkGraphMemory reports what one run of each kind of bucket graph
+// holds (graph.HeldBytes: every activation, gradient and op cache, each
+// backing array once) for the transformer-xs shape (d_model 64, 2 layers)
+// at the row shapes of the hh-probe cell (8 pairs, 16 SFT rows, 32 probe
+// rows, T 192), at two vocabulary sizes. bytes/token is the footprint per
+// row position; vbufs/token the number of [rows·T, V] float32 buffers,
+// from the difference between the two vocabularies:
+//
+//	go test ./experiments -run '^$' -bench GraphMemory -benchtime 1x
+func BenchmarkGraphMemory(b *testing.B) {
+	const T = 192
+	held := map[string]map[int]float64{}
+	for _, V := range []int{259, 2048} {
+		cfg := models.TransformerConfig{VocabSize: V, DModel: 64, NHeads: 2, NLayers: 2, MaxSeqLen: T, LNEps: 1e-5}
+		lm, err := models.NewTransformer(cfg, tensor.Float32, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		kinds := []struct {
+			name string
+			rows int
+			run  func() (int64, error)
+		}{
+			{"pref", 16, func() (int64, error) {
+				pg, err := NewPrefGraph(lm, 8, T, PrefOptions{Objective: objectives.Spec{Name: objectives.DPO, Beta: 0.1}, Gate: gating.DefaultSpec(), Grad: true})
+				if err != nil {
+					return 0, err
+				}
+				defer pg.Close()
+				pairs := memPairs(8, T-1, 0)
+				for i := range pairs {
+					for _, s := range [][]int{pairs[i].Prompt, pairs[i].Chosen, pairs[i].Rejected} {
+						for j := range s {
+							s[j] %= V
+						}
+					}
+				}
+				if err := pg.SetBatch(data.MakeBatch(pairs, 0, T), make([]float64, 8), make([]float64, 8)); err != nil {
+					return 0, err
+				}
+				if err := pg.Run(); err != nil {
+					return 0, err
+				}
+				return graph.HeldBytes(pg.Graph), nil
+			}},
+			{"sft", 16, func() (int64, error) {
+				sg, err := NewSeqGraph(lm, 16, T, true)
+				if err != nil {
+					return 0, err
+				}
+				defer sg.Close()
+				if err := sg.Run(); err != nil {
+					return 0, err
+				}
+				return graph.HeldBytes(sg.Graph), nil
+			}},
+			{"probe", 32, func() (int64, error) {
+				pg, err := newProbeGraph(lm, 32, T)
+				if err != nil {
+					return 0, err
+				}
+				defer pg.close()
+				if err := pg.vm.RunAll(); err != nil {
+					return 0, err
+				}
+				return graph.HeldBytes(pg.g), nil
+			}},
+		}
+		for _, k := range kinds {
+			b.Run(fmt.Sprintf("%s/V=%d", k.name, V), func(b *testing.B) {
+				var h int64
+				for i := 0; i < b.N; i++ {
+					if h, err = k.run(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				tokens := float64(k.rows * T)
+				b.ReportMetric(float64(h)/1e6, "MB")
+				b.ReportMetric(float64(h)/tokens, "bytes/token")
+				if held[k.name] == nil {
+					held[k.name] = map[int]float64{}
+				}
+				held[k.name][V] = float64(h)
+				if h0, ok := held[k.name][259]; ok && V != 259 {
+					b.ReportMetric((float64(h)-h0)/(tokens*4*float64(V-259)), "vbufs/token")
+				}
+			})
 		}
 	}
 }

@@ -154,7 +154,9 @@ func (s *stepper) runReference() error {
 	pairs := len(b.ChosenIDs)
 	if s.ref.Rows == 2*pairs {
 		var err error
-		if s.rc, s.rr, err = experiments.ReferenceLogps(s.ref, b); err != nil {
+		s.rc, s.rr, err = experiments.ReferenceLogps(s.ref, b)
+		s.ref.Release() // as the sweep: no graph keeps activations between runs
+		if err != nil {
 			return fmt.Errorf("reference forward: %w", err)
 		}
 		return nil
@@ -175,6 +177,7 @@ func (s *stepper) runReference() error {
 			return fmt.Errorf("reference forward: %w", err)
 		}
 		lp = append(lp, s.ref.Logps()[:hi-lo]...)
+		s.ref.Release()
 	}
 	s.rc, s.rr = lp[:pairs:pairs], lp[pairs:]
 	return nil
@@ -197,6 +200,7 @@ func (s *stepper) step(withRef bool) (float64, error) {
 	if err := s.pref.Run(); err != nil {
 		return 0, fmt.Errorf("policy forward/backward: %w", err)
 	}
+	defer s.pref.Release()      // after the optimizer step, as the sweep
 	res, err := s.pref.Result() // the sweep logs these every step
 	if err != nil {
 		return 0, err
@@ -254,6 +258,7 @@ func (s *stepper) accumulatedStep() (float64, error) {
 				blas64.Implementation().Daxpy(len(acc), scale, gv.Data().([]float64), 1, acc, 1)
 			}
 		}
+		s.pref.Release() // the gradients are in s.acc
 	}
 	if _, err := s.opt.StepTensors(s.names, s.values, s.acc); err != nil {
 		return 0, err
