@@ -3,7 +3,10 @@ package experiments
 // The compute side of a cell: Gorgonia graphs over a models.LM for the
 // SFT step, the preference step and the forward-only probe pass. Each graph
 // is built once per cell for a fixed batch shape and reused every step
-// (GORGONIA.md: Let/RunAll/Step/Reset).
+// (GORGONIA.md: Let/RunAll/Step/Reset). A cell keeps one graph per row
+// length bucket; each releases its values after its step or probe batch
+// (graph.ReleaseValues), so the kept graphs cost their structure only
+// (≈ 0.1–0.4 MB each) and one batch's activations are live at a time.
 
 import (
 	"fmt"

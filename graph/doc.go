@@ -65,6 +65,14 @@
 // TapeMachine over a G.Grad graph does). Reuse one graph and one machine
 // across steps: update inputs in place (or G.Let), m.Reset(), m.RunAll().
 //
+// A TapeMachine leaves every value it computed bound to its node, and the
+// ops above keep their caches, until the next run: a kept graph holds a
+// full set of activations and gradients. ReleaseValues drops them after a
+// run (results unchanged, bit for bit); HeldBytes measures what a graph
+// holds. The TokenLogProbs backward writes the logits gradient into the
+// forward's exp(x − max) buffer, so the fused op holds one [rows, V]
+// buffer besides the logits.
+//
 // # Speed
 //
 // Matrix products go through gonum's blas32/blas64 globals, which the
