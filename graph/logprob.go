@@ -276,7 +276,7 @@ func lsgBackward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 	}
 	// The gradient overwrites the exp buffer row by row (each element is
 	// read before it is written): the op's only [rows, V] buffer becomes
-	// the output, and the next forward allocates or refills it.
+	// the output, and the next forward allocates a new one.
 	c.consumed = true
 	dx := e
 	out := tensor.New(tensor.WithShape(rows, vocab), tensor.WithBacking(dx))
