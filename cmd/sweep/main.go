@@ -81,6 +81,21 @@ const (
 	exitInterrupted = 3 // interrupted or environmental: rerun to continue
 )
 
+// sweepGCPercent is the sweep's GOGC unless the environment sets one. The
+// sweep's graphs drop their activations after every step (one batch's
+// values are live at a time), so the live heap is small and Go's default
+// of 100 collects after nearly every step, each cycle rescanning every
+// kept graph; 200 halves the number of collections, for a peak heap of
+// about three times the live one instead of two (BENCHMARKS.md, "Memory",
+// has the measured trade).
+const sweepGCPercent = 200
+
+func setGCPercent() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(sweepGCPercent)
+	}
+}
+
 // writeHeapProfile writes the live heap (after a GC) to path.
 func writeHeapProfile(path string) error {
 	f, err := os.Create(path)
@@ -102,6 +117,7 @@ func run() (code int) {
 			code = exitFailed
 		}
 	}()
+	setGCPercent()
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	cli.Usage(fs, usage)
 	var o experiments.Options

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 
 	"gatedpo/experiments/hub/hubtest"
@@ -84,5 +85,22 @@ func TestExitGatedHub(t *testing.T) {
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
 			t.Fatalf("%s: wrote %s", arch, out)
 		}
+	}
+}
+
+// TestGCPercent checks that the sweep sets its own GOGC only when the
+// environment sets none.
+func TestGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	setGCPercent()
+	if got := debug.SetGCPercent(100); got != sweepGCPercent {
+		t.Errorf("without GOGC: GC percent %d, want %d", got, sweepGCPercent)
+	}
+	t.Setenv("GOGC", "50")
+	debug.SetGCPercent(50) // what the runtime read from the environment
+	setGCPercent()
+	if got := debug.SetGCPercent(100); got != 50 {
+		t.Errorf("with GOGC=50: GC percent %d, want 50 (the environment's)", got)
 	}
 }
