@@ -85,10 +85,10 @@ const (
 // sweep's graphs drop their activations after every step (one batch's
 // values are live at a time), so the live heap is small and Go's default
 // of 100 collects after nearly every step, each cycle rescanning every
-// kept graph; 200 halves the number of collections, for a peak heap of
-// about three times the live one instead of two (BENCHMARKS.md, "Memory",
+// kept graph; 150 makes a third fewer collections, for a peak heap of
+// about 2.5 times the live one instead of two (BENCHMARKS.md, "Memory",
 // has the measured trade).
-const sweepGCPercent = 200
+const sweepGCPercent = 150
 
 func setGCPercent() {
 	if os.Getenv("GOGC") == "" {
