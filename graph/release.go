@@ -60,6 +60,11 @@ func (op *attnOp) releaseCache() { op.cache.p32, op.cache.p64 = nil, nil }
 func (op *geluOp) releaseCache() { op.cache.t32, op.cache.t64 = nil, nil }
 func (op *lsgOp) releaseCache()  { *op.lse = lseCache{} }
 
+// The fused head keeps a chunk-sized logits block and per-row statistics;
+// its weight gradient is handed over to the weight-gradient node within
+// the run (headGradWOp), so nothing else of it outlives a run.
+func (op *headLSGOp) releaseCache() { *op.st = headState{} }
+
 // HeldBytes is the memory a graph holds in values bound to its non-input
 // nodes and in the forward caches of its ops, counting each backing array
 // once (in-place results share one). After a run it is that run's
@@ -100,6 +105,9 @@ func HeldBytes(g *G.ExprGraph) int64 {
 		case *lsgOp:
 			addSlice(op.lse.e32)
 			addSlice(op.lse.e64)
+		case *headLSGOp:
+			addSlice(op.st.buf32)
+			addSlice(op.st.buf64)
 		}
 		if d, ok := n.Value().(*tensor.Dense); ok {
 			addSlice(d.Data())

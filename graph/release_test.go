@@ -72,6 +72,10 @@ func TestReleaseValues(t *testing.T) {
 						if op.lse.e32 != nil || op.lse.e64 != nil || op.lse.lse != nil {
 							t.Errorf("%v kept its softmax cache", op)
 						}
+					case *headLSGOp:
+						if op.st.buf32 != nil || op.st.buf64 != nil || op.st.lse != nil || op.st.dw != nil {
+							t.Errorf("%v kept its logits block or statistics", op)
+						}
 					}
 				}
 
