@@ -82,7 +82,7 @@ func lossgrad(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, lossgradUsage)
 			return 0
 		}
-		fmt.Fprintf(stderr, "inspect lossgrad: %v\n%s\n", err, lossgradUsage)
+		fmt.Fprintf(stderr, "inspect lossgrad: %v (run 'inspect lossgrad -h' for the usage)\n", err)
 		return 2
 	}
 	var missing []string

@@ -1,7 +1,9 @@
 package data
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -71,7 +73,8 @@ func quantiles(v []int) lengthQuantile {
 // bad input (with a one-line error on stderr).
 func Inspect(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("inspect data", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	var usage bytes.Buffer
+	fs.SetOutput(&usage)
 	dataset := fs.String("dataset", "", "JSONL preference file (.gz read transparently) or \"synthetic\"")
 	format := fs.String("format", "", "record format: auto (default), prompt, probe, hh, conversational (aliases jsonl, ultrafeedback = auto); the file type (JSONL, gzip, Parquet) is detected")
 	onBad := fs.String("on-bad-record", "error", "error | skip: what to do with a malformed record")
@@ -89,6 +92,11 @@ func Inspect(args []string, stdout, stderr io.Writer) int {
 	maxLine := fs.Int("max-line-bytes", DefaultMaxLineBytes, "longest JSONL line read ([data] max_line_bytes of a grid)")
 	maxData := fs.Int64("max-data-bytes", DefaultMaxDataBytes, "largest dataset after decompression ([data] max_data_bytes of a grid)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // -h: the usage on stdout, status 0
+			io.Copy(stdout, &usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "%s: %v (run '%s -h' for the usage)\n", fs.Name(), err, fs.Name())
 		return 2
 	}
 	bad := func(format string, a ...any) int {
