@@ -35,7 +35,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +45,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"gatedpo/cmd/internal/benchsys"
 	"gatedpo/cmd/internal/cli"
 	"gatedpo/experiments/data"
 	"gatedpo/gating"
@@ -225,7 +225,7 @@ func run(o options) (map[string]any, error) {
 	default:
 		return nil, usageError{fmt.Errorf("-gemm %q: want installed, blasgemm or gonum", o.gemm)}
 	}
-	rssStart := rssMiB()
+	rssStart := benchsys.RSSMiB()
 	gcPercent := o.gcPercent
 	if gcPercent < 0 && os.Getenv("GOGC") == "" && strings.HasPrefix(o.model, hf.DirPrefix) {
 		gcPercent = 25
@@ -290,12 +290,12 @@ func run(o options) (map[string]any, error) {
 	}
 
 	var times, losses []float64
-	var snap0 cpuSnap
+	var snap0 benchsys.CPUSnap
 	var stopProfile func()
 	for i := 0; i < o.warmup+o.steps; i++ {
 		if i == o.warmup {
 			runtime.GC()
-			snap0 = snapshotCPU()
+			snap0 = benchsys.SnapshotCPU()
 			if o.cpuProfile != "" {
 				f, err := os.Create(o.cpuProfile)
 				if err != nil {
@@ -326,22 +326,12 @@ func run(o options) (map[string]any, error) {
 			return nil, err
 		}
 	}
-	snap1 := snapshotCPU()
-	wall := snap1.wall.Sub(snap0.wall).Seconds()
-	own := (snap1.own - snap0.own) / wall
-	other := max(0, (snap1.busy-snap0.busy)/wall-own)
+	snap1 := benchsys.SnapshotCPU()
+	wall := snap1.Wall.Sub(snap0.Wall).Seconds()
+	own := (snap1.Own - snap0.Own) / wall
+	other := max(0, (snap1.Busy-snap0.Busy)/wall-own)
 
-	sorted := append([]float64(nil), times...)
-	sort.Float64s(sorted)
-	med := sorted[len(sorted)/2]
-	if len(sorted)%2 == 0 {
-		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
-	}
-	var mean float64
-	for _, x := range times {
-		mean += x
-	}
-	mean /= float64(len(times))
+	st := benchsys.Summarize(times)
 	nParams := 0
 	for _, w := range policy.Weights() {
 		nParams += w.T.Shape().TotalSize()
@@ -351,13 +341,13 @@ func run(o options) (map[string]any, error) {
 		"bench":                     "preference_train_step",
 		"program":                   "gatedpo/cmd/bench",
 		"label":                     o.label,
-		"median_step_s":             med,
-		"mean_step_s":               mean,
-		"min_step_s":                sorted[0],
-		"max_step_s":                sorted[len(sorted)-1],
+		"median_step_s":             st.Median,
+		"mean_step_s":               st.Mean,
+		"min_step_s":                st.Min,
+		"max_step_s":                st.Max,
 		"blas":                      blasName,
 		"blas_threads":              graph.BLASThreads(),
-		"blas_libs":                 blasLibs(graph.BLASName()),
+		"blas_libs":                 benchsys.BLASLibs(graph.BLASName()),
 		"env":                       map[string]string{"OPENBLAS_NUM_THREADS": os.Getenv("OPENBLAS_NUM_THREADS"), "GOMAXPROCS": os.Getenv("GOMAXPROCS"), "GOGC": os.Getenv("GOGC"), "GOMEMLIMIT": os.Getenv("GOMEMLIMIT")},
 		"gomaxprocs":                runtime.GOMAXPROCS(0),
 		"go":                        runtime.Version(),
@@ -377,15 +367,15 @@ func run(o options) (map[string]any, error) {
 		"warmup":                    o.warmup,
 		"precompute_ref":            o.precomputeRef,
 		"policy_tokens_per_step":    tokens,
-		"tokens_per_s":              float64(tokens) / med,
-		"peak_rss_mib":              peakRSSMiB(),
+		"tokens_per_s":              float64(tokens) / st.Median,
+		"peak_rss_mib":              benchsys.PeakRSSMiB(),
 		"rss_after_import_mib":      rssStart,
 		"loss_first":                losses[0],
 		"loss_last":                 losses[len(losses)-1],
 		"own_cpu_cores_avg":         own,
-		"cpu_s_per_step":            (snap1.own - snap0.own) / float64(o.steps),
+		"cpu_s_per_step":            (snap1.Own - snap0.Own) / float64(o.steps),
 		"other_procs_cpu_cores_avg": other,
-		"loadavg_1min_at_end":       loadAvg1(),
+		"loadavg_1min_at_end":       benchsys.LoadAvg1(),
 		"model":                     o.model,
 		"params":                    nParams,
 		"random_weights":            randomWeights,

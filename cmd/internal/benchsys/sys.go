@@ -1,4 +1,4 @@
-package main
+package benchsys
 
 import (
 	"bufio"
@@ -14,8 +14,8 @@ import (
 // so the two programs report the same quantities. On another OS they
 // return zero values (NaN for RSS) rather than failing the benchmark.
 
-// rssMiB returns the current resident set size in MiB (VmRSS).
-func rssMiB() float64 {
+// RSSMiB returns the current resident set size in MiB (VmRSS).
+func RSSMiB() float64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return -1
@@ -34,10 +34,10 @@ func rssMiB() float64 {
 	return -1
 }
 
-// blasLibs lists the BLAS / LAPACK / OpenMP shared objects mapped into
+// BLASLibs lists the BLAS / LAPACK / OpenMP shared objects mapped into
 // this process (the peer's blas_libs). The pure-Go build maps none, so it
 // reports the Go BLAS by name instead.
-func blasLibs(goBLAS string) []string {
+func BLASLibs(goBLAS string) []string {
 	set := map[string]bool{}
 	if f, err := os.Open("/proc/self/maps"); err == nil {
 		defer f.Close()
@@ -74,18 +74,18 @@ func blasLibs(goBLAS string) []string {
 	return out
 }
 
-// cpuSnap is the machine's busy CPU seconds, this process's CPU seconds
+// CPUSnap is the machine's busy CPU seconds, this process's CPU seconds
 // and the wall clock at one instant.
-type cpuSnap struct {
-	busy, own float64
-	wall      time.Time
+type CPUSnap struct {
+	Busy, Own float64
+	Wall      time.Time
 }
 
 // clkTck is USER_HZ, the unit of /proc/stat; 100 on every Linux this runs on.
 const clkTck = 100
 
-func snapshotCPU() cpuSnap {
-	s := cpuSnap{wall: time.Now()}
+func SnapshotCPU() CPUSnap {
+	s := CPUSnap{Wall: time.Now()}
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		line, _, _ := strings.Cut(string(b), "\n")
 		fs := strings.Fields(line)
@@ -100,15 +100,15 @@ func snapshotCPU() cpuSnap {
 			for _, x := range v[:8] {
 				sum += x
 			}
-			s.busy = (sum - idle) / clkTck
+			s.Busy = (sum - idle) / clkTck
 		}
 	}
-	s.own = ownCPUSeconds()
+	s.Own = OwnCPUSeconds()
 	return s
 }
 
-// loadAvg1 returns the 1-minute load average.
-func loadAvg1() float64 {
+// LoadAvg1 returns the 1-minute load average.
+func LoadAvg1() float64 {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return -1

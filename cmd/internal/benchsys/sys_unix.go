@@ -1,15 +1,15 @@
 //go:build unix
 
-package main
+package benchsys
 
 import (
 	"runtime"
 	"syscall"
 )
 
-// peakRSSMiB returns the peak resident set size in MiB (getrusage
+// PeakRSSMiB returns the peak resident set size in MiB (getrusage
 // ru_maxrss, as the peer reports it: KiB on Linux, bytes on macOS).
-func peakRSSMiB() float64 {
+func PeakRSSMiB() float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return -1
@@ -20,8 +20,8 @@ func peakRSSMiB() float64 {
 	return float64(ru.Maxrss) / 1024
 }
 
-// ownCPUSeconds returns this process's user + system CPU seconds.
-func ownCPUSeconds() float64 {
+// OwnCPUSeconds returns this process's user + system CPU seconds.
+func OwnCPUSeconds() float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
