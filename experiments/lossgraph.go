@@ -119,12 +119,12 @@ func NewPrefGraph(policy models.LM, pairs, t int, opt PrefOptions) (pg *PrefGrap
 	dt := policy.Dtype()
 	n, m := 2*pairs, t-1
 	pg = &PrefGraph{Objective: opt.Objective, Gate: opt.Gate, Pairs: pairs, T: t, Graph: g, Policy: fwd}
-	pg.mask, pg.maskT = lgInput(g, "lossgraph.mask", dt, n, m)
-	pg.rejMask, pg.rejMaskT = lgInput(g, "lossgraph.rejected_mask", dt, n, m)
-	pg.chosenLens, pg.cLensT = lgInput(g, "lossgraph.chosen_lens", dt, pairs)
-	pg.rejectedLens, pg.rLensT = lgInput(g, "lossgraph.rejected_lens", dt, pairs)
-	pg.refChosen, pg.refCT = lgInput(g, "lossgraph.reference_chosen", dt, pairs)
-	pg.refRejected, pg.refRT = lgInput(g, "lossgraph.reference_rejected", dt, pairs)
+	pg.mask, pg.maskT = graphInput(g, "lossgraph.mask", dt, n, m)
+	pg.rejMask, pg.rejMaskT = graphInput(g, "lossgraph.rejected_mask", dt, n, m)
+	pg.chosenLens, pg.cLensT = graphInput(g, "lossgraph.chosen_lens", dt, pairs)
+	pg.rejectedLens, pg.rLensT = graphInput(g, "lossgraph.rejected_lens", dt, pairs)
+	pg.refChosen, pg.refCT = graphInput(g, "lossgraph.reference_chosen", dt, pairs)
+	pg.refRejected, pg.refRT = graphInput(g, "lossgraph.reference_rejected", dt, pairs)
 
 	lp := fwd.TokenLogps // [2B, T−1]
 	gated := lp
@@ -185,10 +185,10 @@ func (pg *PrefGraph) Params() []graph.Param { return pg.Policy.Params }
 // objective uses no reference — rewards/* metrics are then omitted).
 func (pg *PrefGraph) SetBatch(b data.Batch, refChosen, refRejected []float64) error {
 	B, T := pg.Pairs, pg.T
-	if err := lgCheckRows("chosen", b.ChosenIDs, b.ChosenMask, B, T); err != nil {
+	if err := checkRows("chosen", b.ChosenIDs, b.ChosenMask, B, T); err != nil {
 		return err
 	}
-	if err := lgCheckRows("rejected", b.RejectedIDs, b.RejectedMask, B, T); err != nil {
+	if err := checkRows("rejected", b.RejectedIDs, b.RejectedMask, B, T); err != nil {
 		return err
 	}
 	ids := append(append(make([][]int, 0, 2*B), b.ChosenIDs...), b.RejectedIDs...)
@@ -232,12 +232,12 @@ func (pg *PrefGraph) SetBatch(b data.Batch, refChosen, refRejected []float64) er
 	if len(refChosen) != B || len(refRejected) != B {
 		return fmt.Errorf("reference log-probs: got %d and %d values for %d pairs", len(refChosen), len(refRejected), B)
 	}
-	lgSetData(pg.maskT, mask)
-	lgSetData(pg.rejMaskT, rej)
-	lgSetData(pg.cLensT, cl)
-	lgSetData(pg.rLensT, rl)
-	lgSetData(pg.refCT, refChosen)
-	lgSetData(pg.refRT, refRejected)
+	setInputData(pg.maskT, mask)
+	setInputData(pg.rejMaskT, rej)
+	setInputData(pg.cLensT, cl)
+	setInputData(pg.rLensT, rl)
+	setInputData(pg.refCT, refChosen)
+	setInputData(pg.refRT, refRejected)
 	pg.rejMaskData = rej
 	pg.refC = append(pg.refC[:0], refChosen...)
 	pg.refR = append(pg.refR[:0], refRejected...)
@@ -287,21 +287,21 @@ func (pg *PrefGraph) Result() (PrefResult, error) {
 		return PrefResult{}, fmt.Errorf("preference graph: Result before Run")
 	}
 	B, m := pg.Pairs, pg.T-1
-	r := PrefResult{Loss: lgFloats(pg.lossV)[0], PerPairLoss: lgFloats(pg.perV)}
+	r := PrefResult{Loss: valueAsFloats(pg.lossV)[0], PerPairLoss: valueAsFloats(pg.perV)}
 	if len(pg.termV) > 0 {
 		r.PerPairTerms = map[string][]float64{}
 		for k, v := range pg.termV {
-			r.PerPairTerms[k] = lgFloats(*v)
+			r.PerPairTerms[k] = valueAsFloats(*v)
 		}
 	}
-	r.Logps = objectives.Logps{PolicyChosen: lgFloats(pg.pcV), PolicyRejected: lgFloats(pg.prV)}
+	r.Logps = objectives.Logps{PolicyChosen: valueAsFloats(pg.pcV), PolicyRejected: valueAsFloats(pg.prV)}
 	if pg.hasReference {
 		r.Logps.ReferenceChosen = append([]float64(nil), pg.refC...)
 		r.Logps.ReferenceRejected = append([]float64(nil), pg.refR...)
 	}
 	r.Metrics = objectives.Metrics(pg.Objective, r.Logps)
-	gates := lgFloats(pg.gateV)[B*m:]
-	lp := lgFloats(pg.lpV)[B*m:]
+	gates := valueAsFloats(pg.gateV)[B*m:]
+	lp := valueAsFloats(pg.lpV)[B*m:]
 	mask := pg.rejMaskData[B*m:]
 	r.RejectedGates = make([][]float64, B)
 	for i := range r.RejectedGates {
@@ -313,12 +313,12 @@ func (pg *PrefGraph) Result() (PrefResult, error) {
 
 // Grads returns a copy of every parameter's gradient after Run, keyed by
 // checkpoint name (graphs built with Grad only).
-func (pg *PrefGraph) Grads() (map[string][]float64, error) { return lgParamGrads(pg.Policy.Params) }
+func (pg *PrefGraph) Grads() (map[string][]float64, error) { return paramGrads(pg.Policy.Params) }
 
 // GradNorms returns every parameter's gradient L2 norm, keyed by checkpoint
 // name, and the global L2 norm over all of them.
 func (pg *PrefGraph) GradNorms() (map[string]float64, float64, error) {
-	return lgGradNorms(pg.Policy.Params)
+	return gradNorms(pg.Policy.Params)
 }
 
 // SeqGraph is a graph of per-sequence log-probs LP = Σ_t mask·lp over
@@ -358,8 +358,8 @@ func NewSeqGraph(lm models.LM, rows, t int, grad bool) (sg *SeqGraph, err error)
 	}()
 	dt := lm.Dtype()
 	sg = &SeqGraph{Rows: rows, T: t, Graph: g, Forward: fwd}
-	sg.mask, sg.maskT = lgInput(g, "lossgraph.seq_mask", dt, rows, t-1)
-	sg.lens, sg.lensT = lgInput(g, "lossgraph.seq_lens", dt, rows)
+	sg.mask, sg.maskT = graphInput(g, "lossgraph.seq_mask", dt, rows, t-1)
+	sg.lens, sg.lensT = graphInput(g, "lossgraph.seq_lens", dt, rows)
 	if sg.LP, err = graph.MaskedRowSum(fwd.TokenLogps, sg.mask); err != nil {
 		return nil, err
 	}
@@ -383,7 +383,7 @@ func NewSeqGraph(lm models.LM, rows, t int, grad bool) (sg *SeqGraph, err error)
 // SetBatch loads rows of token ids [Rows][T] and their response masks (1 on
 // response tokens, same layout). Rows without a response token have LP = 0.
 func (sg *SeqGraph) SetBatch(ids, mask [][]int) error {
-	if err := lgCheckRows("sequence", ids, mask, sg.Rows, sg.T); err != nil {
+	if err := checkRows("sequence", ids, mask, sg.Rows, sg.T); err != nil {
 		return err
 	}
 	if err := sg.Forward.SetIDs(ids); err != nil {
@@ -402,8 +402,8 @@ func (sg *SeqGraph) SetBatch(ids, mask [][]int) error {
 		}
 		sg.nTokens += lens[i]
 	}
-	lgSetData(sg.maskT, md)
-	lgSetData(sg.lensT, lens)
+	setInputData(sg.maskT, md)
+	setInputData(sg.lensT, lens)
 	return nil
 }
 
@@ -426,7 +426,7 @@ func (sg *SeqGraph) Release() {
 
 // Logps returns the per-row sequence log-probs of the last Run (nil after
 // Release).
-func (sg *SeqGraph) Logps() []float64 { return lgFloats(sg.lpV) }
+func (sg *SeqGraph) Logps() []float64 { return valueAsFloats(sg.lpV) }
 
 // LossValue returns the token-mean NLL of the last Run (NaN when the batch
 // has no response token).
@@ -434,7 +434,7 @@ func (sg *SeqGraph) LossValue() float64 {
 	if sg.nTokens == 0 || sg.lossV == nil {
 		return math.NaN()
 	}
-	return lgFloats(sg.lossV)[0]
+	return valueAsFloats(sg.lossV)[0]
 }
 
 // Params returns the parameter nodes (checkpoint names).
@@ -460,9 +460,9 @@ func ReferenceLogps(ref *SeqGraph, b data.Batch) (chosen, rejected []float64, er
 	return lp[:B:B], lp[B:], nil
 }
 
-// lgInput adds a zero-filled input node of the given shape and returns
-// it with its storage (written in place by lgSetData).
-func lgInput(g *G.ExprGraph, name string, dt tensor.Dtype, shape ...int) (*G.Node, *tensor.Dense) {
+// graphInput adds a zero-filled input node of the given shape and returns
+// it with its storage (written in place by setInputData).
+func graphInput(g *G.ExprGraph, name string, dt tensor.Dtype, shape ...int) (*G.Node, *tensor.Dense) {
 	v := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
 	if len(shape) == 1 {
 		return G.NewVector(g, dt, G.WithShape(shape...), G.WithName(name), G.WithValue(v)), v
@@ -470,8 +470,8 @@ func lgInput(g *G.ExprGraph, name string, dt tensor.Dtype, shape ...int) (*G.Nod
 	return G.NewMatrix(g, dt, G.WithShape(shape...), G.WithName(name), G.WithValue(v)), v
 }
 
-// lgSetData copies vals into t's storage (float32 or float64).
-func lgSetData(t *tensor.Dense, vals []float64) {
+// setInputData copies vals into t's storage (float32 or float64).
+func setInputData(t *tensor.Dense, vals []float64) {
 	switch d := t.Data().(type) {
 	case []float64:
 		copy(d, vals)
@@ -482,9 +482,9 @@ func lgSetData(t *tensor.Dense, vals []float64) {
 	}
 }
 
-// lgFloats returns a copy of a value's data as float64 (scalars as one
+// valueAsFloats returns a copy of a value's data as float64 (scalars as one
 // value; nil for no value).
-func lgFloats(v G.Value) []float64 {
+func valueAsFloats(v G.Value) []float64 {
 	if v == nil {
 		return nil
 	}
@@ -505,7 +505,7 @@ func lgFloats(v G.Value) []float64 {
 	return nil
 }
 
-func lgCheckRows(what string, ids, mask [][]int, n, t int) error {
+func checkRows(what string, ids, mask [][]int, n, t int) error {
 	if len(ids) != n || len(mask) != n {
 		return fmt.Errorf("%s: %d id rows and %d mask rows, the graph was built for %d", what, len(ids), len(mask), n)
 	}
@@ -517,20 +517,20 @@ func lgCheckRows(what string, ids, mask [][]int, n, t int) error {
 	return nil
 }
 
-func lgParamGrads(ps []graph.Param) (map[string][]float64, error) {
+func paramGrads(ps []graph.Param) (map[string][]float64, error) {
 	out := make(map[string][]float64, len(ps))
 	for _, p := range ps {
 		gv, err := p.Node.Grad()
 		if err != nil {
 			return nil, fmt.Errorf("parameter %s has no gradient (build with Grad): %w", p.Name, err)
 		}
-		out[p.Name] = lgFloats(gv)
+		out[p.Name] = valueAsFloats(gv)
 	}
 	return out, nil
 }
 
-func lgGradNorms(ps []graph.Param) (map[string]float64, float64, error) {
-	grads, err := lgParamGrads(ps)
+func gradNorms(ps []graph.Param) (map[string]float64, float64, error) {
+	grads, err := paramGrads(ps)
 	if err != nil {
 		return nil, 0, err
 	}

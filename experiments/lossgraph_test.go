@@ -367,7 +367,7 @@ func TestSeqGraphSFT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	grads, err := lgParamGrads(sg.Params())
+	grads, err := paramGrads(sg.Params())
 	if err != nil {
 		t.Fatal(err)
 	}
