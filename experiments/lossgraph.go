@@ -141,10 +141,10 @@ func NewPrefGraph(policy models.LM, pairs, t int, opt PrefOptions) (pg *PrefGrap
 	if err != nil {
 		return nil, err
 	}
-	if pg.PolicyChosen, err = vectorRange(seq, 0, pairs); err != nil {
+	if pg.PolicyChosen, err = graph.VectorRange(seq, 0, pairs); err != nil {
 		return nil, err
 	}
-	if pg.PolicyRejected, err = vectorRange(seq, pairs, 2*pairs); err != nil {
+	if pg.PolicyRejected, err = graph.VectorRange(seq, pairs, 2*pairs); err != nil {
 		return nil, err
 	}
 	res, err := objectives.Build(opt.Objective, objectives.Inputs{
