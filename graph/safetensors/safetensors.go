@@ -417,17 +417,27 @@ func Encode(ts map[string]Tensor, meta map[string]string) ([]byte, error) {
 	return out, nil
 }
 
-// Write saves tensors and metadata to path atomically and durably: the
-// bytes go to a temporary file in the same directory, which is fsynced,
-// renamed over path, and the directory fsynced.
+// Write saves tensors and metadata to path atomically and durably
+// (WriteFileAtomic).
 func Write(path string, ts map[string]Tensor, meta map[string]string) error {
 	b, err := Encode(ts, meta)
 	if err != nil {
 		return fmt.Errorf("%v (writing %s)", err, path)
 	}
+	if err := WriteFileAtomic(path, b); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	return nil
+}
+
+// WriteFileAtomic writes b to path atomically and durably: the bytes go to
+// a temporary file in the same directory, which is fsynced and renamed
+// over path, then the directory is fsynced. On error path is unchanged and
+// the temporary file removed.
+func WriteFileAtomic(path string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("safetensors: %w", err)
+		return err
 	}
 	tmp := f.Name()
 	if _, err = f.Write(b); err == nil {
@@ -441,10 +451,10 @@ func Write(path string, ts map[string]Tensor, meta map[string]string) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

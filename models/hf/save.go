@@ -109,26 +109,10 @@ func sameDir(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }
 
-// writeAtomic writes b to path through a temporary file in the same
-// directory and a rename.
+// writeAtomic writes b to path atomically and durably.
 func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+	if err := safetensors.WriteFileAtomic(path, b); err != nil {
 		return fmt.Errorf("hf save: %w", err)
-	}
-	tmp := f.Name()
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("hf save: writing %s: %w", path, err)
 	}
 	return nil
 }
