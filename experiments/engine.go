@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"unsafe"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -126,21 +127,36 @@ func (p *prefGraph) step(bt data.Batch, refC, refR []float64) (out trainOutput, 
 	return out, err
 }
 
-// probeGraph is a forward-only graph over n sequences of length t. Its
-// machine runs only the subgraph up to the logits [n·t, V]; the
+// probeGraph is a forward-only graph over n sequences of length t. The
 // per-position statistics are computed here in plain Go, and only at the
 // response positions (a probe row is mostly prompt, and the graph's own
-// log-prob ops would take a log-sum-exp over every position twice).
+// log-prob ops would take a log-sum-exp over every position twice). For a
+// model that exposes its final hidden states and head weight
+// (Forward.Hidden, Forward.HeadWeight: the Hugging Face models) the
+// machine runs only the subgraph up to the hidden states [n·t, D], and the
+// logits of the response positions are computed block by block (at most
+// graph.HeadChunkBytes at a time), so the [n·t, V] logits never exist;
+// otherwise it runs up to the logits [n·t, V].
 type probeGraph struct {
 	g       *G.ExprGraph
 	vm      G.VM
 	fwd     *models.Forward
-	logitsV G.Value
+	logitsV G.Value // full-logits path: the [n·t, V] logits of the last batch
+	hiddenV G.Value // hidden-state path: the [n·t, D] hidden states of the last batch
 	n, t    int
 	exps    []float32 // scratch: exp(logit − max) of one row
+	block   any       // hidden-state path: scratch logits block ([]float32 or []float64)
+	gather  any       // hidden-state path: scratch hidden rows of one block
 }
 
 func newProbeGraph(lm models.LM, n, t int) (p *probeGraph, err error) {
+	return newProbeGraphPath(lm, n, t, false)
+}
+
+// newProbeGraphPath builds a probe graph; fullLogits forces the
+// full-logits path even for a model that exposes its hidden states (tests
+// compare the two).
+func newProbeGraphPath(lm models.LM, n, t int, fullLogits bool) (p *probeGraph, err error) {
 	defer recoverGraph("probe graph", &err)
 	g := G.NewGraph()
 	fwd, err := lm.Build(g, n, t)
@@ -148,6 +164,11 @@ func newProbeGraph(lm models.LM, n, t int) (p *probeGraph, err error) {
 		return nil, err
 	}
 	p = &probeGraph{g: g, fwd: fwd, n: n, t: t, exps: make([]float32, fwd.Vocab)}
+	if fwd.Hidden != nil && fwd.HeadWeight != nil && !fullLogits {
+		read := G.Read(fwd.Hidden, &p.hiddenV)
+		p.vm = graph.NewTapeMachine(g.SubgraphRoots(read))
+		return p, nil
+	}
 	logits, err := fwd.LogitsNode()
 	if err != nil {
 		return nil, err
@@ -200,6 +221,9 @@ func (p *probeGraph) positionStats(row any, target int) (lp, lmax, ent, col floa
 	return lp, -logS, logS - sx/s, s2 / (s * s)
 }
 
+// posStat is the statistics of one response position (positionStats).
+type posStat struct{ lp, lmax, ent, col float64 }
+
 // run teacher-forces seqs (any number; batched by n, the last batch padded
 // with copies of its first row) and returns one seqStats per sequence.
 func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
@@ -219,34 +243,39 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
 			p.release()
 			return nil, err
 		}
-		logits, ok := p.logitsV.(*tensor.Dense)
-		if !ok {
-			p.release()
-			return nil, fmt.Errorf("probe graph: logits not read")
+		// the response positions of the real rows, in sequence then
+		// position order: position i of row r predicts token i+1
+		var pos []int // row index r·t+i into the [n·t, ·] outputs
+		for r := range chunk {
+			for i := 0; i < p.t-1; i++ {
+				if b.Mask[r][i+1] != 0 {
+					pos = append(pos, r*p.t+i)
+				}
+			}
 		}
-		V := p.fwd.Vocab
+		target := func(k int) int { return b.IDs[k/p.t][k%p.t+1] }
+		var st []posStat
+		if p.hiddenV != nil {
+			st, err = p.hiddenStats(pos, target)
+		} else {
+			st, err = p.logitStats(pos, target)
+		}
+		p.release()
+		if err != nil {
+			return nil, err
+		}
+		k := 0
 		for r := range chunk {
 			var s seqStats
-			for i := 0; i < p.t-1; i++ {
-				if b.Mask[r][i+1] == 0 { // position i predicts token i+1
-					continue
-				}
-				k := (r*p.t + i) * V
-				var row any
-				switch d := logits.Data().(type) {
-				case []float32:
-					row = d[k : k+V]
-				case []float64:
-					row = d[k : k+V]
-				}
-				lp, lmax, ent, col := p.positionStats(row, b.IDs[r][i+1])
+			for ; k < len(pos) && pos[k]/p.t == r; k++ {
+				q := st[k]
 				s.NTok++
-				s.TokLP, s.TokMax = append(s.TokLP, lp), append(s.TokMax, lmax)
-				s.LP += lp
-				s.LPArgmax += lmax
-				s.Top1 += math.Exp(lmax)
-				s.Entropy += ent
-				s.Collision += col
+				s.TokLP, s.TokMax = append(s.TokLP, q.lp), append(s.TokMax, q.lmax)
+				s.LP += q.lp
+				s.LPArgmax += q.lmax
+				s.Top1 += math.Exp(q.lmax)
+				s.Entropy += q.ent
+				s.Collision += q.col
 			}
 			if s.NTok > 0 {
 				s.Top1 /= float64(s.NTok)
@@ -255,17 +284,102 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]seqStats, error) {
 			}
 			out = append(out, s)
 		}
-		p.release()
 	}
 	return out, nil
 }
 
-// release drops the values of the last batch (the [n·t, V] logits among
-// them): a probe keeps one graph per length bucket, and only the batch
+// logitStats is positionStats at the rows pos of the [n·t, V] logits of
+// the last run.
+func (p *probeGraph) logitStats(pos []int, target func(int) int) ([]posStat, error) {
+	logits, ok := p.logitsV.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("probe graph: logits not read")
+	}
+	V := p.fwd.Vocab
+	st := make([]posStat, len(pos))
+	for j, k := range pos {
+		var row any
+		switch d := logits.Data().(type) {
+		case []float32:
+			row = d[k*V : (k+1)*V]
+		case []float64:
+			row = d[k*V : (k+1)*V]
+		}
+		q := &st[j]
+		q.lp, q.lmax, q.ent, q.col = p.positionStats(row, target(k))
+	}
+	return st, nil
+}
+
+// hiddenStats is logitStats computed from the hidden states of the last
+// run: the logits of the rows pos, a block of rows at a time.
+func (p *probeGraph) hiddenStats(pos []int, target func(int) int) ([]posStat, error) {
+	h, ok := p.hiddenV.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("probe graph: hidden states not read")
+	}
+	w, ok := p.fwd.HeadWeight.Value().(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("probe graph: the head weight has no value")
+	}
+	switch hd := h.Data().(type) {
+	case []float32:
+		wd, ok := w.Data().([]float32)
+		if !ok {
+			return nil, fmt.Errorf("probe graph: head weight %v, hidden states float32", w.Dtype())
+		}
+		return hiddenStatsOf(p, hd, wd, pos, target), nil
+	case []float64:
+		wd, ok := w.Data().([]float64)
+		if !ok {
+			return nil, fmt.Errorf("probe graph: head weight %v, hidden states float64", w.Dtype())
+		}
+		return hiddenStatsOf(p, hd, wd, pos, target), nil
+	}
+	return nil, fmt.Errorf("probe graph: unsupported hidden-state dtype %v", h.Dtype())
+}
+
+// probeHeadChunkBytes bounds the logits block of the hidden-state probe
+// path; tests lower it to exercise several blocks.
+var probeHeadChunkBytes = graph.HeadChunkBytes
+
+func hiddenStatsOf[T float32 | float64](p *probeGraph, h, w []T, pos []int, target func(int) int) []posStat {
+	V := p.fwd.Vocab
+	d := len(w) / V
+	var z T
+	chunk := max(1, min(probeHeadChunkBytes/(V*int(unsafe.Sizeof(z))), len(pos)))
+	block, _ := p.block.([]T)
+	gather, _ := p.gather.([]T)
+	if len(block) < chunk*V {
+		block = make([]T, chunk*V)
+		p.block = block
+	}
+	if len(gather) < chunk*d {
+		gather = make([]T, chunk*d)
+		p.gather = gather
+	}
+	st := make([]posStat, len(pos))
+	for j0 := 0; j0 < len(pos); j0 += chunk {
+		c := min(chunk, len(pos)-j0)
+		for j := 0; j < c; j++ {
+			k := pos[j0+j]
+			copy(gather[j*d:(j+1)*d], h[k*d:(k+1)*d])
+		}
+		graph.HeadLogits(block, gather, c, d, w, V)
+		for j := 0; j < c; j++ {
+			q := &st[j0+j]
+			q.lp, q.lmax, q.ent, q.col = p.positionStats(block[j*V:(j+1)*V], target(pos[j0+j]))
+		}
+	}
+	return st
+}
+
+// release drops the values of the last batch (the [n·t, V] logits or the
+// hidden states among them): a probe keeps one graph per length bucket, and only the batch
 // being scored needs its activations.
 func (p *probeGraph) release() {
 	graph.ReleaseValues(p.g, p.vm)
-	p.logitsV = nil
+	p.logitsV, p.hiddenV = nil, nil
 }
 
 // bucketStep is the granularity of probe row lengths: a probe batch is

@@ -397,3 +397,13 @@ func headMaxDo[T elem](op *headMaxOp, v G.Value) (G.Value, error) {
 	}
 	return out, nil
 }
+
+// HeadLogits computes the logits of rows consecutive final hidden states:
+// dst[r·vocab+v] = h[r·d : (r+1)·d] · w[v·d : (v+1)·d] for r < rows, with
+// the head weight w [vocab, d] in PyTorch layout (the product
+// HeadTokenLogProbs and Linear(h, w) take). Callers that need the
+// statistics of a few rows of [n·t, V] logits gather those rows of h and
+// call it block by block, so that the full logits never exist.
+func HeadLogits[T float32 | float64](dst, h []T, rows, d int, w []T, vocab int) {
+	gemm(false, true, rows, vocab, d, 1, h[:rows*d], d, w[:vocab*d], d, 0, dst[:rows*vocab], vocab)
+}

@@ -60,6 +60,14 @@ type Forward struct {
 	// BuildLogits adds the logits node to the graph; set when Logits is
 	// built on demand (see LogitsNode).
 	BuildLogits func() (*G.Node, error)
+	// Hidden is [n·t, D], the final hidden states the output head reads
+	// (row r is sequence r/t, position r%t), and HeadWeight the head
+	// matrix [V, D] (logits = Hidden·HeadWeightᵀ, no bias). Set by models
+	// whose logits are built on demand (the Hugging Face models), so that
+	// a forward-only pass can read Hidden and compute the logits of the
+	// rows it needs block by block (graph.HeadLogits) instead of the full
+	// [n·t, V] logits; nil otherwise.
+	Hidden, HeadWeight *G.Node
 
 	// N and T are the batch shape the graph was built for; Vocab the
 	// number of token ids.

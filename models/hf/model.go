@@ -235,7 +235,7 @@ func (m *Model) Build(g *G.ExprGraph, n, t int) (f *models.Forward, err error) {
 	w := b.headWeight()
 	lp := must(graph.HeadTokenLogProbs(hidden, w, ids))
 	lpmax := must(graph.HeadLogProbMaxOf(lp))
-	f = &models.Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, N: n, T: t, Vocab: c.Vocab}
+	f = &models.Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, Hidden: hidden, HeadWeight: w, N: n, T: t, Vocab: c.Vocab}
 	f.BuildLogits = func() (l *G.Node, err error) {
 		defer func() {
 			if r := recover(); r != nil {
