@@ -27,6 +27,8 @@
 //	                            chunked over rows: never holds the [n·t, V] logits
 //	                            (the backward recomputes them block by block)
 //	HeadLogProbMaxOf(lp)        LogProbMaxOf for a HeadTokenLogProbs node
+//	HeadLogits(dst, h, rows, d, w, V)  plain Go (no graph): the logits of a block of
+//	                            hidden rows, for forward-only passes that need a few rows
 //	LogProbMaxOf(lp)            forward-only max_v log π(v) per row of a TokenLogProbs
 //	                            node, from that op's cache (no extra pass over the logits)
 //	TokenLogProbMax / TokenLogitStat(logits, n, t, stat)  forward-only

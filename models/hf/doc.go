@@ -58,7 +58,10 @@
 // rows, so no graph holds the [n·t, V] logits (50k-token vocabularies make
 // that buffer the largest of a step). Forward.TokenLogpMax reads its cached
 // statistics; the logits node is added only when a caller asks for it
-// (Forward.LogitsNode, e.g. probes). Linear layers with a bias are
+// (Forward.LogitsNode). Forward.Hidden and Forward.HeadWeight expose the
+// final hidden states and the head matrix, so that forward-only passes
+// (the experiments' probes and reference log-probs) apply the head to the
+// rows they need, block by block. Linear layers with a bias are
 // graph.LinearBias (one output buffer).
 //
 // Everything — RoPE frequencies, norms, softmax — is computed in the model

@@ -231,7 +231,9 @@ func (m *Model) Build(g *G.ExprGraph, n, t int) (f *models.Forward, err error) {
 	// The head is fused with the log-softmax and the target gather and
 	// chunked over rows (graph.HeadTokenLogProbs): no [n·t, V] buffer in
 	// training or reference graphs. The logits node is added only when a
-	// caller asks for it (Forward.LogitsNode, e.g. probes).
+	// caller asks for it (Forward.LogitsNode); forward-only passes read the
+	// hidden states and the head weight instead (Forward.Hidden,
+	// Forward.HeadWeight) and apply the head to the rows they need.
 	w := b.headWeight()
 	lp := must(graph.HeadTokenLogProbs(hidden, w, ids))
 	lpmax := must(graph.HeadLogProbMaxOf(lp))
