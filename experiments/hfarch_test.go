@@ -3,7 +3,6 @@ package experiments
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -269,9 +268,9 @@ tau = 0.05
 		dirs = append(dirs, filepath.Join(f, FinalHFDir))
 		want = append(want, la)
 	}
-	if py := "/usr/bin/python3"; exec.Command(py, "-c", "import torch, numpy").Run() == nil {
+	if ok, _ := sharedtest.HasTorch(); ok {
 		peer := filepath.Join(filepath.Dir(filepath.Dir(sharedHFModel(t, "qwen2-tiny"))), "peer")
-		got := hfRefRun(t, py, peer, ids, dirs...)
+		got := sharedtest.HFRefLogits(t, peer, ids, dirs...)
 		for k := range dirs {
 			var d, m float64
 			for i := range want[k] {

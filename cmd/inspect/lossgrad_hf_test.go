@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"gatedpo/graph/safetensors"
+	"gatedpo/internal/sharedtest"
 )
 
 // hfDir returns ../shared/hf next to the module root, or skips.
@@ -112,10 +113,7 @@ func TestLossgradHFGeneratedSet(t *testing.T) {
 		t.Skip("skipping in -short mode: generates a golden set with PyTorch")
 	}
 	root := hfDir(t)
-	const py = "/usr/bin/python3"
-	if out, err := exec.Command(py, "-c", "import torch, numpy").CombinedOutput(); err != nil {
-		t.Skipf("skipping: %s cannot import torch and numpy (apt-get install python3-torch python3-numpy): %v: %s", py, err, out)
-	}
+	py := sharedtest.Torch(t)
 	out := t.TempDir()
 	cmd := exec.Command(py, "make_hf.py", "--set", "gatedpo-issue13-inspect", "--out", out)
 	cmd.Dir = filepath.Join(root, "peer")

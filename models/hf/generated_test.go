@@ -5,26 +5,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"gatedpo/internal/sharedtest"
 )
 
 // generatedSetName is the make_hf.py set the tests generate: its seed is
 // sha256 of the name, with 3 layers and other widths and heads than the
 // shipped "main" set.
 const generatedSetName = "gatedpo-issue13"
-
-// torchPython returns /usr/bin/python3 when it can import torch and numpy
-// (Debian's python3-torch, which shared/hf/peer was written for), or skips.
-func torchPython(t testing.TB) string {
-	t.Helper()
-	const py = "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Skipf("skipping: %s not found (install Debian's python3-torch to run the PyTorch cross-checks)", py)
-	}
-	if out, err := exec.Command(py, "-c", "import torch, numpy").CombinedOutput(); err != nil {
-		t.Skipf("skipping: %s cannot import torch and numpy (apt-get install python3-torch python3-numpy): %v: %s", py, err, out)
-	}
-	return py
-}
 
 // TestGoldenHFGeneratedSet generates a further set of the four families
 // with shared/hf/peer/make_hf.py into a temporary directory (shared/ stays
@@ -36,7 +24,7 @@ func TestGoldenHFGeneratedSet(t *testing.T) {
 		t.Skip("skipping in -short mode: generates a golden set with PyTorch")
 	}
 	hf := sharedHF(t)
-	py := torchPython(t)
+	py := sharedtest.Torch(t)
 	out := t.TempDir()
 	cmd := exec.Command(py, "make_hf.py", "--set", generatedSetName, "--out", out)
 	cmd.Dir = filepath.Join(hf, "peer")

@@ -4,14 +4,13 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
 
 	"gatedpo/graph/safetensors"
+	"gatedpo/internal/sharedtest"
 )
 
 var sharedModels = []string{"gpt2-tiny", "llama-tiny", "pythia-tiny", "qwen2-tiny"}
@@ -88,43 +87,6 @@ func jsonEqual(a, b any) bool {
 	return string(x) == string(y)
 }
 
-// hfRefLogits runs shared/hf/peer/hf_ref.py (one Python process) on
-// model directories and returns its float64 logits for ids, flattened,
-// one slice per directory.
-func hfRefLogits(t *testing.T, py, peer string, ids [][]int, dirs ...string) [][]float64 {
-	t.Helper()
-	script := `import json, sys, torch
-sys.path.insert(0, sys.argv[1])
-import hf_ref
-ids = torch.tensor(json.loads(sys.argv[2]), dtype=torch.int64)
-for d in sys.argv[3:]:
-    with torch.no_grad():
-        print(json.dumps(hf_ref.load(d)(ids).reshape(-1).tolist()))
-`
-	idj, _ := json.Marshal(ids)
-	cmd := exec.Command(py, append([]string{"-c", script, peer, string(idj)}, dirs...)...)
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "OMP_NUM_THREADS=1")
-	out, err := cmd.Output()
-	if err != nil {
-		msg := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = string(ee.Stderr)
-		}
-		t.Fatalf("hf_ref.py: %v\n%s", err, msg)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != len(dirs) {
-		t.Fatalf("hf_ref.py printed %d lines for %d directories", len(lines), len(dirs))
-	}
-	res := make([][]float64, len(dirs))
-	for i, l := range lines {
-		if err := json.Unmarshal([]byte(l), &res[i]); err != nil {
-			t.Fatalf("hf_ref.py output: %v", err)
-		}
-	}
-	return res
-}
-
 // perturb changes every weight in place (w ← w·(1 + 0.05·sin(i+k))), so a
 // saved model differs from the files it was loaded from.
 func perturb(m *Model) {
@@ -150,7 +112,7 @@ func perturb(m *Model) {
 // + torch.
 func TestSaveDirPyTorchRoundTrip(t *testing.T) {
 	peer := filepath.Join(sharedHF(t), "peer")
-	py := torchPython(t)
+	sharedtest.Torch(t)
 	type saved struct {
 		label  string
 		dir    string
@@ -180,7 +142,7 @@ func TestSaveDirPyTorchRoundTrip(t *testing.T) {
 	for i, s := range all {
 		dirs[i] = s.dir
 	}
-	refs := hfRefLogits(t, py, peer, testIDs, dirs...)
+	refs := sharedtest.HFRefLogits(t, peer, testIDs, dirs...)
 	for i, s := range all {
 		e := relMax(s.logits, refs[i])
 		t.Logf("%s: hf_ref.py logits differ from ours by %.2g relative to max-abs (tolerance %.0g)", s.label, e, s.lim)

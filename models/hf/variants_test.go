@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"gatedpo/graph"
+	"gatedpo/internal/sharedtest"
 )
 
 // variantConfigs are configs of the four families with the options the
@@ -63,7 +64,7 @@ func randomModel(t testing.TB, raw string, dt tensor.Dtype, seed uint64) *Model 
 // directory (float64, 1e-12 relative to max-abs). Skips without torch.
 func TestVariantsAgainstHFRef(t *testing.T) {
 	peer := filepath.Join(sharedHF(t), "peer")
-	py := torchPython(t)
+	sharedtest.Torch(t)
 	ids := [][]int{{5, 299, 17, 0, 42, 42, 7, 100, 3, 250, 1, 2}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11, 12}}
 	names := sortedKeys(variantConfigs)
 	var dirs []string
@@ -77,7 +78,7 @@ func TestVariantsAgainstHFRef(t *testing.T) {
 		dirs = append(dirs, dir)
 		ours = append(ours, logitsOf(t, m, ids))
 	}
-	refs := hfRefLogits(t, py, peer, ids, dirs...)
+	refs := sharedtest.HFRefLogits(t, peer, ids, dirs...)
 	for i, name := range names {
 		e := relMax(ours[i], refs[i])
 		t.Logf("%s: %.2g", name, e)
