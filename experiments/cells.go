@@ -61,6 +61,9 @@ func (g *Grid) Cells() []*Cell {
 								Data:      g.dataTable(ds, arch),
 								Train:     g.trainTable(),
 							}
+							if g.excluded(&cfg) {
+								continue
+							}
 							model, _ := g.cellModelConfig(arch)
 							cfg.Model = normalizeJSON(model)
 							cells = append(cells, &Cell{ID: CellID(cfg), Config: cfg, Index: len(cells)})

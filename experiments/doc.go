@@ -16,7 +16,8 @@
 // UltraFeedback from ../shared/data, 900 cells; its header gives the
 // expected cost), paper-small-fixes (hh-probe, transformer-xs: dpo, dpop,
 // apo_zero, apo_down, nca_pair, each ungated and under a ramp gate, three
-// seeds; 30 cells).
+// seeds; 30 cells), paper-small-dpo and paper-small-objectives (60 cells
+// each, both datasets; the study committed in docs/results/paper-small).
 //
 // Exit status: 0 when every selected cell is complete; 1 when some cell
 // failed deterministically (a divergence; every other cell was still run;
@@ -101,6 +102,10 @@
 //	kind = "ramp"                 # a list-valued tau expands the table into one value per τ
 //	tau = [1e-3, 1e-2]
 //	level = "token"
+//	[[grid.exclude]]              # optional: leave combinations out of the product; a cell matching
+//	pipeline = "extended_sft"     # every key of one table is dropped. Keys: dataset, arch, pipeline,
+//	objective = ["ipo", "simpo"]  # seed, objective (name), gate (kind), tau; a value or a list (any of);
+//	                              # each value must be on its axis
 //
 // Limits. Every size is bounded before anything is allocated; a value
 // beyond its bound is bad input ("grid.toml:7: data.max_prompt_tokens:
@@ -115,10 +120,11 @@
 // and the others) and must fit the tensors in the file.
 //
 // Cells are expanded in the order dataset, arch, pipeline, objective,
-// gate, seed (seed fastest). A cell's id is the first 12 hex digits of the
-// SHA-256 of its resolved results.CellConfig (every default filled in;
-// datasets as written in the grid, so ids do not depend on where the
-// repository lives; the dataset's content hash is in the provenance).
+// gate, seed (seed fastest), less the excluded combinations. A cell's id
+// is the first 12 hex digits of the SHA-256 of its resolved
+// results.CellConfig (every default filled in; datasets as written in the
+// grid, so ids do not depend on where the repository lives; the
+// dataset's content hash is in the provenance).
 // -only key=value keeps the cells whose flattened config has that value
 // (arch, dataset, pipeline, seed, objective.name or objective, gate.kind
 // or gate, gate.tau, train.lr, …; numbers compare by value).

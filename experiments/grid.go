@@ -25,7 +25,8 @@ import (
 var builtinGrids embed.FS
 
 // BuiltinGrids lists the names of the grids shipped inside the binary
-// (`default`, `paper`, `paper-small-fixes`, `test`); LoadGrid accepts
+// (`default`, `paper`, `paper-small-dpo`, `paper-small-objectives`,
+// `paper-small-fixes`, `test`); LoadGrid accepts
 // these names in place of a file.
 func BuiltinGrids() []string {
 	entries, _ := builtinGrids.ReadDir("grids")
@@ -115,6 +116,7 @@ type Grid struct {
 	Seed       []int                   // grid.seed
 	Objectives []results.ObjectiveSpec // [[grid.objective]]
 	Gates      []results.GateSpec      // [[grid.gate]], list-valued tau expanded
+	Exclude    []ExcludeRule           // [[grid.exclude]]: combinations left out of the product
 	pos        *TOMLPositions
 	datasets   map[string]*data.Dataset // loaded by LoadDatasets
 	hfArchs    map[string]hfArch        // resolved "hf:…" arch values
@@ -692,7 +694,7 @@ func (p *tableParser) axes(g *Grid, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := p.allow("grid", t, "arch", "pipeline", "seed", "objective", "gate"); err != nil {
+	if err := p.allow("grid", t, "arch", "pipeline", "seed", "objective", "gate", "exclude"); err != nil {
 		return err
 	}
 	g.Arch = []string{"transformer-xs"}
@@ -804,7 +806,149 @@ func (p *tableParser) axes(g *Grid, v any) error {
 			g.Gates = append(g.Gates, results.GateSpec(spec))
 		}
 	}
+	return p.excludes(g, t["exclude"])
+}
+
+// excludes parses the [[grid.exclude]] tables: each names axis values
+// (dataset, arch, pipeline, seed, objective, gate, tau; a value or a list
+// of values), and a cell matching every key of one table is left out of
+// the cross product. A value that is not on its axis is an error, so a
+// misspelt exclusion cannot silently keep cells.
+func (p *tableParser) excludes(g *Grid, v any) error {
+	tables, err := p.tableList("grid.exclude", v)
+	if err != nil {
+		return err
+	}
+	for i, t := range tables {
+		key := fmt.Sprintf("grid.exclude[%d]", i)
+		if len(t) == 0 {
+			return p.errf(key, "expected at least one of dataset, arch, pipeline, seed, objective, gate, tau")
+		}
+		if err := p.allow(key, t, excludeKeys...); err != nil {
+			return err
+		}
+		rule := ExcludeRule{}
+		for _, k := range sortedMapKeys(t) {
+			items, isList := t[k].([]any)
+			if !isList {
+				items = []any{t[k]}
+			}
+			if len(items) == 0 {
+				return p.errf(key+"."+k, "expected a value or a non-empty list of values")
+			}
+			axis := g.axisValues(k)
+			for j, it := range items {
+				ik := key + "." + k
+				if isList {
+					ik = fmt.Sprintf("%s[%d]", ik, j)
+				}
+				val, ok := excludeValue(it)
+				if !ok {
+					return p.errf(ik, "expected a string or a number, got %s", describe(it))
+				}
+				found := false
+				for _, a := range axis {
+					found = found || valueMatches(a, val)
+				}
+				if !found {
+					return p.errf(ik, "%q is not a value of the %s axis (%s)", val, k, strings.Join(axis, ", "))
+				}
+				rule[k] = append(rule[k], val)
+			}
+		}
+		g.Exclude = append(g.Exclude, rule)
+	}
 	return nil
+}
+
+// ExcludeRule is one [[grid.exclude]] table: axis key → values; a cell
+// whose value on every key is one of the listed ones is excluded.
+type ExcludeRule map[string][]string
+
+var excludeKeys = []string{"dataset", "arch", "pipeline", "seed", "objective", "gate", "tau"}
+
+func excludeValue(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), true
+	}
+	return "", false
+}
+
+// axisValues lists the values of one exclude key's axis, as strings.
+func (g *Grid) axisValues(key string) []string {
+	var out []string
+	add := func(s string) {
+		for _, o := range out {
+			if o == s {
+				return
+			}
+		}
+		out = append(out, s)
+	}
+	switch key {
+	case "dataset":
+		for _, d := range g.Data.Datasets {
+			add(d)
+		}
+	case "arch":
+		for _, a := range g.Arch {
+			add(a)
+		}
+	case "pipeline":
+		for _, a := range g.Pipeline {
+			add(a)
+		}
+	case "seed":
+		for _, s := range g.Seed {
+			add(strconv.Itoa(s))
+		}
+	case "objective":
+		for _, o := range g.Objectives {
+			add(o.Name)
+		}
+	case "gate":
+		for _, gt := range g.Gates {
+			add(gt.Kind)
+		}
+	case "tau":
+		for _, gt := range g.Gates {
+			add(strconv.FormatFloat(gt.Tau, 'g', -1, 64))
+		}
+	}
+	return out
+}
+
+// excluded reports whether a cell with these axis values matches one of
+// the grid's exclude rules.
+func (g *Grid) excluded(c *results.CellConfig) bool {
+	have := map[string]string{
+		"dataset":   c.Dataset,
+		"arch":      c.Arch,
+		"pipeline":  c.Pipeline,
+		"seed":      strconv.Itoa(c.Seed),
+		"objective": c.Objective.Name,
+		"gate":      c.Gate.Kind,
+		"tau":       strconv.FormatFloat(c.Gate.Tau, 'g', -1, 64),
+	}
+	for _, r := range g.Exclude {
+		all := true
+		for k, vals := range r {
+			hit := false
+			for _, v := range vals {
+				hit = hit || valueMatches(have[k], v)
+			}
+			all = all && hit
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // keyErr turns a key-bearing error of a vocabulary parser into a

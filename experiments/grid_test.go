@@ -86,7 +86,7 @@ func TestBuiltinGridsParse(t *testing.T) {
 	for _, name := range BuiltinGrids() {
 		g, err := LoadGrid(name)
 		if err != nil {
-			if strings.Contains(err.Error(), "no such file") && (name == "paper" || name == "paper-small-fixes") {
+			if strings.Contains(err.Error(), "no such file") && strings.HasPrefix(name, "paper") {
 				t.Logf("%s grid: %v (shared data absent)", name, err)
 				continue
 			}
@@ -129,6 +129,55 @@ func TestGridErrors(t *testing.T) {
 		_, err := ParseGrid("g.toml", t.TempDir(), []byte(src))
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) || !IsConfigError(err) {
 			t.Errorf("edit %q: got %v, want prefix %q", c.edit, err, c.want)
+		}
+	}
+}
+
+// TestGridExclude: [[grid.exclude]] drops the matching combinations (a
+// value or a list, numbers by value), leaves cell ids of the rest
+// unchanged, and refuses unknown keys and values not on their axis.
+func TestGridExclude(t *testing.T) {
+	full, err := ParseGrid("g.toml", t.TempDir(), []byte(pinnedGrid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, c := range full.Cells() {
+		ids[c.ID] = true
+	}
+	src := pinnedGrid + "[[grid.exclude]]\narch = \"transformer-s\"\ngate = [\"ramp\", \"sigmoid\"]\n" +
+		"[[grid.exclude]]\ntau = 0.01\nseed = [2, 3]\n"
+	g, err := ParseGrid("g.toml", t.TempDir(), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := g.Cells()
+	// 2 archs × 4 gates × 3 seeds = 24; transformer-s loses 3 gates × 3
+	// seeds = 9; transformer-xs ramp τ=1e-2 loses seeds 2, 3
+	if len(cells) != 24-9-2 {
+		t.Fatalf("%d cells, want 13", len(cells))
+	}
+	for _, c := range cells {
+		cfg := c.Config
+		if cfg.Arch == "transformer-s" && cfg.Gate.Kind != "none" {
+			t.Errorf("cell %s not excluded: %s %s", c.ID, cfg.Arch, cfg.Gate.Kind)
+		}
+		if cfg.Gate.Tau == 0.01 && cfg.Seed != 1 {
+			t.Errorf("cell %s not excluded: tau %g seed %d", c.ID, cfg.Gate.Tau, cfg.Seed)
+		}
+		if !ids[c.ID] {
+			t.Errorf("cell %s: id changed by the exclusion", c.ID)
+		}
+	}
+	for _, c := range []struct{ add, want string }{
+		{"[[grid.exclude]]\nmodel = \"x\"\n", "g.toml:39: grid.exclude[0].model: unknown key"},
+		{"[[grid.exclude]]\narch = \"transformer-m\"\n", `g.toml:39: grid.exclude[0].arch: "transformer-m" is not a value of the arch axis`},
+		{"[[grid.exclude]]\nseed = [1, 7]\n", `g.toml:39: grid.exclude[0].seed[1]: "7" is not a value of the seed axis`},
+		{"[[grid.exclude]]\ngate = true\n", "g.toml:39: grid.exclude[0].gate: expected a string or a number"},
+	} {
+		_, err := ParseGrid("g.toml", t.TempDir(), []byte(pinnedGrid+c.add))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || !IsConfigError(err) {
+			t.Errorf("%q: got %v, want prefix %q", c.add, err, c.want)
 		}
 	}
 }

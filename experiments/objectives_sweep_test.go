@@ -176,3 +176,69 @@ func TestPaperSmallFixesGrid(t *testing.T) {
 		t.Fatalf("dry run: %+v %v", oc, err)
 	}
 }
+
+// TestPaperSmallGrids: the two built-in grids of docs/results/paper-small,
+// read from the repository root, have 60 cells each with the axes the
+// results page describes, and the baseline SFT models of the objectives
+// grid are those of the DPO grid (same stage-1 key, one directory).
+// Skipped without ../shared/data.
+func TestPaperSmallGrids(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ds := range []string{"hh-probe", "ultrafeedback"} {
+		if _, err := os.Stat(filepath.Join(root, "..", "shared", "data", ds, "train.jsonl")); errors.Is(err, os.ErrNotExist) {
+			t.Skipf("../shared/data/%s absent: skipping", ds)
+		}
+	}
+	t.Chdir(root)
+	load := func(name string) []*Cell {
+		g, err := LoadGrid(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.LoadDatasets(); err != nil {
+			t.Fatal(err)
+		}
+		return g.Cells()
+	}
+	dpo, objs := load("paper-small-dpo"), load("paper-small-objectives")
+	if len(dpo) != 60 || len(objs) != 60 {
+		t.Fatalf("cells: %d and %d, want 60 and 60", len(dpo), len(objs))
+	}
+	dpoSFT := map[string]bool{}
+	for _, c := range dpo {
+		cfg := c.Config
+		if cfg.Objective.Name != "dpo" || cfg.Pipeline != PipelineBaseline || cfg.Train["max_grad_norm"] != 0.0 {
+			t.Errorf("paper-small-dpo cell %s: %s %s clip %v", c.ID, cfg.Objective.Name, cfg.Pipeline, cfg.Train["max_grad_norm"])
+		}
+		dpoSFT[sftKey(cfg)] = true
+	}
+	if len(dpoSFT) != 12 {
+		t.Errorf("paper-small-dpo: %d SFT models, want 12", len(dpoSFT))
+	}
+	combos := map[string]int{}
+	newSFT := map[string]bool{}
+	for _, c := range objs {
+		cfg := c.Config
+		combos[cfg.Pipeline+"/"+cfg.Objective.Name+"/"+cfg.Gate.Kind]++
+		k := sftKey(cfg)
+		if cfg.Pipeline == PipelineBaseline && !dpoSFT[k] {
+			t.Errorf("paper-small-objectives cell %s: baseline SFT model %s not shared with paper-small-dpo", c.ID, k)
+		}
+		if !dpoSFT[k] {
+			newSFT[k] = true
+		}
+	}
+	for _, o := range []string{"baseline/ipo", "baseline/cal_dpo", "baseline/simpo", "baseline/rpo", "extended_sft/dpo"} {
+		for _, g := range []string{"none", "ramp"} {
+			if combos[o+"/"+g] != 6 {
+				t.Errorf("paper-small-objectives %s/%s: %d cells, want 6", o, g, combos[o+"/"+g])
+			}
+		}
+	}
+	if len(newSFT) != 6 {
+		t.Errorf("paper-small-objectives: %d new SFT models, want 6", len(newSFT))
+	}
+}
