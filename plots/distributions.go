@@ -99,6 +99,9 @@ func exampleDeltas(rows []results.ProbeExampleRow) map[string][]float64 {
 // cell and draws the distributions section. Unreadable records become notes.
 func buildDistributions(sw *results.Sweep) *distData {
 	dd := &distData{File: results.ProbeExamplesFile}
+	if n := omittedNote(sw, results.ProbeExamplesFile); n != "" {
+		dd.Notes = append(dd.Notes, n)
+	}
 	groups := results.GroupCells(sw.Cells)
 	var order []string
 	byCtx := map[string][]*results.Group{}
@@ -320,4 +323,22 @@ func quantile(sorted []float64, q float64) float64 {
 	i := int(math.Floor(pos))
 	j := min(i+1, len(sorted)-1)
 	return sorted[i] + (pos-float64(i))*(sorted[j]-sorted[i])
+}
+
+// omittedNote says that a sweep directory leaves a record file out on
+// purpose (results.OmittedFile), or is "" when it does not.
+func omittedNote(sw *results.Sweep, file string) string {
+	o, err := results.ReadOmitted(sw.Dir)
+	if err != nil {
+		return err.Error()
+	}
+	if o == nil {
+		return ""
+	}
+	for _, f := range o.Files {
+		if f == file {
+			return fmt.Sprintf("This sweep directory leaves the cells' %s out (%s: %s); running its grid.toml into a new directory regenerates them (the same config and seed give the same records).", file, results.OmittedFile, o.Reason)
+		}
+	}
+	return ""
 }

@@ -82,6 +82,9 @@ type tokenViewData struct {
 // probe_tokens.csv.gz. Unreadable records become notes, not errors.
 func buildTokenView(sw *results.Sweep) *tokenViewData {
 	tv := &tokenViewData{NExamples: results.ProbeTokenExamples, File: results.ProbeTokensFile, Neg: cssColor(-1, 1), Pos: cssColor(1, 1)}
+	if n := omittedNote(sw, results.ProbeTokensFile); n != "" {
+		tv.Notes = append(tv.Notes, n)
+	}
 	groups := results.GroupCells(sw.Cells)
 	ungated := map[string]*results.Group{}
 	for _, g := range groups {

@@ -83,10 +83,74 @@ func (e *DamagedError) Error() string {
 	return fmt.Sprintf("damaged record: %s %s", e.Path, e.Reason)
 }
 
+// OmittedFile, in a sweep directory, names record files left out of every
+// cell on purpose: a sweep published in a repository (docs/results) keeps
+// its per-example records out to stay small. {"files": [...], "reason":
+// "..."}; only OmittableFiles may be listed. A listed file that is absent
+// is not damage; one that is present is still checked against its hash.
+const OmittedFile = "omitted.json"
+
+// OmittableFiles are the record files no figure or comparison needs (the
+// report's distributions and token view read them, and say so when they
+// are absent).
+var OmittableFiles = []string{ProbeExamplesFile, ProbeTokensFile}
+
+// Omitted is the content of OmittedFile.
+type Omitted struct {
+	Files  []string `json:"files"`
+	Reason string   `json:"reason"`
+}
+
+// ReadOmitted reads a sweep directory's OmittedFile: nil when there is
+// none, an error naming the file when it is malformed or lists a file that
+// is not in OmittableFiles.
+func ReadOmitted(sweepDir string) (*Omitted, error) {
+	p := filepath.Join(sweepDir, OmittedFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var o Omitted
+	if err := json.Unmarshal(b, &o); err != nil {
+		return nil, fmt.Errorf("%s: expected {\"files\": [...], \"reason\": \"...\"}: %v", p, err)
+	}
+	for _, f := range o.Files {
+		ok := false
+		for _, a := range OmittableFiles {
+			ok = ok || f == a
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s: files: %q cannot be omitted; expected one of %v", p, f, OmittableFiles)
+		}
+	}
+	return &o, nil
+}
+
+// omittedIn reports whether name is listed in the OmittedFile of the sweep
+// directory holding cell directory dir (dir/../..). A malformed
+// OmittedFile omits nothing.
+func omittedIn(dir, name string) bool {
+	o, err := ReadOmitted(filepath.Dir(filepath.Dir(dir)))
+	if err != nil || o == nil {
+		return false
+	}
+	for _, f := range o.Files {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
 // VerifyRecords checks the record files of a cell directory against the
 // hashes in sum.Files. It returns nil when every listed file matches, and
 // when sum lists none (a cell recorded before hashes were kept: nothing
 // to check against); otherwise a *DamagedError naming the first bad file.
+// A listed file that is absent because the sweep's OmittedFile names it is
+// not damage.
 func VerifyRecords(dir string, sum CellSummary) error {
 	names := make([]string, 0, len(sum.Files))
 	for name := range sum.Files {
@@ -100,6 +164,8 @@ func VerifyRecords(dir string, sum CellSummary) error {
 		p := filepath.Join(dir, name)
 		got, err := HashFile(p)
 		switch {
+		case errors.Is(err, os.ErrNotExist) && omittedIn(dir, name):
+			continue
 		case errors.Is(err, os.ErrNotExist):
 			return &DamagedError{Path: p, Reason: "is missing (" + CellSummaryFile + " lists it)"}
 		case err != nil:

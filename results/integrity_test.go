@@ -101,3 +101,55 @@ func TestRebuildsMarkDamaged(t *testing.T) {
 		t.Errorf("metrics_long.csv.gz has rows of the damaged cell %s", c.ID)
 	}
 }
+
+// TestOmittedRecords: a sweep directory's omitted.json lets the listed
+// per-example records be absent without marking the cells damaged; an
+// unlisted missing file, or a listed file that is present but edited, is
+// still damage; omitted.json may only list the omittable files.
+func TestOmittedRecords(t *testing.T) {
+	dir := t.TempDir()
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5}); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := results.LoadSweep(dir)
+	if err != nil || len(sw.Cells) == 0 {
+		t.Fatal(err)
+	}
+	c := sw.Cells[0]
+	if _, ok := c.Summary.Files[results.ProbeExamplesFile]; !ok {
+		t.Fatalf("fixture cell lists no %s: %v", results.ProbeExamplesFile, c.Summary.Files)
+	}
+	ex := filepath.Join(c.Dir, results.ProbeExamplesFile)
+	saved, _ := os.ReadFile(ex)
+	os.Remove(ex)
+	if err := results.VerifyRecords(c.Dir, c.Summary); err == nil {
+		t.Fatal("missing probe_examples without omitted.json: not damaged")
+	}
+	om := filepath.Join(dir, results.OmittedFile)
+	os.WriteFile(om, []byte(`{"files": ["probe_examples.csv.gz", "probe_tokens.csv.gz"], "reason": "kept small"}`), 0o644)
+	if err := results.VerifyRecords(c.Dir, c.Summary); err != nil {
+		t.Errorf("omitted probe_examples: %v", err)
+	}
+	sw, _ = results.LoadSweep(dir)
+	if len(sw.Damaged()) != 0 || len(sw.Cells) == 0 {
+		t.Errorf("omitted probe_examples: damaged %v, %d cells", sw.Damaged(), len(sw.Cells))
+	}
+	// present but edited: still checked
+	os.WriteFile(ex, append(saved, 0), 0o644)
+	if err := results.VerifyRecords(c.Dir, c.Summary); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Errorf("edited omitted-listed file: %v", err)
+	}
+	os.WriteFile(ex, saved, 0o644)
+	// an unlisted file missing: damage
+	os.Remove(filepath.Join(c.Dir, results.TrainCSVFile))
+	if err := results.VerifyRecords(c.Dir, c.Summary); err == nil || !strings.Contains(err.Error(), results.TrainCSVFile+" is missing") {
+		t.Errorf("missing train.csv with omitted.json: %v", err)
+	}
+	os.WriteFile(om, []byte(`{"files": ["train.csv"], "reason": "x"}`), 0o644)
+	if _, err := results.ReadOmitted(dir); err == nil || !strings.Contains(err.Error(), `"train.csv" cannot be omitted`) {
+		t.Errorf("omitted.json listing train.csv: %v", err)
+	}
+	if err := results.VerifyRecords(c.Dir, c.Summary); err == nil {
+		t.Error("train.csv omitted by a bad omitted.json: not damaged")
+	}
+}
