@@ -39,6 +39,7 @@ type CompareMetric struct {
 var CompareMetrics = []CompareMetric{
 	{Column: "dlp_chosen", Label: "ΔLP_chosen", Unit: "nats"},
 	{Column: "gap", Label: "gap", Unit: "nats"},
+	{Column: "lp_argmax", Label: "LP_argmax", Unit: "nats"},
 	{Column: "top1_mass", Label: "top-1 mass"},
 	{Column: "suppression", Label: "suppression"},
 	{Column: "reward_acc", Label: "reward acc"},
@@ -747,7 +748,7 @@ func (c *Comparison) Markdown() string {
 		"arch, dataset, pipeline, objective, settings and seed, with its %s %% confidence interval "+
 		"[Student t, df = n − 1]. n = number of paired seeds; with n = 2 the interval uses t = %.1f and is wide. "+
 		"`*` marks an interval that excludes 0. Metrics are read on the held-out probe split (train split when "+
-		"a cell has no held-out probe). ΔLP_chosen and gap are in nats; top-1 mass, suppression and reward "+
+		"a cell has no held-out probe). ΔLP_chosen, gap and LP_argmax are in nats; top-1 mass, suppression and reward "+
 		"accuracy are fractions.\n\n", pct, TQuantile((1+c.Confidence)/2, 1))
 	b.WriteString("Matched margin (docs/method.md): the level L is the train-probe reward margin r⁺ − r⁻ in nats of " +
 		"log-ratio (summed over the response, without β; TRL's rewards/margins in train.csv is β times a batch " +
