@@ -193,29 +193,3 @@ var f67Metrics = []results.CompareMetric{
 	{Column: "suppression", Label: "suppression"},
 	{Column: "reward_acc", Label: "reward accuracy"},
 }
-
-// modelSize is a size proxy for ordering archs: the model's "params" (or
-// "n_params") entry if recorded, else an estimate from the resolved model
-// table (transformer: 12·d_model²·n_layers; MLP: window·d_model·hidden),
-// else d_model, else 0 (then archs are ordered by name).
-func modelSize(c *results.Cell) float64 {
-	num := func(keys ...string) float64 {
-		for _, k := range keys {
-			if x, ok := c.Config.Model[k].(float64); ok {
-				return x
-			}
-		}
-		return 0
-	}
-	if p := num("params", "n_params"); p > 0 {
-		return p
-	}
-	d := num("d_model")
-	if l := num("n_layers", "layers"); l > 0 {
-		return 12 * d * d * l
-	}
-	if h, w := num("hidden"), num("window"); h > 0 {
-		return max(w, 1) * d * h
-	}
-	return d
-}

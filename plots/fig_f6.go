@@ -14,7 +14,7 @@ func figF6(v *sweepView) ([]*figure, string) {
 		func(c results.CellConfig) results.CellConfig { c.Arch, c.Model = "", nil; return c },
 		func(ctx results.Context, _ *results.Cell) string { return ctx.Arch },
 		func(a, b *results.Cell) bool {
-			sa, sb := modelSize(a), modelSize(b)
+			sa, sb := results.ModelSize(a), results.ModelSize(b)
 			if sa != sb {
 				return sa < sb
 			}

@@ -116,6 +116,7 @@ type Comparison struct {
 	Notes        []string      // gated configurations without an ungated partner, and the like
 	FailedCells  []SkippedCell // failed cells (id and reason), not compared
 	Duplicates   []Duplicate   // cells set aside as duplicates of a newer complete run
+	Sizes        []SizeRow     // smaller gated vs larger ungated models (sizes.go)
 }
 
 // GateLabel describes a gate in a few words, e.g. "ramp τ=0.01 token" or
@@ -439,6 +440,7 @@ func compare(cells, failed []*Cell, opt CompareOptions) *Comparison {
 		}
 		cmp.Rows = append(cmp.Rows, rows...)
 	}
+	cmp.Sizes = compareSizes(groups, opt.Confidence)
 	return cmp
 }
 
@@ -567,29 +569,33 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 		return err
 	}
 	for _, r := range c.Rows {
-		seeds := make([]string, len(r.Seeds))
-		for i, s := range r.Seeds {
-			seeds[i] = strconv.Itoa(s)
-		}
-		level := r.Gate.Level
-		if level == "" {
-			level = "token"
-		}
-		rec := []string{
-			r.Context.Pipeline, r.Context.Arch, r.Context.Dataset, r.Context.Objective, r.Context.Variant,
-			r.GateLabel, r.Gate.Kind, level, strconv.FormatBool(r.Gate.Relative), fmtG(r.Gate.Tau),
-			r.At, fmtG(r.MarginLevel), r.Metric.Column, r.Split, strconv.Itoa(r.Diff.N), strings.Join(seeds, " "),
-			fmtG(r.Gated), fmtG(r.Ungated), fmtG(r.Diff.Mean), fmtG(r.Diff.Lo), fmtG(r.Diff.Hi),
-			strconv.FormatBool(r.Diff.ExcludesZero()),
-			fmtG(r.StepGated), fmtG(r.StepUngated), r.Reached[0], r.Reached[1], r.Note,
-			strconv.Itoa(r.NotReached), strconv.Itoa(r.Failed), strconv.Itoa(r.Unpaired),
-		}
-		if err := cw.Write(rec); err != nil {
+		if err := cw.Write(rowRecord(r)); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// rowRecord is a comparison row as ComparisonCSVColumns values.
+func rowRecord(r ComparisonRow) []string {
+	seeds := make([]string, len(r.Seeds))
+	for i, s := range r.Seeds {
+		seeds[i] = strconv.Itoa(s)
+	}
+	level := r.Gate.Level
+	if level == "" {
+		level = "token"
+	}
+	return []string{
+		r.Context.Pipeline, r.Context.Arch, r.Context.Dataset, r.Context.Objective, r.Context.Variant,
+		r.GateLabel, r.Gate.Kind, level, strconv.FormatBool(r.Gate.Relative), fmtG(r.Gate.Tau),
+		r.At, fmtG(r.MarginLevel), r.Metric.Column, r.Split, strconv.Itoa(r.Diff.N), strings.Join(seeds, " "),
+		fmtG(r.Gated), fmtG(r.Ungated), fmtG(r.Diff.Mean), fmtG(r.Diff.Lo), fmtG(r.Diff.Hi),
+		strconv.FormatBool(r.Diff.ExcludesZero()),
+		fmtG(r.StepGated), fmtG(r.StepUngated), r.Reached[0], r.Reached[1], r.Note,
+		strconv.Itoa(r.NotReached), strconv.Itoa(r.Failed), strconv.Itoa(r.Unpaired),
+	}
 }
 
 // FormatCell formats a difference for a table: "+29.1 [+12.0, +46.2] *",
@@ -815,6 +821,7 @@ func (c *Comparison) Markdown() string {
 			b.WriteString("\n")
 		}
 	}
+	c.sizeMarkdown(&b)
 	for _, n := range c.Notes {
 		b.WriteString("- " + n + "\n")
 	}
@@ -858,5 +865,21 @@ func (c *Comparison) WriteFiles(dir string) ([]string, error) {
 	if err := WriteBytesAtomic(mdPath, []byte(c.Markdown())); err != nil {
 		return nil, err
 	}
-	return []string{csvPath, mdPath}, nil
+	paths := []string{csvPath, mdPath}
+	sizePath := filepath.Join(dir, ComparisonSizeCSVFile)
+	if len(c.Sizes) == 0 {
+		// a stale size table of an earlier rebuild would contradict comparison.md
+		if err := os.Remove(sizePath); err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+		return paths, nil
+	}
+	sb.Reset()
+	if err := c.WriteSizeCSV(&sb); err != nil {
+		return nil, fmt.Errorf("%s: %v", sizePath, err)
+	}
+	if err := WriteBytesAtomic(sizePath, []byte(sb.String())); err != nil {
+		return nil, err
+	}
+	return append(paths, sizePath), nil
 }

@@ -1,0 +1,92 @@
+package results_test
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gatedpo/results"
+	"gatedpo/results/resultstest"
+)
+
+// TestCompareSizes: the size comparison pairs each gated group of the
+// smaller model with the larger model's ungated group (never the other
+// way round), and its final ΔLP_chosen is the mean over seeds of the two
+// cells' last held-out values, computed here by hand; comparison_size.csv
+// is written only when there is such a pair.
+func TestCompareSizes(t *testing.T) {
+	dir := t.TempDir()
+	ramp := results.GateSpec{Kind: "ramp", Tau: 1e-2, Level: "token"}
+	if err := resultstest.Write(dir, resultstest.Options{Archs: []string{"d128", "d64"}, Steps: 40, EvalEvery: 10,
+		Gates: []results.GateSpec{{Kind: "none"}, ramp}}); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := results.LoadSweep(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmp := results.CompareSweep(sw, results.CompareOptions{})
+	if len(cmp.Sizes) == 0 {
+		t.Fatal("no size rows")
+	}
+	final := 0
+	for _, r := range cmp.Sizes {
+		if r.Context.Arch != "d64" || r.LargerArch != "d128" || r.Gate.Kind != "ramp" {
+			t.Fatalf("row %s %s vs %s", r.Context.Arch, r.GateLabel, r.LargerArch)
+		}
+		if r.At != "final" {
+			continue
+		}
+		final++
+		if r.Metric.Column != "dlp_chosen" {
+			continue
+		}
+		last := func(arch string, gate string, seed int) float64 {
+			for _, c := range sw.Cells {
+				if c.Config.Arch == arch && c.Config.Gate.Kind == gate && c.Config.Seed == seed {
+					var last results.ProbeMetricRow
+					for _, r := range c.Probes {
+						if r.Split == c.MainSplit() && r.Step >= last.Step {
+							last = r
+						}
+					}
+					return last.Values["dlp_chosen"]
+				}
+			}
+			t.Fatalf("no cell %s %s %d", arch, gate, seed)
+			return 0
+		}
+		var sum float64
+		for _, s := range r.Seeds {
+			sum += last("d64", "ramp", s) - last("d128", "none", s)
+		}
+		if want := sum / float64(len(r.Seeds)); len(r.Seeds) != 3 || math.Abs(r.Diff.Mean-want) > 1e-12 {
+			t.Errorf("ΔLP_chosen: %v over seeds %v, want %v over 3", r.Diff.Mean, r.Seeds, want)
+		}
+	}
+	if final != len(results.CompareMetrics) {
+		t.Errorf("%d final rows, want %d", final, len(results.CompareMetrics))
+	}
+	paths, err := cmp.WriteFiles(dir)
+	if err != nil || len(paths) != 3 {
+		t.Fatalf("WriteFiles: %v %v", paths, err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, results.ComparisonSizeCSVFile))
+	if lines := strings.Count(string(b), "\n"); lines != 1+len(cmp.Sizes) || !strings.HasSuffix(strings.SplitN(string(b), "\n", 2)[0], ",larger_arch") {
+		t.Errorf("%s: %d lines for %d rows", results.ComparisonSizeCSVFile, lines, len(cmp.Sizes))
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, results.ComparisonMDFile))
+	if !strings.Contains(string(md), "Smaller gated model vs larger ungated model") {
+		t.Error("comparison.md has no size section")
+	}
+	// one arch: no size rows, and a stale comparison_size.csv is removed
+	one := results.CompareSweep(&results.Sweep{Dir: dir}, results.CompareOptions{})
+	if _, err := one.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, results.ComparisonSizeCSVFile)); !os.IsNotExist(err) {
+		t.Errorf("stale %s kept: %v", results.ComparisonSizeCSVFile, err)
+	}
+}
