@@ -223,8 +223,21 @@ type htmlFigure struct {
 
 type htmlLink struct{ Name, Href string }
 
+// diffClass is the CSS class of a paired difference: "sig" when its
+// interval excludes 0, "weak" with fewer than two seeds.
+func diffClass(d results.Interval) string {
+	switch {
+	case d.ExcludesZero():
+		return "sig"
+	case d.N < 2:
+		return "weak"
+	}
+	return ""
+}
+
 type htmlTable struct {
 	Title  string
+	Lead   string // a paragraph before the table
 	Note   string // shown instead of the table when there are no rows
 	Header []string
 	Rows   [][]htmlCell
@@ -341,18 +354,32 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 						row = append(row, htmlCell{Text: tr.Reached}, htmlCell{Text: fmt.Sprint(tr.NotReached)})
 					}
 					for i, cell := range tr.Cells {
-						cls := ""
-						if tr.Rows[i].Diff.ExcludesZero() {
-							cls = "sig"
-						} else if tr.Rows[i].Diff.N < 2 {
-							cls = "weak"
-						}
-						row = append(row, htmlCell{Text: cell, Class: cls})
+						row = append(row, htmlCell{Text: cell, Class: diffClass(tr.Rows[i].Diff)})
 					}
 					t.Rows = append(t.Rows, row)
 				}
 				d.Comparison = append(d.Comparison, t)
 			}
+		}
+		for _, at := range results.SizePoints {
+			rows := c.SizeTable(at)
+			if len(rows) == 0 {
+				continue
+			}
+			t := htmlTable{Title: "Smaller gated vs larger ungated model (F6): " + results.SizeTitle(at),
+				Lead: results.SizeNote, Header: results.SizeHeader(at)}
+			for _, tr := range rows {
+				f := tr.Fields(at)
+				row := make([]htmlCell, 0, len(f))
+				for _, x := range f[:len(f)-len(tr.Cells)] {
+					row = append(row, htmlCell{Text: x})
+				}
+				for i, cell := range tr.Cells {
+					row = append(row, htmlCell{Text: cell, Class: diffClass(tr.Rows[i].Diff)})
+				}
+				t.Rows = append(t.Rows, row)
+			}
+			d.Comparison = append(d.Comparison, t)
 		}
 	}
 	external := opt.ExternalImage
@@ -466,6 +493,7 @@ details summary { cursor: pointer; color: #1f4e99; }
 <h2 id="comparison">Gated vs ungated</h2>
 <p>{{.CompNote}}</p>
 {{range .Comparison}}<h3>{{.Title}}</h3>
+{{if .Lead}}<p>{{.Lead}}</p>{{end}}
 {{if .Note}}<p>{{.Note}}</p>{{else}}<div class="scroll"><table>
 <tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr>{{range .}}<td{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</td>{{end}}</tr>

@@ -105,63 +105,108 @@ func (c *Comparison) WriteSizeCSV(w io.Writer) error {
 	return cw.Error()
 }
 
+// SizeTableRow is one wide row of the size comparison: a (smaller gated,
+// larger ungated) pair at one matching point, every metric formatted.
+type SizeTableRow struct {
+	Pipeline, Dataset, Objective string
+	Gated                        string  // smaller arch and gate label
+	Larger                       string  // the ungated larger arch
+	N                            int     // paired seeds (the largest over metrics)
+	Steps                        string  // "gated/ungated" mean step read, or "—"
+	Level                        float64 // the margin level (0 at the final probe)
+	Cells                        []string
+	Rows                         []ComparisonRow // one per CompareMetrics metric
+}
+
+// SizePoints are the matching points of the size comparison.
+var SizePoints = []string{"final", MarginCommon}
+
+// SizeTitle is the heading of a size-comparison matching point.
+func SizeTitle(at string) string {
+	if at == MarginCommon {
+		return "At the largest train-probe reward margin both runs reach (L per row, nats of log-ratio, no β)"
+	}
+	return "At the final probe (matched step)"
+}
+
+// SizeTable returns the wide rows of the size comparison at one matching
+// point ("final" or MarginCommon), in display order.
+func (c *Comparison) SizeTable(at string) []SizeTableRow {
+	var out []SizeTableRow
+	for i := 0; i < len(c.Sizes); {
+		j := i
+		for j < len(c.Sizes) && c.Sizes[j].Context.Key == c.Sizes[i].Context.Key && c.Sizes[j].LargerArch == c.Sizes[i].LargerArch &&
+			GateKey(c.Sizes[j].Gate) == GateKey(c.Sizes[i].Gate) && c.Sizes[j].At == c.Sizes[i].At {
+			j++
+		}
+		r0 := c.Sizes[i]
+		if r0.At == at {
+			tr := SizeTableRow{Pipeline: r0.Context.Pipeline, Dataset: r0.Context.Dataset, Objective: r0.Context.Objective,
+				Gated: r0.Context.Arch + " " + r0.GateLabel, Larger: r0.LargerArch, Steps: "—", Level: r0.MarginLevel}
+			if !math.IsNaN(r0.StepGated) {
+				tr.Steps = fmt.Sprintf("%.0f/%.0f", r0.StepGated, r0.StepUngated)
+			}
+			for _, r := range c.Sizes[i:j] {
+				tr.N = max(tr.N, r.Diff.N)
+				tr.Cells = append(tr.Cells, FormatCell(r.ComparisonRow))
+				tr.Rows = append(tr.Rows, r.ComparisonRow)
+			}
+			out = append(out, tr)
+		}
+		i = j
+	}
+	return out
+}
+
+// SizeHeader is the header of a size table at one matching point.
+func SizeHeader(at string) []string {
+	hdr := []string{"pipeline", "dataset", "objective", "gated (smaller)", "ungated (larger)", "n", "step g/u"}
+	if at == MarginCommon {
+		hdr = append(hdr, "L (nats)")
+	}
+	for _, m := range CompareMetrics {
+		h := m.Label
+		if m.Unit != "" {
+			h += " (" + m.Unit + ")"
+		}
+		hdr = append(hdr, h)
+	}
+	return hdr
+}
+
+// Fields are the row's columns under SizeHeader(at).
+func (tr SizeTableRow) Fields(at string) []string {
+	cells := []string{tr.Pipeline, tr.Dataset, tr.Objective, tr.Gated, tr.Larger, strconv.Itoa(tr.N), tr.Steps}
+	if at == MarginCommon {
+		cells = append(cells, strconv.FormatFloat(tr.Level, 'g', 3, 64))
+	}
+	return append(cells, tr.Cells...)
+}
+
+// SizeNote explains the size comparison (comparison.md, report.html).
+const SizeNote = "Paired by seed: each entry is the mean over seeds of (smaller model, gated − larger model, ungated) " +
+	"for the same dataset, pipeline, objective and training settings, with its 95 % confidence interval. " +
+	"A positive ΔLP_chosen means the small gated model kept more chosen likelihood than the larger ungated one; " +
+	"a negative gap, less squeezing. At the final probe, and at the largest train-probe reward margin both runs " +
+	"of every pair reach (nats of log-ratio, no β). Also in " + ComparisonSizeCSVFile + "."
+
 // sizeMarkdown renders the size comparison: one table per matching point.
 func (c *Comparison) sizeMarkdown(b *strings.Builder) {
 	if len(c.Sizes) == 0 {
 		return
 	}
-	b.WriteString("## Smaller gated model vs larger ungated model (F6)\n\n")
-	b.WriteString("Paired by seed: each entry is the mean over seeds of (smaller model, gated − larger model, ungated) " +
-		"for the same dataset, pipeline, objective and training settings, with its 95 % confidence interval. " +
-		"A positive ΔLP_chosen means the small gated model kept more chosen likelihood than the larger ungated one; " +
-		"a negative gap, less squeezing. At the final probe, and at the largest train-probe reward margin both runs " +
-		"of every pair reach (nats of log-ratio, no β). Also in " + ComparisonSizeCSVFile + ".\n\n")
-	for _, at := range []string{"final", MarginCommon} {
-		var rows []SizeRow
-		for _, r := range c.Sizes {
-			if r.At == at {
-				rows = append(rows, r)
-			}
-		}
+	b.WriteString("## Smaller gated model vs larger ungated model (F6)\n\n" + SizeNote + "\n\n")
+	for _, at := range SizePoints {
+		rows := c.SizeTable(at)
 		if len(rows) == 0 {
 			continue
 		}
-		title := "At the final probe (matched step)"
-		if at == MarginCommon {
-			title = "At the largest train-probe reward margin both runs reach (L per row, nats of log-ratio, no β)"
-		}
-		fmt.Fprintf(b, "### %s\n\n", title)
-		hdr := []string{"pipeline", "dataset", "objective", "gated (smaller)", "ungated (larger)", "n", "step g/u"}
-		if at == MarginCommon {
-			hdr = append(hdr, "L")
-		}
-		for _, m := range CompareMetrics {
-			h := m.Label
-			if m.Unit != "" {
-				h += " (" + m.Unit + ")"
-			}
-			hdr = append(hdr, h)
-		}
+		fmt.Fprintf(b, "### %s\n\n", SizeTitle(at))
+		hdr := SizeHeader(at)
 		b.WriteString("| " + strings.Join(hdr, " | ") + " |\n")
 		b.WriteString(strings.Repeat("|---", len(hdr)) + "|\n")
-		for i := 0; i < len(rows); i += len(CompareMetrics) {
-			r0 := rows[i]
-			n := 0
-			for _, r := range rows[i:min(i+len(CompareMetrics), len(rows))] {
-				n = max(n, r.Diff.N)
-			}
-			steps := "—"
-			if !math.IsNaN(r0.StepGated) {
-				steps = fmt.Sprintf("%.0f/%.0f", r0.StepGated, r0.StepUngated)
-			}
-			cells := []string{r0.Context.Pipeline, r0.Context.Dataset, r0.Context.Objective,
-				r0.Context.Arch + " " + r0.GateLabel, r0.LargerArch, strconv.Itoa(n), steps}
-			if at == MarginCommon {
-				cells = append(cells, strconv.FormatFloat(r0.MarginLevel, 'g', 3, 64))
-			}
-			for _, r := range rows[i:min(i+len(CompareMetrics), len(rows))] {
-				cells = append(cells, FormatCell(r.ComparisonRow))
-			}
+		for _, tr := range rows {
+			cells := tr.Fields(at)
 			for k := range cells {
 				cells[k] = strings.ReplaceAll(cells[k], "|", "\\|")
 			}

@@ -78,8 +78,9 @@ func TestCompareSizes(t *testing.T) {
 		t.Errorf("%s: %d lines for %d rows", results.ComparisonSizeCSVFile, lines, len(cmp.Sizes))
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, results.ComparisonMDFile))
-	if !strings.Contains(string(md), "Smaller gated model vs larger ungated model") {
-		t.Error("comparison.md has no size section")
+	if !strings.Contains(string(md), "Smaller gated model vs larger ungated model") ||
+		!strings.Contains(string(md), "| baseline | hh-probe | dpo | d64 ramp τ=0.01 token | d128 | 3 |") {
+		t.Errorf("comparison.md has no size table:\n%s", md)
 	}
 	// one arch: no size rows, and a stale comparison_size.csv is removed
 	one := results.CompareSweep(&results.Sweep{Dir: dir}, results.CompareOptions{})
