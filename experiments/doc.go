@@ -226,7 +226,7 @@
 // the time is recorded as timing.ref_logps_s) — the reference never runs
 // again.
 //
-// Stage 2: the preference objective with the gate (experiments.PrefGraph),
+// Stage 2: the preference objective with the gate (loss.PrefGraph),
 // the reference being the frozen stage-1 model, for pref_epochs epochs of
 // batch_pairs pairs (the last partial batch of an epoch is dropped so
 // every step has one graph shape). Batches of epoch e are a pure function

@@ -18,6 +18,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"gatedpo/experiments/data"
+	"gatedpo/experiments/loss"
 	"gatedpo/gating"
 	"gatedpo/graph"
 	"gatedpo/graph/blasvec"
@@ -51,14 +52,14 @@ func newStepper(opt *graph.Optimizer, params []graph.Param) stepper {
 }
 
 // sftGraph trains the SFT loss (mean NLL over the response tokens of the
-// batch) on n sequences of length t (the lossgraph SeqGraph).
+// batch) on n sequences of length t (a loss.SeqGraph).
 type sftGraph struct {
-	sg *SeqGraph
+	sg *loss.SeqGraph
 	stepper
 }
 
 func newSFTGraph(lm models.LM, opt *graph.Optimizer, n, t int) (*sftGraph, error) {
-	sg, err := NewSeqGraph(lm, n, t, true)
+	sg, err := loss.NewSeqGraph(lm, n, t, true)
 	if err != nil {
 		return nil, err
 	}
@@ -83,16 +84,16 @@ func (s *sftGraph) step(b data.SeqBatch) (out trainOutput, err error) {
 	return out, err
 }
 
-// prefGraph trains a preference objective on B pairs (the lossgraph
+// prefGraph trains a preference objective on B pairs (a loss
 // PrefGraph: one forward pass over [chosen; rejected], the gate on the
 // rejected tokens, the objective on precomputed reference log-probs).
 type prefGraph struct {
-	pg *PrefGraph
+	pg *loss.PrefGraph
 	stepper
 }
 
 func newPrefGraph(lm models.LM, opt *graph.Optimizer, spec objectives.Spec, gate gating.Spec, b, t int) (*prefGraph, error) {
-	pg, err := NewPrefGraph(lm, b, t, PrefOptions{Objective: spec, Gate: gate, Grad: true})
+	pg, err := loss.NewPrefGraph(lm, b, t, loss.PrefOptions{Objective: spec, Gate: gate, Grad: true})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"gatedpo/experiments/data"
+	"gatedpo/experiments/loss"
 	"gatedpo/gating"
 	"gatedpo/graph"
 	"gatedpo/models"
@@ -71,8 +72,8 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 	relSFT := map[int]*sftGraph{}
 	// kept: the same graphs, run without Release
 	keepLM, keepOpt := base.Clone(), newOpt()
-	keepPref := map[int]*PrefGraph{}
-	keepSFT := map[int]*SeqGraph{}
+	keepPref := map[int]*loss.PrefGraph{}
+	keepSFT := map[int]*loss.SeqGraph{}
 	defer func() {
 		for _, g := range relPref {
 			g.close()
@@ -113,7 +114,7 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 		}
 		kg, ok := keepSFT[T]
 		if !ok {
-			if kg, err = NewSeqGraph(keepLM, B, T, true); err != nil {
+			if kg, err = loss.NewSeqGraph(keepLM, B, T, true); err != nil {
 				t.Fatal(err)
 			}
 			keepSFT[T] = kg
@@ -154,7 +155,7 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 		}
 		kp, ok := keepPref[T]
 		if !ok {
-			if kp, err = NewPrefGraph(keepLM, B, T, PrefOptions{Objective: obj, Gate: gate, Grad: true}); err != nil {
+			if kp, err = loss.NewPrefGraph(keepLM, B, T, loss.PrefOptions{Objective: obj, Gate: gate, Grad: true}); err != nil {
 				t.Fatal(err)
 			}
 			keepPref[T] = kp
@@ -256,7 +257,7 @@ func BenchmarkGraphMemory(b *testing.B) {
 			run  func() (int64, error)
 		}{
 			{"pref", 16, func() (int64, error) {
-				pg, err := NewPrefGraph(lm, 8, T, PrefOptions{Objective: objectives.Spec{Name: objectives.DPO, Beta: 0.1}, Gate: gating.DefaultSpec(), Grad: true})
+				pg, err := loss.NewPrefGraph(lm, 8, T, loss.PrefOptions{Objective: objectives.Spec{Name: objectives.DPO, Beta: 0.1}, Gate: gating.DefaultSpec(), Grad: true})
 				if err != nil {
 					return 0, err
 				}
@@ -278,7 +279,7 @@ func BenchmarkGraphMemory(b *testing.B) {
 				return graph.HeldBytes(pg.Graph), nil
 			}},
 			{"sft", 16, func() (int64, error) {
-				sg, err := NewSeqGraph(lm, 16, T, true)
+				sg, err := loss.NewSeqGraph(lm, 16, T, true)
 				if err != nil {
 					return 0, err
 				}

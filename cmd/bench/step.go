@@ -9,8 +9,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gorgonia.org/tensor"
 
-	"gatedpo/experiments"
 	"gatedpo/experiments/data"
+	"gatedpo/experiments/loss"
 	"gatedpo/gating"
 	"gatedpo/graph"
 	"gatedpo/models"
@@ -87,14 +87,14 @@ func makeHFBatch(rng *rand.Rand, pairs, t, vocab int) data.Batch {
 	return b
 }
 
-// stepper runs the training step of the sweep (experiments.PrefGraph, the
+// stepper runs the training step of the sweep (loss.PrefGraph, the
 // same graph the sweep trains with), which is the peer's step: reference
 // forward (no gradient) on [chosen; rejected], policy forward + backward,
 // objective (+ gate), one optimizer step.
 type stepper struct {
 	batch  data.Batch
-	pref   *experiments.PrefGraph
-	ref    *experiments.SeqGraph
+	pref   *loss.PrefGraph
+	ref    *loss.SeqGraph
 	opt    *graph.Optimizer
 	rc, rr []float64 // reference log-probs (precomputed or of the last step)
 
@@ -126,7 +126,7 @@ func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, 
 	if pairs%microPairs != 0 {
 		return nil, usageError{fmt.Errorf("-micro-pairs %d does not divide -pairs %d", microPairs, pairs)}
 	}
-	pref, err := experiments.NewPrefGraph(policy, microPairs, b.T, experiments.PrefOptions{Objective: obj, Gate: gate, Grad: true})
+	pref, err := loss.NewPrefGraph(policy, microPairs, b.T, loss.PrefOptions{Objective: obj, Gate: gate, Grad: true})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, 
 	if refRows <= 0 || refRows > 2*pairs {
 		refRows = 2 * pairs
 	}
-	if s.ref, err = experiments.NewSeqGraph(reference, refRows, b.T, false); err != nil {
+	if s.ref, err = loss.NewSeqGraph(reference, refRows, b.T, false); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -154,7 +154,7 @@ func (s *stepper) runReference() error {
 	pairs := len(b.ChosenIDs)
 	if s.ref.Rows == 2*pairs {
 		var err error
-		s.rc, s.rr, err = experiments.ReferenceLogps(s.ref, b)
+		s.rc, s.rr, err = loss.ReferenceLogps(s.ref, b)
 		s.ref.Release() // as the sweep: no graph keeps activations between runs
 		if err != nil {
 			return fmt.Errorf("reference forward: %w", err)

@@ -13,6 +13,7 @@ import (
 
 	"gatedpo/experiments"
 	"gatedpo/experiments/data"
+	"gatedpo/experiments/loss"
 	"gatedpo/gating"
 	"gatedpo/graph/safetensors"
 	"gatedpo/models"
@@ -115,7 +116,7 @@ func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, st
 		}
 		return badInput{fmt.Errorf("%s: %v", casesPath, err)}
 	}
-	batch, err := experiments.LoadBatchJSON(batchPath)
+	batch, err := loss.LoadBatchJSON(batchPath)
 	if err != nil {
 		return badInput{err}
 	}
@@ -134,11 +135,11 @@ func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, st
 		if err != nil {
 			return badInput{err}
 		}
-		rg, err := experiments.NewSeqGraph(ref, 2*B, batch.T, false)
+		rg, err := loss.NewSeqGraph(ref, 2*B, batch.T, false)
 		if err != nil {
 			return badInput{fmt.Errorf("%s with %s: %v", refPath, batchPath, err)}
 		}
-		rc, rr, err = experiments.ReferenceLogps(rg, batch)
+		rc, rr, err = loss.ReferenceLogps(rg, batch)
 		rg.Close()
 		if err != nil {
 			return badInput{fmt.Errorf("%s with %s: %v", refPath, batchPath, err)}
@@ -164,8 +165,8 @@ func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, st
 }
 
 func lossgradCase(policy models.LM, batch data.Batch, rc, rr []float64, c experiments.Case, policyPath, batchPath string) (lossgradLine, error) {
-	pg, err := experiments.NewPrefGraph(policy, len(batch.ChosenIDs), batch.T,
-		experiments.PrefOptions{Objective: c.Objective, Gate: c.Gate, Grad: true})
+	pg, err := loss.NewPrefGraph(policy, len(batch.ChosenIDs), batch.T,
+		loss.PrefOptions{Objective: c.Objective, Gate: c.Gate, Grad: true})
 	if err != nil {
 		return lossgradLine{}, badInput{fmt.Errorf("%s with %s: case %s: %v", policyPath, batchPath, c.ID, err)}
 	}

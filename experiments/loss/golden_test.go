@@ -1,4 +1,4 @@
-package experiments
+package loss
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	"gatedpo/experiments/data"
 	"gatedpo/gating"
 	"gatedpo/graph/safetensors"
+	"gatedpo/internal/sharedtest"
 	"gatedpo/models"
 	"gatedpo/objectives"
 )
@@ -36,14 +37,47 @@ type goldenRun struct {
 	grads map[string][]float64
 }
 
-// runGoldenCases evaluates every case of cases.toml on the golden policy,
-// reference and batch, in float64.
-func runGoldenCases(t *testing.T, dir string) ([]Case, map[string]goldenRun) {
+// goldenCase is one objective × gate case of a golden set, as golden.json
+// lists it (the same list as its cases.toml, in the same order: the config
+// package's tests check that the two agree).
+type goldenCase struct {
+	ID        string          `json:"id"`
+	Objective objectives.Spec `json:"objective"`
+	Gate      gating.Spec     `json:"gate"`
+}
+
+// goldenCases reads the case list of dir/golden.json.
+func goldenCases(t *testing.T, dir string) []goldenCase {
 	t.Helper()
-	cases, err := LoadCases(filepath.Join(dir, "cases.toml"))
+	raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var gold struct {
+		Cases []goldenCase `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &gold); err != nil {
+		t.Fatal(err)
+	}
+	if len(gold.Cases) == 0 {
+		t.Fatalf("%s: no cases", dir)
+	}
+	for _, c := range gold.Cases {
+		if err := c.Objective.Validate(); err != nil {
+			t.Fatalf("%s: case %s: objective: %v", dir, c.ID, err)
+		}
+		if err := c.Gate.Validate(); err != nil {
+			t.Fatalf("%s: case %s: gate: %v", dir, c.ID, err)
+		}
+	}
+	return gold.Cases
+}
+
+// runGoldenCases evaluates every case of the golden set on the golden
+// policy, reference and batch, in float64.
+func runGoldenCases(t *testing.T, dir string) ([]goldenCase, map[string]goldenRun) {
+	t.Helper()
+	cases := goldenCases(t, dir)
 	batch, err := LoadBatchJSON(filepath.Join(dir, "batch.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +129,17 @@ func runCase(t *testing.T, policy models.LM, batch data.Batch, rc, rr []float64,
 		t.Fatal(err)
 	}
 	return goldenRun{res, grads}
+}
+
+// sharedGoldenDir returns ../shared/golden beside the module root, or
+// skips the test.
+func sharedGoldenDir(t *testing.T) string { return sharedGoldenSet(t, "golden") }
+
+// sharedGoldenSet returns ../shared/<set> (golden, golden-extra) beside
+// the module root, or skips the test when it has no golden.json.
+func sharedGoldenSet(t *testing.T, set string) string {
+	t.Helper()
+	return filepath.Join(sharedtest.Dir(t, set+"/golden.json"), set)
 }
 
 func maxAbsF(v []float64) float64 {
@@ -334,8 +379,7 @@ func sameBits(a, b []float64) bool {
 }
 
 // TestSeqGraphSFT: the SFT graph over the chosen rows reproduces the golden
-// "sft" case (loss 1e-12, every gradient 1e-10 relative to max-abs), and
-// the extended-SFT rows are chosen then rejected.
+// "sft" case (loss 1e-12, every gradient 1e-10 relative to max-abs).
 func TestSeqGraphSFT(t *testing.T) {
 	dir := sharedGoldenDir(t)
 	batch, err := LoadBatchJSON(filepath.Join(dir, "batch.json"))
@@ -352,8 +396,7 @@ func TestSeqGraphSFT(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sg.Close()
-	ids, mask := SFTRows(batch, false)
-	if err := sg.SetBatch(ids, mask); err != nil {
+	if err := sg.SetBatch(batch.ChosenIDs, batch.ChosenMask); err != nil {
 		t.Fatal(err)
 	}
 	if err := sg.Run(); err != nil {
@@ -379,10 +422,6 @@ func TestSeqGraphSFT(t *testing.T) {
 				t.Fatalf("grad %s[%d] = %v, want %v", name, k, grads[name][k], w[k])
 			}
 		}
-	}
-	ids, mask = SFTRows(batch, true)
-	if len(ids) != 2*B || &ids[B][0] != &batch.RejectedIDs[0][0] || len(mask) != 2*B {
-		t.Error("extended SFT rows are not [chosen; rejected]")
 	}
 }
 

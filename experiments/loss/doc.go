@@ -1,0 +1,62 @@
+// Package loss builds the loss graphs: the one place where a language
+// model (models.LM), a preference objective (objectives) and the gate on
+// the rejected tokens (gating) meet. Everything that trains or checks a
+// preference loss — the sweep's training stages, `inspect lossgrad`, the
+// step benchmark of cmd/bench — builds it here. It owns:
+//
+//   - PrefGraph (NewPrefGraph, PrefOptions, PrefResult): the preference
+//     loss of B pairs, its gradient, TRL metrics and gate statistics;
+//   - SeqGraph (NewSeqGraph): per-sequence log-probs and the SFT loss, for
+//     SFT stages and forward-only reference log-probs;
+//   - ReferenceLogps: a batch's reference sequence log-probs through a
+//     SeqGraph;
+//   - LoadBatchJSON: a preference batch in the layout of the goldens'
+//     batch.json (`inspect lossgrad -batch`).
+//
+// Import path gatedpo/experiments/loss. It depends on graph, models,
+// objectives, gating and experiments/data, never on the sweep runner, so
+// commands that only evaluate a loss link neither the runner nor the
+// plotting code.
+//
+// # Preference graph
+//
+// For B pairs of T tokens (docs/method.md §3 for the gate, §2 for the
+// objectives):
+//
+//	ids            [2B, T]     rows 0..B−1 chosen, B..2B−1 rejected (Forward.SetIDs)
+//	lp             [2B, T−1]   lp[:, t] = log π(ids[:, t+1] | ids[:, ≤t])     (model)
+//	lmax           [2B, T−1]   max_v log π(v | ids[:, ≤t]), forward only       (model)
+//	mask           [2B, T−1]   mask[r, t] = response_mask[r, t+1]             (input)
+//	rejMask        [2B, T−1]   mask with the chosen rows zeroed                (input)
+//	lp̃ = gating.Apply(gate, lp, rejMask, lmax)                  only rejected tokens are gated
+//	LP = Σ_t mask[:, t]·lp̃[:, t]   [2B]                         golden README "Sequence log-prob"
+//	pc, pr = LP[0:B], LP[B:2B]
+//	rc, rr         [B]         reference sequence log-probs                    (input)
+//	n⁺, n⁻         [B]         response lengths Σ_t mask                      (input)
+//	loss, per-pair = objectives.Build(objective, pc, pr, rc, rr, n⁺, n⁻)
+//
+// The reference enters as two input vectors, so a caller may precompute it
+// once per example (ReferenceLogps, or the sweep's probe pass) or compute
+// it every step. A gate that is off, and any gate with an objective that
+// does not read pr (sft), inserts nothing: the graph is then the ungated
+// one, bit for bit.
+//
+// # Use
+//
+// One graph per batch shape; pad batches to a fixed T with
+// data.MakeBatch(pairs, padID, T):
+//
+//	pg, err := loss.NewPrefGraph(policy, B, T, loss.PrefOptions{Objective: obj, Gate: gate, Grad: true})
+//	ref, err := loss.NewSeqGraph(reference, 2*B, T, false) // or precompute rc, rr once per example
+//	for each batch b:
+//		rc, rr, err := loss.ReferenceLogps(ref, b)
+//		err = pg.SetBatch(b, rc, rr)
+//		err = pg.Run()                     // forward + backward
+//		res, err := pg.Result()            // loss, TRL metrics, gates, gate statistics
+//		info, err := opt.Step(pg.Params()) // graph.Optimizer updates the shared weights
+//		pg.Release()                       // drop the activations of a graph kept for later batches
+//
+// An SFT stage uses a SeqGraph built with grad = true, over the chosen
+// responses (or, for extended SFT, the chosen and rejected responses as
+// separate rows), stepping the optimizer on its Params after each Run.
+package loss

@@ -1,0 +1,284 @@
+package loss
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"gatedpo/experiments/data"
+	"gatedpo/gating"
+	"gatedpo/graph"
+	"gatedpo/models"
+	"gatedpo/objectives"
+)
+
+// PrefOptions configures NewPrefGraph.
+type PrefOptions struct {
+	Objective objectives.Spec // the preference objective (validated)
+	Gate      gating.Spec     // the gate on the rejected tokens (validated; off = ungated)
+	Grad      bool            // add gradient nodes for every policy parameter (training, lossgrad)
+}
+
+// PrefGraph is a preference-loss graph over a fixed batch shape (B pairs,
+// T tokens), with its own Gorgonia graph and TapeMachine. Reuse it across
+// steps: SetBatch, Run, read Result / optimizer step on Params, repeat.
+type PrefGraph struct {
+	Objective objectives.Spec
+	Gate      gating.Spec
+	Pairs, T  int
+
+	Graph   *G.ExprGraph
+	Machine G.VM
+	Policy  *models.Forward // over 2·Pairs rows [chosen; rejected]
+
+	// Nodes. PolicyRejected is the (possibly gated) rejected sequence
+	// log-prob; GateValues is the forward-only gate g [2B, T−1] (0 outside
+	// the rejected response tokens).
+	Loss, PerPair                *G.Node
+	Terms                        map[string]*G.Node
+	PolicyChosen, PolicyRejected *G.Node
+	GateValues                   *G.Node
+
+	// inputs and their storage
+	mask, rejMask, chosenLens, rejectedLens, refChosen, refRejected *G.Node
+	maskT, rejMaskT, cLensT, rLensT, refCT, refRT                   *tensor.Dense
+
+	// values read at every run
+	lossV, perV, pcV, prV, lpV, gateV G.Value
+	termV                             map[string]*G.Value
+
+	// the current batch (for statistics)
+	rejMaskData  []float64
+	refC, refR   []float64
+	hasReference bool
+}
+
+// NewPrefGraph builds the preference-loss graph of policy for pairs pairs
+// of t tokens. With opt.Grad the graph also holds the gradient of the loss
+// with respect to every policy parameter (read with Params' Node.Grad, or
+// GradNorms / Grads).
+func NewPrefGraph(policy models.LM, pairs, t int, opt PrefOptions) (pg *PrefGraph, err error) {
+	if err := opt.Objective.Validate(); err != nil {
+		return nil, fmt.Errorf("objective: %w", err)
+	}
+	if err := opt.Gate.Validate(); err != nil {
+		return nil, fmt.Errorf("gate: %w", err)
+	}
+	if pairs < 1 || t < 2 {
+		return nil, fmt.Errorf("preference graph: need ≥ 1 pair and ≥ 2 tokens, got %d pairs of %d", pairs, t)
+	}
+	g := G.NewGraph()
+	fwd, err := policy.Build(g, 2*pairs, t)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("preference graph: %v", r)
+		}
+	}()
+	dt := policy.Dtype()
+	n, m := 2*pairs, t-1
+	pg = &PrefGraph{Objective: opt.Objective, Gate: opt.Gate, Pairs: pairs, T: t, Graph: g, Policy: fwd}
+	pg.mask, pg.maskT = graphInput(g, "loss.mask", dt, n, m)
+	pg.rejMask, pg.rejMaskT = graphInput(g, "loss.rejected_mask", dt, n, m)
+	pg.chosenLens, pg.cLensT = graphInput(g, "loss.chosen_lens", dt, pairs)
+	pg.rejectedLens, pg.rLensT = graphInput(g, "loss.rejected_lens", dt, pairs)
+	pg.refChosen, pg.refCT = graphInput(g, "loss.reference_chosen", dt, pairs)
+	pg.refRejected, pg.refRT = graphInput(g, "loss.reference_rejected", dt, pairs)
+
+	lp := fwd.TokenLogps // [2B, T−1]
+	gated := lp
+	if opt.Objective.ReadsRejected() {
+		// docs/method.md §3: the gate acts on the policy's rejected per-token log-probs only.
+		if gated, err = gating.Apply(opt.Gate, lp, pg.rejMask, fwd.TokenLogpMax); err != nil {
+			return nil, err
+		}
+	}
+	if pg.GateValues, err = gating.ValuesNode(opt.Gate, lp, pg.rejMask, fwd.TokenLogpMax); err != nil {
+		return nil, err
+	}
+	seq, err := graph.MaskedRowSum(gated, pg.mask) // LP [2B]
+	if err != nil {
+		return nil, err
+	}
+	if pg.PolicyChosen, err = graph.VectorRange(seq, 0, pairs); err != nil {
+		return nil, err
+	}
+	if pg.PolicyRejected, err = graph.VectorRange(seq, pairs, 2*pairs); err != nil {
+		return nil, err
+	}
+	res, err := objectives.Build(opt.Objective, objectives.Inputs{
+		PolicyChosen: pg.PolicyChosen, PolicyRejected: pg.PolicyRejected,
+		ReferenceChosen: pg.refChosen, ReferenceRejected: pg.refRejected,
+		ChosenLens: pg.chosenLens, RejectedLens: pg.rejectedLens,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pg.Loss, pg.PerPair, pg.Terms = res.Loss, res.PerPair, res.Terms
+	G.Read(pg.Loss, &pg.lossV)
+	G.Read(pg.PerPair, &pg.perV)
+	G.Read(pg.PolicyChosen, &pg.pcV)
+	G.Read(pg.PolicyRejected, &pg.prV)
+	G.Read(lp, &pg.lpV)
+	G.Read(pg.GateValues, &pg.gateV)
+	pg.termV = map[string]*G.Value{}
+	for k, node := range pg.Terms {
+		pg.termV[k] = new(G.Value)
+		G.Read(node, pg.termV[k])
+	}
+	if opt.Grad {
+		if _, err := G.Grad(pg.Loss, fwd.ParamNodes()...); err != nil {
+			return nil, fmt.Errorf("preference graph: gradient: %w", err)
+		}
+	}
+	pg.Machine = graph.NewTapeMachine(g)
+	return pg, nil
+}
+
+// Params returns the policy parameter nodes of the graph (checkpoint names).
+func (pg *PrefGraph) Params() []graph.Param { return pg.Policy.Params }
+
+// SetBatch loads a batch (layout of shared/golden/batch.json: B pairs of T
+// tokens, response masks 1 on response tokens) and the reference sequence
+// log-probs of its chosen and rejected responses ([B] each; nil when the
+// objective uses no reference — rewards/* metrics are then omitted).
+func (pg *PrefGraph) SetBatch(b data.Batch, refChosen, refRejected []float64) error {
+	B, T := pg.Pairs, pg.T
+	if err := checkRows("chosen", b.ChosenIDs, b.ChosenMask, B, T); err != nil {
+		return err
+	}
+	if err := checkRows("rejected", b.RejectedIDs, b.RejectedMask, B, T); err != nil {
+		return err
+	}
+	ids := append(append(make([][]int, 0, 2*B), b.ChosenIDs...), b.RejectedIDs...)
+	if err := pg.Policy.SetIDs(ids); err != nil {
+		return err
+	}
+	m := T - 1
+	mask := make([]float64, 2*B*m)
+	rej := make([]float64, 2*B*m)
+	cl, rl := make([]float64, B), make([]float64, B)
+	for i := 0; i < B; i++ {
+		for t := 0; t < m; t++ {
+			// prediction t scores token t+1 (golden README "Which positions predict which tokens")
+			if b.ChosenMask[i][t+1] != 0 {
+				mask[i*m+t] = 1
+				cl[i]++
+			}
+			if b.RejectedMask[i][t+1] != 0 {
+				mask[(B+i)*m+t] = 1
+				rej[(B+i)*m+t] = 1
+				rl[i]++
+			}
+		}
+		if cl[i] == 0 {
+			return fmt.Errorf("pair %d: the chosen response has no token to score", i)
+		}
+		if rl[i] == 0 && pg.Objective.ReadsRejected() {
+			return fmt.Errorf("pair %d: the rejected response has no token to score", i)
+		}
+	}
+	if (refChosen == nil) != (refRejected == nil) {
+		return fmt.Errorf("reference log-probs: give both chosen and rejected, or neither")
+	}
+	pg.hasReference = refChosen != nil
+	if !pg.hasReference {
+		if pg.Objective.UsesReference() {
+			return fmt.Errorf("objective %s needs the reference log-probs", pg.Objective.Name)
+		}
+		refChosen, refRejected = make([]float64, B), make([]float64, B)
+	}
+	if len(refChosen) != B || len(refRejected) != B {
+		return fmt.Errorf("reference log-probs: got %d and %d values for %d pairs", len(refChosen), len(refRejected), B)
+	}
+	setInputData(pg.maskT, mask)
+	setInputData(pg.rejMaskT, rej)
+	setInputData(pg.cLensT, cl)
+	setInputData(pg.rLensT, rl)
+	setInputData(pg.refCT, refChosen)
+	setInputData(pg.refRT, refRejected)
+	pg.rejMaskData = rej
+	pg.refC = append(pg.refC[:0], refChosen...)
+	pg.refR = append(pg.refR[:0], refRejected...)
+	return nil
+}
+
+// Run evaluates the graph on the current batch (forward, and backward when
+// built with Grad). It resets the machine first, so it can be called once
+// per step.
+func (pg *PrefGraph) Run() error {
+	pg.Machine.Reset()
+	return pg.Machine.RunAll()
+}
+
+// Close releases the machine.
+func (pg *PrefGraph) Close() { pg.Machine.Close() }
+
+// Release drops the activations, gradients and op caches of the last Run
+// (graph.ReleaseValues), so a graph kept for later batches costs its
+// structure only. Read Result, Grads or GradNorms and step the optimizer
+// first: all of them are unavailable until the next Run.
+func (pg *PrefGraph) Release() {
+	graph.ReleaseValues(pg.Graph, pg.Machine)
+	pg.lossV, pg.perV, pg.pcV, pg.prV, pg.lpV, pg.gateV = nil, nil, nil, nil, nil, nil
+	for _, v := range pg.termV {
+		*v = nil
+	}
+}
+
+// PrefResult holds the values of one Run.
+type PrefResult struct {
+	Loss          float64              `json:"loss"`
+	PerPairLoss   []float64            `json:"per_pair_loss"`
+	PerPairTerms  map[string][]float64 `json:"per_pair_terms,omitempty"`
+	Logps         objectives.Logps     `json:"logps"`   // reference_* nil when no reference was given
+	Metrics       map[string]float64   `json:"metrics"` // TRL names (objectives.Metrics)
+	RejectedGates [][]float64          `json:"rejected_gates"`
+	GateStats     gating.Stats         `json:"gate_stats"`
+}
+
+// Result returns the values of the last Run: loss, per-pair loss and
+// terms, sequence log-probs, TRL metrics, the rejected gates [B][T−1]
+// (position t gates the prediction of token t+1; 0 outside the rejected
+// response; 1 on it when the gate is off) and their statistics.
+func (pg *PrefGraph) Result() (PrefResult, error) {
+	if pg.lossV == nil {
+		return PrefResult{}, fmt.Errorf("preference graph: Result before Run")
+	}
+	B, m := pg.Pairs, pg.T-1
+	r := PrefResult{Loss: valueAsFloats(pg.lossV)[0], PerPairLoss: valueAsFloats(pg.perV)}
+	if len(pg.termV) > 0 {
+		r.PerPairTerms = map[string][]float64{}
+		for k, v := range pg.termV {
+			r.PerPairTerms[k] = valueAsFloats(*v)
+		}
+	}
+	r.Logps = objectives.Logps{PolicyChosen: valueAsFloats(pg.pcV), PolicyRejected: valueAsFloats(pg.prV)}
+	if pg.hasReference {
+		r.Logps.ReferenceChosen = append([]float64(nil), pg.refC...)
+		r.Logps.ReferenceRejected = append([]float64(nil), pg.refR...)
+	}
+	r.Metrics = objectives.Metrics(pg.Objective, r.Logps)
+	gates := valueAsFloats(pg.gateV)[B*m:]
+	lp := valueAsFloats(pg.lpV)[B*m:]
+	mask := pg.rejMaskData[B*m:]
+	r.RejectedGates = make([][]float64, B)
+	for i := range r.RejectedGates {
+		r.RejectedGates[i] = gates[i*m : (i+1)*m : (i+1)*m]
+	}
+	r.GateStats = gating.ComputeStats(gates, lp, mask)
+	return r, nil
+}
+
+// Grads returns a copy of every parameter's gradient after Run, keyed by
+// checkpoint name (graphs built with Grad only).
+func (pg *PrefGraph) Grads() (map[string][]float64, error) { return paramGrads(pg.Policy.Params) }
+
+// GradNorms returns every parameter's gradient L2 norm, keyed by checkpoint
+// name, and the global L2 norm over all of them.
+func (pg *PrefGraph) GradNorms() (map[string]float64, float64, error) {
+	return gradNorms(pg.Policy.Params)
+}
