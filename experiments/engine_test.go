@@ -55,7 +55,7 @@ func TestProbeStatsMatchGraphOps(t *testing.T) {
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		lp, lmax, en, co := valueFloats(lpV), valueFloats(lmaxV), valueFloats(entV), valueFloats(colV)
+		lp, lmax, en, co := graph.Float64s(lpV), graph.Float64s(lmaxV), graph.Float64s(entV), graph.Float64s(colV)
 		for r := range seqs {
 			var want seqStats
 			for i := 0; i < T-1; i++ {
@@ -84,33 +84,4 @@ func TestProbeStatsMatchGraphOps(t *testing.T) {
 			}
 		}
 	}
-}
-
-// valueFloats returns a copy of a graph value as float64s.
-func valueFloats(v G.Value) []float64 {
-	t, ok := v.(*tensor.Dense)
-	if !ok {
-		if s, ok := v.(*G.F64); ok {
-			return []float64{float64(*s)}
-		}
-		if s, ok := v.(*G.F32); ok {
-			return []float64{float64(*s)}
-		}
-		return nil
-	}
-	switch d := t.Data().(type) {
-	case []float32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	case []float64:
-		return append([]float64(nil), d...)
-	case float32:
-		return []float64{float64(d)}
-	case float64:
-		return []float64{d}
-	}
-	return nil
 }

@@ -36,7 +36,7 @@ func gradOf(t *testing.T, x []float64, f func(*G.Node) (*G.Node, error)) []float
 	if err != nil {
 		t.Fatal(err)
 	}
-	return flat(gv)
+	return Float64s(gv)
 }
 
 // TestGorgoniaBugInverseSqrtGradient: d/dx x^(−1/2) = −x^(−3/2)/2, but
@@ -89,7 +89,7 @@ func TestGorgoniaBugSoftMaxRowMax(t *testing.T) {
 	if err := m.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	got := flat(v)
+	got := Float64s(v)
 	t.Logf("SoftMax([[100,0,0],[0,0,0]]) = %v (row 2 should be 1/3 each)", got)
 	bad := false
 	for _, p := range got[3:] {
@@ -114,7 +114,7 @@ func TestGorgoniaBugSoftMaxRowMax(t *testing.T) {
 	if err := m2.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	ours := flat(lv)
+	ours := Float64s(lv)
 	if math.Abs(ours[1]-math.Log(1.0/3)) > 1e-6 || math.IsNaN(ours[0]) || ours[0] > 0 {
 		t.Errorf("TargetLogProbs on large logits = %v, want [≈0, log(1/3)]", ours)
 	}
@@ -153,7 +153,7 @@ func TestGorgoniaBugUnnamedConstantMerge(t *testing.T) {
 	if err := m.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	got := flat(v)[0]
+	got := Float64s(v)[0]
 	t.Logf("Σ((x + a) − (x + b)) = %v (correct: −1); merged: %v", got, ya == yb)
 	if got == -1 && ya != yb {
 		t.Errorf("different unnamed constants no longer merge: the bug is fixed; revisit the workaround")

@@ -73,7 +73,7 @@ func TestHeadTokenLogProbsMatchesUnfused(t *testing.T) {
 				}
 				dh, _ := h.Grad()
 				dw, _ := w.Grad()
-				out = res{flat(lpV), flat(lmaxV), flat(dh), flat(dw)}
+				out = res{Float64s(lpV), Float64s(lmaxV), Float64s(dh), Float64s(dw)}
 			}
 			return out
 		}

@@ -55,7 +55,7 @@ func TestTokenLogitStats(t *testing.T) {
 			want := map[string]float64{StatMaxLogProb: math.Log(best / z), StatEntropy: h, StatCollision: c}
 			plain := map[string]float64{StatMaxLogProb: mx[r], StatEntropy: ent[r], StatCollision: col[r]}
 			for k, w := range want {
-				got := flat(*vals[k])[s*(tt-1)+p]
+				got := Float64s(*vals[k])[s*(tt-1)+p]
 				if math.Abs(got-w) > 1e-13 || math.Abs(plain[k]-w) > 1e-13 {
 					t.Errorf("%s[%d,%d] = %v (op), %v (RowLogitStats), want %v", k, s, p, got, plain[k], w)
 				}
@@ -95,7 +95,7 @@ func TestLogpMaxCarriesNoGradient(t *testing.T) {
 			t.Fatal(err)
 		}
 		gv, _ := ln.Grad()
-		return flat(gv)
+		return Float64s(gv)
 	}
 	a := grad(0)
 	for _, k := range []int{1, 2} {
@@ -128,7 +128,7 @@ func TestAttentionCausal(t *testing.T) {
 		if err := m.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		return flat(v)
+		return Float64s(v)
 	}
 	x := NewTensor(tensor.Float64, n*tt, 3*d)
 	FillNormal(x, NewRNG(5), 0, 1)
@@ -174,7 +174,7 @@ func TestLogProbsLargeLogits(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.Close()
-		got := flat(v)
+		got := Float64s(v)
 		if math.Abs(got[0]-math.Log(1.0/3)) > 1e-6 || !(got[1] < -1e4) || math.IsInf(got[1], 0) {
 			t.Errorf("%v: log-probs %v, want [log(1/3), ≈−2e4]", dt, got)
 		}
@@ -226,7 +226,7 @@ func TestLogProbMaxOf(t *testing.T) {
 		if dt == tensor.Float32 {
 			tol = 1e-5
 		}
-		if e := relErr(flat(va), flat(vb)); e > tol {
+		if e := relErr(Float64s(va), Float64s(vb)); e > tol {
 			t.Errorf("%v: LogProbMaxOf differs from TokenLogProbMax by %.3g", dt, e)
 		}
 	}

@@ -46,7 +46,7 @@ func TestNegLogSigmoidScalar(t *testing.T) {
 			t.Fatal(err)
 		}
 		gv, _ := x.Grad()
-		yv, dx := flat(y.Value())[0], flat(gv)[0]
+		yv, dx := Float64s(y.Value())[0], Float64s(gv)[0]
 		want, wantDx := negLogSigmoid64(-1.5), -sigmoidNeg64(-1.5)
 		tol := 1e-15
 		if f32 {

@@ -99,24 +99,6 @@ func getAt(v *tensor.Dense, i int) float64 {
 	return math.NaN()
 }
 
-func flat(v G.Value) []float64 {
-	switch d := v.Data().(type) {
-	case float64:
-		return []float64{d}
-	case float32:
-		return []float64{float64(d)}
-	case []float64:
-		return append([]float64{}, d...)
-	case []float32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	}
-	return nil
-}
-
 // run executes the graph once and returns the loss.
 func (h *opHarness) run(t *testing.T) float64 {
 	t.Helper()
@@ -124,7 +106,7 @@ func (h *opHarness) run(t *testing.T) float64 {
 	if err := h.m.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	return flat(h.lossV)[0]
+	return Float64s(h.lossV)[0]
 }
 
 // grads runs once and returns the analytic gradient of each diff input.
@@ -137,7 +119,7 @@ func (h *opHarness) grads(t *testing.T) [][]float64 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, flat(g))
+		out = append(out, Float64s(g))
 	}
 	return out
 }
@@ -297,7 +279,7 @@ func TestOpsFloat32MatchFloat64(t *testing.T) {
 				}
 			}
 			g64, g32 := h64.grads(t), h32.grads(t)
-			if e := relErr(flat(h32.outV), flat(h64.outV)); e > 1e-4 {
+			if e := relErr(Float64s(h32.outV), Float64s(h64.outV)); e > 1e-4 {
 				t.Errorf("%s: float32 output differs by %.3g > 1e-4", c.name, e)
 			}
 			for k := range g64 {

@@ -44,8 +44,8 @@ func TestReleaseValues(t *testing.T) {
 				h.grads(t)
 				zeroGrads()
 				grads1 := h.grads(t)
-				loss1 := flat(h.lossV)[0]
-				out1 := flat(h.outV)
+				loss1 := Float64s(h.lossV)[0]
+				out1 := Float64s(h.outV)
 
 				ReleaseValues(h.g, h.m)
 				h.lossV, h.outV = nil, nil
@@ -81,10 +81,10 @@ func TestReleaseValues(t *testing.T) {
 
 				zeroGrads()
 				grads2 := h.grads(t)
-				if loss2 := flat(h.lossV)[0]; math.Float64bits(loss1) != math.Float64bits(loss2) {
+				if loss2 := Float64s(h.lossV)[0]; math.Float64bits(loss1) != math.Float64bits(loss2) {
 					t.Errorf("loss after release %v, before %v", loss2, loss1)
 				}
-				if !bitsEqual(out1, flat(h.outV)) {
+				if !bitsEqual(out1, Float64s(h.outV)) {
 					t.Errorf("output after release differs")
 				}
 				for k := range grads1 {

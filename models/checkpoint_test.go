@@ -13,6 +13,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"gatedpo/graph"
 	"gatedpo/graph/safetensors"
 )
 
@@ -48,7 +49,7 @@ func TestSameSeedSameWeights(t *testing.T) {
 
 // bytesEqual reports whether two tensors hold bit-identical values.
 func bytesEqual(a, b *tensor.Dense) bool {
-	x, y := asF64(a), asF64(b)
+	x, y := graph.Float64s(a), graph.Float64s(b)
 	if len(x) != len(y) {
 		return false
 	}
@@ -190,7 +191,7 @@ func TestSharedStorageAcrossGraphs(t *testing.T) {
 	if err := vm.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	after := asF64(v)
+	after := graph.Float64s(v)
 	fresh, _, _ := runForward(t, m, ids)
 	refL, _, _ := runForward(t, ref, ids)
 	if relMaxErr(after, fresh) != 0 {

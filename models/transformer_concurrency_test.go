@@ -1,6 +1,7 @@
 package models
 
 import (
+	"gatedpo/graph"
 	"sync"
 	"testing"
 
@@ -89,7 +90,7 @@ func gradNoFatal(lm LM, ids [][]int, w [][]float64) (map[string][]float64, error
 		if err != nil {
 			return nil, err
 		}
-		out[p.Name] = asF64(gv)
+		out[p.Name] = graph.Float64s(gv)
 	}
 	return out, nil
 }

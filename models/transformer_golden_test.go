@@ -10,6 +10,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"gatedpo/graph"
 	"gatedpo/graph/safetensors"
 	"gatedpo/internal/sharedtest"
 )
@@ -73,21 +74,6 @@ func relMaxErr(got, want []float64) float64 {
 	return d / m
 }
 
-// asF64 flattens a float32/float64 value to []float64.
-func asF64(v G.Value) []float64 {
-	switch d := v.Data().(type) {
-	case []float64:
-		return append([]float64{}, d...)
-	case []float32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	}
-	return nil
-}
-
 // runForward builds lm on [n, t] ids, runs it once and returns logits, lp
 // and lpmax.
 func runForward(t testing.TB, lm LM, ids [][]int) (logits, lp, lpmax []float64) {
@@ -109,7 +95,7 @@ func runForward(t testing.TB, lm LM, ids [][]int) (logits, lp, lpmax []float64) 
 	if err := m.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	return asF64(vl), asF64(vlp), asF64(vmax)
+	return graph.Float64s(vl), graph.Float64s(vlp), graph.Float64s(vmax)
 }
 
 // TestGoldenForward checks the policy and reference forward passes against

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"gatedpo/graph"
 	"math"
 	"path/filepath"
 	"testing"
@@ -76,7 +77,7 @@ func gradOfWeightedLP(t testing.TB, lm LM, ids [][]int, w [][]float64) map[strin
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[p.Name] = asF64(gv)
+		out[p.Name] = graph.Float64s(gv)
 	}
 	return out
 }

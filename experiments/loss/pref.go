@@ -249,21 +249,21 @@ func (pg *PrefGraph) Result() (PrefResult, error) {
 		return PrefResult{}, fmt.Errorf("preference graph: Result before Run")
 	}
 	B, m := pg.Pairs, pg.T-1
-	r := PrefResult{Loss: valueAsFloats(pg.lossV)[0], PerPairLoss: valueAsFloats(pg.perV)}
+	r := PrefResult{Loss: graph.Float64s(pg.lossV)[0], PerPairLoss: graph.Float64s(pg.perV)}
 	if len(pg.termV) > 0 {
 		r.PerPairTerms = map[string][]float64{}
 		for k, v := range pg.termV {
-			r.PerPairTerms[k] = valueAsFloats(*v)
+			r.PerPairTerms[k] = graph.Float64s(*v)
 		}
 	}
-	r.Logps = objectives.Logps{PolicyChosen: valueAsFloats(pg.pcV), PolicyRejected: valueAsFloats(pg.prV)}
+	r.Logps = objectives.Logps{PolicyChosen: graph.Float64s(pg.pcV), PolicyRejected: graph.Float64s(pg.prV)}
 	if pg.hasReference {
 		r.Logps.ReferenceChosen = append([]float64(nil), pg.refC...)
 		r.Logps.ReferenceRejected = append([]float64(nil), pg.refR...)
 	}
 	r.Metrics = objectives.Metrics(pg.Objective, r.Logps)
-	gates := valueAsFloats(pg.gateV)[B*m:]
-	lp := valueAsFloats(pg.lpV)[B*m:]
+	gates := graph.Float64s(pg.gateV)[B*m:]
+	lp := graph.Float64s(pg.lpV)[B*m:]
 	mask := pg.rejMaskData[B*m:]
 	r.RejectedGates = make([][]float64, B)
 	for i := range r.RejectedGates {

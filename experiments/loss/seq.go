@@ -119,7 +119,7 @@ func (sg *SeqGraph) Release() {
 
 // Logps returns the per-row sequence log-probs of the last Run (nil after
 // Release).
-func (sg *SeqGraph) Logps() []float64 { return valueAsFloats(sg.lpV) }
+func (sg *SeqGraph) Logps() []float64 { return graph.Float64s(sg.lpV) }
 
 // LossValue returns the token-mean NLL of the last Run (NaN when the batch
 // has no response token).
@@ -127,7 +127,7 @@ func (sg *SeqGraph) LossValue() float64 {
 	if sg.nTokens == 0 || sg.lossV == nil {
 		return math.NaN()
 	}
-	return valueAsFloats(sg.lossV)[0]
+	return graph.Float64s(sg.lossV)[0]
 }
 
 // Params returns the parameter nodes (checkpoint names).

@@ -32,29 +32,6 @@ func setInputData(t *tensor.Dense, vals []float64) {
 	}
 }
 
-// valueAsFloats returns a copy of a value's data as float64 (scalars as one
-// value; nil for no value).
-func valueAsFloats(v G.Value) []float64 {
-	if v == nil {
-		return nil
-	}
-	switch x := v.Data().(type) {
-	case float64:
-		return []float64{x}
-	case float32:
-		return []float64{float64(x)}
-	case []float64:
-		return append([]float64(nil), x...)
-	case []float32:
-		out := make([]float64, len(x))
-		for i, e := range x {
-			out[i] = float64(e)
-		}
-		return out
-	}
-	return nil
-}
-
 func checkRows(what string, ids, mask [][]int, n, t int) error {
 	if len(ids) != n || len(mask) != n {
 		return fmt.Errorf("%s: %d id rows and %d mask rows, the graph was built for %d", what, len(ids), len(mask), n)
@@ -74,7 +51,7 @@ func paramGrads(ps []graph.Param) (map[string][]float64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parameter %s has no gradient (build with Grad): %w", p.Name, err)
 		}
-		out[p.Name] = valueAsFloats(gv)
+		out[p.Name] = graph.Float64s(gv)
 	}
 	return out, nil
 }

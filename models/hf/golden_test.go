@@ -11,6 +11,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"gatedpo/graph"
 	"gatedpo/graph/safetensors"
 	"gatedpo/internal/sharedtest"
 	"gatedpo/models"
@@ -142,7 +143,7 @@ func runLM(t testing.TB, lm models.LM, ids [][]int, w [][]float64) runResult {
 	if err := m.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	r := runResult{logits: asF64(logitsV), lp: asF64(lpV)}
+	r := runResult{logits: graph.Float64s(logitsV), lp: graph.Float64s(lpV)}
 	if w != nil {
 		r.grads = map[string][]float64{}
 		for _, p := range f.Params {
@@ -150,24 +151,10 @@ func runLM(t testing.TB, lm models.LM, ids [][]int, w [][]float64) runResult {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.grads[p.Name] = asF64(gv)
+			r.grads[p.Name] = graph.Float64s(gv)
 		}
 	}
 	return r
-}
-
-func asF64(v G.Value) []float64 {
-	switch d := v.Data().(type) {
-	case []float64:
-		return append([]float64{}, d...)
-	case []float32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	}
-	return nil
 }
 
 // seqLogps sums lp [n·(t−1)] over response_mask[r][p+1].
