@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gatedpo/experiments/data"
+	"gatedpo/experiments/train"
 	"gatedpo/gating"
 	"gatedpo/graph"
 	"gatedpo/models"
@@ -80,12 +81,12 @@ func (env *sweepEnv) runCell(ctx context.Context, c *Cell, st *cellStatus) (sum 
 	s1, err := env.ensureStage1(ctx, c.Config, pd, st)
 	// a stage error is a recorded failure, or an interruption (checkpoint kept)
 	stageErr := func(err error, stage string, step int) (results.CellSummary, error) {
-		var sf *stageFailure
+		var sf *train.Failure
 		switch {
 		case errors.As(err, &sf):
 			return fail(sf.Failure)
-		case errors.Is(err, errInterrupted):
-			return sum, errInterrupted
+		case errors.Is(err, train.ErrInterrupted):
+			return sum, train.ErrInterrupted
 		case IsEnvironmental(err):
 			return sum, &envError{err} // not a property of the cell: not recorded, a rerun retries
 		}
@@ -135,9 +136,9 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 		return 0, timing, err
 	}
 	policy := ref.Clone()
-	b := g.Train.BatchPairs
-	perEpoch := len(pd.Train) / b
-	total := perEpoch * g.Train.PrefEpochs
+	stage := train.Stage{Name: "pref", Examples: len(pd.Train), Batch: g.Train.BatchPairs, Epochs: g.Train.PrefEpochs,
+		Seed: train.PrefOrder.Seed(c.Config.Seed), CheckpointEvery: g.Train.CheckpointEvery}
+	total := stage.Total()
 	opt, err := graph.NewOptimizer(optimConfig(g.Train, g.Train.LR, total))
 	if err != nil {
 		return 0, timing, err
@@ -184,12 +185,12 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	base, err := refProbe.probe(pd, 0)
 	refProbe.close()
 	if err != nil {
-		return 0, timing, &stageFailure{results.Failure{Stage: "probe", Step: 0, Reason: err.Error()}}
+		return 0, timing, &train.Failure{Failure: results.Failure{Stage: "probe", Step: 0, Reason: err.Error()}}
 	}
 	tv := &tokenView{Gate: gating.Spec(c.Config.Gate), Applied: objectives.Spec(c.Config.Objective).ReadsRejected(), Tok: pd.Tok}
 	if first == 1 {
 		if err := rec.record(base, base, tv); err != nil {
-			return 0, timing, &stageFailure{results.Failure{Stage: "probe", Step: 0, Reason: err.Error()}}
+			return 0, timing, &train.Failure{Failure: results.Failure{Stage: "probe", Step: 0, Reason: err.Error()}}
 		}
 	}
 	tr, err := newTracker(dir, rec.Train, first-1)
@@ -204,12 +205,11 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	}
 	objSpec := objectives.Spec(c.Config.Objective)
 	gateSpec := gating.Spec(c.Config.Gate)
-	graphs := map[int]*prefGraph{} // one per row-length bucket (trainBucket)
-	defer func() {
-		for _, g := range graphs {
-			g.close()
-		}
-	}()
+	b := stage.Batch
+	graphs := train.NewBuckets(func(t int) (*train.PrefStep, error) {
+		return train.NewPrefStep(policy, opt, objSpec, gateSpec, b, t)
+	})
+	defer graphs.Close()
 	var probeG *prober
 	if total > 0 {
 		if probeG, err = newProber(policy, pd.T); err != nil {
@@ -217,73 +217,63 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 		}
 		defer probeG.close()
 	}
-	seed := uint64(c.Config.Seed)
 	var trainS, probeS float64
-	var order [][]int
-	orderEpoch := -1
-	for k := first; k <= total; k++ {
-		t0 := time.Now()
-		epoch := (k - 1) / perEpoch
-		if epoch != orderEpoch { // the batch order of an epoch, computed once
-			order, orderEpoch = seqBatches(len(pd.Train), b, seed^0x9e3, epoch), epoch
-		}
-		idx := order[(k-1)%perEpoch]
-		pairs := make([]data.EncodedPair, b)
-		rc, rr := make([]float64, b), make([]float64, b)
-		for i, j := range idx {
-			pairs[i], rc[i], rr[i] = pd.Train[j], s1.Ref.Chosen[j], s1.Ref.Rejected[j]
-		}
-		longest := 0
-		for _, p := range pairs {
-			longest = max(longest, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected)))
-		}
-		t := trainBucket(longest, pd.T)
-		pg, ok := graphs[t]
-		if !ok {
-			if pg, err = newPrefGraph(policy, opt, objSpec, gateSpec, b, t); err != nil {
-				return k - 1, timing, err
+	var t0 time.Time
+	last, err := stage.Run(first, train.Hooks{
+		Prepare: func(k int, idx []int) (func() (train.Output, error), error) {
+			t0 = time.Now()
+			pairs := make([]data.EncodedPair, b)
+			rc, rr := make([]float64, b), make([]float64, b)
+			longest := 0
+			for i, j := range idx {
+				pairs[i], rc[i], rr[i] = pd.Train[j], s1.Ref.Chosen[j], s1.Ref.Rejected[j]
+				longest = max(longest, len(pd.Train[j].Prompt)+max(len(pd.Train[j].Chosen), len(pd.Train[j].Rejected)))
 			}
-			graphs[t] = pg
-		}
-		out, err := pg.step(data.MakeBatch(pairs, pd.PadID, t), rc, rr)
-		rec.Train = append(rec.Train, trainRow("pref", k, float64(k)/float64(perEpoch), out))
-		if f := divergence("pref", k, out, err); f != nil {
-			rec.write(dir)
-			return k, timing, f
-		}
-		if err := tr.step(k, rec.Train[len(rec.Train)-1]); err != nil {
-			return k, timing, err
-		}
-		trainS += time.Since(t0).Seconds()
-		st.set("pref", k, total, out.Loss)
-		if k%g.Train.EvalEvery == 0 || k == total {
-			t1 := time.Now()
-			passes, err := probeG.probe(pd, k)
+			t := train.Bucket(longest, pd.T)
+			pg, err := graphs.Get(t)
 			if err != nil {
-				return k, timing, &stageFailure{results.Failure{Stage: "probe", Step: k, Reason: err.Error()}}
+				return nil, err
 			}
-			n := len(rec.Metrics)
-			if err := rec.record(passes, base, tv); err != nil {
-				return k, timing, &stageFailure{results.Failure{Stage: "probe", Step: k, Reason: err.Error()}}
+			return func() (train.Output, error) { return pg.Step(data.MakeBatch(pairs, pd.PadID, t), rc, rr) }, nil
+		},
+		Log: func(k int, out train.Output) {
+			rec.Train = append(rec.Train, trainRow("pref", k, stage.Epoch(k), out))
+		},
+		Diverged: func(*train.Failure) { rec.write(dir) },
+		After: func(k int, out train.Output) error {
+			if err := tr.step(k, rec.Train[len(rec.Train)-1]); err != nil {
+				return err
 			}
-			if err := tr.probe(k, rec.Metrics[n:], rec.Train); err != nil {
-				return k, timing, err
+			trainS += time.Since(t0).Seconds()
+			st.set("pref", k, total, out.Loss)
+			if k%g.Train.EvalEvery == 0 || k == total {
+				t1 := time.Now()
+				passes, err := probeG.probe(pd, k)
+				if err != nil {
+					return &train.Failure{Failure: results.Failure{Stage: "probe", Step: k, Reason: err.Error()}}
+				}
+				n := len(rec.Metrics)
+				if err := rec.record(passes, base, tv); err != nil {
+					return &train.Failure{Failure: results.Failure{Stage: "probe", Step: k, Reason: err.Error()}}
+				}
+				if err := tr.probe(k, rec.Metrics[n:], rec.Train); err != nil {
+					return err
+				}
+				probeS += time.Since(t1).Seconds()
 			}
-			probeS += time.Since(t1).Seconds()
-		}
-		stop := ctx.Err() != nil
-		if (k%g.Train.CheckpointEvery == 0 && k < total) || (stop && k < total) {
+			return nil
+		},
+		Checkpoint: func(k int) error {
 			if err := rec.write(dir); err != nil {
-				return k, timing, err
+				return err
 			}
 			tr.rewritten(len(rec.Train))
-			if err := saveCheckpoint(ckptDir, k, policy, opt, func(tmp string) error { return writeCheckpointRecords(tmp, rec) }); err != nil {
-				return k, timing, err
-			}
-		}
-		if stop && k < total {
-			return k, timing, errInterrupted
-		}
+			return saveCheckpoint(ckptDir, k, policy, opt, func(tmp string) error { return writeCheckpointRecords(tmp, rec) })
+		},
+		Stopped: func() bool { return ctx.Err() != nil },
+	})
+	if err != nil {
+		return last, timing, err
 	}
 	timing["pref_train_s"], timing["probe_s"] = trainS, probeS
 	if err := rec.write(dir); err != nil {

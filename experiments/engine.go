@@ -1,12 +1,10 @@
 package experiments
 
-// The compute side of a cell: Gorgonia graphs over a models.LM for the
-// SFT step, the preference step and the forward-only probe pass. Each graph
-// is built once per cell for a fixed batch shape and reused every step
-// (GORGONIA.md: Let/RunAll/Step/Reset). A cell keeps one graph per row
-// length bucket; each releases its values after its step or probe batch
-// (graph.ReleaseValues), so the kept graphs cost their structure only
-// (≈ 0.1–0.4 MB each) and one batch's activations are live at a time.
+// The probe pass of a cell: a forward-only Gorgonia graph over a
+// models.LM (the training steps are experiments/train's). A cell keeps one
+// probe graph per row-length bucket; each releases its values after its
+// batch (graph.ReleaseValues), so the kept graphs cost their structure
+// only and one batch's activations are live at a time.
 
 import (
 	"fmt"
@@ -18,115 +16,10 @@ import (
 	"gorgonia.org/tensor"
 
 	"gatedpo/experiments/data"
-	"gatedpo/experiments/loss"
-	"gatedpo/gating"
 	"gatedpo/graph"
 	"gatedpo/graph/blasvec"
 	"gatedpo/models"
-	"gatedpo/objectives"
 )
-
-// trainOutput is what one training step measured.
-type trainOutput struct {
-	Loss     float64
-	Metrics  map[string]float64 // TRL names (objectives.Metrics) and gate/* statistics
-	GradNorm float64
-	LR       float64
-}
-
-// stepper runs one optimizer step on the parameters of a graph after the
-// graph's Run (forward and backward).
-type stepper struct {
-	opt   *graph.Optimizer
-	names []string
-	nodes []*G.Node
-}
-
-func newStepper(opt *graph.Optimizer, params []graph.Param) stepper {
-	s := stepper{opt: opt}
-	for _, p := range params {
-		s.names = append(s.names, p.Name)
-		s.nodes = append(s.nodes, p.Node)
-	}
-	return s
-}
-
-// sftGraph trains the SFT loss (mean NLL over the response tokens of the
-// batch) on n sequences of length t (a loss.SeqGraph).
-type sftGraph struct {
-	sg *loss.SeqGraph
-	stepper
-}
-
-func newSFTGraph(lm models.LM, opt *graph.Optimizer, n, t int) (*sftGraph, error) {
-	sg, err := loss.NewSeqGraph(lm, n, t, true)
-	if err != nil {
-		return nil, err
-	}
-	return &sftGraph{sg: sg, stepper: newStepper(opt, sg.Params())}, nil
-}
-
-func (s *sftGraph) close() { s.sg.Close() }
-
-func (s *sftGraph) step(b data.SeqBatch) (out trainOutput, err error) {
-	defer recoverGraph("sft step", &err)
-	defer s.sg.Release() // the graph is kept for its bucket: keep no activations
-	out.Metrics = map[string]float64{}
-	if err := s.sg.SetBatch(b.IDs, b.Mask); err != nil {
-		return out, err
-	}
-	if err := s.sg.Run(); err != nil {
-		return out, err
-	}
-	out.Loss = s.sg.LossValue()
-	info, err := s.opt.StepNodes(s.names, s.nodes)
-	out.GradNorm, out.LR = info.GradNorm, info.LR
-	return out, err
-}
-
-// prefGraph trains a preference objective on B pairs (a loss
-// PrefGraph: one forward pass over [chosen; rejected], the gate on the
-// rejected tokens, the objective on precomputed reference log-probs).
-type prefGraph struct {
-	pg *loss.PrefGraph
-	stepper
-}
-
-func newPrefGraph(lm models.LM, opt *graph.Optimizer, spec objectives.Spec, gate gating.Spec, b, t int) (*prefGraph, error) {
-	pg, err := loss.NewPrefGraph(lm, b, t, loss.PrefOptions{Objective: spec, Gate: gate, Grad: true})
-	if err != nil {
-		return nil, err
-	}
-	return &prefGraph{pg: pg, stepper: newStepper(opt, pg.Params())}, nil
-}
-
-func (p *prefGraph) close() { p.pg.Close() }
-
-func (p *prefGraph) step(bt data.Batch, refC, refR []float64) (out trainOutput, err error) {
-	defer recoverGraph("preference step", &err)
-	defer p.pg.Release() // the graph is kept for its bucket: keep no activations
-	if err := p.pg.SetBatch(bt, refC, refR); err != nil {
-		return out, err
-	}
-	if err := p.pg.Run(); err != nil {
-		return out, err
-	}
-	res, err := p.pg.Result()
-	if err != nil {
-		return out, err
-	}
-	out.Loss, out.Metrics = res.Loss, res.Metrics
-	// gate statistics over the rejected response tokens (docs/method.md §3)
-	st := res.GateStats
-	out.Metrics["gate/mean_g"] = st.MeanG
-	out.Metrics["gate/frac_g_lt_0.5"] = st.FracLtHf
-	out.Metrics["gate/logp_q10"] = st.LogpQ10
-	out.Metrics["gate/logp_q50"] = st.LogpQ50
-	out.Metrics["gate/logp_q90"] = st.LogpQ90
-	info, err := p.opt.StepNodes(p.names, p.nodes)
-	out.GradNorm, out.LR = info.GradNorm, info.LR
-	return out, err
-}
 
 // probeGraph is a forward-only graph over n sequences of length t. The
 // per-position statistics are computed here in plain Go, and only at the
@@ -158,7 +51,7 @@ func newProbeGraph(lm models.LM, n, t int) (p *probeGraph, err error) {
 // full-logits path even for a model that exposes its hidden states (tests
 // compare the two).
 func newProbeGraphPath(lm models.LM, n, t int, fullLogits bool) (p *probeGraph, err error) {
-	defer recoverGraph("probe graph", &err)
+	defer graph.RecoverPanic("probe graph", &err)
 	g := G.NewGraph()
 	fwd, err := lm.Build(g, n, t)
 	if err != nil {
@@ -442,11 +335,4 @@ func (b *bucketedProbe) run(seqs []data.Sequence, padID int) ([]seqStats, error)
 		}
 	}
 	return out, nil
-}
-
-// recoverGraph turns a panic while building or running a graph into an error.
-func recoverGraph(what string, err *error) {
-	if r := recover(); r != nil {
-		*err = fmt.Errorf("%s: %v", what, r)
-	}
 }

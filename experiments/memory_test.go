@@ -9,6 +9,7 @@ import (
 
 	"gatedpo/experiments/data"
 	"gatedpo/experiments/loss"
+	"gatedpo/experiments/train"
 	"gatedpo/gating"
 	"gatedpo/graph"
 	"gatedpo/models"
@@ -40,7 +41,8 @@ const heldByConstants = 1024
 
 // TestBucketGraphsReleaseValues trains the same model twice over batches
 // that alternate between two length buckets — once through the sweep's
-// prefGraph and sftGraph (which release every activation after a step),
+// train.PrefStep and train.SFTStep (which release every activation after a
+// step),
 // once through graphs that keep their values — and checks that losses,
 // gradient norms and final weights agree bit for bit, and that a kept
 // bucket graph holds no activation buffer between steps.
@@ -68,18 +70,18 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 
 	// released: the sweep's step functions
 	relLM, relOpt := base.Clone(), newOpt()
-	relPref := map[int]*prefGraph{}
-	relSFT := map[int]*sftGraph{}
+	relPref := map[int]*train.PrefStep{}
+	relSFT := map[int]*train.SFTStep{}
 	// kept: the same graphs, run without Release
 	keepLM, keepOpt := base.Clone(), newOpt()
 	keepPref := map[int]*loss.PrefGraph{}
 	keepSFT := map[int]*loss.SeqGraph{}
 	defer func() {
 		for _, g := range relPref {
-			g.close()
+			g.Close()
 		}
 		for _, g := range relSFT {
-			g.close()
+			g.Close()
 		}
 		for _, g := range keepPref {
 			g.Close()
@@ -100,16 +102,16 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 		// SFT step, both ways
 		sg, ok := relSFT[T]
 		if !ok {
-			if sg, err = newSFTGraph(relLM, relOpt, B, T); err != nil {
+			if sg, err = train.NewSFTStep(relLM, relOpt, B, T); err != nil {
 				t.Fatal(err)
 			}
 			relSFT[T] = sg
 		}
-		so, err := sg.step(sb)
+		so, err := sg.Step(sb)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h := graph.HeldBytes(sg.sg.Graph); h > heldByConstants {
+		if h := graph.HeldBytes(sg.Graph.Graph); h > heldByConstants {
 			t.Errorf("step %d: the SFT graph for T=%d holds %d bytes after its step", k, T, h)
 		}
 		kg, ok := keepSFT[T]
@@ -126,8 +128,7 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		kLoss := kg.LossValue()
-		st := newStepper(keepOpt, kg.Params())
-		kInfo, err := keepOpt.StepNodes(st.names, st.nodes)
+		kInfo, err := keepOpt.Step(kg.Params())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,16 +142,16 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 		// preference step, both ways
 		pg, ok := relPref[T]
 		if !ok {
-			if pg, err = newPrefGraph(relLM, relOpt, obj, gate, B, T); err != nil {
+			if pg, err = train.NewPrefStep(relLM, relOpt, obj, gate, B, T); err != nil {
 				t.Fatal(err)
 			}
 			relPref[T] = pg
 		}
-		po, err := pg.step(b, refC, refR)
+		po, err := pg.Step(b, refC, refR)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h := graph.HeldBytes(pg.pg.Graph); h > heldByConstants {
+		if h := graph.HeldBytes(pg.Graph.Graph); h > heldByConstants {
 			t.Errorf("step %d: the preference graph for T=%d holds %d bytes after its step", k, T, h)
 		}
 		kp, ok := keepPref[T]
@@ -170,15 +171,14 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st = newStepper(keepOpt, kp.Params())
-		kInfo, err = keepOpt.StepNodes(st.names, st.nodes)
+		kInfo, err = keepOpt.Step(kp.Params())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if math.Float64bits(po.Loss) != math.Float64bits(res.Loss) || math.Float64bits(po.GradNorm) != math.Float64bits(kInfo.GradNorm) {
 			t.Errorf("step %d DPO: released loss %v norm %v, kept %v %v", k, po.Loss, po.GradNorm, res.Loss, kInfo.GradNorm)
 		}
-		if _, err := pg.pg.Result(); err == nil {
+		if _, err := pg.Graph.Result(); err == nil {
 			t.Errorf("step %d: Result after Release did not report the missing run", k)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"gatedpo/experiments/train"
 	"gatedpo/results"
 )
 
@@ -148,7 +149,7 @@ func (p *progress) end(c *Cell, sum results.CellSummary, err error) {
 	}
 	p.mu.Unlock()
 	switch {
-	case errors.Is(err, errInterrupted):
+	case errors.Is(err, train.ErrInterrupted):
 		p.log.Info("cell interrupted (checkpoint kept)", "cell", c.ID)
 	case err != nil:
 	case sum.Status == results.StatusFailed:

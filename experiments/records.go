@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"gatedpo/experiments/train"
 	"gatedpo/results"
 )
 
@@ -118,7 +119,7 @@ func loadRecordsUpTo(dir string, step int) (*cellRecords, error) {
 }
 
 // trainRow formats one train.csv row.
-func trainRow(stage string, step int, epoch float64, out trainOutput) []string {
+func trainRow(stage string, step int, epoch float64, out train.Output) []string {
 	return results.Row(results.TrainColumns, func(col string) string {
 		switch col {
 		case "stage":

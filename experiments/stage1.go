@@ -15,6 +15,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"gatedpo/experiments/data"
+	"gatedpo/experiments/train"
 	"gatedpo/graph"
 	"gatedpo/models"
 	"gatedpo/models/hf"
@@ -83,18 +84,6 @@ func sftKey(cfg results.CellConfig) string {
 	return hex.EncodeToString(sum[:])[:12]
 }
 
-// stageFailure is a training stage that diverged or could not run.
-type stageFailure struct{ results.Failure }
-
-// Error formats the failure as "stage step N: reason".
-func (f *stageFailure) Error() string {
-	return fmt.Sprintf("%s step %d: %s", f.Stage, f.Step, f.Reason)
-}
-
-// errInterrupted is returned when the context is cancelled mid-stage; the
-// stage has saved a checkpoint.
-var errInterrupted = errors.New("interrupted")
-
 // errBusy is returned for a cell that another process is running.
 var errBusy = errors.New("cell is being run by another process")
 
@@ -128,7 +117,7 @@ func newModel(g *Grid, cfg results.CellConfig) (models.LM, error) {
 		}
 		return lm, nil
 	}
-	seed := uint64(cfg.Seed)
+	seed := train.ModelInit.Seed(cfg.Seed)
 	switch m["kind"] {
 	case hf.Kind: // a local Hugging Face model: its weights are the start
 		a, ok := g.hfArchs[cfg.Arch]
@@ -159,19 +148,6 @@ func sftSequences(pipeline string, pairs []data.EncodedPair) []data.Sequence {
 	return seqs
 }
 
-// seqBatches orders n items for one epoch, batches of size b, the last
-// partial batch dropped (every graph has one fixed shape).
-func seqBatches(n, b int, seed uint64, epoch int) [][]int {
-	enc := make([]data.EncodedPair, n)
-	var out [][]int
-	for _, bt := range data.Batches(enc, b, seed, epoch) {
-		if len(bt) == b {
-			out = append(out, bt)
-		}
-	}
-	return out
-}
-
 // ensureStage1 returns the SFT cache entry of cfg, building it if needed.
 func (env *sweepEnv) ensureStage1(ctx context.Context, cfg results.CellConfig, pd *preparedData, st *cellStatus) (*stage1, error) {
 	key := sftKey(cfg)
@@ -200,7 +176,7 @@ func (env *sweepEnv) ensureStage1(ctx context.Context, cfg results.CellConfig, p
 }
 
 func isStageFailure(err error) bool {
-	var sf *stageFailure
+	var sf *train.Failure
 	return errors.As(err, &sf)
 }
 
@@ -209,7 +185,7 @@ func readStage1(dir string) (*stage1, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, sftFailFile)); err == nil {
 		var f results.Failure
 		if json.Unmarshal(b, &f) == nil {
-			return nil, &stageFailure{f}
+			return nil, &train.Failure{Failure: f}
 		}
 	}
 	b, err := os.ReadFile(filepath.Join(dir, sftDoneFile))
@@ -247,9 +223,9 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 		return nil, err
 	}
 	seqs := sftSequences(cfg.Pipeline, pd.Train)
-	n := 2 * g.Train.BatchPairs // sequences per SFT step
-	perEpoch := len(seqs) / n
-	total := perEpoch * g.Train.SFTEpochs
+	stage := train.Stage{Name: "sft", Examples: len(seqs), Batch: 2 * g.Train.BatchPairs, Epochs: g.Train.SFTEpochs,
+		Seed: train.SFTOrder.Seed(cfg.Seed), CheckpointEvery: g.Train.CheckpointEvery}
+	total := stage.Total()
 	opt, err := graph.NewOptimizer(optimConfig(g.Train, g.Train.SFTLR, total))
 	if err != nil {
 		return nil, err
@@ -267,54 +243,46 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 		}
 		rec.Train, first = rows, k+1
 	}
-	graphs := map[int]*sftGraph{} // one per row-length bucket
-	defer func() {
-		for _, g := range graphs {
-			g.close()
-		}
-	}()
-	seed := uint64(cfg.Seed)
-	var order [][]int
-	orderEpoch := -1
-	for k := first; k <= total; k++ {
-		epoch := (k - 1) / perEpoch
-		if epoch != orderEpoch { // the batch order of an epoch, computed once
-			order, orderEpoch = seqBatches(len(seqs), n, seed^0x5f7, epoch), epoch
-		}
-		idx := order[(k-1)%perEpoch]
-		batch := make([]data.Sequence, n)
-		for i, j := range idx {
-			batch[i] = seqs[j]
-		}
-		longest := 0
-		for _, q := range batch {
-			longest = max(longest, len(q.Prompt)+len(q.Response))
-		}
-		t := trainBucket(longest, pd.T)
-		sg, ok := graphs[t]
-		if !ok {
-			if sg, err = newSFTGraph(lm, opt, n, t); err != nil {
+	n := stage.Batch // sequences per SFT step
+	graphs := train.NewBuckets(func(t int) (*train.SFTStep, error) { return train.NewSFTStep(lm, opt, n, t) })
+	defer graphs.Close()
+	_, err = stage.Run(first, train.Hooks{
+		Prepare: func(k int, idx []int) (func() (train.Output, error), error) {
+			batch := make([]data.Sequence, n)
+			longest := 0
+			for i, j := range idx {
+				batch[i] = seqs[j]
+				longest = max(longest, len(seqs[j].Prompt)+len(seqs[j].Response))
+			}
+			t := train.Bucket(longest, pd.T)
+			sg, err := graphs.Get(t)
+			if err != nil {
 				return nil, err
 			}
-			graphs[t] = sg
-		}
-		out, err := sg.step(data.MakeSeqBatch(batch, pd.PadID, t))
-		rec.Train = append(rec.Train, trainRow("sft", k, float64(k)/float64(perEpoch), out))
-		if f := divergence("sft", k, out, err); f != nil {
+			return func() (train.Output, error) { return sg.Step(data.MakeSeqBatch(batch, pd.PadID, t)) }, nil
+		},
+		Log: func(k int, out train.Output) {
+			rec.Train = append(rec.Train, trainRow("sft", k, stage.Epoch(k), out))
+		},
+		Diverged: func(f *train.Failure) {
 			b, _ := json.Marshal(f.Failure)
 			results.WriteBytesAtomic(filepath.Join(dir, sftFailFile), b)
-			return nil, f
-		}
-		st.set("sft", k, total, out.Loss)
-		stop := ctx.Err() != nil
-		if (k%g.Train.CheckpointEvery == 0 && k < total) || (stop && k < total) {
-			if err := env.saveStage1Checkpoint(ckptDir, k, lm, opt, rec); err != nil {
-				return nil, err
-			}
-		}
-		if stop {
-			return nil, errInterrupted
-		}
+		},
+		After: func(k int, out train.Output) error {
+			st.set("sft", k, total, out.Loss)
+			return nil
+		},
+		Checkpoint: func(k int) error { return env.saveStage1Checkpoint(ckptDir, k, lm, opt, rec) },
+		Stopped:    func() bool { return ctx.Err() != nil },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if first <= total && ctx.Err() != nil {
+		// stopped during the last step: the entry is not finished (its
+		// model and reference log-probs are not written); a rerun resumes
+		// from the last checkpoint
+		return nil, train.ErrInterrupted
 	}
 	wall := time.Since(start).Seconds()
 	if err := models.Save(lm, filepath.Join(dir, sftModelFile), map[string]string{"stage": "sft", "key": filepath.Base(dir)}); err != nil {
@@ -373,32 +341,5 @@ func sequenceLogps(lm models.LM, pd *preparedData) (refLogps, error) {
 	return r, nil
 }
 
-// trainBucket is the row length a training batch whose longest row has
-// longest tokens is padded to: the next multiple of 16 (32 beyond 64
-// tokens, to bound the number of graphs), at most maxT. Each bucket has
-// its own graph; the choice depends on the batch alone, so runs stay
-// deterministic and resumable.
-func trainBucket(longest, maxT int) int {
-	step := 16
-	if maxT > 64 {
-		step = 32
-	}
-	t := (longest + step - 1) / step * step
-	return min(max(t, 2), maxT)
-}
-
 // probeBatch is the number of sequences per forward-only probe batch.
 const probeBatch = 32
-
-// divergence turns a non-finite loss or gradient into a stage failure.
-func divergence(stage string, step int, out trainOutput, err error) *stageFailure {
-	switch {
-	case errors.Is(err, graph.ErrNonFiniteGrad):
-		return &stageFailure{results.Failure{Stage: stage, Step: step, Reason: fmt.Sprintf("non-finite gradient norm (%v), loss %v", out.GradNorm, out.Loss)}}
-	case err != nil:
-		return &stageFailure{results.Failure{Stage: stage, Step: step, Reason: err.Error()}}
-	case math.IsNaN(out.Loss) || math.IsInf(out.Loss, 0):
-		return &stageFailure{results.Failure{Stage: stage, Step: step, Reason: fmt.Sprintf("loss is %v", out.Loss)}}
-	}
-	return nil
-}

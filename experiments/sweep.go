@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatedpo/experiments/hub"
+	"gatedpo/experiments/train"
 	"gatedpo/models"
 	"gatedpo/results"
 )
@@ -241,7 +242,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 					oc.Ran++
 				} else if errors.Is(err, errBusy) {
 					log.Info("cell skipped: running in another process", "cell", c.ID)
-				} else if !errors.Is(err, errInterrupted) {
+				} else if !errors.Is(err, train.ErrInterrupted) {
 					log.Error("cell", "cell", c.ID, "err", err)
 					if sum.Status != results.StatusFailed {
 						oc.EnvFailed = append(oc.EnvFailed, c.ID)
