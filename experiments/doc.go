@@ -229,10 +229,13 @@
 // Stage 2: the preference objective with the gate (loss.PrefGraph),
 // the reference being the frozen stage-1 model, for pref_epochs epochs of
 // batch_pairs pairs (the last partial batch of an epoch is dropped so
-// every step has one graph shape). Batches of epoch e are a pure function
-// of (seed, e): a checkpoint needs only the weights, the optimizer state
-// and the step. NaN or ±Inf (loss or gradient norm) fails the cell with
-// its stage, step and reason; the other cells go on.
+// every step has one graph shape). Both stages run the one loop of
+// experiments/train: batches of epoch e are a pure function of (seed, e)
+// (each stage orders its batches from its own named stream of the cell
+// seed, train.SFTOrder and train.PrefOrder), so a checkpoint needs only
+// the weights, the optimizer state and the step. NaN or ±Inf (loss or
+// gradient norm) fails the cell with its stage, step and reason; the
+// other cells go on.
 //
 // Probes (docs/method.md §5), at step 0 and every eval_every steps (and the
 // last step), teacher-forced and batched, no gradient: on the held-out
