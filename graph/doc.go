@@ -71,7 +71,9 @@
 // ops above keep their caches, until the next run: a kept graph holds a
 // full set of activations and gradients. ReleaseValues drops them after a
 // run (results unchanged, bit for bit); HeldBytes measures what a graph
-// holds. The TokenLogProbs backward writes the logits gradient into the
+// holds. Float64s copies a value out as []float64 (read results before
+// releasing them); RecoverPanic turns a panic inside Gorgonia into an
+// error. The TokenLogProbs backward writes the logits gradient into the
 // forward's exp(x − max) buffer, so the fused op holds one [rows, V]
 // buffer besides the logits.
 //
