@@ -14,7 +14,8 @@
 //   - Spec, the [gate] vocabulary (kind, tau, level, relative, temperature,
 //     alpha; field for field results.GateSpec), its defaults (DefaultSpec),
 //     validation and parsing from a decoded TOML table (ParseSpec, errors
-//     of type *KeyError naming the key).
+//     of type *KeyError of gatedpo/internal/tomlval, shared with the grid and
+//     objective tables, naming the key).
 //   - The gate functions (Spec.OfLog) and the batch computation Values.
 //   - The Op: Apply inserts it (nothing at all when the gate is off), and
 //     ValuesNode adds a forward-only node with the gates for logging.

@@ -1,11 +1,12 @@
 package gating
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+
+	"gatedpo/internal/tomlval"
 )
 
 // Gate kinds (docs/method.md §3). KindNone never changes a gradient.
@@ -87,42 +88,23 @@ func (s Spec) String() string {
 	return b.String()
 }
 
-// KeyError is a configuration error about one key of a [gate] table. Key
-// is the offending key ("" when the table as a whole is wrong); callers that
-// know where the table came from prefix "file:line: " using ErrKey.
-type KeyError struct {
-	Key string // offending key, e.g. "tau"
-	Msg string // what was expected
-}
-
-// Error formats the error as "key: what was expected".
-func (e *KeyError) Error() string {
-	if e.Key == "" {
-		return e.Msg
-	}
-	return e.Key + ": " + e.Msg
-}
-
-// ErrKey returns the offending key.
-func (e *KeyError) ErrKey() string { return e.Key }
-
-// Validate checks every parameter's range and returns a *KeyError naming
+// Validate checks every parameter's range and returns a *tomlval.KeyError naming
 // the first bad key.
 func (s Spec) Validate() error {
 	if !contains(Kinds, s.Kind) {
-		return &KeyError{"kind", fmt.Sprintf("expected one of %s, got %q", strings.Join(Kinds, ", "), s.Kind)}
+		return tomlval.Errorf("kind", "expected one of %s, got %q", strings.Join(Kinds, ", "), s.Kind)
 	}
 	if !(s.Tau >= 0) || math.IsInf(s.Tau, 0) {
-		return &KeyError{"tau", fmt.Sprintf("expected a finite number >= 0 (0 = off), got %v", s.Tau)}
+		return tomlval.Errorf("tau", "expected a finite number >= 0 (0 = off), got %v", s.Tau)
 	}
 	if !contains(Levels, s.Level) {
-		return &KeyError{"level", fmt.Sprintf("expected one of %s, got %q", strings.Join(Levels, ", "), s.Level)}
+		return tomlval.Errorf("level", "expected one of %s, got %q", strings.Join(Levels, ", "), s.Level)
 	}
 	if !(s.Temperature > 0) || math.IsInf(s.Temperature, 0) {
-		return &KeyError{"temperature", fmt.Sprintf("expected a finite number > 0, got %v", s.Temperature)}
+		return tomlval.Errorf("temperature", "expected a finite number > 0, got %v", s.Temperature)
 	}
 	if !(s.Alpha > 0 && s.Alpha <= 1) {
-		return &KeyError{"alpha", fmt.Sprintf("expected a number in (0, 1], got %v", s.Alpha)}
+		return tomlval.Errorf("alpha", "expected a number in (0, 1], got %v", s.Alpha)
 	}
 	return nil
 }
@@ -130,7 +112,7 @@ func (s Spec) Validate() error {
 // ParseSpec reads a decoded [gate] table (as BurntSushi/toml or
 // encoding/json decode it into map[string]any): missing keys take their
 // defaults, unknown keys and values of the wrong type or out of range are
-// *KeyError. Integers are accepted where a number is expected (tau = 0).
+// *tomlval.KeyError. Integers are accepted where a number is expected (tau = 0).
 func ParseSpec(table map[string]any) (Spec, error) {
 	s := DefaultSpec()
 	for _, k := range sortedKeys(table) {
@@ -138,19 +120,19 @@ func ParseSpec(table map[string]any) (Spec, error) {
 		var err error
 		switch k {
 		case "kind":
-			s.Kind, err = asString(k, v)
+			s.Kind, err = tomlval.String(k, v)
 		case "tau":
-			s.Tau, err = asFloat(k, v)
+			s.Tau, err = tomlval.Number(k, v, tomlval.Any)
 		case "level":
-			s.Level, err = asString(k, v)
+			s.Level, err = tomlval.String(k, v)
 		case "relative":
-			s.Relative, err = asBool(k, v)
+			s.Relative, err = tomlval.Bool(k, v)
 		case "temperature":
-			s.Temperature, err = asFloat(k, v)
+			s.Temperature, err = tomlval.Number(k, v, tomlval.Any)
 		case "alpha":
-			s.Alpha, err = asFloat(k, v)
+			s.Alpha, err = tomlval.Number(k, v, tomlval.Any)
 		default:
-			err = &KeyError{k, "unknown gate key; expected one of " + strings.Join(Keys, ", ")}
+			err = tomlval.Errorf(k, "unknown gate key; expected one of %s", strings.Join(Keys, ", "))
 		}
 		if err != nil {
 			return Spec{}, err
@@ -178,34 +160,4 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func asString(key string, v any) (string, error) {
-	s, ok := v.(string)
-	if !ok {
-		return "", &KeyError{key, fmt.Sprintf("expected a string, got %v (%T)", v, v)}
-	}
-	return s, nil
-}
-
-func asBool(key string, v any) (bool, error) {
-	b, ok := v.(bool)
-	if !ok {
-		return false, &KeyError{key, fmt.Sprintf("expected true or false, got %v (%T)", v, v)}
-	}
-	return b, nil
-}
-
-func asFloat(key string, v any) (float64, error) {
-	switch x := v.(type) {
-	case float64:
-		return x, nil
-	case float32:
-		return float64(x), nil
-	case int64:
-		return float64(x), nil
-	case int:
-		return float64(x), nil
-	}
-	return 0, &KeyError{key, fmt.Sprintf("expected a number, got %v (%T)", v, v)}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"gatedpo/internal/tomlval"
 )
 
 // TestParseSpec: defaults fill missing keys; ints are accepted for numbers;
@@ -37,7 +39,7 @@ func TestParseSpec(t *testing.T) {
 		{map[string]any{"alpha": 1.5}, "alpha", "(0, 1]"},
 	} {
 		_, err := ParseSpec(c.table)
-		var ke *KeyError
+		var ke *tomlval.KeyError
 		if !errors.As(err, &ke) || ke.ErrKey() != c.key || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%v: got %v, want a KeyError for %q containing %q", c.table, err, c.key, c.msg)
 		}

@@ -9,7 +9,8 @@
 //
 //   - Spec, the [objective] vocabulary (field for field
 //     results.ObjectiveSpec), defaults (Default), validation and parsing
-//     from a decoded TOML table (ParseSpec; *KeyError names the key).
+//     from a decoded TOML table (ParseSpec; the *KeyError of gatedpo/internal/tomlval,
+//     shared with the grid and gate tables, names the key).
 //   - Build: the loss, per-pair loss and per-pair terms as graph nodes.
 //   - Metrics: the TRL-named batch statistics from the values a run produced.
 //

@@ -1,11 +1,12 @@
 package objectives
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+
+	"gatedpo/internal/tomlval"
 )
 
 // Objective names (docs/method.md §2).
@@ -96,7 +97,7 @@ func Default(name string) (Spec, error) {
 	case SFT:
 		return Spec{Name: SFT}, nil
 	}
-	return Spec{}, &KeyError{"name", fmt.Sprintf("unknown objective %q; expected one of %s", name, strings.Join(Names, ", "))}
+	return Spec{}, tomlval.Errorf("name", "unknown objective %q; expected one of %s", name, strings.Join(Names, ", "))
 }
 
 // UsesReference reports whether the loss reads the reference log-probs
@@ -140,30 +141,12 @@ func (s Spec) String() string {
 	return b.String()
 }
 
-// KeyError is a configuration error about one key of an [objective]
-// table; callers that know the file prefix "file:line: " using ErrKey.
-type KeyError struct {
-	Key string // offending key, e.g. "beta"
-	Msg string // what was expected
-}
-
-// Error formats the error as "key: what was expected".
-func (e *KeyError) Error() string {
-	if e.Key == "" {
-		return e.Msg
-	}
-	return e.Key + ": " + e.Msg
-}
-
-// ErrKey returns the offending key.
-func (e *KeyError) ErrKey() string { return e.Key }
-
 // Validate checks the name, that parameters the objective does not use are
-// zero, and every parameter's range; errors are *KeyError.
+// zero, and every parameter's range; errors are *tomlval.KeyError.
 func (s Spec) Validate() error {
 	keys, ok := paramKeys[s.Name]
 	if !ok {
-		return &KeyError{"name", fmt.Sprintf("unknown objective %q; expected one of %s", s.Name, strings.Join(Names, ", "))}
+		return tomlval.Errorf("name", "unknown objective %q; expected one of %s", s.Name, strings.Join(Names, ", "))
 	}
 	used := map[string]bool{}
 	for _, k := range keys {
@@ -176,32 +159,32 @@ func (s Spec) Validate() error {
 	}
 	for _, k := range []string{"beta", "label_smoothing", "length_normalize", "cal_weight", "alpha", "sft_norm", "gamma", "lambda"} {
 		if set[k] && !used[k] {
-			return &KeyError{k, fmt.Sprintf("objective %s has no parameter %s; its parameters are: %s", s.Name, k, listOrNone(keys))}
+			return tomlval.Errorf(k, "objective %s has no parameter %s; its parameters are: %s", s.Name, k, listOrNone(keys))
 		}
 	}
 	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	if used["beta"] && !(s.Beta > 0 && finite(s.Beta)) {
-		return &KeyError{"beta", fmt.Sprintf("expected a finite number > 0, got %v", s.Beta)}
+		return tomlval.Errorf("beta", "expected a finite number > 0, got %v", s.Beta)
 	}
 	if !(s.LabelSmoothing >= 0 && s.LabelSmoothing < 0.5) {
-		return &KeyError{"label_smoothing", fmt.Sprintf("expected a number in [0, 0.5), got %v", s.LabelSmoothing)}
+		return tomlval.Errorf("label_smoothing", "expected a number in [0, 0.5), got %v", s.LabelSmoothing)
 	}
 	if !(s.CalWeight >= 0 && finite(s.CalWeight)) {
-		return &KeyError{"cal_weight", fmt.Sprintf("expected a finite number >= 0, got %v", s.CalWeight)}
+		return tomlval.Errorf("cal_weight", "expected a finite number >= 0, got %v", s.CalWeight)
 	}
 	if !(s.Alpha >= 0 && finite(s.Alpha)) {
-		return &KeyError{"alpha", fmt.Sprintf("expected a finite number >= 0, got %v", s.Alpha)}
+		return tomlval.Errorf("alpha", "expected a finite number >= 0, got %v", s.Alpha)
 	}
 	if used["sft_norm"] && !contains(SFTNorms, s.SFTNorm) {
-		return &KeyError{"sft_norm", fmt.Sprintf("expected one of %s, got %q", strings.Join(SFTNorms, ", "), s.SFTNorm)}
+		return tomlval.Errorf("sft_norm", "expected one of %s, got %q", strings.Join(SFTNorms, ", "), s.SFTNorm)
 	}
 	if !(s.Gamma >= 0 && finite(s.Gamma)) {
-		return &KeyError{"gamma", fmt.Sprintf("expected a finite number >= 0, got %v", s.Gamma)}
+		return tomlval.Errorf("gamma", "expected a finite number >= 0, got %v", s.Gamma)
 	}
 	// λ = 0 would be plain dpo; requiring λ > 0 also keeps the JSON (which
 	// omits zero fields) unambiguous against the default 5.0.
 	if used["lambda"] && !(s.Lambda > 0 && finite(s.Lambda)) {
-		return &KeyError{"lambda", fmt.Sprintf("expected a finite number > 0 (lambda = 0 is dpo), got %v", s.Lambda)}
+		return tomlval.Errorf("lambda", "expected a finite number > 0 (lambda = 0 is dpo), got %v", s.Lambda)
 	}
 	return nil
 }
@@ -209,16 +192,16 @@ func (s Spec) Validate() error {
 // ParseSpec reads a decoded [objective] table (map[string]any as
 // BurntSushi/toml or encoding/json produce it). "name" is required; the
 // objective's other parameters default as in Default; a key the objective
-// does not have, a value of the wrong type or out of range is a *KeyError.
+// does not have, a value of the wrong type or out of range is a *tomlval.KeyError.
 // Integers are accepted where a number is expected.
 func ParseSpec(table map[string]any) (Spec, error) {
 	nameV, ok := table["name"]
 	if !ok {
-		return Spec{}, &KeyError{"name", "missing; expected one of " + strings.Join(Names, ", ")}
+		return Spec{}, tomlval.Errorf("name", "missing; expected one of %s", strings.Join(Names, ", "))
 	}
-	name, ok := nameV.(string)
-	if !ok {
-		return Spec{}, &KeyError{"name", fmt.Sprintf("expected a string, got %v (%T)", nameV, nameV)}
+	name, err := tomlval.String("name", nameV)
+	if err != nil {
+		return Spec{}, err
 	}
 	s, err := Default(name)
 	if err != nil {
@@ -238,27 +221,27 @@ func ParseSpec(table map[string]any) (Spec, error) {
 			continue
 		}
 		if !allowed[k] {
-			return Spec{}, &KeyError{k, fmt.Sprintf("unknown key for objective %s; expected %s", name, listOrNone(append([]string{"name"}, paramKeys[name]...)))}
+			return Spec{}, tomlval.Errorf(k, "unknown key for objective %s; expected %s", name, listOrNone(append([]string{"name"}, paramKeys[name]...)))
 		}
 		v := table[k]
 		var err error
 		switch k {
 		case "beta":
-			s.Beta, err = asFloat(k, v)
+			s.Beta, err = tomlval.Number(k, v, tomlval.Any)
 		case "label_smoothing":
-			s.LabelSmoothing, err = asFloat(k, v)
+			s.LabelSmoothing, err = tomlval.Number(k, v, tomlval.Any)
 		case "length_normalize":
-			s.LengthNormalize, err = asBool(k, v)
+			s.LengthNormalize, err = tomlval.Bool(k, v)
 		case "cal_weight":
-			s.CalWeight, err = asFloat(k, v)
+			s.CalWeight, err = tomlval.Number(k, v, tomlval.Any)
 		case "alpha":
-			s.Alpha, err = asFloat(k, v)
+			s.Alpha, err = tomlval.Number(k, v, tomlval.Any)
 		case "sft_norm":
-			s.SFTNorm, err = asString(k, v)
+			s.SFTNorm, err = tomlval.String(k, v)
 		case "gamma":
-			s.Gamma, err = asFloat(k, v)
+			s.Gamma, err = tomlval.Number(k, v, tomlval.Any)
 		case "lambda":
-			s.Lambda, err = asFloat(k, v)
+			s.Lambda, err = tomlval.Number(k, v, tomlval.Any)
 		}
 		if err != nil {
 			return Spec{}, err
@@ -287,33 +270,3 @@ func contains(list []string, s string) bool {
 }
 
 func fmtF(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
-
-func asString(key string, v any) (string, error) {
-	s, ok := v.(string)
-	if !ok {
-		return "", &KeyError{key, fmt.Sprintf("expected a string, got %v (%T)", v, v)}
-	}
-	return s, nil
-}
-
-func asBool(key string, v any) (bool, error) {
-	b, ok := v.(bool)
-	if !ok {
-		return false, &KeyError{key, fmt.Sprintf("expected true or false, got %v (%T)", v, v)}
-	}
-	return b, nil
-}
-
-func asFloat(key string, v any) (float64, error) {
-	switch x := v.(type) {
-	case float64:
-		return x, nil
-	case float32:
-		return float64(x), nil
-	case int64:
-		return float64(x), nil
-	case int:
-		return float64(x), nil
-	}
-	return 0, &KeyError{key, fmt.Sprintf("expected a number, got %v (%T)", v, v)}
-}

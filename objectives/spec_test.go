@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"gatedpo/internal/tomlval"
 )
 
 // TestParseSpec: defaults per objective; keys an objective does not have,
@@ -58,7 +60,7 @@ func TestParseSpec(t *testing.T) {
 		{map[string]any{"name": "nca_pair", "beta": -0.1}, "beta", "> 0"},
 	} {
 		_, err := ParseSpec(c.table)
-		var ke *KeyError
+		var ke *tomlval.KeyError
 		if !errors.As(err, &ke) || ke.ErrKey() != c.key || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%v: got %v, want a KeyError for %q containing %q", c.table, err, c.key, c.msg)
 		}
