@@ -4,9 +4,8 @@ package experiments
 // the sweep meets an API that was still moving when it was written.
 
 import (
+	"gatedpo/experiments/config"
 	"gatedpo/experiments/data"
-	"gatedpo/objectives"
-	"gatedpo/results"
 )
 
 // byteVocabSize is the vocabulary of the byte tokenizer (256 bytes plus
@@ -19,18 +18,8 @@ var byteVocabSize = data.NewByteTokenizer().VocabSize()
 // truncation, so it counts within max_response_tokens.
 const seqExtraTokens = 0
 
-// ParseObjective reads one [[grid.objective]] table with the objective
-// vocabulary of objectives.ParseSpec (errors are *objectives.KeyError).
-func ParseObjective(t map[string]any) (results.ObjectiveSpec, error) {
-	s, err := objectives.ParseSpec(t)
-	if err != nil {
-		return results.ObjectiveSpec{}, err
-	}
-	return results.ObjectiveSpec(s), nil
-}
-
 // syntheticDataset generates the built-in dataset (experiments/data owns
 // the generator).
-func syntheticDataset(d DataConfig) (*data.Dataset, error) {
+func syntheticDataset(d config.DataConfig) (*data.Dataset, error) {
 	return data.SyntheticChecked(d.Synthetic)
 }

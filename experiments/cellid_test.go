@@ -25,7 +25,7 @@ sft_norm = "token"
 [[grid.objective]]
 name = "simpo"
 `, 1)
-	g, err := ParseGrid("g.toml", t.TempDir(), []byte(src))
+	g, err := parseGrid("g.toml", t.TempDir(), []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 
+	"gatedpo/experiments/config"
 	"gatedpo/results"
 )
 
@@ -61,7 +60,7 @@ func (g *Grid) Cells() []*Cell {
 								Data:      g.dataTable(ds, arch),
 								Train:     g.trainTable(),
 							}
-							if g.excluded(&cfg) {
+							if g.Excluded(&cfg) {
 								continue
 							}
 							model, _ := g.cellModelConfig(arch)
@@ -77,69 +76,32 @@ func (g *Grid) Cells() []*Cell {
 }
 
 // dataTable is the resolved [data] table of one cell (dataset and arch
-// are the cell's values of those axes). With tokenizer = "model" it also
-// holds tokenizer_sha256, the hash of the model's tokenizer.json.
+// are the cell's values of those axes): the schema's keys
+// (config.Grid.CellTables) and the content hashes — of the dataset and the
+// eval dataset, of the model's tokenizer.json with tokenizer = "model",
+// and of the chat template that renders the records.
 func (g *Grid) dataTable(ds, arch string) map[string]any {
-	d := g.Data
-	m := map[string]any{
-		"dataset":             ds,
-		"format":              d.Format,
-		"tokenizer":           g.TokenizerOf(arch),
-		"max_prompt_tokens":   d.MaxPromptTokens,
-		"max_response_tokens": d.MaxResponseTokens,
-		"probe_examples":      d.ProbeExamples,
-		"train_examples":      d.TrainExamples,
-	}
+	m, _ := g.CellTables(ds, arch)
 	if set, ok := g.datasets[ds]; ok {
 		m["dataset_hash"] = set.Hash // content, so a changed file or generator means new cells
 	}
-	if ev := d.EvalDataset(ds); ev != "" { // only when set: ids of grids without it are unchanged
-		m["eval_dataset"] = ev
+	if ev := g.Data.EvalDataset(ds); ev != "" {
 		if set, ok := g.datasets[ev]; ok {
 			m["eval_dataset_hash"] = set.Hash
 		}
 	}
-	switch g.TokenizerOf(arch) {
-	case "bpe":
-		m["vocab_size"] = d.VocabSize
-	case "model":
+	if g.TokenizerOf(arch) == config.TokenizerModel {
 		if a, ok := g.hfArchs[arch]; ok && a.Tok != nil {
 			m["tokenizer_sha256"] = a.Tok.Hash()
 		}
 	}
-	if ds == "synthetic" {
-		syn := map[string]any{}
-		rv := reflect.ValueOf(d.Synthetic)
-		for i := 0; i < rv.NumField(); i++ {
-			if f := rv.Type().Field(i); f.IsExported() && !rv.Field(i).IsZero() {
-				syn[snakeCase(f.Name)] = rv.Field(i).Interface()
-			}
-		}
-		m["synthetic"] = syn // knobs set in the grid (zero = the generator's default)
-	}
-	g.dataKeysTable(m, ds, arch)
+	g.chatTemplateHash(m, ds, arch)
 	return normalizeJSON(m)
 }
 
-// trainTable is the resolved [train] table.
+// trainTable is the resolved [train] table (config.Grid.CellTables).
 func (g *Grid) trainTable() map[string]any {
-	t := g.Train
-	m := map[string]any{
-		"sft_epochs":       t.SFTEpochs,
-		"pref_epochs":      t.PrefEpochs,
-		"batch_pairs":      t.BatchPairs,
-		"optimizer":        t.Optimizer,
-		"lr":               t.LR,
-		"sft_lr":           t.SFTLR,
-		"lr_schedule":      t.LRSchedule,
-		"warmup_steps":     t.WarmupSteps,
-		"weight_decay":     t.WeightDecay,
-		"max_grad_norm":    t.MaxGradNorm,
-		"eval_every":       t.EvalEvery,
-		"checkpoint_every": t.CheckpointEvery,
-		"dtype":            t.DType,
-		"init_from":        t.InitFrom,
-	}
+	_, m := g.CellTables("", "")
 	return normalizeJSON(m)
 }
 
@@ -181,7 +143,7 @@ func ParseFilters(args []string) ([]Filter, error) {
 		k, v, ok := strings.Cut(a, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" {
-			return nil, &ConfigError{File: "-only", Key: a, Msg: "expected key=value with a dotted key, e.g. gate.kind=ramp"}
+			return nil, &config.ConfigError{File: "-only", Key: a, Msg: "expected key=value with a dotted key, e.g. gate.kind=ramp"}
 		}
 		switch k {
 		case "objective":
@@ -212,27 +174,18 @@ func SelectCells(cells []*Cell, filters []Filter) ([]*Cell, error) {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
-			return nil, &ConfigError{File: "-only", Key: f.Key, Msg: "unknown key; expected one of " + strings.Join(keys, ", ")}
+			return nil, &config.ConfigError{File: "-only", Key: f.Key, Msg: "unknown key; expected one of " + strings.Join(keys, ", ")}
 		}
 	}
 	var out []*Cell
 	for i, c := range cells {
 		keep := true
 		for _, f := range filters {
-			keep = keep && valueMatches(flat[i][f.Key], f.Value)
+			keep = keep && config.ValueMatches(flat[i][f.Key], f.Value)
 		}
 		if keep {
 			out = append(out, c)
 		}
 	}
 	return out, nil
-}
-
-func valueMatches(have, want string) bool {
-	if have == want {
-		return true
-	}
-	a, err1 := strconv.ParseFloat(have, 64)
-	b, err2 := strconv.ParseFloat(want, 64)
-	return err1 == nil && err2 == nil && a == b
 }

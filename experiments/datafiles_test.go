@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatedpo/experiments/config"
 	"gatedpo/experiments/data"
 )
 
@@ -58,7 +59,7 @@ kind = "none"
 // parseDataGrid parses and loads the datasets of src in dir.
 func parseDataGrid(t *testing.T, dir, src string) (*Grid, error) {
 	t.Helper()
-	g, err := ParseGrid("g.toml", dir, []byte(src))
+	g, err := parseGrid("g.toml", dir, []byte(src))
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +84,7 @@ func TestCellIDsPinnedDataKeys(t *testing.T) {
 		// the new keys at their defaults, written out
 		{"file, explicit defaults", "append_eos = false\nchat_template = \"model\"\nformat = \"auto\"\n", "23232e080813"},
 	} {
-		g, err := ParseGrid("g.toml", dir, []byte(dataGrid(c.extra)))
+		g, err := parseGrid("g.toml", dir, []byte(dataGrid(c.extra)))
 		if err == nil && c.extra != "format = \"hh\"\n" {
 			err = g.LoadDatasets()
 		}
@@ -180,7 +181,7 @@ func TestGridFormatVocabulary(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"auto", "jsonl", "ultrafeedback", "", "prompt", "probe", "conversational", "hh"} {
-		g, err := ParseGrid("g.toml", dir, []byte(dataGrid("format = \""+f+"\"\n")))
+		g, err := parseGrid("g.toml", dir, []byte(dataGrid("format = \""+f+"\"\n")))
 		if err != nil {
 			t.Fatalf("format %q: %v", f, err)
 		}
@@ -201,7 +202,7 @@ func TestGridFormatVocabulary(t *testing.T) {
 			t.Errorf("format %q: cell id %s, want the unset format's %s", f, g.Cells()[0].ID, base.Cells()[0].ID)
 		}
 	}
-	_, err = ParseGrid("g.toml", dir, []byte(dataGrid("format = \"csv\"\n")))
+	_, err = parseGrid("g.toml", dir, []byte(dataGrid("format = \"csv\"\n")))
 	if err == nil || !strings.HasPrefix(err.Error(), `g.toml:7: data.format: expected one of auto, prompt, probe, hh, conversational, jsonl, ultrafeedback ("" = auto), got "csv"`) {
 		t.Errorf("format csv: %v", err)
 	}
@@ -343,7 +344,7 @@ func TestAppendEOS(t *testing.T) {
 			t.Fatalf("pair %d: rejected %v, with EOS %v", i, ra, rb)
 		}
 	}
-	if _, err := ParseGrid("g.toml", dir, []byte(dataGrid("append_eos = \"yes\"\n"))); err == nil || !strings.HasPrefix(err.Error(), "g.toml:7: data.append_eos: expected true or false") {
+	if _, err := parseGrid("g.toml", dir, []byte(dataGrid("append_eos = \"yes\"\n"))); err == nil || !strings.HasPrefix(err.Error(), "g.toml:7: data.append_eos: expected true or false") {
 		t.Errorf("append_eos = \"yes\": %v", err)
 	}
 }
@@ -376,7 +377,7 @@ func TestAppendEOSModelTokenizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.TokenizerOf("hf:m") != TokenizerModel || !g.AppendEOSOf("hf:m") || g.Cells()[0].Config.Data["append_eos"] != true {
+	if g.TokenizerOf("hf:m") != config.TokenizerModel || !g.AppendEOSOf("hf:m") || g.Cells()[0].Config.Data["append_eos"] != true {
 		t.Fatalf("tokenizer %s, append_eos %v, table %v", g.TokenizerOf("hf:m"), g.AppendEOSOf("hf:m"), g.Cells()[0].Config.Data)
 	}
 	pd, err := prepareData(g, "prefs.jsonl", "hf:m")

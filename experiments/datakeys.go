@@ -3,33 +3,9 @@ package experiments
 import (
 	"fmt"
 
+	"gatedpo/experiments/config"
 	"gatedpo/experiments/data"
 )
-
-// Values of data.chat_template and data.tokenizer used by the data keys.
-const (
-	// ChatTemplateModel renders conversational records with the chat
-	// template of the cell's Hugging Face model (tokenizer_config.json's
-	// chat_template or chat_template.jinja) when it has one, and in the HH
-	// layout otherwise (preset archs, models without a template).
-	ChatTemplateModel = "model"
-	// ChatTemplateHH always uses the HH layout ("\n\nHuman: …").
-	ChatTemplateHH = "hh"
-	// TokenizerModel is data.tokenizer = "model": the cell's HF model's
-	// own tokenizer (append_eos then defaults on).
-	TokenizerModel = "model"
-)
-
-// AppendEOSOf says whether the responses of arch's cells end with the
-// tokenizer's EOS: append_eos as written, else on for a model's own
-// tokenizer (tokenizer = "model", as TRL) and off for byte and bpe, whose
-// earlier results had no EOS.
-func (g *Grid) AppendEOSOf(arch string) bool {
-	if g.Data.AppendEOSSet {
-		return g.Data.AppendEOS
-	}
-	return g.TokenizerOf(arch) == TokenizerModel
-}
 
 // loadChatTemplates reads the chat template of every HF arch of the grid
 // (nil when the directory has none), and checks that a model tokenizer
@@ -50,14 +26,14 @@ func (g *Grid) loadChatTemplates() error {
 			if g.Data.AppendEOSSet {
 				key = "data.append_eos"
 			}
-			return g.pos.Errorf(key, "%s: append_eos is on (the default for tokenizer = \"model\") but the model's tokenizer has no known EOS token; add eos_token to its tokenizer_config.json or set data.append_eos = false", a)
+			return g.Errorf(key, "%s: append_eos is on (the default for tokenizer = \"model\") but the model's tokenizer has no known EOS token; add eos_token to its tokenizer_config.json or set data.append_eos = false", a)
 		}
-		if g.Data.ChatTemplate != ChatTemplateModel {
+		if g.Data.ChatTemplate != config.ChatTemplateModel {
 			continue
 		}
 		t, err := data.LoadChatTemplate(h.Path)
 		if err != nil {
-			return g.pos.Errorf(key, "%v", err)
+			return g.Errorf(key, "%v", err)
 		}
 		g.chatTemplates[a] = t
 	}
@@ -81,19 +57,11 @@ func (g *Grid) chatTemplateFor(ds, arch string) *data.ChatTemplate {
 	return nil
 }
 
-// dataKeysTable adds the data keys of chat templates and EOS to a cell's
-// data table, each only when it is not at the value every earlier grid
-// had, so existing cell ids stay as they were: append_eos when on,
-// chat_template when "hh", chat_template_sha256 when a model's template
-// renders the cell's records.
-func (g *Grid) dataKeysTable(m map[string]any, ds, arch string) {
-	d := g.Data
-	if g.AppendEOSOf(arch) {
-		m["append_eos"] = true
-	}
-	if d.ChatTemplate != ChatTemplateModel {
-		m["chat_template"] = d.ChatTemplate
-	}
+// chatTemplateHash adds the hash of the chat template that renders a
+// cell's records to its data table (chat_template_sha256), so cells
+// rendered with a model's template are cached and identified apart from
+// cells rendered in the HH layout.
+func (g *Grid) chatTemplateHash(m map[string]any, ds, arch string) {
 	if t := g.chatTemplateFor(ds, arch); t != nil {
 		m["chat_template_sha256"] = t.Hash
 	}

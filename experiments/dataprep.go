@@ -179,7 +179,7 @@ func (g *Grid) LoadDatasets() error {
 			if len(g.Data.Datasets) > 1 {
 				key = fmt.Sprintf("data.dataset[%d]", i)
 			}
-			return g.pos.Errorf(key, "%v", err)
+			return g.Errorf(key, "%v", err)
 		}
 		g.datasets[ds] = set
 	}
@@ -193,7 +193,7 @@ func (g *Grid) LoadDatasets() error {
 			if len(g.Data.EvalDatasets) > 1 {
 				key = fmt.Sprintf("data.eval_dataset[%d]", i)
 			}
-			return g.pos.Errorf(key, "%v", err)
+			return g.Errorf(key, "%v", err)
 		}
 		g.datasets[ev] = set
 	}
@@ -305,11 +305,11 @@ func (g *Grid) loadDataset(name string) (*data.Dataset, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s is not downloaded yet (call Grid.ResolveHubDatasets first)", name)
 		}
-		ds, err := data.LoadFiles(name, files, g.Data.loadOptions())
+		ds, err := data.LoadFiles(name, files, g.Data.LoadOptions())
 		if err == nil {
 			ds.Name = name
 		}
 		return ds, err
 	}
-	return data.Load(g.Data.Paths[name], g.Data.loadOptions())
+	return data.Load(g.Data.Paths[name], g.Data.LoadOptions())
 }

@@ -24,7 +24,7 @@
 // ErrCellsFailed); 2 for bad input — an unknown key, a bad value, a value
 // beyond its limit, a missing or special file — reported as "file:line:
 // key: what was expected" before anything is run or written
-// (ConfigError); 3 when the sweep was interrupted (ErrInterrupted) or a
+// (config.ConfigError); 3 when the sweep was interrupted (ErrInterrupted) or a
 // cell stopped on an environmental failure such as a full disk
 // (ErrEnvironment): those are not recorded, and a rerun continues.
 //
@@ -43,7 +43,7 @@
 //
 // # The grid file
 //
-// Every key with its default (see DataConfig, TrainConfig, ToyConfig):
+// Every key with its default (see config.DataConfig, config.TrainConfig, config.ToyConfig):
 //
 //	name = "default"              # output goes to runs/<name>/ unless -out is given
 //	[data]

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"gatedpo/experiments/config"
 	"strings"
 	"testing"
 )
@@ -45,7 +46,7 @@ temperature = 1.0
 `
 
 func TestParsePinnedGrid(t *testing.T) {
-	g, err := ParseGrid("g.toml", t.TempDir(), []byte(pinnedGrid))
+	g, err := parseGrid("g.toml", t.TempDir(), []byte(pinnedGrid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestParsePinnedGrid(t *testing.T) {
 		ids[c.ID] = true
 	}
 	// stable: parsing again gives the same ids
-	g2, _ := ParseGrid("other.toml", "/elsewhere", []byte(pinnedGrid))
+	g2, _ := parseGrid("other.toml", "/elsewhere", []byte(pinnedGrid))
 	if g2.Cells()[5].ID != cells[5].ID {
 		t.Error("cell id depends on the grid file's location")
 	}
@@ -83,8 +84,8 @@ func mustFilters(t *testing.T, args ...string) []Filter {
 }
 
 func TestBuiltinGridsParse(t *testing.T) {
-	for _, name := range BuiltinGrids() {
-		g, err := LoadGrid(name)
+	for _, name := range config.BuiltinGrids() {
+		g, err := loadGrid(name)
 		if err != nil {
 			if strings.Contains(err.Error(), "no such file") && strings.HasPrefix(name, "paper") {
 				t.Logf("%s grid: %v (shared data absent)", name, err)
@@ -126,8 +127,8 @@ func TestGridErrors(t *testing.T) {
 		if c.edit == "[toy]\n" {
 			src = strings.Replace(src, "run = true\n", "", 1)
 		}
-		_, err := ParseGrid("g.toml", t.TempDir(), []byte(src))
-		if err == nil || !strings.HasPrefix(err.Error(), c.want) || !IsConfigError(err) {
+		_, err := parseGrid("g.toml", t.TempDir(), []byte(src))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || !config.IsConfigError(err) {
 			t.Errorf("edit %q: got %v, want prefix %q", c.edit, err, c.want)
 		}
 	}
@@ -137,7 +138,7 @@ func TestGridErrors(t *testing.T) {
 // value or a list, numbers by value), leaves cell ids of the rest
 // unchanged, and refuses unknown keys and values not on their axis.
 func TestGridExclude(t *testing.T) {
-	full, err := ParseGrid("g.toml", t.TempDir(), []byte(pinnedGrid))
+	full, err := parseGrid("g.toml", t.TempDir(), []byte(pinnedGrid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestGridExclude(t *testing.T) {
 	}
 	src := pinnedGrid + "[[grid.exclude]]\narch = \"transformer-s\"\ngate = [\"ramp\", \"sigmoid\"]\n" +
 		"[[grid.exclude]]\ntau = 0.01\nseed = [2, 3]\n"
-	g, err := ParseGrid("g.toml", t.TempDir(), []byte(src))
+	g, err := parseGrid("g.toml", t.TempDir(), []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +176,8 @@ func TestGridExclude(t *testing.T) {
 		{"[[grid.exclude]]\nseed = [1, 7]\n", `g.toml:39: grid.exclude[0].seed[1]: "7" is not a value of the seed axis`},
 		{"[[grid.exclude]]\ngate = true\n", "g.toml:39: grid.exclude[0].gate: expected a string or a number"},
 	} {
-		_, err := ParseGrid("g.toml", t.TempDir(), []byte(pinnedGrid+c.add))
-		if err == nil || !strings.HasPrefix(err.Error(), c.want) || !IsConfigError(err) {
+		_, err := parseGrid("g.toml", t.TempDir(), []byte(pinnedGrid+c.add))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || !config.IsConfigError(err) {
 			t.Errorf("%q: got %v, want prefix %q", c.add, err, c.want)
 		}
 	}

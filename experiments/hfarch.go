@@ -11,22 +11,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"gatedpo/experiments/config"
 	"gatedpo/experiments/data"
 	"gatedpo/experiments/data/hftok"
 	"gatedpo/experiments/hub"
 	"gatedpo/models/hf"
 	"gatedpo/results"
 )
-
-// HFArchPrefix marks a grid arch value that names a Hugging Face model:
-// "hf:PATH", a local model directory (PATH relative to the grid file's
-// directory, or absolute), or "hf:ORG/NAME" with an optional "@REVISION",
-// a model on the hub (see ResolveHub). As in Hugging Face's libraries, an
-// existing local directory wins. The cell config records the value as
-// written.
-const HFArchPrefix = hf.DirPrefix
 
 // hfArch is a resolved "hf:…" arch.
 type hfArch struct {
@@ -38,58 +30,12 @@ type hfArch struct {
 	Tok   data.Tokenizer    // the model's tokenizer.json, when the cells use tokenizer = "model"
 }
 
-// TokenizerOf is the tokenizer the cells of arch use: data.tokenizer when
-// the grid sets it, else "model" (the model's own tokenizer.json) for an
-// "hf:…" arch and "byte" for a preset.
-func (g *Grid) TokenizerOf(arch string) string {
-	if !g.tokSet && strings.HasPrefix(arch, HFArchPrefix) {
-		return "model"
-	}
-	return g.Data.Tokenizer
-}
-
 // hubArch is an arch value that names a hub model.
 type hubArch struct {
 	Key    string  // grid key it came from, for errors
 	Ref    hub.Ref // as written
 	Commit string  // resolved (empty until ResolveHub)
 	Local  string  // the local path it would have been, for errors
-}
-
-// arch validates one grid.arch value: a preset name or "hf:…". A local HF
-// directory is loaded and checked at once (checkHFDir); a hub name is only
-// parsed here and resolved by ResolveHub.
-func (p *tableParser) arch(g *Grid, key, a string) error {
-	if _, ok := ArchPresets[a]; ok {
-		return nil
-	}
-	if !strings.HasPrefix(a, HFArchPrefix) {
-		return p.errf(key, "expected one of %s, hf:PATH (a local Hugging Face model directory) or hf:ORG/NAME[@REVISION] (a hub model), got %q", strings.Join(ArchNames(), ", "), a)
-	}
-	rel := strings.TrimPrefix(a, HFArchPrefix)
-	if rel == "" {
-		return p.errf(key, "hf: needs a model directory path or a hub name, e.g. \"hf:models/pythia-160m\" or \"hf:EleutherAI/pythia-14m\"")
-	}
-	path := rel
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(g.Dir, path)
-	}
-	path = filepath.Clean(path)
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		if !hf.IsModelDir(path) {
-			return p.errf(key, "%s is not a Hugging Face model directory (no config.json)", path)
-		}
-		return g.checkHFDir(key, a, path, nil)
-	}
-	ref, err := hub.ParseRef(rel)
-	if err != nil {
-		return p.errf(key, "no such model directory %s, and not a hub model name: %v", path, err)
-	}
-	if g.hubArchs == nil {
-		g.hubArchs = map[string]*hubArch{}
-	}
-	g.hubArchs[a] = &hubArch{Key: key, Ref: ref, Local: path}
-	return nil
 }
 
 // checkHFDir parses the config.json of a model directory, loads its
@@ -100,11 +46,11 @@ func (p *tableParser) arch(g *Grid, key, a string) error {
 func (g *Grid) checkHFDir(key, a, path string, h *hubArch) error {
 	raw, err := os.ReadFile(filepath.Join(path, hf.ConfigFile))
 	if err != nil {
-		return g.pos.Errorf(key, "%v", err)
+		return g.Errorf(key, "%v", err)
 	}
 	cfg, err := hf.ParseConfig(raw, filepath.Join(path, hf.ConfigFile))
 	if err != nil {
-		return g.pos.Errorf(key, "%v", err)
+		return g.Errorf(key, "%v", err)
 	}
 	name := path
 	if h != nil {
@@ -117,27 +63,27 @@ func (g *Grid) checkHFDir(key, a, path string, h *hubArch) error {
 		vocab, what = g.Data.VocabSize, "data.vocab_size"
 	case "model":
 		tkey := key
-		if g.tokSet {
+		if g.TokenizerSet {
 			tkey = "data.tokenizer"
 		}
 		if _, err := os.Stat(filepath.Join(path, "tokenizer.json")); err != nil {
-			return g.pos.Errorf(tkey, "%s: %s has no tokenizer.json, which data.tokenizer = \"model\" (the default for hf: archs) needs; set data.tokenizer = \"byte\" or \"bpe\" to use the sweep's own", a, name)
+			return g.Errorf(tkey, "%s: %s has no tokenizer.json, which data.tokenizer = \"model\" (the default for hf: archs) needs; set data.tokenizer = \"byte\" or \"bpe\" to use the sweep's own", a, name)
 		}
 		t, err := hftok.ForModel(path, cfg.Vocab)
 		if err != nil {
-			return g.pos.Errorf(tkey, "%s: the model's tokenizer: %v", a, err)
+			return g.Errorf(tkey, "%s: the model's tokenizer: %v", a, err)
 		}
 		tok, vocab = t, 0
 	}
 	if cfg.Vocab < vocab {
-		return g.pos.Errorf(key, "%s has vocab_size %d, but %s uses ids up to %d: the model's vocabulary is too small", name, cfg.Vocab, what, vocab-1)
+		return g.Errorf(key, "%s has vocab_size %d, but %s uses ids up to %d: the model's vocabulary is too small", name, cfg.Vocab, what, vocab-1)
 	}
 	if t := g.Data.MaxPromptTokens + g.Data.MaxResponseTokens + seqExtraTokens; t > cfg.MaxPos {
-		return g.pos.Errorf(key, "%s accepts at most %d positions (max_position_embeddings), but data.max_prompt_tokens + data.max_response_tokens = %d", name, cfg.MaxPos, t)
+		return g.Errorf(key, "%s accepts at most %d positions (max_position_embeddings), but data.max_prompt_tokens + data.max_response_tokens = %d", name, cfg.MaxPos, t)
 	}
 	hash, files, err := hashModelDir(path)
 	if err != nil {
-		return g.pos.Errorf(key, "%v", err)
+		return g.Errorf(key, "%v", err)
 	}
 	if g.hfArchs == nil {
 		g.hfArchs = map[string]hfArch{}
@@ -169,10 +115,10 @@ func readHubLock(out string) (map[string]hubLockEntry, error) {
 		return lock, nil
 	}
 	if err != nil {
-		return nil, &ConfigError{File: filepath.Join(out, HubLockFile), Msg: err.Error()}
+		return nil, &config.ConfigError{File: filepath.Join(out, HubLockFile), Msg: err.Error()}
 	}
 	if err := json.Unmarshal(b, &lock); err != nil {
-		return nil, &ConfigError{File: filepath.Join(out, HubLockFile), Msg: fmt.Sprintf("not a hub lock file: %v (delete it to resolve the revisions afresh)", err)}
+		return nil, &config.ConfigError{File: filepath.Join(out, HubLockFile), Msg: fmt.Sprintf("not a hub lock file: %v (delete it to resolve the revisions afresh)", err)}
 	}
 	return lock, nil
 }
@@ -181,7 +127,7 @@ func readHubLock(out string) (map[string]hubLockEntry, error) {
 // the Hugging Face cache, downloading what is missing (package hub), and
 // checks each like a local directory. An arch pinned in <out>/HubLockFile
 // uses that commit (no request at all when its snapshot is complete). It
-// writes nothing in out; a hub or network failure is a *ConfigError on
+// writes nothing in out; a hub or network failure is a *config.ConfigError on
 // the arch's key (exit status 2); a failure of the local cache (disk full,
 // permissions) is returned wrapped, as an environmental error. warn
 // receives one line per arch resolved from the cache because the endpoint
@@ -214,9 +160,9 @@ func (g *Grid) ResolveHub(ctx context.Context, out string, c *hub.Client, warn f
 				return fmt.Errorf("%s: %w", a, err)
 			}
 			if errors.As(err, &he) && (he.Code == "RepoNotFound" || (he.Status == http.StatusNotFound && he.Code == "")) {
-				return g.pos.Errorf(h.Key, "%s: no local directory %s, and %v", a, h.Local, err)
+				return g.Errorf(h.Key, "%s: no local directory %s, and %v", a, h.Local, err)
 			}
-			return g.pos.Errorf(h.Key, "%s: %v", a, err)
+			return g.Errorf(h.Key, "%s: %v", a, err)
 		}
 		if snap.Stale != "" && warn != nil {
 			warn(fmt.Sprintf("%s: using the cached snapshot %s: %s", a, snap.Commit, snap.Stale))
@@ -228,7 +174,7 @@ func (g *Grid) ResolveHub(ctx context.Context, out string, c *hub.Client, warn f
 		if e, ok := lock[a]; ok && e.Commit == snap.Commit {
 			for f, sum := range e.Files {
 				if got, ok := g.hfArchs[a].Files[f]; ok && got != sum {
-					return g.pos.Errorf(h.Key, "%s: %s in the cache (%s) differs from the file the sweep's first run used (sha256 %s, %s); the cache was modified", a, f, snap.Dir, sum, HubLockFile)
+					return g.Errorf(h.Key, "%s: %s in the cache (%s) differs from the file the sweep's first run used (sha256 %s, %s); the cache was modified", a, f, snap.Dir, sum, HubLockFile)
 				}
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"gatedpo/experiments/config"
 	"gatedpo/internal/sharedtest"
 	"gatedpo/models"
 	"gatedpo/models/hf"
@@ -82,23 +83,23 @@ func TestGridHFArchErrors(t *testing.T) {
 		`"hf:"`:            "hf: needs a model directory path",
 		`"gpt-9"`:          "hf:PATH (a local Hugging Face model directory) or hf:ORG/NAME",
 	} {
-		_, err := ParseGrid("g.toml", dir, []byte(head+"[grid]\narch = ["+arch+"]\n"))
-		if err == nil || !IsConfigError(err) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "grid.arch[0]") {
+		_, err := parseGrid("g.toml", dir, []byte(head+"[grid]\narch = ["+arch+"]\n"))
+		if err == nil || !config.IsConfigError(err) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "grid.arch[0]") {
 			t.Errorf("arch %s: err = %v, want a config error at grid.arch[0] containing %q", arch, err, want)
 		}
 	}
 	long := strings.Replace(head, "max_response_tokens = 8", "max_response_tokens = 200", 1)
-	if _, err := ParseGrid("g.toml", dir, []byte(long+"[grid]\narch = [\"hf:m\"]\n")); err == nil || !strings.Contains(err.Error(), "at most 128 positions (max_position_embeddings)") {
+	if _, err := parseGrid("g.toml", dir, []byte(long+"[grid]\narch = [\"hf:m\"]\n")); err == nil || !strings.Contains(err.Error(), "at most 128 positions (max_position_embeddings)") {
 		t.Errorf("sequence longer than max_position_embeddings: err = %v", err)
 	}
 	small := filepath.Join(dir, "small")
 	copyDir(t, filepath.Join(dir, "m"), small)
 	cfg, _ := os.ReadFile(filepath.Join(small, "config.json"))
 	os.WriteFile(filepath.Join(small, "config.json"), []byte(strings.Replace(string(cfg), `"vocab_size": 352`, `"vocab_size": 200`, 1)), 0o644)
-	if _, err := ParseGrid("g.toml", dir, []byte(head+"[grid]\narch = [\"hf:small\"]\n")); err == nil || !strings.Contains(err.Error(), "vocab_size 200, but the byte tokenizer uses ids up to 258") {
+	if _, err := parseGrid("g.toml", dir, []byte(head+"[grid]\narch = [\"hf:small\"]\n")); err == nil || !strings.Contains(err.Error(), "vocab_size 200, but the byte tokenizer uses ids up to 258") {
 		t.Errorf("too small a vocabulary: err = %v", err)
 	}
-	g, err := ParseGrid("g.toml", dir, []byte(head+"[grid]\narch = [\"hf:m\", \"transformer-xs\"]\n"))
+	g, err := parseGrid("g.toml", dir, []byte(head+"[grid]\narch = [\"hf:m\", \"transformer-xs\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

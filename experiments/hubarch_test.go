@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatedpo/experiments/config"
 	"gatedpo/experiments/data"
 	"gatedpo/experiments/hub"
 	"gatedpo/experiments/hub/hubtest"
@@ -204,7 +205,7 @@ func TestSweepHubModel(t *testing.T) {
 	s.ResetCounts()
 	t.Setenv("HF_HUB_OFFLINE", "1")
 	out3 := filepath.Join(dir, "out3")
-	g, err := LoadGrid(gp)
+	g, err := loadGrid(gp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func TestHubArchRefused(t *testing.T) {
 		gp := writeGrid(t, dir, "g.toml", arch)
 		out := filepath.Join(dir, "out")
 		_, err := Run(context.Background(), quietOptions(gp, out, 1))
-		if !IsConfigError(err) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "grid.arch[0]") {
+		if !config.IsConfigError(err) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "grid.arch[0]") {
 			t.Errorf("%s: %v, want a config error at grid.arch[0] containing %q", arch, err, want)
 		}
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
@@ -245,7 +246,7 @@ func TestHubArchRefused(t *testing.T) {
 	}
 	t.Setenv("HF_TOKEN", s.Token)
 	gp := writeGrid(t, dir, "g.toml", "hf:org/gated-tiny")
-	g, err := LoadGrid(gp)
+	g, err := loadGrid(gp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestHubArchRefused(t *testing.T) {
 	t.Setenv("HF_TOKEN", "")
 	gp = writeGrid(t, dir, "g.toml", "hf:org/other")
 	_, err = Run(context.Background(), quietOptions(gp, filepath.Join(dir, "out"), 1))
-	if !IsConfigError(err) || !strings.Contains(err.Error(), "cannot reach") {
+	if !config.IsConfigError(err) || !strings.Contains(err.Error(), "cannot reach") {
 		t.Errorf("unreachable hub: %v", err)
 	}
 }
@@ -271,7 +272,7 @@ func TestHubArchLocalDirWins(t *testing.T) {
 	hubEnv(t, s)
 	dir := t.TempDir()
 	copyDir(t, sharedHFModel(t, "qwen2-tiny"), filepath.Join(dir, "org", "pythia-tiny"))
-	g, err := LoadGrid(writeGrid(t, dir, "g.toml", "hf:org/pythia-tiny"))
+	g, err := loadGrid(writeGrid(t, dir, "g.toml", "hf:org/pythia-tiny"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +302,7 @@ func TestHFTokenizerModel(t *testing.T) {
 		}
 		return strings.Replace(h, "tokenizer = \"byte\"", "tokenizer = \""+tok+"\"", 1)
 	}
-	g, err := ParseGrid("g.toml", dir, []byte(head("")+"[grid]\narch = [\"hf:with\"]\n"))
+	g, err := parseGrid("g.toml", dir, []byte(head("")+"[grid]\narch = [\"hf:with\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,14 +316,14 @@ func TestHFTokenizerModel(t *testing.T) {
 		t.Errorf("cell data table %v", c.Config.Data)
 	}
 	// the mixed grid: each arch gets its default
-	g, err = ParseGrid("g.toml", dir, []byte(head("")+"[grid]\narch = [\"hf:with\", \"transformer-xs\"]\n"))
+	g, err = parseGrid("g.toml", dir, []byte(head("")+"[grid]\narch = [\"hf:with\", \"transformer-xs\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cs := g.Cells(); cs[0].Config.Data["tokenizer"] != "model" || cs[1].Config.Data["tokenizer"] != "byte" {
 		t.Errorf("mixed grid data tables %v / %v", cs[0].Config.Data, cs[1].Config.Data)
 	}
-	if _, err := ParseGrid("g.toml", dir, []byte(head("byte")+"[grid]\narch = [\"hf:without\"]\n")); err != nil {
+	if _, err := parseGrid("g.toml", dir, []byte(head("byte")+"[grid]\narch = [\"hf:without\"]\n")); err != nil {
 		t.Errorf("byte tokenizer on a model without tokenizer.json: %v", err)
 	}
 	cases := []struct{ tok, arch, key, want string }{
@@ -337,8 +338,8 @@ func TestHFTokenizerModel(t *testing.T) {
 		cases = append(cases, struct{ tok, arch, key, want string }{"model", "hf:big", "data.tokenizer", "384"})
 	}
 	for _, tc := range cases {
-		_, err := ParseGrid("g.toml", dir, []byte(head(tc.tok)+"[grid]\narch = [\""+tc.arch+"\"]\n"))
-		if !IsConfigError(err) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.want) {
+		_, err := parseGrid("g.toml", dir, []byte(head(tc.tok)+"[grid]\narch = [\""+tc.arch+"\"]\n"))
+		if !config.IsConfigError(err) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("tokenizer %q, arch %s: %v; want a config error at %s containing %q", tc.tok, tc.arch, err, tc.key, tc.want)
 		}
 	}
@@ -354,8 +355,8 @@ func TestHubArchCacheFailure(t *testing.T) {
 	os.WriteFile(blocker, []byte("x"), 0o644)
 	t.Setenv("HF_HUB_CACHE", filepath.Join(blocker, "hub"))
 	_, err := Run(context.Background(), quietOptions(writeGrid(t, dir, "g.toml", "hf:org/pythia-tiny"), filepath.Join(dir, "out"), 1))
-	if err == nil || IsConfigError(err) || !IsEnvironmental(err) || !strings.Contains(err.Error(), "cache") {
-		t.Errorf("unwritable cache: %v (config error %v, environmental %v)", err, IsConfigError(err), IsEnvironmental(err))
+	if err == nil || config.IsConfigError(err) || !IsEnvironmental(err) || !strings.Contains(err.Error(), "cache") {
+		t.Errorf("unwritable cache: %v (config error %v, environmental %v)", err, config.IsConfigError(err), IsEnvironmental(err))
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
 		t.Error("the sweep directory was written")

@@ -21,20 +21,6 @@ type hubDataset struct {
 	Files  map[string]string // repository path → sha256 of the files read
 }
 
-// hubDataset records a hub dataset value of key (checked now, fetched by
-// ResolveHubDatasets).
-func (p *tableParser) hubDataset(g *Grid, key, value string) error {
-	ref, err := hub.ParseDatasetURL(value)
-	if err != nil {
-		return p.errf(key, "%v", err)
-	}
-	if g.hubDatasets == nil {
-		g.hubDatasets = map[string]hubDataset{}
-	}
-	g.hubDatasets[value] = hubDataset{Ref: ref, Key: key}
-	return nil
-}
-
 // ResolveHubDatasets downloads the hf://datasets/… files of data.dataset
 // and data.eval_dataset through c, into the Hugging Face cache the models
 // use (datasets--ORG--NAME), expanding globs with the hub's listing API;
@@ -74,7 +60,7 @@ func (g *Grid) ResolveHubDatasets(ctx context.Context, out string, c *hub.Client
 			if errors.As(err, &he) && he.Code == hub.CodeCache {
 				return fmt.Errorf("%s: %w", name, err)
 			}
-			return g.pos.Errorf(h.Key, "%v", err)
+			return g.Errorf(h.Key, "%v", err)
 		}
 		if snap.Stale != "" && warn != nil {
 			warn(fmt.Sprintf("%s: using the cached snapshot %s: %s", name, snap.Commit, snap.Stale))

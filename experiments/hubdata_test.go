@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatedpo/experiments/config"
 	"gatedpo/experiments/data"
 	"gatedpo/experiments/hub"
 	"gatedpo/experiments/hub/hubtest"
@@ -97,7 +98,7 @@ func TestSweepHubDataset(t *testing.T) {
 	if len(shards) != 3 {
 		t.Errorf("cache holds %v", shards)
 	}
-	g, err := LoadGrid(gp)
+	g, err := loadGrid(gp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestHubDatasetErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := Run(context.Background(), quietOptions(gp, filepath.Join(dir, "out"), 1))
-		if err == nil || !strings.Contains(err.Error(), c.want) || !IsConfigError(err) {
+		if err == nil || !strings.Contains(err.Error(), c.want) || !config.IsConfigError(err) {
 			t.Errorf("%s: got %v, want %q", c.to, err, c.want)
 		}
 		if _, serr := os.Stat(filepath.Join(dir, "out")); serr == nil {
@@ -197,7 +198,7 @@ func TestSweepHubChatTemplate(t *testing.T) {
 	if d["chat_template_sha256"] == nil || d["append_eos"] != true || d["tokenizer"] != "model" {
 		t.Errorf("cell data table %v", d)
 	}
-	g, err := LoadGrid(gp)
+	g, err := loadGrid(gp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestHubDatasetLock(t *testing.T) {
 	moved := hubDatasetRepo(t)
 	moved.Files["data/train_prefs-00002-of-00002.parquet"] = repo.Files["data/train_prefs-00000-of-00002.parquet"]
 	s.SetRepo("datasets/acme/prefs", moved)
-	g, err := LoadGrid(gp)
+	g, err := loadGrid(gp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestHubDatasetLock(t *testing.T) {
 	if len(g.dataFiles[name]) != 2 || g.hubDatasets[name].Commit != repo.Commit {
 		t.Errorf("rerun resolved %v at %s, want the 2 shards of %s", g.dataFiles[name], g.hubDatasets[name].Commit, repo.Commit)
 	}
-	g2, _ := LoadGrid(gp)
+	g2, _ := loadGrid(gp)
 	if err := g2.ResolveHubDatasets(context.Background(), filepath.Join(dir, "out2"), newHubClientForTest(), nil); err != nil {
 		t.Fatal(err)
 	}

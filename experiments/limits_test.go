@@ -20,6 +20,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"gatedpo/experiments/config"
 	"gatedpo/graph/safetensors"
 	"gatedpo/models"
 )
@@ -28,7 +29,7 @@ import (
 // old string must occur) to dir/g.toml and returns its path.
 func editedTestGrid(t *testing.T, dir string, edits ...string) string {
 	t.Helper()
-	src, _ := BuiltinGrid("test")
+	src, _ := config.BuiltinGrid("test")
 	text := string(src)
 	for i := 0; i+1 < len(edits); i += 2 {
 		if !strings.Contains(text, edits[i]) {
@@ -44,7 +45,7 @@ func editedTestGrid(t *testing.T, dir string, edits ...string) string {
 }
 
 // runHostile runs a sweep on grid into dir/out with a deadline, and checks
-// what every hostile-input case must hold: a *ConfigError whose one-line
+// what every hostile-input case must hold: a *config.ConfigError whose one-line
 // message starts with want, memory bounded, nothing written.
 func runHostile(t *testing.T, dir, grid, want string) {
 	t.Helper()
@@ -64,7 +65,7 @@ func runHostile(t *testing.T, dir, grid, want string) {
 		t.Fatalf("the sweep did not return (blocked on %s?)", grid)
 	}
 	runtime.ReadMemStats(&after)
-	if err == nil || !IsConfigError(err) || !strings.Contains(err.Error(), want) {
+	if err == nil || !config.IsConfigError(err) || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want a config error containing %q", err, want)
 	}
 	if err != nil && (strings.Contains(err.Error(), "\n") || len(err.Error()) > 600) {

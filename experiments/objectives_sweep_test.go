@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatedpo/experiments/config"
 	"gatedpo/results"
 )
 
@@ -23,7 +24,7 @@ var fixObjectives = []string{"dpop", "apo_zero", "apo_down", "nca_pair"}
 // (mean g < 1) only in the gated cells, each gated cell ends with other final
 // metrics than its ungated twin, and -only selects by objective.lambda.
 func TestSweepFixObjectives(t *testing.T) {
-	src, _ := BuiltinGrid("test")
+	src, _ := config.BuiltinGrid("test")
 	objs := `[[grid.objective]]
 name = "dpop"
 beta = 0.1
@@ -139,7 +140,7 @@ func TestPaperSmallFixesGrid(t *testing.T) {
 		t.Skip("../shared/data/hh-probe absent: skipping")
 	}
 	t.Chdir(root)
-	g, err := LoadGrid("paper-small-fixes")
+	g, err := loadGrid("paper-small-fixes")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestPaperSmallGrids(t *testing.T) {
 	}
 	t.Chdir(root)
 	load := func(name string) []*Cell {
-		g, err := LoadGrid(name)
+		g, err := loadGrid(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +211,7 @@ func TestPaperSmallGrids(t *testing.T) {
 	dpoSFT := map[string]bool{}
 	for _, c := range dpo {
 		cfg := c.Config
-		if cfg.Objective.Name != "dpo" || cfg.Pipeline != PipelineBaseline || cfg.Train["max_grad_norm"] != 0.0 {
+		if cfg.Objective.Name != "dpo" || cfg.Pipeline != config.PipelineBaseline || cfg.Train["max_grad_norm"] != 0.0 {
 			t.Errorf("paper-small-dpo cell %s: %s %s clip %v", c.ID, cfg.Objective.Name, cfg.Pipeline, cfg.Train["max_grad_norm"])
 		}
 		dpoSFT[sftKey(cfg)] = true
@@ -224,7 +225,7 @@ func TestPaperSmallGrids(t *testing.T) {
 		cfg := c.Config
 		combos[cfg.Pipeline+"/"+cfg.Objective.Name+"/"+cfg.Gate.Kind]++
 		k := sftKey(cfg)
-		if cfg.Pipeline == PipelineBaseline && !dpoSFT[k] {
+		if cfg.Pipeline == config.PipelineBaseline && !dpoSFT[k] {
 			t.Errorf("paper-small-objectives cell %s: baseline SFT model %s not shared with paper-small-dpo", c.ID, k)
 		}
 		if !dpoSFT[k] {

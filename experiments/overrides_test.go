@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatedpo/experiments/config"
 	"gatedpo/results"
 )
 
@@ -31,15 +32,15 @@ tau = 0.01
 
 func parseWithSets(t *testing.T, args ...string) (*Grid, error) {
 	t.Helper()
-	var sets []Override
+	var sets []config.Override
 	for _, a := range args {
-		o, err := ParseOverride(a)
+		o, err := config.ParseOverride(a)
 		if err != nil {
 			return nil, err
 		}
 		sets = append(sets, o)
 	}
-	return ParseGrid("g.toml", t.TempDir(), []byte(overrideGrid), sets...)
+	return parseGrid("g.toml", t.TempDir(), []byte(overrideGrid), sets...)
 }
 
 func TestOverridesApply(t *testing.T) {
@@ -66,7 +67,7 @@ func TestOverridesApply(t *testing.T) {
 		t.Errorf("Overrides %q", g.Overrides)
 	}
 	// a bare (non-TOML) value is a string
-	o, err := ParseOverride("data.dataset=some/file.jsonl")
+	o, err := config.ParseOverride("data.dataset=some/file.jsonl")
 	if err != nil || o.Value != "some/file.jsonl" {
 		t.Errorf("bare string: %v %#v", err, o.Value)
 	}
@@ -93,8 +94,8 @@ func TestOverrideErrors(t *testing.T) {
 			t.Errorf("%q: no error", c.sets)
 			continue
 		}
-		if !IsConfigError(err) {
-			t.Errorf("%q: %T is not a ConfigError", c.sets, err)
+		if !config.IsConfigError(err) {
+			t.Errorf("%q: %T is not a config.ConfigError", c.sets, err)
 		}
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q:\n got %s\nwant %s", c.sets, err, c.want)
@@ -102,8 +103,8 @@ func TestOverrideErrors(t *testing.T) {
 	}
 	// keys the override did not touch still point at the file
 	src := strings.Replace(overrideGrid, "lr = 1e-3", "lr = -5", 1)
-	o, _ := ParseOverride("train.pref_epochs=2")
-	_, err := ParseGrid("g.toml", t.TempDir(), []byte(src), o)
+	o, _ := config.ParseOverride("train.pref_epochs=2")
+	_, err := parseGrid("g.toml", t.TempDir(), []byte(src), o)
 	if err == nil || !strings.HasPrefix(err.Error(), "g.toml:5: train.lr:") {
 		t.Errorf("file error with an unrelated override: %v", err)
 	}

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"gatedpo/experiments/config"
 	"os"
 	"strconv"
 	"strings"
@@ -22,7 +23,7 @@ func ResolveShard(flag string, shards int, getenv func(string) string) (index, c
 		getenv = os.Getenv
 	}
 	bad := func(src, format string, args ...any) error {
-		return &ConfigError{File: src, Msg: fmt.Sprintf(format, args...)}
+		return &config.ConfigError{File: src, Msg: fmt.Sprintf(format, args...)}
 	}
 	if flag != "" {
 		is, ns, ok := strings.Cut(flag, "/")

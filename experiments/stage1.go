@@ -14,6 +14,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"gatedpo/experiments/config"
 	"gatedpo/experiments/data"
 	"gatedpo/experiments/train"
 	"gatedpo/graph"
@@ -88,7 +89,7 @@ func sftKey(cfg results.CellConfig) string {
 var errBusy = errors.New("cell is being run by another process")
 
 // optimConfig builds the optimizer configuration of a stage.
-func optimConfig(t TrainConfig, lr float64, totalSteps int) graph.OptimConfig {
+func optimConfig(t config.TrainConfig, lr float64, totalSteps int) graph.OptimConfig {
 	return graph.OptimConfig{
 		Kind: graph.OptimKind(t.Optimizer), LR: lr, WeightDecay: t.WeightDecay, MaxGradNorm: t.MaxGradNorm,
 		Schedule: graph.Schedule{Kind: graph.ScheduleKind(t.LRSchedule), WarmupSteps: min(t.WarmupSteps, max(totalSteps-1, 0)), TotalSteps: totalSteps},
@@ -140,7 +141,7 @@ func sftSequences(pipeline string, pairs []data.EncodedPair) []data.Sequence {
 	for _, p := range pairs {
 		seqs = append(seqs, data.Sequence{Prompt: p.Prompt, Response: p.Chosen})
 	}
-	if pipeline == PipelineExtendedSFT {
+	if pipeline == config.PipelineExtendedSFT {
 		for _, p := range pairs {
 			seqs = append(seqs, data.Sequence{Prompt: p.Prompt, Response: p.Rejected})
 		}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"gatedpo/experiments/config"
 	"gatedpo/experiments/hub"
 	"gatedpo/experiments/train"
 	"gatedpo/models"
@@ -98,7 +99,7 @@ func (env *sweepEnv) warn(msg string, args ...any) {
 
 // Run expands the grid, validates everything, then trains every selected
 // cell that is not complete, and rebuilds the sweep-level files. Input
-// errors are *ConfigError (before anything is written).
+// errors are *config.ConfigError (before anything is written).
 func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if opt.Stdout == nil {
 		opt.Stdout = os.Stdout
@@ -109,15 +110,15 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if opt.Grid == "" {
 		opt.Grid = "default"
 	}
-	sets := make([]Override, len(opt.Set))
+	sets := make([]config.Override, len(opt.Set))
 	for i, arg := range opt.Set {
-		o, err := ParseOverride(arg)
+		o, err := config.ParseOverride(arg)
 		if err != nil {
 			return nil, err
 		}
 		sets[i] = o
 	}
-	grid, err := LoadGrid(opt.Grid, sets...)
+	grid, err := loadGrid(opt.Grid, sets...)
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +126,8 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if out == "" {
 		out = filepath.Join("runs", grid.Name)
 	}
-	if msg := checkText(out, MaxStringBytes); msg != "" {
-		return nil, &ConfigError{File: "-out", Msg: msg}
+	if msg := config.CheckText(out, config.MaxStringBytes); msg != "" {
+		return nil, &config.ConfigError{File: "-out", Msg: msg}
 	}
 	// hub datasets are downloaded into the HF cache (at the commit the
 	// sweep's hub-lock.json pins, if any) before they are read and before
@@ -153,7 +154,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	}
 	if opt.Shards > 1 {
 		if opt.Shard < 0 || opt.Shard >= opt.Shards {
-			return nil, &ConfigError{File: "-shard", Msg: fmt.Sprintf("shard %d is outside 0..%d", opt.Shard, opt.Shards-1)}
+			return nil, &config.ConfigError{File: "-shard", Msg: fmt.Sprintf("shard %d is outside 0..%d", opt.Shard, opt.Shards-1)}
 		}
 		var mine []*Cell
 		for i, c := range cells {
@@ -164,7 +165,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		cells = mine
 	}
 	if st, err := os.Stat(out); err == nil && !st.IsDir() {
-		return nil, &ConfigError{File: out, Msg: "the output path exists and is not a directory"}
+		return nil, &config.ConfigError{File: out, Msg: "the output path exists and is not a directory"}
 	}
 	if err := checkInitFrom(grid, cells); err != nil {
 		return nil, err
@@ -182,7 +183,7 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 		retryFailed: opt.RetryFailed, retried: map[string]bool{}, log: log}
 	for _, c := range cells {
 		if _, err := env.data.get(grid, c.Config); err != nil {
-			return nil, grid.pos.Errorf("data", "%v", err)
+			return nil, grid.Errorf("data", "%v", err)
 		}
 	}
 	if err := writeGridFiles(out, grid, all); err != nil {
@@ -406,19 +407,19 @@ func checkInitFrom(g *Grid, cells []*Cell) error {
 	}
 	lm, err := models.Load(g.Train.InitFromPath, dtypeOf(g.Train.DType))
 	if err != nil {
-		return g.pos.Errorf("train.init_from", "%v", err)
+		return g.Errorf("train.init_from", "%v", err)
 	}
 	var have map[string]any
 	if err := json.Unmarshal([]byte(lm.ConfigJSON()), &have); err != nil {
-		return g.pos.Errorf("train.init_from", "%v", err)
+		return g.Errorf("train.init_from", "%v", err)
 	}
 	for _, c := range cells {
 		if c.Config.Model["kind"] != lm.Kind() {
-			return g.pos.Errorf("train.init_from", "the checkpoint is a %s, arch %s is a %v", lm.Kind(), c.Config.Arch, c.Config.Model["kind"])
+			return g.Errorf("train.init_from", "the checkpoint is a %s, arch %s is a %v", lm.Kind(), c.Config.Arch, c.Config.Model["kind"])
 		}
 		for k, want := range c.Config.Model {
 			if got, ok := have[k]; ok && fmt.Sprint(got) != fmt.Sprint(want) {
-				return g.pos.Errorf("train.init_from", "the checkpoint has %s = %v, arch %s with this [data] needs %v", k, got, c.Config.Arch, want)
+				return g.Errorf("train.init_from", "the checkpoint has %s = %v, arch %s with this [data] needs %v", k, got, c.Config.Arch, want)
 			}
 		}
 	}

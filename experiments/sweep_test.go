@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"gatedpo/experiments/config"
 	"gatedpo/experiments/data"
 	"gatedpo/results"
 )
@@ -67,7 +68,7 @@ func childMain(args []string) int {
 	switch {
 	case err == nil:
 		return 0
-	case IsConfigError(err):
+	case config.IsConfigError(err):
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	case errors.Is(err, ErrInterrupted), errors.Is(err, ErrEnvironment):
@@ -280,7 +281,7 @@ func checkRecordsReadable(t *testing.T, dir string) {
 // long enough (pref_epochs 12: 72 steps, checkpoints every 2) for a test
 // to signal a process in the middle of it, and returns its path.
 func slowTestGrid(t *testing.T, dir string) string {
-	src, _ := BuiltinGrid("test")
+	src, _ := config.BuiltinGrid("test")
 	text := strings.Replace(string(src), "pref_epochs = 2", "pref_epochs = 12", 1)
 	text = strings.Replace(text, "eval_every = 2\n", "eval_every = 12\n", 1)
 	g := filepath.Join(dir, "slow.toml")
@@ -363,7 +364,7 @@ func TestSweepKillResume(t *testing.T) {
 }
 
 func TestSweepBadInput(t *testing.T) {
-	src, _ := BuiltinGrid("test")
+	src, _ := config.BuiltinGrid("test")
 	cases := []struct {
 		name, edit, repl, want string
 	}{
@@ -390,7 +391,7 @@ func TestSweepBadInput(t *testing.T) {
 			os.Chdir(tmp) // errors name the file as given
 			_, err := Run(context.Background(), quietOptions("g.toml", out, 1))
 			os.Chdir(wd)
-			if err == nil || !IsConfigError(err) || !strings.HasPrefix(err.Error(), c.want) {
+			if err == nil || !config.IsConfigError(err) || !strings.HasPrefix(err.Error(), c.want) {
 				t.Errorf("got %v, want %q…", err, c.want)
 			}
 			if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
@@ -400,7 +401,7 @@ func TestSweepBadInput(t *testing.T) {
 	}
 	// -only with an unknown key, and the exit status of the command
 	_, err := Run(context.Background(), Options{Grid: "test", Out: filepath.Join(t.TempDir(), "o"), Only: []string{"gate.colour=red"}})
-	if !IsConfigError(err) {
+	if !config.IsConfigError(err) {
 		t.Errorf("-only unknown key: %v", err)
 	}
 	cmd := child(t, "-grid", filepath.Join(t.TempDir(), "missing.toml"))
@@ -414,7 +415,7 @@ func TestSweepBadInput(t *testing.T) {
 }
 
 func TestSweepDivergenceRecorded(t *testing.T) {
-	src, _ := BuiltinGrid("test")
+	src, _ := config.BuiltinGrid("test")
 	// a second objective that overflows float32 at the first step: IPO's
 	// target 1/(2β) = 5e19 squared is +Inf
 	text := strings.Replace(string(src), "[[grid.gate]]\nkind = \"none\"",
@@ -566,7 +567,7 @@ func TestSweepInterruptKeepsCheckpoint(t *testing.T) {
 }
 
 func TestSweepKillDuringSFTResumes(t *testing.T) {
-	src, _ := BuiltinGrid("test")
+	src, _ := config.BuiltinGrid("test")
 	text := strings.Replace(string(src), "sft_epochs = 2", "sft_epochs = 8", 1)
 	text = strings.Replace(text, "seed = [1, 2]", "seed = [1]", 1)
 	tmp := t.TempDir()

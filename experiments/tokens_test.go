@@ -92,7 +92,7 @@ func TestTokenRecords(t *testing.T) {
 // log-probs (all 1 in an ungated cell, min(1, p/τ) in the ramp cells).
 func TestProbeTokensMatchProbe(t *testing.T) {
 	dir := referenceRun(t)
-	g, err := LoadGrid("test")
+	g, err := loadGrid("test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"gatedpo/experiments"
+	"gatedpo/experiments/config"
 	"gatedpo/experiments/data"
 	"gatedpo/experiments/loss"
 	"gatedpo/gating"
@@ -102,16 +102,16 @@ func lossgrad(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "inspect lossgrad: %s\n", oneLine(err.Error()))
 	var bi badInput
-	if errors.As(err, &bi) || experiments.IsConfigError(err) {
+	if errors.As(err, &bi) || config.IsConfigError(err) {
 		return 2
 	}
 	return 1
 }
 
 func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, stdout io.Writer) error {
-	cases, err := experiments.LoadCases(casesPath)
+	cases, err := config.LoadCases(casesPath)
 	if err != nil {
-		if experiments.IsConfigError(err) {
+		if config.IsConfigError(err) {
 			return err
 		}
 		return badInput{fmt.Errorf("%s: %v", casesPath, err)}
@@ -164,7 +164,7 @@ func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, st
 	return nil
 }
 
-func lossgradCase(policy models.LM, batch data.Batch, rc, rr []float64, c experiments.Case, policyPath, batchPath string) (lossgradLine, error) {
+func lossgradCase(policy models.LM, batch data.Batch, rc, rr []float64, c config.Case, policyPath, batchPath string) (lossgradLine, error) {
 	pg, err := loss.NewPrefGraph(policy, len(batch.ChosenIDs), batch.T,
 		loss.PrefOptions{Objective: c.Objective, Gate: c.Gate, Grad: true})
 	if err != nil {

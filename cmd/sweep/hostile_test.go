@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"gatedpo/experiments/config"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"gatedpo/experiments"
 )
 
 const childEnv = "GATEDPO_CMD_SWEEP_CHILD"
@@ -50,7 +49,7 @@ func exitCode(err error) int {
 // testGrid writes the built-in test grid with one edit to dir/g.toml.
 func testGrid(t *testing.T, dir, old, repl string) string {
 	t.Helper()
-	src, _ := experiments.BuiltinGrid("test")
+	src, _ := config.BuiltinGrid("test")
 	text := strings.Replace(string(src), old, repl, 1)
 	if text == string(src) {
 		t.Fatalf("edit %q not applied", old)

@@ -35,6 +35,7 @@ import (
 
 	"gatedpo/cmd/internal/cli"
 	"gatedpo/experiments"
+	"gatedpo/experiments/config"
 	"gatedpo/graph"
 	"gatedpo/plots"
 )
@@ -124,7 +125,7 @@ func run() (code int) {
 	var only, set multiFlag
 	var shard string
 	var shards int
-	fs.StringVar(&o.Grid, "grid", "", "grid TOML file or built-in grid name ("+strings.Join(experiments.BuiltinGrids(), ", ")+"); default: default")
+	fs.StringVar(&o.Grid, "grid", "", "grid TOML file or built-in grid name ("+strings.Join(config.BuiltinGrids(), ", ")+"); default: default")
 	fs.StringVar(&o.Out, "out", "", "sweep directory (default runs/<grid name>)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "list the cells and their state; run and write nothing")
 	fs.Var(&only, "only", "run only cells with key=value (dotted keys, e.g. gate.kind=ramp); repeatable")
@@ -205,7 +206,7 @@ func exitStatus(err error) int {
 	}
 	fmt.Fprintln(os.Stderr, "sweep:", err)
 	switch {
-	case experiments.IsConfigError(err):
+	case config.IsConfigError(err):
 		return exitBadInput
 	case errors.Is(err, experiments.ErrCellsFailed):
 		return exitFailed

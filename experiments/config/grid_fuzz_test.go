@@ -1,6 +1,7 @@
-package experiments
+package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -11,7 +12,7 @@ import (
 // bounded sequence lengths, no duplicated axis values). The seed corpus
 // runs in normal tests; fuzz by hand:
 //
-//	go test ./experiments -run '^$' -fuzz FuzzParseGrid -fuzztime 60s
+//	go test ./experiments/config -run '^$' -fuzz FuzzParseGrid -fuzztime 60s
 func FuzzParseGrid(f *testing.F) {
 	for _, name := range BuiltinGrids() {
 		src, _ := BuiltinGrid(name)
@@ -51,8 +52,9 @@ func FuzzParseGrid(f *testing.F) {
 		if n < 1 || n > MaxCells {
 			t.Fatalf("%d cells", n)
 		}
-		if g.Data.MaxPromptTokens > gridIntLimits["data.max_prompt_tokens"] || g.Data.MaxResponseTokens > gridIntLimits["data.max_response_tokens"] ||
-			g.Data.ProbeExamples > gridIntLimits["data.probe_examples"] || g.Train.BatchPairs > gridIntLimits["train.batch_pairs"] {
+		dataMax := func(key string) int { return keyMax(reflect.TypeOf(DataConfig{}), key) }
+		if g.Data.MaxPromptTokens > dataMax("max_prompt_tokens") || g.Data.MaxResponseTokens > dataMax("max_response_tokens") ||
+			g.Data.ProbeExamples > dataMax("probe_examples") || g.Train.BatchPairs > keyMax(reflect.TypeOf(TrainConfig{}), "batch_pairs") {
 			t.Fatalf("limits not enforced: %+v %+v", g.Data, g.Train)
 		}
 		seen := map[int]bool{}
@@ -70,11 +72,21 @@ func FuzzParseGrid(f *testing.F) {
 
 // checkName is the name rule of tableParser.checkName as a message.
 func checkName(name string) string {
-	if msg := checkText(name, MaxNameBytes); msg != "" {
+	if msg := CheckText(name, MaxNameBytes); msg != "" {
 		return msg
 	}
 	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
 		return "bad name"
 	}
 	return ""
+}
+
+// keyMax is the schema's upper bound of an integer key of struct type t.
+func keyMax(t reflect.Type, key string) int {
+	for _, f := range schemaFields(t) {
+		if f.key == key {
+			return int(f.max)
+		}
+	}
+	panic("no key " + key)
 }

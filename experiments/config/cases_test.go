@@ -1,4 +1,4 @@
-package experiments
+package config
 
 import (
 	"encoding/json"
@@ -11,10 +11,6 @@ import (
 	"gatedpo/internal/sharedtest"
 	"gatedpo/objectives"
 )
-
-// sharedGoldenDir returns ../shared/golden next to the module root (found
-// by walking up from the package directory to go.mod), or skips the test.
-func sharedGoldenDir(t *testing.T) string { return sharedGoldenSet(t, "golden") }
 
 // sharedGoldenSet returns ../shared/<set> (golden, golden-extra) next to
 // the module root, or skips the test when it has no golden.json.

@@ -1,4 +1,4 @@
-package experiments
+package config
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"gatedpo/internal/tomlval"
 )
 
 // An Override is one command-line `-set key=value`: a dotted TOML key and
@@ -99,7 +101,7 @@ func (o Override) apply(raw map[string]any) error {
 			}
 			t, ok := next.(map[string]any)
 			if !ok {
-				return &ConfigError{File: "-set " + o.Arg, Key: path, Msg: fmt.Sprintf("is %s in the grid, not a table", describe(next))}
+				return &ConfigError{File: "-set " + o.Arg, Key: path, Msg: fmt.Sprintf("is %s in the grid, not a table", tomlval.Describe(next))}
 			}
 			cur = t
 			continue

@@ -1,11 +1,8 @@
-package experiments
+package config
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"sort"
-	"strings"
 
 	"github.com/BurntSushi/toml"
 
@@ -51,6 +48,7 @@ func ParseCases(file string, src []byte) ([]Case, error) {
 		return nil, TOMLDecodeError(file, err)
 	}
 	pos := ScanTOMLPositions(file, src)
+	p := &tableParser{pos: pos}
 	for _, k := range sortedMapKeys(doc) {
 		if k != "case" {
 			return nil, pos.Errorf(k, "unknown key; a cases file holds only [[case]] tables")
@@ -85,7 +83,7 @@ func ParseCases(file string, src []byte) ([]Case, error) {
 			return nil, pos.Errorf(key+".objective", "expected a [case.objective] table with at least name")
 		}
 		if c.Objective, err = objectives.ParseSpec(ot); err != nil {
-			return nil, vocabError(pos, key+".objective", err)
+			return nil, p.keyErr(key+".objective", err)
 		}
 		gt := map[string]any{}
 		if v, present := t["gate"]; present {
@@ -94,32 +92,9 @@ func ParseCases(file string, src []byte) ([]Case, error) {
 			}
 		}
 		if c.Gate, err = gating.ParseSpec(gt); err != nil {
-			return nil, vocabError(pos, key+".gate", err)
+			return nil, p.keyErr(key+".gate", err)
 		}
 		cases = append(cases, c)
 	}
 	return cases, nil
-}
-
-// vocabError turns a key-bearing error of objectives.ParseSpec or
-// gating.ParseSpec into a *ConfigError at prefix.key's line.
-func vocabError(pos *TOMLPositions, prefix string, err error) error {
-	var ke interface {
-		error
-		ErrKey() string
-	}
-	if errors.As(err, &ke) && ke.ErrKey() != "" {
-		msg := strings.TrimPrefix(ke.Error(), ke.ErrKey()+": ")
-		return pos.Errorf(prefix+"."+ke.ErrKey(), "%s", msg)
-	}
-	return pos.Errorf(prefix, "%v", err)
-}
-
-func sortedMapKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,10 +1,9 @@
-package experiments
+package config
 
 import (
 	"bytes"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"reflect"
 	"sort"
@@ -13,13 +12,13 @@ import (
 	"syscall"
 	"unicode"
 	"unicode/utf8"
-
-	"gatedpo/experiments/data"
 )
 
 // Limits of a grid file. Every size a grid sets is checked against a
 // stated limit before anything is allocated or written; a value beyond it
-// is bad input: "file:line: key: expected ≤ N, got M" (exit status 2).
+// is bad input: "file:line: key: expected ≤ N, got M" (exit status 2). The
+// bounds of the keys themselves are in the schema (schema.go: max tags,
+// syntheticLimits).
 const (
 	MaxGridFileBytes = 16 << 20 // a grid file
 	MaxGridLineBytes = 64 << 10 // one line of a grid file
@@ -27,51 +26,7 @@ const (
 	MaxKeyBytes      = 128      // any key of a grid
 	MaxNameBytes     = 128      // the grid's name (a directory name)
 	MaxCells         = 100000   // cells of one grid
-	MaxDataSizeBytes = 1 << 40  // data.max_data_bytes
 )
-
-// gridIntLimits are the upper bounds of the integer keys of a grid (the
-// lower bounds are in the parser). Sizes that allocate memory (sequence
-// lengths, batch and probe set sizes, vocabularies) are bounded so that a
-// typo cannot end the process with a runtime out-of-memory error.
-var gridIntLimits = map[string]int{
-	"data.vocab_size":            1 << 20,
-	"data.max_prompt_tokens":     8192,
-	"data.max_response_tokens":   8192,
-	"data.probe_examples":        100000,
-	"data.train_examples":        100000000,
-	"data.max_line_bytes":        1 << 30,
-	"data.max_field_tokens":      1 << 24,
-	"train.sft_epochs":           100000,
-	"train.pref_epochs":          100000,
-	"train.batch_pairs":          4096,
-	"toy.steps":                  1000000,
-	"toy.seeds":                  1000,
-	"data.synthetic.train_pairs": 1000000,
-	"data.synthetic.eval_pairs":  1000000,
-	"data.synthetic.word_len":    64,
-	"data.synthetic.min_words":   256,
-	"data.synthetic.topics":      1000,
-	"data.synthetic.head_size":   1000,
-	"data.synthetic.tail_start":  1000,
-	"data.synthetic.seed":        math.MaxInt32,
-	"grid.seed":                  math.MaxInt32,
-	"train.warmup_steps":         math.MaxInt32,
-	"train.eval_every":           math.MaxInt32,
-	"train.checkpoint_every":     math.MaxInt32,
-}
-
-// intLimit returns the upper bound of an integer key (list elements such
-// as grid.seed[2] share their list's bound).
-func intLimit(key string) int {
-	if i := strings.IndexByte(key, '['); i >= 0 {
-		key = key[:i]
-	}
-	if l, ok := gridIntLimits[key]; ok {
-		return l
-	}
-	return math.MaxInt32
-}
 
 // clip shortens a value for an error message (a 50 MB name must not
 // become a 50 MB message) and makes control characters visible.
@@ -87,9 +42,9 @@ func clip(s string) string {
 	return strconv.Quote(s)
 }
 
-// checkText checks one string of a grid: valid UTF-8, no control
+// CheckText checks one string of a grid: valid UTF-8, no control
 // characters (NUL included), at most max bytes.
-func checkText(s string, max int) string {
+func CheckText(s string, max int) string {
 	switch {
 	case len(s) > max:
 		return fmt.Sprintf("expected at most %d bytes, got %s", max, clip(s))
@@ -117,7 +72,7 @@ func (p *tableParser) checkStrings(prefix string, v any) error {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if msg := checkText(k, MaxKeyBytes); msg != "" {
+			if msg := CheckText(k, MaxKeyBytes); msg != "" {
 				return p.errf(prefix, "key %s", msg)
 			}
 			if err := p.checkStrings(joinKey(prefix, k), x[k]); err != nil {
@@ -137,7 +92,7 @@ func (p *tableParser) checkStrings(prefix string, v any) error {
 			}
 		}
 	case string:
-		if msg := checkText(x, MaxStringBytes); msg != "" {
+		if msg := CheckText(x, MaxStringBytes); msg != "" {
 			return p.errf(prefix, "%s", msg)
 		}
 	}
@@ -146,31 +101,12 @@ func (p *tableParser) checkStrings(prefix string, v any) error {
 
 // checkName checks the grid's name: it names the output directory.
 func (p *tableParser) checkName(name string) error {
-	if msg := checkText(name, MaxNameBytes); msg != "" {
+	if msg := CheckText(name, MaxNameBytes); msg != "" {
 		return p.errf("name", "%s", msg)
 	}
 	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
 		return p.errf("name", "expected a non-empty name without slashes, got %s", clip(name))
 	}
-	return nil
-}
-
-// size reads a byte count (data.max_data_bytes) in 1..MaxDataSizeBytes.
-func (p *tableParser) size(key string, v any, dst *int64) error {
-	if v == nil {
-		return nil
-	}
-	n, ok := v.(int64)
-	if !ok {
-		return p.errf(key, "expected an integer number of bytes, got %s", describe(v))
-	}
-	if n < 1 {
-		return p.errf(key, "expected an integer >= 1, got %d", n)
-	}
-	if n > MaxDataSizeBytes {
-		return p.errf(key, "expected ≤ %d, got %d", int64(MaxDataSizeBytes), n)
-	}
-	*dst = n
 	return nil
 }
 
@@ -300,10 +236,4 @@ func (p *tableParser) checkDataFile(key, written, path, what string) error {
 		return p.errf(key, "expected %s, got %s: %s", what, clip(written), kind)
 	}
 	return nil
-}
-
-// dataLimits are the data limits of a grid's [data] table as loader
-// options (0 = the loader's default).
-func (d DataConfig) loadOptions() data.LoadOptions {
-	return data.LoadOptions{Format: d.Format, MaxLineBytes: d.MaxLineBytes, MaxDataBytes: d.MaxDataBytes}
 }
