@@ -154,18 +154,11 @@ func setDefaults(v reflect.Value) {
 // of the schema (dataset "synthetic", arch "transformer-xs", one dpo
 // objective, no gate, seed 1, …).
 func Defaults() Schema {
-	var s Schema
-	setDefaults(reflect.ValueOf(&s).Elem())
-	setDefaults(reflect.ValueOf(&s.Data).Elem())
-	setDefaults(reflect.ValueOf(&s.Train).Elem())
-	setDefaults(reflect.ValueOf(&s.Toy).Elem())
-	setDefaults(reflect.ValueOf(&s.Axes).Elem())
-	s.Data.Synthetic = data.SyntheticConfig{Seed: 1}
-	s.Data.Paths = map[string]string{}
-	obj, _ := objectives.Default(objectives.DPO)
-	s.Objectives = []results.ObjectiveSpec{results.ObjectiveSpec(obj)}
-	s.Gates = []results.GateSpec{results.GateSpec(gating.DefaultSpec())}
-	return s
+	g, err := ParseGrid("defaults", "", nil)
+	if err != nil {
+		panic(fmt.Sprintf("config: the empty grid does not parse: %v", err))
+	}
+	return g.Schema
 }
 
 // tableParser reads decoded TOML with key paths for errors.

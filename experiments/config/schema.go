@@ -40,11 +40,15 @@ import (
 // Schema holds every key of a grid file.
 type Schema struct {
 	// Output goes to runs/<name>/ unless -out is given.
-	Name  string      `toml:"name" default:"grid" parse:"custom"`
-	Data  DataConfig  `toml:"data"`
+	Name string `toml:"name" default:"grid" parse:"custom"`
+	// [data]: the datasets, their tokenization and the data limits.
+	Data DataConfig `toml:"data"`
+	// [train]: the training schedule shared by every cell.
 	Train TrainConfig `toml:"train"`
-	Toy   ToyConfig   `toml:"toy"`
-	Axes  `toml:"grid"`
+	// [toy]: the toy experiments.
+	Toy ToyConfig `toml:"toy"`
+	// [grid]: the axes whose cross product is the set of cells.
+	Axes `toml:"grid"`
 }
 
 // DataConfig is the [data] table: what every cell trains and probes on.
@@ -80,8 +84,8 @@ type DataConfig struct {
 	TrainExamples int `toml:"train_examples" default:"0" min:"0" max:"100000000"`
 	// [data.synthetic]: the knobs of the synthetic generator for dataset =
 	// "synthetic", the snake_case of experiments/data.SyntheticConfig's
-	// fields (seed, train_pairs, eval_pairs, head_decay, …; bounds in
-	// syntheticLimits); unset = the generator's defaults (seed 1). A count
+	// fields (seed, train_pairs, eval_pairs, head_decay, …; each
+	// bounded); unset = the generator's defaults (seed 1). A count
 	// that is given is ≥ 1 (eval_pairs: or -1 for none).
 	Synthetic data.SyntheticConfig `toml:"synthetic" parse:"custom" cell:"custom"`
 	// Longest JSONL line read (a data limit, not part of a cell's config;
@@ -95,7 +99,7 @@ type DataConfig struct {
 	// TRL). Unset: on for tokenizer = "model" (whose tokenizer must then
 	// know its EOS: tokenizer_config.json eos_token), off for byte and bpe
 	// (Grid.AppendEOSOf). In a cell's config only when on.
-	AppendEOS bool `toml:"append_eos" derived:"tokenizer = \"model\"" cell:"custom"`
+	AppendEOS bool `toml:"append_eos" default:"false" cell:"custom"`
 	// Conversational records: "model" renders them with an hf: arch's chat
 	// template (tokenizer_config.json or chat_template.jinja) when it has
 	// one, else in the HH layout; "hh" always in the HH layout. In a cell's
