@@ -43,81 +43,32 @@
 //
 // # The grid file
 //
-// Every key with its default (see config.DataConfig, config.TrainConfig, config.ToyConfig):
+// Package gatedpo/experiments/config reads grid files: every key with its
+// type, default, bounds and meaning is in its schema, and
+// `go doc ./experiments/config` lists them. A grid looks like
 //
-//	name = "default"              # output goes to runs/<name>/ unless -out is given
+//	name = "mine"
 //	[data]
-//	dataset = "synthetic"         # "synthetic" or a data file (JSONL, .gz, Parquet; relative to the grid file), or
-//	                              # hf://datasets/ORG/NAME[@REV]/PATH (PATH may be a glob over shards); a list is an axis
-//	eval_dataset = ""             # unset: held-out pairs split from the dataset; a file (or hf://datasets/…): its pairs are
-//	                              # the held-out probe set (a list: one per dataset, by position); unset leaves cell ids as they were
-//	format = ""                   # record format, the loader's vocabulary (experiments/data FormatNames):
-//	                              # "" or auto (detect) | prompt | probe | hh | conversational; aliases jsonl, ultrafeedback = auto
-//	tokenizer = "byte"            # byte | bpe (trained on the training texts, cached in the user cache dir; saved as <out>/tokenizers/*.json)
-//	                              # | model (an hf: arch's own tokenizer.json; the default for hf: archs)
-//	vocab_size = 512              # bpe only
-//	max_prompt_tokens = 32        # prompts keep their last N tokens
-//	max_response_tokens = 32      # responses keep their first N tokens
-//	probe_examples = 64           # held-out probe pairs; the train probe set has as many
-//	train_examples = 0            # 0 = every training pair
-//	append_eos = false            # end every response with the tokenizer's EOS (before truncation, as TRL);
-//	                              # default on for tokenizer = "model" (whose tokenizer must then know its EOS:
-//	                              # tokenizer_config.json eos_token), off for byte and bpe
-//	chat_template = "model"       # conversational records: "model" renders them with an hf: arch's chat
-//	                              # template (tokenizer_config.json or chat_template.jinja) when it has one,
-//	                              # else the HH layout; "hh" always the HH layout
-//	max_line_bytes = 8388608      # data limits (raise them for big records; not part of a cell's id):
-//	max_data_bytes = 1073741824   # longest JSONL line, size after decompression (a gzip bomb stops here),
-//	max_field_tokens = 65536      # tokens of one text field before truncation
-//	[data.synthetic]              # knobs of the synthetic generator, snake_case of
-//	seed = 1                      # experiments/data.SyntheticConfig (train_pairs, eval_pairs,
-//	                              # head_decay, …); unset = the generator's defaults
-//	[train]                       # shared by every cell
-//	sft_epochs = 8                # stage 1
-//	pref_epochs = 6               # stage 2
-//	batch_pairs = 8               # pairs per preference step; SFT steps take 2× as many sequences
-//	optimizer = "adam"            # adam | adamw | rmsprop (graph.Optimizer)
-//	lr = 1e-3                     # preference stage
-//	sft_lr = 1e-3                 # stage 1 (default: lr)
-//	lr_schedule = "constant"      # constant | linear | cosine after warmup_steps
-//	warmup_steps = 20
-//	weight_decay = 0              # 0.01 for adamw unless set
-//	max_grad_norm = 10.0          # global-norm clipping; 0 = off
-//	eval_every = 50               # probe every N preference steps, and at step 0
-//	checkpoint_every = 200        # steps; a killed cell resumes from its last checkpoint
-//	dtype = "float32"             # float32 | float64
-//	init_from = ""                # a checkpoint (models.Save format, HF models too) to start stage 1 from
-//	[toy]                         # the toy experiments of package experiments/toy
-//	run = false                   # also write toy/toy_f1.json and toy/toy_f1b.csv
-//	steps = 200                   # multi-step toy steps
-//	seeds = 3                     # multi-step toy seeds
-//	[grid]                        # the cross product of the axes is the set of cells
-//	arch = ["transformer-xs"]     # presets below, "hf:PATH" (a local Hugging Face model directory) or "hf:ORG/NAME[@REV]" (the hub)
-//	pipeline = ["baseline"]       # baseline (SFT on chosen) | extended_sft (SFT on chosen ∪ rejected)
-//	seed = [1]
-//	[[grid.objective]]            # one value of the objective axis: objectives.ParseSpec vocabulary
-//	name = "dpo"                  # dpo | ipo | cal_dpo | rpo | simpo | dpop | apo_zero | apo_down | nca_pair
-//	beta = 0.1
-//	[[grid.gate]]                 # one value of the gate axis: gating.ParseSpec vocabulary;
-//	kind = "ramp"                 # a list-valued tau expands the table into one value per τ
+//	dataset = "synthetic"
+//	[train]
+//	pref_epochs = 6
+//	[grid]
+//	arch = ["transformer-xs"]
+//	seed = [1, 2, 3]
+//	[[grid.gate]]
+//	kind = "ramp"
 //	tau = [1e-3, 1e-2]
-//	level = "token"
-//	[[grid.exclude]]              # optional: leave combinations out of the product; a cell matching
-//	pipeline = "extended_sft"     # every key of one table is dropped. Keys: dataset, arch, pipeline,
-//	objective = ["ipo", "simpo"]  # seed, objective (name), gate (kind), tau; a value or a list (any of);
-//	                              # each value must be on its axis
 //
 // Limits. Every size is bounded before anything is allocated; a value
 // beyond its bound is bad input ("grid.toml:7: data.max_prompt_tokens:
-// expected ≤ 8192, got 1000000000", exit status 2): max_prompt_tokens and
-// max_response_tokens ≤ 8192, probe_examples ≤ 100000, vocab_size ≤ 2²⁰,
-// batch_pairs ≤ 4096, epochs ≤ 100000, at most 100000 cells (see
-// gridIntLimits for every key). Strings (names, paths) have at most 4096
-// bytes (the name: 128) and no control characters; a grid file has at most
-// 16 MiB in lines of at most 64 KiB; datasets and init_from
-// must be regular files; a value given twice on an axis (seed = [1, 1]) is
-// refused. A checkpoint's model config is bounded too (models.MaxVocabSize
-// and the others) and must fit the tensors in the file.
+// expected ≤ 8192, got 1000000000", exit status 2; every bound is in the
+// key list of `go doc ./experiments/config`). Strings (names, paths) have
+// at most 4096 bytes (the name: 128) and no control characters; a grid
+// file has at most 16 MiB in lines of at most 64 KiB; datasets and
+// init_from must be regular files; a value given twice on an axis
+// (seed = [1, 1]) is refused; at most 100000 cells. A checkpoint's model
+// config is bounded too (models.MaxVocabSize and the others) and must fit
+// the tensors in the file.
 //
 // Cells are expanded in the order dataset, arch, pipeline, objective,
 // gate, seed (seed fastest), less the excluded combinations. A cell's id

@@ -319,3 +319,11 @@ func hfLogits(t *testing.T, lm models.LM, ids [][]int) []float64 {
 	}
 	return append([]float64{}, v.Data().([]float64)...)
 }
+
+// TestHFArchPrefix: the grid parser's "hf:" prefix is models/hf's (config
+// does not import the model code for one constant).
+func TestHFArchPrefix(t *testing.T) {
+	if config.HFArchPrefix != hf.DirPrefix {
+		t.Errorf("config.HFArchPrefix %q, hf.DirPrefix %q", config.HFArchPrefix, hf.DirPrefix)
+	}
+}

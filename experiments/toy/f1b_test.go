@@ -8,7 +8,7 @@ import (
 	"gatedpo/gating"
 )
 
-// defaultGridGates are the gates of experiments/grids/default.toml, the
+// defaultGridGates are the gates of experiments/config/grids/default.toml, the
 // ones the default sweep draws in F1b.
 var defaultGridGates = []gating.Spec{
 	{Kind: gating.KindRamp, Tau: 1e-2, Level: gating.LevelToken, Temperature: 1, Alpha: 0.5},
