@@ -26,36 +26,24 @@ func GELUTanh(x *G.Node) (*G.Node, error) {
 }
 
 // geluCache holds tanh(sqrt(2/π)(x + 0.044715x³)) of the last forward run.
-type geluCache struct {
-	t32 []float32
-	t64 []float64
-}
+type geluCache struct{ tanh dtypeBufs }
 
 // tanhBuf returns the cache buffer for element type T; when fill is false
 // it returns nil unless the cached length is n.
 func tanhBuf[T elem](c *geluCache, n int, fill bool) []T {
-	var z T
-	if _, ok := any(z).(float32); ok {
-		if len(c.t32) != n {
-			if !fill {
-				return nil
-			}
-			c.t32 = make([]float32, n)
-		}
-		return any(c.t32).([]T)
+	if fill {
+		return sizedBuf[T](&c.tanh, n)
 	}
-	if len(c.t64) != n {
-		if !fill {
-			return nil
-		}
-		c.t64 = make([]float64, n)
+	if b := *bufOf[T](&c.tanh); len(b) == n {
+		return b
 	}
-	return any(c.t64).([]T)
+	return nil
 }
 
 // geluOp is the forward (grad false: x -> y) or the backward (grad true:
 // (x, dy) -> dx) of GELUTanh; both share the forward's cache.
 type geluOp struct {
+	pureOp
 	grad  bool
 	id    uint64
 	cache *geluCache
@@ -67,16 +55,7 @@ func (op *geluOp) Arity() int {
 	}
 	return 1
 }
-func (op *geluOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	if op.grad {
-		return hm.NewFnType(a, a, a)
-	}
-	return hm.NewFnType(a, a)
-}
-func (op *geluOp) ReturnsPtr() bool      { return false }
-func (op *geluOp) CallsExtern() bool     { return false }
-func (op *geluOp) OverwritesInput() int  { return -1 }
+func (op *geluOp) Type() hm.Type         { return elementwiseType(op.Arity()) }
 func (op *geluOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.GELUTanh{%t,#%d}", op.grad, op.id) }
 func (op *geluOp) Hashcode() uint32      { return hashOf(op) }
 func (op *geluOp) String() string {
@@ -86,31 +65,22 @@ func (op *geluOp) String() string {
 	return "GELUTanh"
 }
 func (op *geluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	return s.Clone(), nil
+	return elementwiseShape(op, in)
 }
 func (op *geluOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return geluDo[float32](op, in) },
-		func() (G.Value, error) { return geluDo[float64](op, in) })
+	return doOp(op, in, geluDo[float32], geluDo[float64])
 }
 
 func geluDo[T elem](op *geluOp, in []G.Value) (G.Value, error) {
 	grad := op.grad
-	x, err := sliceOf[T](in[0])
+	s, err := slicesOf[T](in...)
 	if err != nil {
 		return nil, err
 	}
+	x := s[0]
 	var dy []T
 	if grad {
-		if dy, err = sliceOf[T](in[1]); err != nil {
-			return nil, err
-		}
+		dy = s[1]
 	}
 	out, y := newDense[T](in[0].Shape().Clone()...)
 	cached := tanhBuf[T](op.cache, len(x), !grad)

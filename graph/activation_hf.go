@@ -19,7 +19,10 @@ func GELUErf(x *G.Node) (*G.Node, error) { return G.ApplyOp(&geluErfOp{}, x) }
 
 // geluErfOp is the forward (grad false: x -> y) or the backward (grad true:
 // (x, dy) -> dx).
-type geluErfOp struct{ grad bool }
+type geluErfOp struct {
+	pureOp
+	grad bool
+}
 
 func (op *geluErfOp) Arity() int {
 	if op.grad {
@@ -27,16 +30,7 @@ func (op *geluErfOp) Arity() int {
 	}
 	return 1
 }
-func (op *geluErfOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	if op.grad {
-		return hm.NewFnType(a, a, a)
-	}
-	return hm.NewFnType(a, a)
-}
-func (op *geluErfOp) ReturnsPtr() bool      { return false }
-func (op *geluErfOp) CallsExtern() bool     { return false }
-func (op *geluErfOp) OverwritesInput() int  { return -1 }
+func (op *geluErfOp) Type() hm.Type         { return elementwiseType(op.Arity()) }
 func (op *geluErfOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.GELUErf{%t}", op.grad) }
 func (op *geluErfOp) Hashcode() uint32      { return hashOf(op) }
 func (op *geluErfOp) String() string {
@@ -46,32 +40,24 @@ func (op *geluErfOp) String() string {
 	return "GELUErf"
 }
 func (op *geluErfOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	return s.Clone(), nil
+	return elementwiseShape(op, in)
 }
 func (op *geluErfOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return geluErfDo[float32](op.grad, in) },
-		func() (G.Value, error) { return geluErfDo[float64](op.grad, in) })
+	return doOp(op, in, geluErfDo[float32], geluErfDo[float64])
 }
 
 var invSqrt2Pi = 1 / math.Sqrt(2*math.Pi)
 
-func geluErfDo[T elem](grad bool, in []G.Value) (G.Value, error) {
-	x, err := sliceOf[T](in[0])
+func geluErfDo[T elem](op *geluErfOp, in []G.Value) (G.Value, error) {
+	grad := op.grad
+	s, err := slicesOf[T](in...)
 	if err != nil {
 		return nil, err
 	}
+	x := s[0]
 	var dy []T
 	if grad {
-		if dy, err = sliceOf[T](in[1]); err != nil {
-			return nil, err
-		}
+		dy = s[1]
 	}
 	out, y := newDense[T](in[0].Shape().Clone()...)
 	if isFloat32[T]() { // float32: erf and exp from one fast exponential (erfExpApprox)
@@ -129,7 +115,10 @@ func SwiGLU(gate, up *G.Node) (*G.Node, error) {
 
 // swigluOp: wrt −1 is the forward (gate, up) -> y; wrt 0 / 1 the backward
 // (gate, up, dy) -> d gate / d up.
-type swigluOp struct{ wrt int }
+type swigluOp struct {
+	pureOp
+	wrt int
+}
 
 func (op *swigluOp) Arity() int {
 	if op.wrt >= 0 {
@@ -137,16 +126,7 @@ func (op *swigluOp) Arity() int {
 	}
 	return 2
 }
-func (op *swigluOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	if op.wrt >= 0 {
-		return hm.NewFnType(a, a, a, a)
-	}
-	return hm.NewFnType(a, a, a)
-}
-func (op *swigluOp) ReturnsPtr() bool      { return false }
-func (op *swigluOp) CallsExtern() bool     { return false }
-func (op *swigluOp) OverwritesInput() int  { return -1 }
+func (op *swigluOp) Type() hm.Type         { return elementwiseType(op.Arity()) }
 func (op *swigluOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.SwiGLU{%d}", op.wrt) }
 func (op *swigluOp) Hashcode() uint32      { return hashOf(op) }
 func (op *swigluOp) String() string {
@@ -156,39 +136,27 @@ func (op *swigluOp) String() string {
 	return "SwiGLU"
 }
 func (op *swigluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	return s.Clone(), nil
+	return elementwiseShape(op, in)
 }
 func (op *swigluOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+	return doOp(op, in, swigluDo[float32], swigluDo[float64])
+}
+
+func swigluDo[T elem](op *swigluOp, in []G.Value) (G.Value, error) {
 	for _, v := range in[1:] {
 		if !v.Shape().Eq(in[0].Shape()) {
 			return nil, fmt.Errorf("%v: operand shapes %v and %v differ", op, in[0].Shape(), v.Shape())
 		}
 	}
-	return dispatch(in[0], func() (G.Value, error) { return swigluDo[float32](op.wrt, in) },
-		func() (G.Value, error) { return swigluDo[float64](op.wrt, in) })
-}
-
-func swigluDo[T elem](wrt int, in []G.Value) (G.Value, error) {
-	g, err := sliceOf[T](in[0])
+	wrt := op.wrt
+	s, err := slicesOf[T](in...)
 	if err != nil {
 		return nil, err
 	}
-	u, err := sliceOf[T](in[1])
-	if err != nil {
-		return nil, err
-	}
+	g, u := s[0], s[1]
 	var dy []T
 	if wrt >= 0 {
-		if dy, err = sliceOf[T](in[2]); err != nil {
-			return nil, err
-		}
+		dy = s[2]
 	}
 	out, y := newDense[T](in[0].Shape().Clone()...)
 	parallelRange(len(g), 4096, func(lo, hi int) {

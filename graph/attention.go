@@ -78,14 +78,12 @@ func CausalAttention(qkv *G.Node, n, t int, spec AttentionSpec) (*G.Node, error)
 
 // attnCache holds the attention probabilities of the last forward run,
 // [n·heads, t, t] in the run's dtype.
-type attnCache struct {
-	p32 []float32
-	p64 []float64
-}
+type attnCache struct{ probs dtypeBufs }
 
 // attnOp: heads query heads, kv key/value heads, hd columns per head; d =
 // heads·hd is the output width.
 type attnOp struct {
+	pureOp
 	n, t, heads, kv, hd, d int
 	scale                  float64
 	id                     uint64 // unique per instance: the op is stateful
@@ -98,11 +96,8 @@ func (op *attnOp) ld() int        { return (op.heads + 2*op.kv) * op.hd }
 func (op *attnOp) kOff(g int) int { return op.d + g*op.hd }
 func (op *attnOp) vOff(g int) int { return op.d + op.kv*op.hd + g*op.hd }
 
-func (op *attnOp) Arity() int           { return 1 }
-func (op *attnOp) Type() hm.Type        { return fnType(2, 2) }
-func (op *attnOp) ReturnsPtr() bool     { return false }
-func (op *attnOp) CallsExtern() bool    { return false }
-func (op *attnOp) OverwritesInput() int { return -1 }
+func (op *attnOp) Arity() int    { return 1 }
+func (op *attnOp) Type() hm.Type { return fnType(2, 2) }
 func (op *attnOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "gatedpo.CausalAttention{%d,%d,%d,%d,%d,%v,#%d}", op.n, op.t, op.heads, op.kv, op.hd, op.scale, op.id)
 }
@@ -114,14 +109,7 @@ func (op *attnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n * op.t, op.d}, nil
 }
 func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	if s := in[0].Shape(); len(s) != 2 || s[0] != op.n*op.t || s[1] != op.ld() {
-		return nil, fmt.Errorf("%v: qkv has shape %v, want [%d, %d]", op, s, op.n*op.t, op.ld())
-	}
-	return dispatch(in[0], func() (G.Value, error) { return attnForward(op, in[0], &op.cache.p32) },
-		func() (G.Value, error) { return attnForward(op, in[0], &op.cache.p64) })
+	return doOp(op, in, attnForward[float32], attnForward[float64])
 }
 
 // causalSoftmaxRows turns the scores S [t, t] into probabilities in place:
@@ -168,8 +156,11 @@ func causalSoftmaxRows32(s []float32, t int) {
 	}
 }
 
-func attnForward[T elem](op *attnOp, v G.Value, cache *[]T) (G.Value, error) {
-	qkv, err := sliceOf[T](v)
+func attnForward[T elem](op *attnOp, in []G.Value) (G.Value, error) {
+	if s := in[0].Shape(); len(s) != 2 || s[0] != op.n*op.t || s[1] != op.ld() {
+		return nil, fmt.Errorf("%v: qkv has shape %v, want [%d, %d]", op, s, op.n*op.t, op.ld())
+	}
+	qkv, err := sliceOf[T](in[0])
 	if err != nil {
 		return nil, err
 	}
@@ -177,10 +168,7 @@ func attnForward[T elem](op *attnOp, v G.Value, cache *[]T) (G.Value, error) {
 	ld := op.ld()
 	group := h / op.kv
 	scale := T(op.scale)
-	if len(*cache) != n*h*t*t {
-		*cache = make([]T, n*h*t*t)
-	}
-	probs := *cache
+	probs := sizedBuf[T](&op.cache.probs, n*h*t*t)
 	out, o := newDense[T](n*t, d)
 	parallelFor(n*h, func(i int) {
 		s, hd := i/h, i%h
@@ -216,7 +204,7 @@ func (op *attnOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 
 // attnGradOp: (qkv, dO) -> dqkv, reading P from the forward op's cache.
 type attnGradOp struct {
-	noDiff
+	pureOp
 	fwd *attnOp
 }
 
@@ -229,34 +217,24 @@ func (op *attnGradOp) WriteHash(h hash.Hash) {
 func (op *attnGradOp) Hashcode() uint32 { return hashOf(op) }
 func (op *attnGradOp) String() string   { return "CausalSelfAttentionGrad" }
 func (op *attnGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	return s.Clone(), nil
+	return elementwiseShape(op, in)
 }
 func (op *attnGradOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	c := op.fwd.cache
-	return dispatch(in[0], func() (G.Value, error) { return attnBackward(op.fwd, in, c.p32) },
-		func() (G.Value, error) { return attnBackward(op.fwd, in, c.p64) })
+	return doOp(op, in, attnBackward[float32], attnBackward[float64])
 }
 
-func attnBackward[T elem](op *attnOp, in []G.Value, probs []T) (G.Value, error) {
+func attnBackward[T elem](gop *attnGradOp, in []G.Value) (G.Value, error) {
+	op := gop.fwd
 	n, t, h, d, dh := op.n, op.t, op.heads, op.d, op.hd
+	probs := *bufOf[T](&op.cache.probs)
 	if len(probs) != n*h*t*t {
 		return nil, fmt.Errorf("CausalAttentionGrad: no cached forward probabilities (the forward op must run first in the same machine run)")
 	}
-	qkv, err := sliceOf[T](in[0])
+	ps, err := slicesOf[T](in...)
 	if err != nil {
 		return nil, err
 	}
-	dO, err := sliceOf[T](in[1])
-	if err != nil {
-		return nil, err
-	}
+	qkv, dO := ps[0], ps[1]
 	ld := op.ld()
 	group := h / op.kv
 	scale := T(op.scale)

@@ -52,13 +52,13 @@ func idAt[T elem](ids []T, i, vocab int) (int, error) {
 }
 
 // embedOp: (table [V,E], ids [n,t]) -> [n·t, k·E].
-type embedOp struct{ k, pad int }
+type embedOp struct {
+	pureOp
+	k, pad int
+}
 
 func (op *embedOp) Arity() int            { return 2 }
 func (op *embedOp) Type() hm.Type         { return fnType(2, 2, 2) }
-func (op *embedOp) ReturnsPtr() bool      { return false }
-func (op *embedOp) CallsExtern() bool     { return false }
-func (op *embedOp) OverwritesInput() int  { return -1 }
 func (op *embedOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.Embed{%d,%d}", op.k, op.pad) }
 func (op *embedOp) Hashcode() uint32      { return hashOf(op) }
 func (op *embedOp) String() string        { return fmt.Sprintf("Embedding{window=%d,pad=%d}", op.k, op.pad) }
@@ -77,11 +77,7 @@ func (op *embedOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{ids[0] * ids[1], op.k * tab[1]}, nil
 }
 func (op *embedOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return embedDo[float32](op, in) },
-		func() (G.Value, error) { return embedDo[float64](op, in) })
+	return doOp(op, in, embedDo[float32], embedDo[float64])
 }
 
 // windowID returns the id feeding slot j of position p in row s.
@@ -149,7 +145,7 @@ func (op *embedOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 
 // embedGradOp: (ids [n,t], dy [n·t, k·E]) -> dtable [V, E], scatter-add.
 type embedGradOp struct {
-	noDiff
+	pureOp
 	fwd   embedOp
 	vocab int
 }
@@ -169,11 +165,7 @@ func (op *embedGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.vocab, dy[1] / op.fwd.k}, nil
 }
 func (op *embedGradOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[1], func() (G.Value, error) { return embedGradDo[float32](op, in) },
-		func() (G.Value, error) { return embedGradDo[float64](op, in) })
+	return doOp(op, in, embedGradDo[float32], embedGradDo[float64]) // ids and dy share the model's dtype
 }
 func embedGradDo[T elem](op *embedGradOp, in []G.Value) (G.Value, error) {
 	ids, err := checkedIDs[T](in[0], op.vocab)
@@ -206,16 +198,14 @@ func embedGradDo[T elem](op *embedGradOp, in []G.Value) (G.Value, error) {
 // positionOp: (table [Tmax, D]) -> [n·t, D], row s·t+p = table[p].
 // With grad set: (dy [n·t, D]) -> [Tmax, D] (rows ≥ t are zero).
 type positionOp struct {
+	pureOp
 	n, t int
 	tmax int // grad only
 	grad bool
 }
 
-func (op *positionOp) Arity() int           { return 1 }
-func (op *positionOp) Type() hm.Type        { return fnType(2, 2) }
-func (op *positionOp) ReturnsPtr() bool     { return false }
-func (op *positionOp) CallsExtern() bool    { return false }
-func (op *positionOp) OverwritesInput() int { return -1 }
+func (op *positionOp) Arity() int    { return 1 }
+func (op *positionOp) Type() hm.Type { return fnType(2, 2) }
 func (op *positionOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "gatedpo.Position{%d,%d,%d,%t}", op.n, op.t, op.tmax, op.grad)
 }
@@ -234,13 +224,10 @@ func (op *positionOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n * op.t, s[1]}, nil
 }
 func (op *positionOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return positionDo[float32](op, in[0]) },
-		func() (G.Value, error) { return positionDo[float64](op, in[0]) })
+	return doOp(op, in, positionDo[float32], positionDo[float64])
 }
-func positionDo[T elem](op *positionOp, v G.Value) (G.Value, error) {
+func positionDo[T elem](op *positionOp, in []G.Value) (G.Value, error) {
+	v := in[0]
 	x, err := sliceOf[T](v)
 	if err != nil {
 		return nil, err
@@ -275,128 +262,4 @@ func (op *positionOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		return nil, err
 	}
 	return G.Nodes{d}, nil
-}
-
-// ConcatRows stacks 2-D nodes with equal column counts along axis 0 (used
-// to fuse the q, k, v projection weights into one [3D, D] matrix). The
-// gradient slices rows back out.
-func ConcatRows(xs ...*G.Node) (*G.Node, error) {
-	if len(xs) == 0 {
-		return nil, fmt.Errorf("ConcatRows: no inputs")
-	}
-	return G.ApplyOp(&concatRowsOp{n: len(xs)}, xs...)
-}
-
-type concatRowsOp struct{ n int }
-
-func (op *concatRowsOp) Arity() int { return op.n }
-func (op *concatRowsOp) Type() hm.Type {
-	r := make([]int, op.n+1)
-	for i := range r {
-		r[i] = 2
-	}
-	return fnType(r...)
-}
-func (op *concatRowsOp) ReturnsPtr() bool      { return false }
-func (op *concatRowsOp) CallsExtern() bool     { return false }
-func (op *concatRowsOp) OverwritesInput() int  { return -1 }
-func (op *concatRowsOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.ConcatRows{%d}", op.n) }
-func (op *concatRowsOp) Hashcode() uint32      { return hashOf(op) }
-func (op *concatRowsOp) String() string        { return fmt.Sprintf("ConcatRows{%d}", op.n) }
-func (op *concatRowsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	rows, cols := 0, -1
-	for _, d := range in {
-		s, err := shapeOf(d)
-		if err != nil {
-			return nil, err
-		}
-		if len(s) != 2 || (cols >= 0 && s[1] != cols) {
-			return nil, fmt.Errorf("ConcatRows: inputs must be 2-D with equal columns, got %v", s)
-		}
-		rows += s[0]
-		cols = s[1]
-	}
-	return tensor.Shape{rows, cols}, nil
-}
-func (op *concatRowsOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return concatRowsDo[float32](in) },
-		func() (G.Value, error) { return concatRowsDo[float64](in) })
-}
-func concatRowsDo[T elem](in []G.Value) (G.Value, error) {
-	rows := 0
-	for _, v := range in {
-		rows += v.Shape()[0]
-	}
-	out, y := newDense[T](rows, in[0].Shape()[1])
-	off := 0
-	for _, v := range in {
-		x, err := sliceOf[T](v)
-		if err != nil {
-			return nil, err
-		}
-		off += copy(y[off:], x)
-	}
-	return out, nil
-}
-func (op *concatRowsOp) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
-func (op *concatRowsOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	out := make(G.Nodes, len(in))
-	from := 0
-	for i, x := range in {
-		to := from + x.Shape()[0]
-		d, err := G.ApplyOp(&rowSliceOp{from: from, to: to}, grad)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = d
-		from = to
-	}
-	return out, nil
-}
-
-// rowSliceOp copies rows [from, to) of a 2-D tensor.
-type rowSliceOp struct {
-	noDiff
-	from, to int
-}
-
-func (op *rowSliceOp) Arity() int    { return 1 }
-func (op *rowSliceOp) Type() hm.Type { return fnType(2, 2) }
-func (op *rowSliceOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "gatedpo.RowSlice{%d,%d}", op.from, op.to)
-}
-func (op *rowSliceOp) Hashcode() uint32 { return hashOf(op) }
-func (op *rowSliceOp) String() string   { return fmt.Sprintf("RowSlice{%d:%d}", op.from, op.to) }
-func (op *rowSliceOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	return tensor.Shape{op.to - op.from, s[1]}, nil
-}
-func (op *rowSliceOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return rowSliceDo[float32](op, in[0]) },
-		func() (G.Value, error) { return rowSliceDo[float64](op, in[0]) })
-}
-func rowSliceDo[T elem](op *rowSliceOp, v G.Value) (G.Value, error) {
-	x, err := sliceOf[T](v)
-	if err != nil {
-		return nil, err
-	}
-	c := v.Shape()[1]
-	out, y := newDense[T](op.to-op.from, c)
-	copy(y, x[op.from*c:op.to*c])
-	return out, nil
 }

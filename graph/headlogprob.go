@@ -62,39 +62,31 @@ func headChunkRows(rows, vocab, elemBytes int) int {
 // logits block (scratch, reused across runs); and the weight gradient the
 // backward computed, handed over to the weight-gradient node.
 type headState struct {
-	max, lse []float64
-	buf32    []float32
-	buf64    []float64
-	dw       G.Value
+	lseStats
+	block dtypeBufs
+	dw    G.Value
 }
 
-// block returns the scratch logits block for element type T, sized n.
+// headBlock returns the scratch logits block for element type T, sized n
+// (grown, never shrunk).
 func headBlock[T elem](s *headState, n int) []T {
-	var z T
-	if _, ok := any(z).(float32); ok {
-		if len(s.buf32) < n {
-			s.buf32 = make([]float32, n)
-		}
-		return any(s.buf32[:n]).([]T)
+	p := bufOf[T](&s.block)
+	if len(*p) < n {
+		*p = make([]T, n)
 	}
-	if len(s.buf64) < n {
-		s.buf64 = make([]float64, n)
-	}
-	return any(s.buf64[:n]).([]T)
+	return (*p)[:n]
 }
 
 // headLSGOp is the fused, chunked head + log-softmax + gather.
 type headLSGOp struct {
+	pureOp
 	n, t int
 	id   uint64 // unique per instance: the op keeps state
 	st   *headState
 }
 
-func (op *headLSGOp) Arity() int           { return 3 }
-func (op *headLSGOp) Type() hm.Type        { return fnType(2, 2, 2, 2) }
-func (op *headLSGOp) ReturnsPtr() bool     { return false }
-func (op *headLSGOp) CallsExtern() bool    { return false }
-func (op *headLSGOp) OverwritesInput() int { return -1 }
+func (op *headLSGOp) Arity() int    { return 3 }
+func (op *headLSGOp) Type() hm.Type { return fnType(2, 2, 2, 2) }
 func (op *headLSGOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "gatedpo.HeadTokenLogProbs{%d,%d,#%d}", op.n, op.t, op.id)
 }
@@ -107,26 +99,19 @@ func (op *headLSGOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *headLSGOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+	return doOp(op, in, headForward[float32], headForward[float64])
+}
+
+func headForward[T elem](op *headLSGOp, in []G.Value) (G.Value, error) {
 	hs, ws := in[0].Shape(), in[1].Shape()
 	if len(hs) != 2 || hs[0] != op.n*op.t || len(ws) != 2 || ws[1] != hs[1] {
 		return nil, fmt.Errorf("%v: h %v and w %v, want [%d, D] and [V, D]", op, hs, ws, op.n*op.t)
 	}
-	return dispatch(in[0], func() (G.Value, error) { return headForward[float32](op, in) },
-		func() (G.Value, error) { return headForward[float64](op, in) })
-}
-
-func headForward[T elem](op *headLSGOp, in []G.Value) (G.Value, error) {
-	h, err := sliceOf[T](in[0])
+	ps, err := slicesOf[T](in[0], in[1])
 	if err != nil {
 		return nil, err
 	}
-	w, err := sliceOf[T](in[1])
-	if err != nil {
-		return nil, err
-	}
+	h, w := ps[0], ps[1]
 	rows, d, vocab := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[0]
 	tg, err := checkedIDs[T](in[2], vocab)
 	if err != nil {
@@ -140,7 +125,6 @@ func headForward[T elem](op *headLSGOp, in []G.Value) (G.Value, error) {
 	}
 	out, y := newDense[T](op.n, op.t-1)
 	buf := headBlock[T](st, chunk*vocab)
-	exp := expFor[T]()
 	for r0 := 0; r0 < rows; r0 += chunk {
 		c := min(chunk, rows-r0)
 		x := buf[:c*vocab]
@@ -149,34 +133,17 @@ func headForward[T elem](op *headLSGOp, in []G.Value) (G.Value, error) {
 			for i := lo; i < hi; i++ {
 				r := r0 + i
 				row := x[i*vocab : (i+1)*vocab]
-				var m, s float64
-				if r32, ok := any(row).([]float32); ok {
-					m32 := blasvec.Max32(r32)
-					// exp in place: the row is not needed afterwards except its target logit
-					o, target := rowTarget(op.n, op.t, true, r, tg)
-					var xt float32
-					if o >= 0 {
-						xt = r32[target]
-					}
-					m, s = float64(m32), blasvec.ExpShiftSum32(r32, r32, m32)
-					l := m + math.Log(s)
-					st.max[r], st.lse[r] = m, l
-					if o >= 0 {
-						y[o] = T(float64(xt) - l)
-					}
-					continue
+				// exp in place: the row is not needed afterwards except its target logit
+				o, target := rowTarget(op.n, op.t, true, r, tg)
+				var xt float64
+				if o >= 0 {
+					xt = float64(row[target])
 				}
-				m = math.Inf(-1)
-				for _, v := range row {
-					m = math.Max(m, float64(v))
-				}
-				for _, v := range row {
-					s += exp(float64(v) - m)
-				}
+				m, s := expShiftSum(row, row)
 				l := m + math.Log(s)
 				st.max[r], st.lse[r] = m, l
-				if o, target := rowTarget(op.n, op.t, true, r, tg); o >= 0 {
-					y[o] = T(float64(row[target]) - l)
+				if o >= 0 {
+					y[o] = T(xt - l)
 				}
 			}
 		})
@@ -209,7 +176,7 @@ func (op *headLSGOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 // headGradOp: (h, w, ids, g) -> dh [n·t, D]; it also computes dw and
 // leaves it in the forward op's state for headGradWOp.
 type headGradOp struct {
-	noDiff
+	pureOp
 	fwd *headLSGOp
 }
 
@@ -222,29 +189,21 @@ func (op *headGradOp) WriteHash(h hash.Hash) {
 func (op *headGradOp) Hashcode() uint32 { return hashOf(op) }
 func (op *headGradOp) String() string   { return op.fwd.String() + "Grad" }
 func (op *headGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	return s.Clone(), nil
+	return elementwiseShape(op, in)
 }
 func (op *headGradOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return headBackward[float32](op.fwd, in) },
-		func() (G.Value, error) { return headBackward[float64](op.fwd, in) })
+	return doOp(op, in, headBackward[float32], headBackward[float64])
 }
 
-func headBackward[T elem](op *headLSGOp, in []G.Value) (G.Value, error) {
-	h, err := sliceOf[T](in[0])
+// headBackward recomputes the logits of the live rows (the cached-softmax
+// backward of lsgBackward needs the [rows, V] buffer this op avoids).
+func headBackward[T elem](gop *headGradOp, in []G.Value) (G.Value, error) {
+	op := gop.fwd
+	ps, err := slicesOf[T](in[0], in[1])
 	if err != nil {
 		return nil, err
 	}
-	w, err := sliceOf[T](in[1])
-	if err != nil {
-		return nil, err
-	}
+	h, w := ps[0], ps[1]
 	rows, d, vocab := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[0]
 	tg, err := checkedIDs[T](in[2], vocab)
 	if err != nil {
@@ -313,7 +272,7 @@ func headBackward[T elem](op *headLSGOp, in []G.Value) (G.Value, error) {
 // headGradWOp: (dh) -> dw, the weight gradient headGradOp computed in the
 // same run (dh is its input only to order it after headGradOp).
 type headGradWOp struct {
-	noDiff
+	pureOp
 	fwd   *headLSGOp
 	shape tensor.Shape
 }
@@ -350,52 +309,7 @@ func HeadLogProbMaxOf(lp *G.Node) (*G.Node, error) {
 	if !ok {
 		return nil, fmt.Errorf("HeadLogProbMaxOf: %v is not a HeadTokenLogProbs node", lp)
 	}
-	return G.ApplyOp(&headMaxOp{src: src}, lp)
-}
-
-type headMaxOp struct {
-	noDiff
-	src *headLSGOp
-}
-
-func (op *headMaxOp) Arity() int    { return 1 }
-func (op *headMaxOp) Type() hm.Type { return fnType(2, 2) }
-func (op *headMaxOp) WriteHash(h hash.Hash) {
-	fmt.Fprint(h, "gatedpo.HeadLogProbMaxOf/")
-	op.src.WriteHash(h)
-}
-func (op *headMaxOp) Hashcode() uint32 { return hashOf(op) }
-func (op *headMaxOp) String() string   { return "HeadLogProbMaxOf(" + op.src.String() + ")" }
-func (op *headMaxOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	return s.Clone(), nil
-}
-func (op *headMaxOp) DiffWRT(int) []bool { return []bool{false} }
-func (op *headMaxOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v is forward only", op)
-}
-func (op *headMaxOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return headMaxDo[float32](op, in[0]) },
-		func() (G.Value, error) { return headMaxDo[float64](op, in[0]) })
-}
-func headMaxDo[T elem](op *headMaxOp, v G.Value) (G.Value, error) {
-	st, src := op.src.st, op.src
-	if len(st.lse) != src.n*src.t {
-		return nil, fmt.Errorf("%v: no cached forward statistics", op)
-	}
-	out, y := newDense[T](v.Shape().Clone()...)
-	for r := range st.lse {
-		if o, _ := rowTarget(src.n, src.t, true, r, nil); o >= 0 {
-			y[o] = T(st.max[r] - st.lse[r])
-		}
-	}
-	return out, nil
+	return G.ApplyOp(&maxLogProbOp{name: "HeadLogProbMaxOf", src: src, n: src.n, t: src.t, shift: true, st: &src.st.lseStats}, lp)
 }
 
 // HeadLogits computes the logits of rows consecutive final hidden states:

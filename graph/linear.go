@@ -23,13 +23,13 @@ func Linear(x, w *G.Node) (*G.Node, error) {
 }
 
 // matMulOp is C = op(A)·op(B) on 2-D tensors.
-type matMulOp struct{ transA, transB bool }
+type matMulOp struct {
+	pureOp
+	transA, transB bool
+}
 
-func (op *matMulOp) Arity() int           { return 2 }
-func (op *matMulOp) Type() hm.Type        { return fnType(2, 2, 2) }
-func (op *matMulOp) ReturnsPtr() bool     { return false }
-func (op *matMulOp) CallsExtern() bool    { return false }
-func (op *matMulOp) OverwritesInput() int { return -1 }
+func (op *matMulOp) Arity() int    { return 2 }
+func (op *matMulOp) Type() hm.Type { return fnType(2, 2, 2) }
 func (op *matMulOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "gatedpo.MatMul{%t,%t}", op.transA, op.transB)
 }
@@ -75,26 +75,19 @@ func (op *matMulOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *matMulOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+	return doOp(op, in, matMulDo[float32], matMulDo[float64])
+}
+
+func matMulDo[T elem](op *matMulOp, in []G.Value) (G.Value, error) {
 	m, k, _, n, err := op.dims(in[0].Shape(), in[1].Shape())
 	if err != nil {
 		return nil, err
 	}
-	return dispatch(in[0], func() (G.Value, error) { return matMulDo[float32](op, in, m, k, n) },
-		func() (G.Value, error) { return matMulDo[float64](op, in, m, k, n) })
-}
-
-func matMulDo[T elem](op *matMulOp, in []G.Value, m, k, n int) (G.Value, error) {
-	a, err := sliceOf[T](in[0])
+	s, err := slicesOf[T](in...)
 	if err != nil {
 		return nil, err
 	}
-	b, err := sliceOf[T](in[1])
-	if err != nil {
-		return nil, err
-	}
+	a, b := s[0], s[1]
 	out, c := newDense[T](m, n)
 	gemm(op.transA, op.transB, m, n, k, 1, a, in[0].Shape()[1], b, in[1].Shape()[1], 0, c, n)
 	return out, nil
@@ -141,13 +134,10 @@ func AddBias(x, b *G.Node) (*G.Node, error) {
 }
 
 // addBiasOp is y[r, c] = x[r, c] + b[c]; dx = dy, db = Σ_r dy[r, :].
-type addBiasOp struct{}
+type addBiasOp struct{ pureOp }
 
 func (addBiasOp) Arity() int            { return 2 }
 func (addBiasOp) Type() hm.Type         { return fnType(2, 1, 2) }
-func (addBiasOp) ReturnsPtr() bool      { return false }
-func (addBiasOp) CallsExtern() bool     { return false }
-func (addBiasOp) OverwritesInput() int  { return -1 }
 func (addBiasOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gatedpo.AddBias") }
 func (op addBiasOp) Hashcode() uint32   { return hashOf(op) }
 func (addBiasOp) String() string        { return "AddBias" }
@@ -166,21 +156,14 @@ func (op addBiasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return x.Clone(), nil
 }
 func (op addBiasOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return addBiasDo[float32](in) },
-		func() (G.Value, error) { return addBiasDo[float64](in) })
+	return doOp(op, in, addBiasDo[float32], addBiasDo[float64])
 }
-func addBiasDo[T elem](in []G.Value) (G.Value, error) {
-	x, err := sliceOf[T](in[0])
+func addBiasDo[T elem](_ addBiasOp, in []G.Value) (G.Value, error) {
+	ps, err := slicesOf[T](in...)
 	if err != nil {
 		return nil, err
 	}
-	b, err := sliceOf[T](in[1])
-	if err != nil {
-		return nil, err
-	}
+	x, b := ps[0], ps[1]
 	s := in[0].Shape()
 	out, y := newDense[T](s[0], s[1])
 	c := s[1]
@@ -205,7 +188,7 @@ func (addBiasOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 // and LayerNorm gradients; it is not itself differentiable.
 func ColSum(x *G.Node) (*G.Node, error) { return G.ApplyOp(colSumOp{}, x) }
 
-type colSumOp struct{ noDiff }
+type colSumOp struct{ pureOp }
 
 func (colSumOp) Arity() int            { return 1 }
 func (colSumOp) Type() hm.Type         { return fnType(2, 1) }
@@ -223,13 +206,10 @@ func (colSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{x[1]}, nil
 }
 func (op colSumOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return colSumDo[float32](in[0]) },
-		func() (G.Value, error) { return colSumDo[float64](in[0]) })
+	return doOp(op, in, colSumDo[float32], colSumDo[float64])
 }
-func colSumDo[T elem](v G.Value) (G.Value, error) {
+func colSumDo[T elem](_ colSumOp, in []G.Value) (G.Value, error) {
+	v := in[0]
 	x, err := sliceOf[T](v)
 	if err != nil {
 		return nil, err
@@ -258,13 +238,10 @@ func LinearBias(x, w, b *G.Node) (*G.Node, error) {
 }
 
 // linearBiasOp is y = x·wᵀ + b.
-type linearBiasOp struct{}
+type linearBiasOp struct{ pureOp }
 
 func (linearBiasOp) Arity() int            { return 3 }
 func (linearBiasOp) Type() hm.Type         { return fnType(2, 2, 1, 2) }
-func (linearBiasOp) ReturnsPtr() bool      { return false }
-func (linearBiasOp) CallsExtern() bool     { return false }
-func (linearBiasOp) OverwritesInput() int  { return -1 }
 func (linearBiasOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gatedpo.LinearBias") }
 func (op linearBiasOp) Hashcode() uint32   { return hashOf(op) }
 func (linearBiasOp) String() string        { return "LinearBias" }
@@ -283,29 +260,18 @@ func (linearBiasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{x[0], w[0]}, nil
 }
 func (op linearBiasOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
+	return doOp(op, in, linearBiasDo[float32], linearBiasDo[float64])
+}
+func linearBiasDo[T elem](_ linearBiasOp, in []G.Value) (G.Value, error) {
 	xs, ws := in[0].Shape(), in[1].Shape()
 	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[1] || in[2].Shape().TotalSize() != ws[0] {
 		return nil, fmt.Errorf("LinearBias: x %v, w %v and b %v do not match", xs, ws, in[2].Shape())
 	}
-	return dispatch(in[0], func() (G.Value, error) { return linearBiasDo[float32](in) },
-		func() (G.Value, error) { return linearBiasDo[float64](in) })
-}
-func linearBiasDo[T elem](in []G.Value) (G.Value, error) {
-	x, err := sliceOf[T](in[0])
+	ps, err := slicesOf[T](in...)
 	if err != nil {
 		return nil, err
 	}
-	w, err := sliceOf[T](in[1])
-	if err != nil {
-		return nil, err
-	}
-	b, err := sliceOf[T](in[2])
-	if err != nil {
-		return nil, err
-	}
+	x, w, b := ps[0], ps[1], ps[2]
 	r, k, n := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[0]
 	out, y := newDense[T](r, n)
 	for i := 0; i < r; i++ {

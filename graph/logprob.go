@@ -54,31 +54,42 @@ func newLSG(n, t int, shift bool) *lsgOp {
 // then set until the next forward), so a graph holds one [rows, V] buffer
 // for this op, not two.
 type lseCache struct {
-	max, lse, z []float64
-	e32         []float32
-	e64         []float64
-	consumed    bool
+	lseStats
+	z        []float64
+	exp      dtypeBufs
+	consumed bool
 }
 
-// expBuf returns the cache's exp buffer for element type T, sized n.
-func expBuf[T elem](c *lseCache, n int) []T {
-	var z T
-	if _, ok := any(z).(float32); ok {
-		if len(c.e32) != n {
-			c.e32 = make([]float32, n)
-		}
-		return any(c.e32).([]T)
+// lseStats are the per-row maximum logit and log-sum-exp a fused
+// log-prob op keeps from its forward run (read by maxLogProbOp).
+type lseStats struct{ max, lse []float64 }
+
+// expShiftSum writes exp(row[v] − m) into dst (which may be row itself),
+// with m the row maximum, and returns m and z = Σ_v exp(row[v] − m),
+// summed in float64. It is the forward of every fused log-softmax here.
+func expShiftSum[T elem](dst, row []T) (m, z float64) {
+	if r32, ok := any(row).([]float32); ok { // float32: vectorised max and exp-and-sum (blasvec)
+		m32 := blasvec.Max32(r32)
+		return float64(m32), blasvec.ExpShiftSum32(any(dst).([]float32), r32, m32)
 	}
-	if len(c.e64) != n {
-		c.e64 = make([]float64, n)
+	exp := expFor[T]()
+	m = math.Inf(-1)
+	for _, v := range row {
+		m = math.Max(m, float64(v))
 	}
-	return any(c.e64).([]T)
+	for v, xv := range row {
+		ev := exp(float64(xv) - m)
+		dst[v] = T(ev)
+		z += ev
+	}
+	return m, z
 }
 
 // lsgOp is the fused log-softmax + gather. shift selects the language-model
 // layout (n sequences of t positions, targets ids[s, p+1]); otherwise
 // targets are given per row (t = 1, n = R).
 type lsgOp struct {
+	pureOp
 	n, t  int
 	shift bool
 	id    uint64 // unique per instance: the op caches log-sum-exp
@@ -92,9 +103,6 @@ func (op *lsgOp) Type() hm.Type {
 	}
 	return fnType(2, 1, 1)
 }
-func (op *lsgOp) ReturnsPtr() bool     { return false }
-func (op *lsgOp) CallsExtern() bool    { return false }
-func (op *lsgOp) OverwritesInput() int { return -1 }
 func (op *lsgOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "gatedpo.LogSoftmaxGather{%d,%d,%t,#%d}", op.n, op.t, op.shift, op.id)
 }
@@ -132,14 +140,7 @@ func rowTarget(n, t int, shift bool, r int, tg []float64) (out int, target int) 
 }
 
 func (op *lsgOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	if s := in[0].Shape(); len(s) != 2 || s[0] != op.n*op.t {
-		return nil, fmt.Errorf("%v: logits have shape %v, want [%d, V]", op, s, op.n*op.t)
-	}
-	return dispatch(in[0], func() (G.Value, error) { return lsgForward[float32](op, in) },
-		func() (G.Value, error) { return lsgForward[float64](op, in) })
+	return doOp(op, in, lsgForward[float32], lsgForward[float64])
 }
 
 // rowLSE is the log-sum-exp of one row, max-subtracted, accumulated in
@@ -160,6 +161,9 @@ func rowLSE[T elem](row []T) (lse, max float64) {
 }
 
 func lsgForward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
+	if s := in[0].Shape(); len(s) != 2 || s[0] != op.n*op.t {
+		return nil, fmt.Errorf("%v: logits have shape %v, want [%d, V]", op, s, op.n*op.t)
+	}
 	x, err := sliceOf[T](in[0])
 	if err != nil {
 		return nil, err
@@ -180,27 +184,12 @@ func lsgForward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 	if len(c.lse) != rows {
 		c.max, c.lse, c.z = make([]float64, rows), make([]float64, rows), make([]float64, rows)
 	}
-	e := expBuf[T](c, rows*vocab)
+	e := sizedBuf[T](&c.exp, rows*vocab)
 	c.consumed = false
-	exp := expFor[T]()
 	parallelRange(rows, 32, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row, er := x[r*vocab:(r+1)*vocab], e[r*vocab:(r+1)*vocab]
-			var m, z float64
-			if r32, ok := any(row).([]float32); ok { // float32: vectorised max and exp-and-sum (blasvec)
-				m32 := blasvec.Max32(r32)
-				m, z = float64(m32), blasvec.ExpShiftSum32(any(er).([]float32), r32, m32)
-			} else {
-				m = math.Inf(-1)
-				for _, v := range row {
-					m = math.Max(m, float64(v))
-				}
-				for v, xv := range row {
-					ev := exp(float64(xv) - m)
-					er[v] = T(ev)
-					z += ev
-				}
-			}
+			row := x[r*vocab : (r+1)*vocab]
+			m, z := expShiftSum(e[r*vocab:(r+1)*vocab], row)
 			l := m + math.Log(z)
 			c.max[r], c.lse[r], c.z[r] = m, l, z
 			if o, target := rowTarget(op.n, op.t, op.shift, r, tg); o >= 0 {
@@ -223,7 +212,7 @@ func (op *lsgOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 // lsgGradOp: (logits, targets, g) -> dlogits, using the cached
 // log-sum-exp of the forward run.
 type lsgGradOp struct {
-	noDiff
+	pureOp
 	fwd *lsgOp
 }
 
@@ -241,21 +230,16 @@ func (op *lsgGradOp) WriteHash(h hash.Hash) {
 func (op *lsgGradOp) Hashcode() uint32 { return hashOf(op) }
 func (op *lsgGradOp) String() string   { return op.fwd.String() + "Grad" }
 func (op *lsgGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	return s.Clone(), nil
+	return elementwiseShape(op, in)
 }
 func (op *lsgGradOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return lsgBackward[float32](op.fwd, in) },
-		func() (G.Value, error) { return lsgBackward[float64](op.fwd, in) })
+	return doOp(op, in, lsgBackward[float32], lsgBackward[float64])
 }
 
-func lsgBackward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
+// lsgBackward reads the exp buffer the forward cached; headBackward, which
+// keeps no logits, recomputes them instead (so the two stay apart).
+func lsgBackward[T elem](gop *lsgGradOp, in []G.Value) (G.Value, error) {
+	op := gop.fwd
 	// in[0] (the logits) is not read: the forward cached exp(x − max).
 	rows, vocab := in[0].Shape()[0], in[0].Shape()[1]
 	tg, err := checkedIDs[T](in[1], vocab)
@@ -269,7 +253,7 @@ func lsgBackward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 	c := op.lse
 	var e []T
 	if len(c.z) == rows && !c.consumed {
-		e = expBuf[T](c, rows*vocab)
+		e = sizedBuf[T](&c.exp, rows*vocab)
 	}
 	if e == nil {
 		return nil, fmt.Errorf("%vGrad: no cached forward softmax (the forward op must run first in the same machine run, once per backward)", op)
@@ -301,7 +285,7 @@ func lsgBackward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 		}
 	})
 	// the exp buffer now belongs to the returned gradient
-	c.e32, c.e64 = nil, nil
+	c.exp = dtypeBufs{}
 	return out, nil
 }
 
@@ -315,55 +299,50 @@ func LogProbMaxOf(lp *G.Node) (*G.Node, error) {
 	if !ok {
 		return nil, fmt.Errorf("LogProbMaxOf: %v is not a TokenLogProbs/TargetLogProbs node", lp)
 	}
-	return G.ApplyOp(&lpMaxCachedOp{src: src}, lp)
+	return G.ApplyOp(&maxLogProbOp{name: "LogProbMaxOf", src: src, n: src.n, t: src.t, shift: src.shift, st: &src.lse.lseStats}, lp)
 }
 
-// lpMaxCachedOp: (lp) -> max − lse per output row, from src's cache.
-type lpMaxCachedOp struct {
-	noDiff
-	src *lsgOp
+// maxLogProbOp: (lp) -> max_v log_softmax(logits)[v] = max − lse per
+// output row of lp, from the statistics st its source op src (the op of
+// lp: TokenLogProbs, TargetLogProbs or HeadTokenLogProbs) cached; name is
+// the public function that made it.
+type maxLogProbOp struct {
+	forwardOnly
+	name  string
+	src   G.Op
+	n, t  int
+	shift bool
+	st    *lseStats
 }
 
-func (op *lpMaxCachedOp) Arity() int { return 1 }
-func (op *lpMaxCachedOp) Type() hm.Type {
-	if op.src.shift {
+func (op *maxLogProbOp) Arity() int { return 1 }
+func (op *maxLogProbOp) Type() hm.Type {
+	if op.shift {
 		return fnType(2, 2)
 	}
 	return fnType(1, 1)
 }
-func (op *lpMaxCachedOp) WriteHash(h hash.Hash) {
-	fmt.Fprint(h, "gatedpo.LogProbMaxOf/")
+func (op *maxLogProbOp) WriteHash(h hash.Hash) {
+	fmt.Fprint(h, "gatedpo."+op.name+"/")
 	op.src.WriteHash(h)
 }
-func (op *lpMaxCachedOp) Hashcode() uint32 { return hashOf(op) }
-func (op *lpMaxCachedOp) String() string   { return "LogProbMaxOf(" + op.src.String() + ")" }
-func (op *lpMaxCachedOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	return s.Clone(), nil
+func (op *maxLogProbOp) Hashcode() uint32 { return hashOf(op) }
+func (op *maxLogProbOp) String() string   { return op.name + "(" + op.src.String() + ")" }
+func (op *maxLogProbOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return elementwiseShape(op, in)
 }
-func (op *lpMaxCachedOp) DiffWRT(int) []bool { return []bool{false} }
-func (op *lpMaxCachedOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v is forward only", op)
+func (op *maxLogProbOp) Do(in ...G.Value) (G.Value, error) {
+	return doOp(op, in, maxLogProbDo[float32], maxLogProbDo[float64])
 }
-func (op *lpMaxCachedOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return lpMaxCachedDo[float32](op, in[0]) },
-		func() (G.Value, error) { return lpMaxCachedDo[float64](op, in[0]) })
-}
-func lpMaxCachedDo[T elem](op *lpMaxCachedOp, v G.Value) (G.Value, error) {
-	c, src := op.src.lse, op.src
-	if len(c.lse) != src.n*src.t {
+func maxLogProbDo[T elem](op *maxLogProbOp, in []G.Value) (G.Value, error) {
+	st := op.st
+	if len(st.lse) != op.n*op.t {
 		return nil, fmt.Errorf("%v: no cached forward statistics", op)
 	}
-	out, y := newDense[T](v.Shape().Clone()...)
-	for r := range c.lse {
-		if o, _ := rowTarget(src.n, src.t, src.shift, r, nil); o >= 0 {
-			y[o] = T(c.max[r] - c.lse[r])
+	out, y := newDense[T](in[0].Shape().Clone()...)
+	for r := range st.lse {
+		if o, _ := rowTarget(op.n, op.t, op.shift, r, nil); o >= 0 {
+			y[o] = T(st.max[r] - st.lse[r])
 		}
 	}
 	return out, nil
@@ -424,7 +403,7 @@ func rowStat[T elem](row []T) (maxLogp, entropy, collision float64) {
 }
 
 type logitStatOp struct {
-	noDiff
+	forwardOnly
 	n, t int
 	stat string
 }
@@ -439,18 +418,11 @@ func (op *logitStatOp) String() string   { return fmt.Sprintf("TokenLogitStat{%s
 func (op *logitStatOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n, op.t - 1}, nil
 }
-func (op *logitStatOp) DiffWRT(int) []bool { return []bool{false} }
-func (op *logitStatOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v is forward only", op)
-}
 func (op *logitStatOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return logitStatDo[float32](op, in[0]) },
-		func() (G.Value, error) { return logitStatDo[float64](op, in[0]) })
+	return doOp(op, in, logitStatDo[float32], logitStatDo[float64])
 }
-func logitStatDo[T elem](op *logitStatOp, v G.Value) (G.Value, error) {
+func logitStatDo[T elem](op *logitStatOp, in []G.Value) (G.Value, error) {
+	v := in[0]
 	x, err := sliceOf[T](v)
 	if err != nil {
 		return nil, err
@@ -488,7 +460,10 @@ func MaskedRowSum(x, mask *G.Node) (*G.Node, error) {
 
 // maskedRowSumOp: forward (x, mask) -> [n]; with grad set,
 // (mask, g) -> [n, m] = g[i]·mask[i, j].
-type maskedRowSumOp struct{ grad bool }
+type maskedRowSumOp struct {
+	pureOp
+	grad bool
+}
 
 func (op *maskedRowSumOp) Arity() int { return 2 }
 func (op *maskedRowSumOp) Type() hm.Type {
@@ -497,9 +472,6 @@ func (op *maskedRowSumOp) Type() hm.Type {
 	}
 	return fnType(2, 2, 1)
 }
-func (op *maskedRowSumOp) ReturnsPtr() bool      { return false }
-func (op *maskedRowSumOp) CallsExtern() bool     { return false }
-func (op *maskedRowSumOp) OverwritesInput() int  { return -1 }
 func (op *maskedRowSumOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatedpo.MaskedRowSum{%t}", op.grad) }
 func (op *maskedRowSumOp) Hashcode() uint32      { return hashOf(op) }
 func (op *maskedRowSumOp) String() string {
@@ -519,21 +491,14 @@ func (op *maskedRowSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{s[0]}, nil
 }
 func (op *maskedRowSumOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	return dispatch(in[0], func() (G.Value, error) { return maskedRowSumDo[float32](op, in) },
-		func() (G.Value, error) { return maskedRowSumDo[float64](op, in) })
+	return doOp(op, in, maskedRowSumDo[float32], maskedRowSumDo[float64])
 }
 func maskedRowSumDo[T elem](op *maskedRowSumOp, in []G.Value) (G.Value, error) {
-	a, err := sliceOf[T](in[0])
+	ps, err := slicesOf[T](in...)
 	if err != nil {
 		return nil, err
 	}
-	b, err := sliceOf[T](in[1])
-	if err != nil {
-		return nil, err
-	}
+	a, b := ps[0], ps[1]
 	if op.grad { // a = mask [n,m], b = g [n]
 		s := in[0].Shape()
 		out, y := newDense[T](s[0], s[1])

@@ -25,9 +25,9 @@ func NegLogSigmoid(x *G.Node) (*G.Node, error) {
 
 // nlsOp is −log σ(x) (x → y); nlsGradOp its vector-Jacobian product
 // ((x, dL/dy) → dL/dx = −σ(−x)·dL/dy).
-type nlsOp struct{}
+type nlsOp struct{ pureOp }
 
-type nlsGradOp struct{ noDiff }
+type nlsGradOp struct{ pureOp }
 
 func negLogSigmoid64(x float64) float64 {
 	return math.Max(-x, 0) + math.Log1p(math.Exp(-math.Abs(x)))
@@ -43,16 +43,13 @@ func sigmoidNeg64(x float64) float64 {
 }
 
 func (nlsOp) Arity() int                   { return 1 }
-func (nlsOp) Type() hm.Type                { a := hm.TypeVariable('a'); return hm.NewFnType(a, a) }
-func (nlsOp) ReturnsPtr() bool             { return false }
-func (nlsOp) CallsExtern() bool            { return false }
-func (nlsOp) OverwritesInput() int         { return -1 }
+func (nlsOp) Type() hm.Type                { return elementwiseType(1) }
 func (op nlsOp) WriteHash(h hash.Hash)     { fmt.Fprint(h, "gatedpo.NegLogSigmoid") }
 func (op nlsOp) Hashcode() uint32          { return hashOf(op) }
 func (nlsOp) String() string               { return "NegLogSigmoid" }
 func (op nlsOp) DiffWRT(n int) []bool      { return []bool{true} }
 func (nlsGradOp) Arity() int               { return 2 }
-func (nlsGradOp) Type() hm.Type            { a := hm.TypeVariable('a'); return hm.NewFnType(a, a, a) }
+func (nlsGradOp) Type() hm.Type            { return elementwiseType(2) }
 func (op nlsGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "gatedpo.NegLogSigmoidGrad") }
 func (op nlsGradOp) Hashcode() uint32      { return hashOf(op) }
 func (nlsGradOp) String() string           { return "NegLogSigmoidGrad" }
@@ -61,19 +58,6 @@ func (op nlsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op nlsGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return elementwiseShape(op, in)
-}
-
-// elementwiseShape is the InferShape of an op whose output has its first
-// input's shape.
-func elementwiseShape(op G.Op, in []G.DimSizer) (tensor.Shape, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, fmt.Errorf("%v: %w", op, err)
-	}
-	return s.Clone(), nil
 }
 
 // SymDiff: dL/dx = −σ(−x)·dL/dy.

@@ -203,13 +203,97 @@ func dispatch(v G.Value, f32 func() (G.Value, error), f64 func() (G.Value, error
 	return nil, fmt.Errorf("unsupported dtype %v (want float32 or float64)", v.Dtype())
 }
 
-// noDiff is embedded by ops that have no gradient of their own: backward
-// ops (second-order gradients are not supported) and forward-only ops.
-type noDiff struct{}
+// pureOp is embedded by every op of this package: Do returns a fresh value,
+// calls nothing external and overwrites no input. Ops without a SymDiff of
+// their own (the backward ops: second-order gradients are not supported)
+// embed it alone.
+type pureOp struct{}
 
-func (noDiff) ReturnsPtr() bool     { return false }
-func (noDiff) CallsExtern() bool    { return false }
-func (noDiff) OverwritesInput() int { return -1 }
+func (pureOp) ReturnsPtr() bool     { return false }
+func (pureOp) CallsExtern() bool    { return false }
+func (pureOp) OverwritesInput() int { return -1 }
+
+// forwardOnly is embedded by ops whose output is a constant to G.Grad
+// (statistics read for probes): no input is differentiated.
+type forwardOnly struct{ pureOp }
+
+func (forwardOnly) DiffWRT(n int) []bool { return make([]bool, n) }
+func (forwardOnly) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("graph: a forward-only op has no gradient")
+}
+
+// doOp is the Do of an op over float32 or float64 values: it checks the
+// number of inputs, then runs f32 or f64 according to the dtype of in[0].
+func doOp[O G.Op](op O, in []G.Value, f32 func(O, []G.Value) (G.Value, error), f64 func(O, []G.Value) (G.Value, error)) (G.Value, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	return dispatch(in[0], func() (G.Value, error) { return f32(op, in) },
+		func() (G.Value, error) { return f64(op, in) })
+}
+
+// slicesOf returns the backing data of dense values as []T, in order.
+func slicesOf[T elem](vs ...G.Value) ([][]T, error) {
+	out := make([][]T, len(vs))
+	for i, v := range vs {
+		s, err := sliceOf[T](v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// elementwiseShape is the InferShape of an op whose output has its first
+// input's shape.
+func elementwiseShape(op G.Op, in []G.DimSizer) (tensor.Shape, error) {
+	if err := checkArity(op, len(in)); err != nil {
+		return nil, err
+	}
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", op, err)
+	}
+	return s.Clone(), nil
+}
+
+// elementwiseType is the op type a → … → a with n operands and the result
+// all of one type (scalar or tensor of any rank).
+func elementwiseType(n int) hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, n+1)
+	for i := range ts {
+		ts[i] = a
+	}
+	return hm.NewFnType(ts...)
+}
+
+// dtypeBufs holds one buffer per element type, for the ops that keep a
+// forward result or scratch space across runs.
+type dtypeBufs struct {
+	f32 []float32
+	f64 []float64
+}
+
+// bufOf returns the buffer of b for element type T.
+func bufOf[T elem](b *dtypeBufs) *[]T {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return any(&b.f32).(*[]T)
+	}
+	return any(&b.f64).(*[]T)
+}
+
+// sizedBuf returns b's buffer for T with length n, allocating a new one
+// when the held one has another length.
+func sizedBuf[T elem](b *dtypeBufs, n int) []T {
+	p := bufOf[T](b)
+	if len(*p) != n {
+		*p = make([]T, n)
+	}
+	return *p
+}
 
 // isPureGoBLAS reports whether gonum's pure-Go BLAS is in use (it is
 // replaced by OpenBLAS in the -tags openblas build).

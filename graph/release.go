@@ -56,8 +56,8 @@ func ReleaseValues(g *G.ExprGraph, m G.VM) {
 	g.UnbindAllNonInputs()
 }
 
-func (op *attnOp) releaseCache() { op.cache.p32, op.cache.p64 = nil, nil }
-func (op *geluOp) releaseCache() { op.cache.t32, op.cache.t64 = nil, nil }
+func (op *attnOp) releaseCache() { op.cache.probs = dtypeBufs{} }
+func (op *geluOp) releaseCache() { op.cache.tanh = dtypeBufs{} }
 func (op *lsgOp) releaseCache()  { *op.lse = lseCache{} }
 
 // The fused head keeps a chunk-sized logits block and per-row statistics;
@@ -92,22 +92,22 @@ func HeldBytes(g *G.ExprGraph) int64 {
 			}
 		}
 	}
+	addBufs := func(b dtypeBufs) {
+		addSlice(b.f32)
+		addSlice(b.f64)
+	}
 	for _, n := range g.AllNodes() {
 		switch op := n.Op().(type) {
 		case nil:
 			continue
 		case *attnOp:
-			addSlice(op.cache.p32)
-			addSlice(op.cache.p64)
+			addBufs(op.cache.probs)
 		case *geluOp:
-			addSlice(op.cache.t32)
-			addSlice(op.cache.t64)
+			addBufs(op.cache.tanh)
 		case *lsgOp:
-			addSlice(op.lse.e32)
-			addSlice(op.lse.e64)
+			addBufs(op.lse.exp)
 		case *headLSGOp:
-			addSlice(op.st.buf32)
-			addSlice(op.st.buf64)
+			addBufs(op.st.block)
 		}
 		if d, ok := n.Value().(*tensor.Dense); ok {
 			addSlice(d.Data())

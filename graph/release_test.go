@@ -61,19 +61,19 @@ func TestReleaseValues(t *testing.T) {
 					}
 					switch op := n.Op().(type) {
 					case *attnOp:
-						if op.cache.p32 != nil || op.cache.p64 != nil {
+						if op.cache.probs.f32 != nil || op.cache.probs.f64 != nil {
 							t.Errorf("%v kept its probabilities", op)
 						}
 					case *geluOp:
-						if op.cache.t32 != nil || op.cache.t64 != nil {
+						if op.cache.tanh.f32 != nil || op.cache.tanh.f64 != nil {
 							t.Errorf("%v kept its tanh cache", op)
 						}
 					case *lsgOp:
-						if op.lse.e32 != nil || op.lse.e64 != nil || op.lse.lse != nil {
+						if op.lse.exp.f32 != nil || op.lse.exp.f64 != nil || op.lse.lse != nil {
 							t.Errorf("%v kept its softmax cache", op)
 						}
 					case *headLSGOp:
-						if op.st.buf32 != nil || op.st.buf64 != nil || op.st.lse != nil || op.st.dw != nil {
+						if op.st.block.f32 != nil || op.st.block.f64 != nil || op.st.lse != nil || op.st.dw != nil {
 							t.Errorf("%v kept its logits block or statistics", op)
 						}
 					}
@@ -109,7 +109,7 @@ func TestTokenLogProbsGradientReusesSoftmax(t *testing.T) {
 	if _, err := op.Do(logits, ids); err != nil {
 		t.Fatal(err)
 	}
-	e := op.lse.e32
+	e := op.lse.exp.f32
 	g := tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, -2, 0.5, 0}))
 	grad := &lsgGradOp{fwd: op}
 	d, err := grad.Do(logits, ids, g)

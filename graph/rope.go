@@ -65,6 +65,7 @@ func RoPETable(t, rot int, theta float64) (cos, sin [][]float64) {
 // ropeOp rotates by +angle (inverse false) or −angle (inverse true, the
 // transpose: the gradient of the forward rotation).
 type ropeOp struct {
+	pureOp
 	n, t     int
 	spec     RoPESpec
 	inverse  bool
@@ -76,11 +77,8 @@ func newRoPEOp(n, t int, spec RoPESpec, inverse bool) *ropeOp {
 	return &ropeOp{n: n, t: t, spec: spec, inverse: inverse, cos: c, sin: s}
 }
 
-func (op *ropeOp) Arity() int           { return 1 }
-func (op *ropeOp) Type() hm.Type        { return fnType(2, 2) }
-func (op *ropeOp) ReturnsPtr() bool     { return false }
-func (op *ropeOp) CallsExtern() bool    { return false }
-func (op *ropeOp) OverwritesInput() int { return -1 }
+func (op *ropeOp) Arity() int    { return 1 }
+func (op *ropeOp) Type() hm.Type { return fnType(2, 2) }
 func (op *ropeOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "gatedpo.RoPE{%d,%d,%d,%d,%d,%v,%t}", op.n, op.t, op.spec.Heads, op.spec.HeadDim, op.spec.Rot, op.spec.Theta, op.inverse)
 }
@@ -89,24 +87,17 @@ func (op *ropeOp) String() string {
 	return fmt.Sprintf("RoPE{heads=%d,hd=%d,rot=%d,theta=%g,inverse=%t}", op.spec.Heads, op.spec.HeadDim, op.spec.Rot, op.spec.Theta, op.inverse)
 }
 func (op *ropeOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	return s.Clone(), nil
+	return elementwiseShape(op, in)
 }
 func (op *ropeOp) Do(in ...G.Value) (G.Value, error) {
-	if err := checkArity(op, len(in)); err != nil {
-		return nil, err
-	}
-	if s := in[0].Shape(); len(s) != 2 || s[0] != op.n*op.t || s[1] < op.spec.Heads*op.spec.HeadDim {
-		return nil, fmt.Errorf("%v: input shape %v, want [%d, ≥ %d]", op, s, op.n*op.t, op.spec.Heads*op.spec.HeadDim)
-	}
-	return dispatch(in[0], func() (G.Value, error) { return ropeDo[float32](op, in[0]) },
-		func() (G.Value, error) { return ropeDo[float64](op, in[0]) })
+	return doOp(op, in, ropeDo[float32], ropeDo[float64])
 }
 
-func ropeDo[T elem](op *ropeOp, v G.Value) (G.Value, error) {
+func ropeDo[T elem](op *ropeOp, in []G.Value) (G.Value, error) {
+	v := in[0]
+	if s := v.Shape(); len(s) != 2 || s[0] != op.n*op.t || s[1] < op.spec.Heads*op.spec.HeadDim {
+		return nil, fmt.Errorf("%v: input shape %v, want [%d, ≥ %d]", op, s, op.n*op.t, op.spec.Heads*op.spec.HeadDim)
+	}
 	x, err := sliceOf[T](v)
 	if err != nil {
 		return nil, err

@@ -23,18 +23,18 @@ func VectorRange(x *G.Node, from, to int) (*G.Node, error) {
 
 // rangeOp is x [n] → x[from:to]; rangeScatterOp its gradient,
 // g [to−from] → [n] with g at [from:to] and zeros elsewhere.
-type rangeOp struct{ n, from, to int }
-
-type rangeScatterOp struct {
-	noDiff
+type rangeOp struct {
+	pureOp
 	n, from, to int
 }
 
-func (op *rangeOp) Arity() int           { return 1 }
-func (op *rangeOp) Type() hm.Type        { return fnType(1, 1) }
-func (op *rangeOp) ReturnsPtr() bool     { return false }
-func (op *rangeOp) CallsExtern() bool    { return false }
-func (op *rangeOp) OverwritesInput() int { return -1 }
+type rangeScatterOp struct {
+	pureOp
+	n, from, to int
+}
+
+func (op *rangeOp) Arity() int    { return 1 }
+func (op *rangeOp) Type() hm.Type { return fnType(1, 1) }
 func (op *rangeOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "gatedpo.Range{%d,%d,%d}", op.n, op.from, op.to)
 }
