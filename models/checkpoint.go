@@ -30,14 +30,9 @@ func Save(lm LM, path string, extraMeta map[string]string) error {
 	meta[MetaModel] = lm.Kind()
 	ts := map[string]safetensors.Tensor{}
 	for _, w := range lm.Weights() {
-		st := safetensors.Tensor{Shape: append([]int{}, w.T.Shape()...)}
-		switch d := w.T.Data().(type) {
-		case []float32:
-			st.DType, st.F32 = safetensors.F32, d
-		case []float64:
-			st.DType, st.F64 = safetensors.F64, d
-		default:
-			return fmt.Errorf("save %s: tensor %q has unsupported data %T", path, w.Name, d)
+		st, err := TensorOf(w)
+		if err != nil {
+			return fmt.Errorf("save %s: %v", path, err)
 		}
 		ts[w.Name] = st
 	}
@@ -128,17 +123,8 @@ func Load(path string, dt tensor.Dtype) (LM, error) {
 		if !ok {
 			return nil, fmt.Errorf("load %s: tensor %q is missing", path, w.Name)
 		}
-		if !equalShape(st.Shape, w.T.Shape()) {
-			return nil, fmt.Errorf("load %s: tensor %q has shape %v, the config needs %v", path, w.Name, st.Shape, []int(w.T.Shape()))
-		}
-		if st.DType != safetensors.F32 && st.DType != safetensors.F64 {
-			return nil, fmt.Errorf("load %s: tensor %q has dtype %s (want F32 or F64)", path, w.Name, st.DType)
-		}
-		switch d := w.T.Data().(type) {
-		case []float64:
-			copy(d, st.Float64s())
-		case []float32:
-			copy(d, st.Float32s())
+		if err := SetWeight(w, st, "the config needs", false); err != nil {
+			return nil, fmt.Errorf("load %s: %v", path, err)
 		}
 	}
 	var extra []string
@@ -152,16 +138,4 @@ func Load(path string, dt tensor.Dtype) (LM, error) {
 		return nil, fmt.Errorf("load %s: unexpected tensors %v for a %s model", path, extra, lm.Kind())
 	}
 	return lm, nil
-}
-
-func equalShape(a []int, b tensor.Shape) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

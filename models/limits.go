@@ -20,37 +20,32 @@ const (
 	MaxDHidden   = 1 << 17 // MLP hidden units
 )
 
-// limitErr reports a config value above its limit.
-func limitErr(kind, key string, v, limit int) error {
-	return fmt.Errorf("%s config: %s = %d, expected ≤ %d", kind, key, v, limit)
+// sizeLimit is one config size and its limit.
+type sizeLimit struct {
+	key      string
+	v, limit int
+}
+
+// checkLimits reports the first size of a kind config above its limit.
+func checkLimits(kind string, ls ...sizeLimit) error {
+	for _, l := range ls {
+		if l.v > l.limit {
+			return fmt.Errorf("%s config: %s = %d, expected ≤ %d", kind, l.key, l.v, l.limit)
+		}
+	}
+	return nil
 }
 
 // checkTransformerLimits checks the sizes of a transformer config.
 func checkTransformerLimits(c TransformerConfig) error {
-	for _, l := range []struct {
-		key      string
-		v, limit int
-	}{{"vocab_size", c.VocabSize, MaxVocabSize}, {"d_model", c.DModel, MaxDModel}, {"n_heads", c.NHeads, MaxDModel},
-		{"n_layers", c.NLayers, MaxLayers}, {"max_seq_len", c.MaxSeqLen, MaxSeqLen}} {
-		if l.v > l.limit {
-			return limitErr("transformer", l.key, l.v, l.limit)
-		}
-	}
-	return nil
+	return checkLimits("transformer", sizeLimit{"vocab_size", c.VocabSize, MaxVocabSize}, sizeLimit{"d_model", c.DModel, MaxDModel},
+		sizeLimit{"n_heads", c.NHeads, MaxDModel}, sizeLimit{"n_layers", c.NLayers, MaxLayers}, sizeLimit{"max_seq_len", c.MaxSeqLen, MaxSeqLen})
 }
 
 // checkMLPLimits checks the sizes of an MLP config.
 func checkMLPLimits(c MLPConfig) error {
-	for _, l := range []struct {
-		key      string
-		v, limit int
-	}{{"vocab_size", c.VocabSize, MaxVocabSize}, {"window", c.Window, MaxWindow}, {"d_embed", c.DEmbed, MaxDModel},
-		{"d_hidden", c.DHidden, MaxDHidden}, {"max_seq_len", c.MaxSeqLen, MaxSeqLen}} {
-		if l.v > l.limit {
-			return limitErr("mlp", l.key, l.v, l.limit)
-		}
-	}
-	return nil
+	return checkLimits("mlp", sizeLimit{"vocab_size", c.VocabSize, MaxVocabSize}, sizeLimit{"window", c.Window, MaxWindow},
+		sizeLimit{"d_embed", c.DEmbed, MaxDModel}, sizeLimit{"d_hidden", c.DHidden, MaxDHidden}, sizeLimit{"max_seq_len", c.MaxSeqLen, MaxSeqLen})
 }
 
 // checkParamBudget compares the parameters a config needs with the tensor
@@ -59,10 +54,7 @@ func checkMLPLimits(c MLPConfig) error {
 // file holds is wrong, whatever its individual sizes; it is refused here,
 // so allocation stays within twice the file's elements (plus 1 Mi). Small
 // mismatches are left to the per-tensor checks, which name the tensor.
-func checkParamBudget(path string, shapes []struct {
-	name  string
-	shape []int
-}, ts map[string]safetensors.Tensor) error {
+func checkParamBudget(path string, shapes []paramShape, ts map[string]safetensors.Tensor) error {
 	var have int64
 	for _, t := range ts {
 		have += int64(t.Len())

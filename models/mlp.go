@@ -62,14 +62,8 @@ type MLP struct {
 	weights []NamedTensor
 }
 
-func mlpShapes(c MLPConfig) []struct {
-	name  string
-	shape []int
-} {
-	return []struct {
-		name  string
-		shape []int
-	}{
+func mlpShapes(c MLPConfig) []paramShape {
+	return []paramShape{
 		{"emb", []int{c.VocabSize, c.DEmbed}},
 		{"hidden.weight", []int{c.DHidden, c.Window * c.DEmbed}},
 		{"hidden.bias", []int{c.DHidden}},
@@ -114,11 +108,7 @@ func newMLPZero(cfg MLPConfig, dt tensor.Dtype) (*MLP, error) {
 	if cfg.Activation == "" {
 		cfg.Activation = ActTanh
 	}
-	m := &MLP{cfg: cfg, dt: dt}
-	for _, p := range mlpShapes(cfg) {
-		m.weights = append(m.weights, NamedTensor{Name: p.name, T: graph.NewTensor(dt, p.shape...)})
-	}
-	return m, nil
+	return &MLP{cfg: cfg, dt: dt, weights: zeroWeights(dt, mlpShapes(cfg))}, nil
 }
 
 // Config returns the model's config.
@@ -146,8 +136,8 @@ func (m *MLP) Clone() LM { return &MLP{cfg: m.cfg, dt: m.dt, weights: cloneWeigh
 func (m *MLP) Build(g *G.ExprGraph, n, t int) (f *Forward, err error) {
 	defer recoverBuild("mlp", &err)
 	c := m.cfg
-	if n < 1 || t < 2 || t > c.MaxSeqLen {
-		return nil, fmt.Errorf("mlp: batch [%d, %d] invalid (need n ≥ 1 and 2 ≤ t ≤ max_seq_len %d)", n, t, c.MaxSeqLen)
+	if err := checkBatch("mlp", n, t, c.MaxSeqLen); err != nil {
+		return nil, err
 	}
 	prefix, params, w := bindWeights(g, m.Kind(), m.weights)
 	ids := newIDsNode(g, prefix, m.dt, n, t)

@@ -53,14 +53,8 @@ type Transformer struct {
 
 // transformerShapes lists every parameter's name and shape in checkpoint
 // order (the peer's named_parameters order).
-func transformerShapes(c TransformerConfig) []struct {
-	name  string
-	shape []int
-} {
-	type ps = struct {
-		name  string
-		shape []int
-	}
+func transformerShapes(c TransformerConfig) []paramShape {
+	type ps = paramShape
 	d := c.DModel
 	out := []ps{{"tok_emb", []int{c.VocabSize, d}}, {"pos_emb", []int{c.MaxSeqLen, d}}}
 	for i := 0; i < c.NLayers; i++ {
@@ -120,11 +114,7 @@ func newTransformerZero(cfg TransformerConfig, dt tensor.Dtype) (*Transformer, e
 	if err := checkDtype(dt); err != nil {
 		return nil, fmt.Errorf("transformer: %v", err)
 	}
-	m := &Transformer{cfg: cfg, dt: dt}
-	for _, p := range transformerShapes(cfg) {
-		m.weights = append(m.weights, NamedTensor{Name: p.name, T: graph.NewTensor(dt, p.shape...)})
-	}
-	return m, nil
+	return &Transformer{cfg: cfg, dt: dt, weights: zeroWeights(dt, transformerShapes(cfg))}, nil
 }
 
 // Config returns the model's config.
@@ -154,8 +144,8 @@ func (m *Transformer) Clone() LM {
 func (m *Transformer) Build(g *G.ExprGraph, n, t int) (f *Forward, err error) {
 	defer recoverBuild("transformer", &err)
 	c := m.cfg
-	if n < 1 || t < 2 || t > c.MaxSeqLen {
-		return nil, fmt.Errorf("transformer: batch [%d, %d] invalid (need n ≥ 1 and 2 ≤ t ≤ max_seq_len %d)", n, t, c.MaxSeqLen)
+	if err := checkBatch("transformer", n, t, c.MaxSeqLen); err != nil {
+		return nil, err
 	}
 	prefix, params, w := bindWeights(g, m.Kind(), m.weights)
 	ids := newIDsNode(g, prefix, m.dt, n, t)

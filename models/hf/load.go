@@ -116,17 +116,8 @@ func FromTensors(c Config, ts map[string]safetensors.Tensor, dt tensor.Dtype, na
 			return nil, fmt.Errorf("hf model %s: tensor %q is missing (model_type %s)", name, w.Name, c.ModelType)
 		}
 		used[w.Name] = true
-		if !equalShape(st.Shape, w.T.Shape()) {
-			return nil, fmt.Errorf("hf model %s: tensor %q has shape %v, config.json implies %v", name, w.Name, st.Shape, []int(w.T.Shape()))
-		}
-		if !st.IsFloat() {
-			return nil, fmt.Errorf("hf model %s: tensor %q has dtype %s (want F16, BF16, F32 or F64)", name, w.Name, st.DType)
-		}
-		switch d := w.T.Data().(type) {
-		case []float64:
-			copy(d, st.Float64s())
-		case []float32:
-			copy(d, st.Float32s())
+		if err := models.SetWeight(*w, st, "config.json implies", true); err != nil {
+			return nil, fmt.Errorf("hf model %s: %v", name, err)
 		}
 	}
 	var extra []string
@@ -154,18 +145,6 @@ func isTiedHead(c Config, canon string) bool {
 		return canon == "embed_out.weight"
 	}
 	return canon == "lm_head.weight"
-}
-
-func equalShape(a []int, b tensor.Shape) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Load loads a model from path in dtype dt: "hf:DIR" or a directory
@@ -220,17 +199,8 @@ func WeightsLike(like models.LM, ts map[string]safetensors.Tensor, name string) 
 			return nil, fmt.Errorf("%s: tensor %q is missing", name, w.Name)
 		}
 		used[w.Name] = true
-		if !equalShape(st.Shape, w.T.Shape()) {
-			return nil, fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", name, w.Name, st.Shape, []int(w.T.Shape()))
-		}
-		if !st.IsFloat() {
-			return nil, fmt.Errorf("%s: tensor %q has dtype %s (want F16, BF16, F32 or F64)", name, w.Name, st.DType)
-		}
-		switch d := w.T.Data().(type) {
-		case []float64:
-			copy(d, st.Float64s())
-		case []float32:
-			copy(d, st.Float32s())
+		if err := models.SetWeight(w, st, "the model needs", true); err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
 		}
 	}
 	var extra []string

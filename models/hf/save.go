@@ -36,14 +36,9 @@ func SaveDir(m *Model, dir, tokenizerDir string) error {
 	}
 	ts := map[string]safetensors.Tensor{}
 	for _, w := range m.weights {
-		st := safetensors.Tensor{Shape: append([]int{}, w.T.Shape()...)}
-		switch d := w.T.Data().(type) {
-		case []float32:
-			st.DType, st.F32 = safetensors.F32, d
-		case []float64:
-			st.DType, st.F64 = safetensors.F64, d
-		default:
-			return fmt.Errorf("hf save %s: tensor %q has unsupported data %T", dir, w.Name, d)
+		st, err := models.TensorOf(w)
+		if err != nil {
+			return fmt.Errorf("hf save %s: %v", dir, err)
 		}
 		ts[w.Name] = st
 	}
