@@ -25,9 +25,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strconv"
-	"strings"
 
 	"gatedpo/cmd/internal/cli"
 	"gatedpo/results"
@@ -46,30 +44,19 @@ directory; 3 a file could not be written (rerun)`
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "compare: internal error: panic: %v\n%s", r, debug.Stack())
-			code = 1
-		}
-	}()
+	defer cli.Recover("compare", stderr, &code)
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	cli.Usage(fs, usage)
-	in := fs.String("in", "", "sweep directory to read (required)")
-	out := fs.String("out", "", "directory for comparison.csv and comparison.md (default IN)")
+	sf := cli.AddSweepFlags(fs, "directory for comparison.csv and comparison.md (default IN)")
 	levels := fs.String("levels", "10,20,40", "train-probe reward margins to match at, comma-separated (\"\" for none)")
-	allowDamaged := fs.Bool("allow-damaged", false, "exit 0 even when damaged cells (records not matching their sha256) were left out")
 	if code, done := cli.Parse(fs, args, stdout, stderr, cli.VersionString("compare", "")); done {
 		return code
 	}
-	if *in == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "compare: expected -in RUNS_DIR and no positional arguments (usage: compare -in RUNS_DIR [-out DIR] [-levels 10,20,40])")
+	if !sf.CheckArgs(fs, stderr, "compare -in RUNS_DIR [-out DIR] [-levels 10,20,40]") {
 		return 2
 	}
 	lv := []float64{}
-	for _, f := range strings.Split(*levels, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
+	for _, f := range cli.SplitList(*levels) {
 		v, err := strconv.ParseFloat(f, 64)
 		if err != nil || v <= 0 {
 			fmt.Fprintf(stderr, "compare: -levels %q: expected positive numbers separated by commas\n", *levels)
@@ -77,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}
 		lv = append(lv, v)
 	}
-	sw, err := results.LoadSweep(*in)
+	sw, err := results.LoadSweep(sf.In)
 	if err != nil {
 		fmt.Fprintf(stderr, "compare: %v\n", err)
 		return 2
@@ -86,14 +73,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "compare: cell %s not used: %s\n", c.ID, c.Reason)
 	}
 	if len(sw.Cells) == 0 {
-		fmt.Fprintf(stderr, "compare: %s: no complete cells (expected cells/<id>/summary.json with status complete)\n", *in)
+		fmt.Fprintf(stderr, "compare: %s: no complete cells (expected cells/<id>/summary.json with status complete)\n", sf.In)
 	}
 	cmp := results.CompareSweep(sw, results.CompareOptions{MarginLevels: lv})
 	sw.MarkDamaged(cmp)
 	fmt.Fprint(stdout, cmp.Markdown())
-	dir := *out
+	dir := sf.Out
 	if dir == "" {
-		dir = *in
+		dir = sf.In
 	}
 	paths, err := cmp.WriteFiles(dir)
 	if err != nil {
@@ -103,9 +90,5 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
-	if d := sw.Damaged(); len(d) > 0 && !*allowDamaged {
-		fmt.Fprintf(stderr, "compare: %d damaged cell(s) left out of the comparison; rerun the sweep to recompute them, or pass -allow-damaged\n", len(d))
-		return 1
-	}
-	return 0
+	return sf.DamagedStatus("compare", stderr, len(sw.Damaged()), "the comparison")
 }

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"gatedpo/cmd/internal/cli"
@@ -42,41 +41,33 @@ directory; 3 a file could not be written (rerun)`
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "figures: internal error: panic: %v\n%s", r, debug.Stack())
-			code = 1
-		}
-	}()
+	defer cli.Recover("figures", stderr, &code)
 	fs := flag.NewFlagSet("figures", flag.ContinueOnError)
 	cli.Usage(fs, usage)
-	in := fs.String("in", "", "sweep directory to read (required)")
-	out := fs.String("out", "", "directory for the figures (default IN/figures); report.html and comparison.* go there too")
+	sf := cli.AddSweepFlags(fs, "directory for the figures (default IN/figures); report.html and comparison.* go there too")
 	only := fs.String("only", "", "comma-separated figure ids to draw, e.g. F2,F3 (default: all; then no report)")
 	formats := fs.String("formats", strings.Join(plots.Formats, ","), "comma-separated formats: png, svg, pdf")
 	dpi := fs.Int("dpi", 150, "PNG resolution (dots per inch)")
-	allowDamaged := fs.Bool("allow-damaged", false, "exit 0 even when damaged cells (records not matching their sha256) were left out")
 	if code, done := cli.Parse(fs, args, stdout, stderr, cli.VersionString("figures", "")); done {
 		return code
 	}
-	if *in == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "figures: expected -in RUNS_DIR and no positional arguments (usage: figures -in RUNS_DIR [-out DIR] [-only F2,F3])")
+	if !sf.CheckArgs(fs, stderr, "figures -in RUNS_DIR [-out DIR] [-only F2,F3]") {
 		return 2
 	}
 	if *dpi < 30 || *dpi > 1200 {
 		fmt.Fprintf(stderr, "figures: -dpi %d: expected 30..1200\n", *dpi)
 		return 2
 	}
-	opt := plots.Options{FiguresDir: *out, OutDir: *out, DPI: *dpi}
-	for _, f := range splitList(*formats) {
+	opt := plots.Options{FiguresDir: sf.Out, OutDir: sf.Out, DPI: *dpi}
+	for _, f := range cli.SplitList(*formats) {
 		if f != "png" && f != "svg" && f != "pdf" {
 			fmt.Fprintf(stderr, "figures: -formats %q: expected a comma-separated subset of png,svg,pdf\n", *formats)
 			return 2
 		}
 		opt.Formats = append(opt.Formats, f)
 	}
-	opt.Only = splitList(*only)
-	rep, err := plots.Generate(*in, opt)
+	opt.Only = cli.SplitList(*only)
+	rep, err := plots.Generate(sf.In, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "figures: %v\n", err)
 		var ie *plots.InputError
@@ -86,24 +77,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return 3
 	}
 	fmt.Fprint(stdout, rep.Summary())
-	if len(rep.Damaged) > 0 {
-		for _, d := range rep.Damaged {
-			fmt.Fprintf(stderr, "figures: cell %s left out: %s\n", d.ID, d.Reason)
-		}
-		if !*allowDamaged {
-			fmt.Fprintf(stderr, "figures: %d damaged cell(s) left out of the figures and the comparison; rerun the sweep to recompute them, or pass -allow-damaged\n", len(rep.Damaged))
-			return 1
-		}
+	for _, d := range rep.Damaged {
+		fmt.Fprintf(stderr, "figures: cell %s left out: %s\n", d.ID, d.Reason)
 	}
-	return 0
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
+	return sf.DamagedStatus("figures", stderr, len(rep.Damaged), "the figures and the comparison")
 }

@@ -91,3 +91,63 @@ func VersionString(cmd, blas string) string {
 	}
 	return s
 }
+
+// Recover, deferred first in a command's run function, turns a panic into
+// "NAME: internal error: panic: …" and the stack on stderr, and sets the
+// exit status to 1.
+func Recover(name string, stderr io.Writer, code *int) {
+	if r := recover(); r != nil {
+		fmt.Fprintf(stderr, "%s: internal error: panic: %v\n%s", name, r, debug.Stack())
+		*code = 1
+	}
+}
+
+// SplitList splits a comma-separated flag value, trimming spaces and
+// dropping empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// SweepFlags are the flags every command that reads a sweep directory
+// takes: -in (required), -out and -allow-damaged.
+type SweepFlags struct {
+	In, Out      string
+	AllowDamaged bool
+}
+
+// AddSweepFlags registers the SweepFlags on fs; outHelp documents -out.
+func AddSweepFlags(fs *flag.FlagSet, outHelp string) *SweepFlags {
+	f := &SweepFlags{}
+	fs.StringVar(&f.In, "in", "", "sweep directory to read (required)")
+	fs.StringVar(&f.Out, "out", "", outHelp)
+	fs.BoolVar(&f.AllowDamaged, "allow-damaged", false, "exit 0 even when damaged cells (records not matching their sha256) were left out")
+	return f
+}
+
+// CheckArgs reports whether -in was given and no positional argument; if
+// not it prints one line naming synopsis (the command's short usage) on
+// stderr, and the command exits 2.
+func (f *SweepFlags) CheckArgs(fs *flag.FlagSet, stderr io.Writer, synopsis string) bool {
+	if f.In == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: expected -in RUNS_DIR and no positional arguments (usage: %s)\n", fs.Name(), synopsis)
+		return false
+	}
+	return true
+}
+
+// DamagedStatus is the exit status of a command that left n damaged cells
+// out of what (e.g. "the comparison"): 0 when n is 0 or -allow-damaged was
+// given, else 1 with one line on stderr saying how to recover.
+func (f *SweepFlags) DamagedStatus(name string, stderr io.Writer, n int, what string) int {
+	if n == 0 || f.AllowDamaged {
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: %d damaged cell(s) left out of %s; rerun the sweep to recompute them, or pass -allow-damaged\n", name, n, what)
+	return 1
+}
