@@ -256,23 +256,9 @@ func (s *Server) serveHub(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "bad path", http.StatusBadRequest)
 		return
 	}
-	s.mu.Lock()
-	r, ok := s.repos[repoID]
-	s.mu.Unlock()
+	r, ok := s.repoAt(w, req, repoID, rev, "Repository Not Found for url: "+req.URL.String()+".",
+		"Access to model "+repoID+" is restricted. You must have access to it and be authenticated to access it. Please log in.")
 	if !ok {
-		hubErr(w, http.StatusNotFound, "RepoNotFound", "Repository Not Found for url: "+req.URL.String()+".", "")
-		return
-	}
-	if r.Gated && req.Header.Get("Authorization") != "Bearer "+s.Token {
-		hubErr(w, http.StatusUnauthorized, "GatedRepo", "Access to model "+repoID+" is restricted. You must have access to it and be authenticated to access it. Please log in.", "")
-		return
-	}
-	known := rev == r.Commit
-	for _, b := range r.Branches {
-		known = known || rev == b
-	}
-	if !known {
-		hubErr(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev, "")
 		return
 	}
 	b, ok := r.Files[file]
@@ -359,6 +345,33 @@ type lfsEntry struct {
 	PointerSize int    `json:"pointerSize"`
 }
 
+// repoAt finds repository repoID at revision rev (its commit or a branch)
+// for a request, as the Hub does for file downloads and tree listings: an
+// unknown repository (notFound), a gated one without the token (gated) or
+// an unknown revision is answered with the Hub's error, and ok is false.
+func (s *Server) repoAt(w http.ResponseWriter, req *http.Request, repoID, rev, notFound, gated string) (r *Repo, ok bool) {
+	s.mu.Lock()
+	r, ok = s.repos[repoID]
+	s.mu.Unlock()
+	if !ok {
+		hubErr(w, http.StatusNotFound, "RepoNotFound", notFound, "")
+		return nil, false
+	}
+	if r.Gated && req.Header.Get("Authorization") != "Bearer "+s.Token {
+		hubErr(w, http.StatusUnauthorized, "GatedRepo", gated, "")
+		return nil, false
+	}
+	known := rev == r.Commit
+	for _, b := range r.Branches {
+		known = known || rev == b
+	}
+	if !known {
+		hubErr(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev, "")
+		return nil, false
+	}
+	return r, true
+}
+
 // serveTree answers /api/datasets/ORG/NAME/tree/{rev}[/{dir}].
 func (s *Server) serveTree(w http.ResponseWriter, req *http.Request, rest string) {
 	parts := strings.SplitN(rest, "/", 5) // ORG, NAME, "tree", rev, dir
@@ -376,26 +389,13 @@ func (s *Server) serveTree(w http.ResponseWriter, req *http.Request, rest string
 		http.Error(w, "bad path", http.StatusBadRequest)
 		return
 	}
+	r, ok := s.repoAt(w, req, repoID, rev, "Repository not found", "Access to dataset "+repoID+" is restricted.")
+	if !ok {
+		return
+	}
 	s.mu.Lock()
-	r, ok := s.repos[repoID]
 	pageSize := s.PageSize
 	s.mu.Unlock()
-	if !ok {
-		hubErr(w, http.StatusNotFound, "RepoNotFound", "Repository not found", "")
-		return
-	}
-	if r.Gated && req.Header.Get("Authorization") != "Bearer "+s.Token {
-		hubErr(w, http.StatusUnauthorized, "GatedRepo", "Access to dataset "+repoID+" is restricted.", "")
-		return
-	}
-	known := rev == r.Commit
-	for _, b := range r.Branches {
-		known = known || rev == b
-	}
-	if !known {
-		hubErr(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev, "")
-		return
-	}
 	recursive := req.URL.Query().Get("recursive") == "true"
 	prefix := ""
 	if dir != "" {
