@@ -1,15 +1,15 @@
 package data
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
+
+	"gatedpo/internal/cliflag"
 )
 
 // dataReport is what `inspect data -json` prints (one object); pairs,
@@ -73,8 +73,6 @@ func quantiles(v []int) lengthQuantile {
 // bad input (with a one-line error on stderr).
 func Inspect(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("inspect data", flag.ContinueOnError)
-	var usage bytes.Buffer
-	fs.SetOutput(&usage)
 	dataset := fs.String("dataset", "", "JSONL preference file (.gz read transparently) or \"synthetic\"")
 	format := fs.String("format", "", "record format: auto (default), prompt, probe, hh, conversational (aliases jsonl, ultrafeedback = auto); the file type (JSONL, gzip, Parquet) is detected")
 	onBad := fs.String("on-bad-record", "error", "error | skip: what to do with a malformed record")
@@ -91,18 +89,10 @@ func Inspect(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	maxLine := fs.Int("max-line-bytes", DefaultMaxLineBytes, "longest JSONL line read ([data] max_line_bytes of a grid)")
 	maxData := fs.Int64("max-data-bytes", DefaultMaxDataBytes, "largest dataset after decompression ([data] max_data_bytes of a grid)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) { // -h: the usage on stdout, status 0
-			io.Copy(stdout, &usage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "%s: %v (run '%s -h' for the usage)\n", fs.Name(), err, fs.Name())
-		return 2
+	if code, done := cliflag.Parse(fs, args, stdout, stderr); done {
+		return code
 	}
-	bad := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "inspect data: "+format+"\n", a...)
-		return 2
-	}
+	bad := cliflag.BadInput(stderr, "inspect data")
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q (flags only)", fs.Arg(0))
 	}

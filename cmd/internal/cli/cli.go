@@ -4,14 +4,14 @@
 package cli
 
 import (
-	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"gatedpo/internal/cliflag"
 )
 
 // Version is the release version; release builds set it with
@@ -28,19 +28,10 @@ func Parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, version st
 	if version != "" && fs.Lookup("version") == nil {
 		fs.BoolVar(&showVersion, "version", false, "print the version, the commit and the BLAS build, and exit")
 	}
-	var buf bytes.Buffer
-	out := fs.Output()
-	fs.SetOutput(&buf)
-	err := fs.Parse(args)
-	fs.SetOutput(out)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		io.Copy(stdout, &buf)
-		return 0, true
-	case err != nil:
-		fmt.Fprintf(stderr, "%s: %v (run '%s -h' for the usage)\n", fs.Name(), err, fs.Name())
-		return 2, true
-	case showVersion:
+	if code, done := cliflag.Parse(fs, args, stdout, stderr); done {
+		return code, true
+	}
+	if showVersion {
 		fmt.Fprintln(stdout, version)
 		return 0, true
 	}

@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"gatedpo/internal/cliflag"
 )
 
 // Inspect implements `inspect tokenize` (cmd/inspect): it loads
@@ -25,22 +26,12 @@ import (
 // ok, 1 writing failed, 2 bad input).
 func Inspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("inspect tokenize", flag.ContinueOnError)
-	var usage bytes.Buffer
-	fs.SetOutput(&usage)
 	path := fs.String("tokenizer", "", "a Hugging Face tokenizer.json, or a model directory holding one (its config.json vocab_size is checked)")
 	special := fs.Bool("special", false, "add the post-processor's special tokens (add_special_tokens = true), e.g. Llama-3's <|begin_of_text|>")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) { // -h: the usage on stdout, status 0
-			io.Copy(stdout, &usage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "%s: %v (run '%s -h' for the usage)\n", fs.Name(), err, fs.Name())
-		return 2
+	if code, done := cliflag.Parse(fs, args, stdout, stderr); done {
+		return code
 	}
-	bad := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "inspect tokenize: "+format+"\n", a...)
-		return 2
-	}
+	bad := cliflag.BadInput(stderr, "inspect tokenize")
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q (flags only; texts come on stdin)", fs.Arg(0))
 	}
