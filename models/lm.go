@@ -172,6 +172,15 @@ func recoverBuild(what string, err *error) {
 	}
 }
 
+// must returns x, or panics with e (Build recovers it with recoverBuild,
+// so that a graph is written as one expression per line).
+func must(x *G.Node, e error) *G.Node {
+	if e != nil {
+		panic(e)
+	}
+	return x
+}
+
 // cloneWeights deep-copies a weight list.
 func cloneWeights(ws []NamedTensor) []NamedTensor {
 	out := make([]NamedTensor, len(ws))

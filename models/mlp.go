@@ -1,7 +1,6 @@
 package models
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 
@@ -56,11 +55,7 @@ func (c MLPConfig) Validate() error {
 //
 // Parameters (checkpoint names, [out, in] layout): emb [V, E],
 // hidden.weight [H, k·E], hidden.bias [H], out.weight [V, H], out.bias [V].
-type MLP struct {
-	cfg     MLPConfig
-	dt      tensor.Dtype
-	weights []NamedTensor
-}
+type MLP struct{ lmBase[MLPConfig] }
 
 func mlpShapes(c MLPConfig) []paramShape {
 	return []paramShape{
@@ -99,38 +94,21 @@ func NewMLP(cfg MLPConfig, dt tensor.Dtype, seed uint64) (*MLP, error) {
 }
 
 func newMLPZero(cfg MLPConfig, dt tensor.Dtype) (*MLP, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if err := checkDtype(dt); err != nil {
-		return nil, fmt.Errorf("mlp: %v", err)
-	}
 	if cfg.Activation == "" {
 		cfg.Activation = ActTanh
 	}
-	return &MLP{cfg: cfg, dt: dt, weights: zeroWeights(dt, mlpShapes(cfg))}, nil
+	b, err := newBase("mlp", cfg, dt, mlpShapes)
+	if err != nil {
+		return nil, err
+	}
+	return &MLP{b}, nil
 }
-
-// Config returns the model's config.
-func (m *MLP) Config() MLPConfig { return m.cfg }
 
 // Kind returns "mlp".
 func (m *MLP) Kind() string { return "mlp" }
 
-// Dtype returns the weights' element type.
-func (m *MLP) Dtype() tensor.Dtype { return m.dt }
-
-// Weights returns the parameters in checkpoint order (shared, not copies).
-func (m *MLP) Weights() []NamedTensor { return m.weights }
-
-// ConfigJSON returns the config as JSON.
-func (m *MLP) ConfigJSON() string {
-	b, _ := json.Marshal(m.cfg)
-	return string(b)
-}
-
 // Clone deep-copies the model.
-func (m *MLP) Clone() LM { return &MLP{cfg: m.cfg, dt: m.dt, weights: cloneWeights(m.weights)} }
+func (m *MLP) Clone() LM { return &MLP{m.clone()} }
 
 // Build adds the forward pass over ids [n, t] (t ≤ MaxSeqLen) to g.
 func (m *MLP) Build(g *G.ExprGraph, n, t int) (f *Forward, err error) {
@@ -141,12 +119,6 @@ func (m *MLP) Build(g *G.ExprGraph, n, t int) (f *Forward, err error) {
 	}
 	prefix, params, w := bindWeights(g, m.Kind(), m.weights)
 	ids := newIDsNode(g, prefix, m.dt, n, t)
-	must := func(x *G.Node, e error) *G.Node {
-		if e != nil {
-			panic(e)
-		}
-		return x
-	}
 	e := must(graph.WindowEmbedding(w["emb"], ids, c.Window, 0))                          // (n·t, k·E)
 	h := must(graph.AddBias(must(graph.Linear(e, w["hidden.weight"])), w["hidden.bias"])) // (n·t, H)
 	if c.Activation == ActGELU {

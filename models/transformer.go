@@ -1,7 +1,6 @@
 package models
 
 import (
-	"encoding/json"
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
@@ -45,11 +44,7 @@ func (c TransformerConfig) Validate() error {
 // attention and a tanh-GELU MLP (width 4D), a final LayerNorm and an untied
 // lm_head; no biases except LayerNorm's, no dropout. Linear weights are
 // stored [out, in] (PyTorch layout, y = x·Wᵀ).
-type Transformer struct {
-	cfg     TransformerConfig
-	dt      tensor.Dtype
-	weights []NamedTensor
-}
+type Transformer struct{ lmBase[TransformerConfig] }
 
 // transformerShapes lists every parameter's name and shape in checkpoint
 // order (the peer's named_parameters order).
@@ -108,36 +103,19 @@ func NewTransformer(cfg TransformerConfig, dt tensor.Dtype, seed uint64) (*Trans
 
 // newTransformerZero allocates zeroed weights.
 func newTransformerZero(cfg TransformerConfig, dt tensor.Dtype) (*Transformer, error) {
-	if err := cfg.Validate(); err != nil {
+	b, err := newBase("transformer", cfg, dt, transformerShapes)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkDtype(dt); err != nil {
-		return nil, fmt.Errorf("transformer: %v", err)
-	}
-	return &Transformer{cfg: cfg, dt: dt, weights: zeroWeights(dt, transformerShapes(cfg))}, nil
+	return &Transformer{b}, nil
 }
-
-// Config returns the model's config.
-func (m *Transformer) Config() TransformerConfig { return m.cfg }
 
 // Kind returns "transformer".
 func (m *Transformer) Kind() string { return "transformer" }
 
-// Dtype returns the weights' element type.
-func (m *Transformer) Dtype() tensor.Dtype { return m.dt }
-
-// Weights returns the parameters in checkpoint order (shared, not copies).
-func (m *Transformer) Weights() []NamedTensor { return m.weights }
-
-// ConfigJSON returns the config as JSON with the peer's keys.
-func (m *Transformer) ConfigJSON() string {
-	b, _ := json.Marshal(m.cfg)
-	return string(b)
-}
-
 // Clone deep-copies the model.
 func (m *Transformer) Clone() LM {
-	return &Transformer{cfg: m.cfg, dt: m.dt, weights: cloneWeights(m.weights)}
+	return &Transformer{m.clone()}
 }
 
 // Build adds the forward pass over ids [n, t] (t ≤ MaxSeqLen) to g.
@@ -149,12 +127,6 @@ func (m *Transformer) Build(g *G.ExprGraph, n, t int) (f *Forward, err error) {
 	}
 	prefix, params, w := bindWeights(g, m.Kind(), m.weights)
 	ids := newIDsNode(g, prefix, m.dt, n, t)
-	must := func(x *G.Node, e error) *G.Node {
-		if e != nil {
-			panic(e)
-		}
-		return x
-	}
 	tok := must(graph.Embedding(w["tok_emb"], ids))          // (n·t, D)
 	pos := must(graph.PositionEmbedding(w["pos_emb"], n, t)) // (n·t, D)
 	x := must(G.Add(tok, pos))                               // (n·t, D)

@@ -1,9 +1,10 @@
 package models
 
 import (
-	"gatedpo/graph"
 	"sync"
 	"testing"
+
+	"gatedpo/graph"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"

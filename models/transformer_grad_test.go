@@ -1,10 +1,11 @@
 package models
 
 import (
-	"gatedpo/graph"
 	"math"
 	"path/filepath"
 	"testing"
+
+	"gatedpo/graph"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"

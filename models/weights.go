@@ -1,6 +1,7 @@
 package models
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"gorgonia.org/tensor"
@@ -12,6 +13,48 @@ import (
 // The weight-list plumbing every model family shares (this package's MLP
 // and Transformer, and gatedpo/models/hf): allocation, checkpoint tensors
 // in and out.
+
+// lmBase is the state of a model of this package: its config C, the
+// dtype, and the weights in checkpoint order. It gives the config and
+// weight accessors of LM.
+type lmBase[C any] struct {
+	cfg     C
+	dt      tensor.Dtype
+	weights []NamedTensor
+}
+
+// Config returns the model's config.
+func (m *lmBase[C]) Config() C { return m.cfg }
+
+// Dtype returns the weights' element type.
+func (m *lmBase[C]) Dtype() tensor.Dtype { return m.dt }
+
+// Weights returns the parameters in checkpoint order (shared, not copies).
+func (m *lmBase[C]) Weights() []NamedTensor { return m.weights }
+
+// ConfigJSON returns the config as JSON (its json tags are the keys of the
+// PyTorch peer's config).
+func (m *lmBase[C]) ConfigJSON() string {
+	b, _ := json.Marshal(m.cfg)
+	return string(b)
+}
+
+// newBase checks cfg (its Validate) and dt, and allocates zeroed weights
+// of the shapes cfg needs, for a model named kind.
+func newBase[C interface{ Validate() error }](kind string, cfg C, dt tensor.Dtype, shapes func(C) []paramShape) (lmBase[C], error) {
+	if err := cfg.Validate(); err != nil {
+		return lmBase[C]{}, err
+	}
+	if err := checkDtype(dt); err != nil {
+		return lmBase[C]{}, fmt.Errorf("%s: %v", kind, err)
+	}
+	return lmBase[C]{cfg: cfg, dt: dt, weights: zeroWeights(dt, shapes(cfg))}, nil
+}
+
+// clone deep-copies the state.
+func (m *lmBase[C]) clone() lmBase[C] {
+	return lmBase[C]{cfg: m.cfg, dt: m.dt, weights: cloneWeights(m.weights)}
+}
 
 // paramShape is one parameter's checkpoint name and shape.
 type paramShape struct {
