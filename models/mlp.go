@@ -104,6 +104,9 @@ func newMLPZero(cfg MLPConfig, dt tensor.Dtype) (*MLP, error) {
 	return &MLP{b}, nil
 }
 
+// Config returns the model's config.
+func (m *MLP) Config() MLPConfig { return m.cfg }
+
 // Kind returns "mlp".
 func (m *MLP) Kind() string { return "mlp" }
 

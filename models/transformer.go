@@ -110,6 +110,9 @@ func newTransformerZero(cfg TransformerConfig, dt tensor.Dtype) (*Transformer, e
 	return &Transformer{b}, nil
 }
 
+// Config returns the model's config.
+func (m *Transformer) Config() TransformerConfig { return m.cfg }
+
 // Kind returns "transformer".
 func (m *Transformer) Kind() string { return "transformer" }
 

@@ -15,16 +15,14 @@ import (
 // in and out.
 
 // lmBase is the state of a model of this package: its config C, the
-// dtype, and the weights in checkpoint order. It gives the config and
-// weight accessors of LM.
+// dtype, and the weights in checkpoint order. It gives the dtype, weight
+// and config-JSON accessors of LM (each model declares Config, so that its
+// documentation names the config type).
 type lmBase[C any] struct {
 	cfg     C
 	dt      tensor.Dtype
 	weights []NamedTensor
 }
-
-// Config returns the model's config.
-func (m *lmBase[C]) Config() C { return m.cfg }
 
 // Dtype returns the weights' element type.
 func (m *lmBase[C]) Dtype() tensor.Dtype { return m.dt }
