@@ -195,7 +195,7 @@ func (op *attnOp) DiffWRT(int) []bool { return []bool{true} }
 // (masked entries have P = 0, so dS is 0 there; the sums run over the
 // query heads sharing g, in head order).
 func (op *attnOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&attnGradOp{fwd: op}, in[0], grad)
+	d, err := G.ApplyOp(&attnGradOp{backwardOf[*attnOp]{tag: "CausalAttentionGrad", suffix: "Grad", fwd: op}}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -203,22 +203,10 @@ func (op *attnOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 }
 
 // attnGradOp: (qkv, dO) -> dqkv, reading P from the forward op's cache.
-type attnGradOp struct {
-	pureOp
-	fwd *attnOp
-}
+type attnGradOp struct{ backwardOf[*attnOp] }
 
 func (op *attnGradOp) Arity() int    { return 2 }
 func (op *attnGradOp) Type() hm.Type { return fnType(2, 2, 2) }
-func (op *attnGradOp) WriteHash(h hash.Hash) {
-	fmt.Fprint(h, "gatedpo.CausalAttentionGrad/")
-	op.fwd.WriteHash(h)
-}
-func (op *attnGradOp) Hashcode() uint32 { return hashOf(op) }
-func (op *attnGradOp) String() string   { return "CausalSelfAttentionGrad" }
-func (op *attnGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return elementwiseShape(op, in)
-}
 func (op *attnGradOp) Do(in ...G.Value) (G.Value, error) {
 	return doOp(op, in, attnBackward[float32], attnBackward[float64])
 }

@@ -162,11 +162,11 @@ func unsafeSizeof[T elem](T) uintptr {
 
 func (op *headLSGOp) DiffWRT(int) []bool { return []bool{true, true, false} }
 func (op *headLSGOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dh, err := G.ApplyOp(&headGradOp{fwd: op}, in[0], in[1], in[2], grad)
+	dh, err := G.ApplyOp(&headGradOp{backwardOf[*headLSGOp]{tag: "HeadTokenLogProbsGrad", suffix: "Grad", fwd: op}}, in[0], in[1], in[2], grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(&headGradWOp{fwd: op, shape: in[1].Shape().Clone()}, dh)
+	dw, err := G.ApplyOp(&headGradWOp{backwardOf[*headLSGOp]{tag: "HeadTokenLogProbsGradW", suffix: "GradW", fwd: op}, in[1].Shape().Clone()}, dh)
 	if err != nil {
 		return nil, err
 	}
@@ -175,22 +175,10 @@ func (op *headLSGOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 
 // headGradOp: (h, w, ids, g) -> dh [n·t, D]; it also computes dw and
 // leaves it in the forward op's state for headGradWOp.
-type headGradOp struct {
-	pureOp
-	fwd *headLSGOp
-}
+type headGradOp struct{ backwardOf[*headLSGOp] }
 
 func (op *headGradOp) Arity() int    { return 4 }
 func (op *headGradOp) Type() hm.Type { return fnType(2, 2, 2, 2, 2) }
-func (op *headGradOp) WriteHash(h hash.Hash) {
-	fmt.Fprint(h, "gatedpo.HeadTokenLogProbsGrad/")
-	op.fwd.WriteHash(h)
-}
-func (op *headGradOp) Hashcode() uint32 { return hashOf(op) }
-func (op *headGradOp) String() string   { return op.fwd.String() + "Grad" }
-func (op *headGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return elementwiseShape(op, in)
-}
 func (op *headGradOp) Do(in ...G.Value) (G.Value, error) {
 	return doOp(op, in, headBackward[float32], headBackward[float64])
 }
@@ -272,19 +260,12 @@ func headBackward[T elem](gop *headGradOp, in []G.Value) (G.Value, error) {
 // headGradWOp: (dh) -> dw, the weight gradient headGradOp computed in the
 // same run (dh is its input only to order it after headGradOp).
 type headGradWOp struct {
-	pureOp
-	fwd   *headLSGOp
+	backwardOf[*headLSGOp]
 	shape tensor.Shape
 }
 
 func (op *headGradWOp) Arity() int    { return 1 }
 func (op *headGradWOp) Type() hm.Type { return fnType(2, 2) }
-func (op *headGradWOp) WriteHash(h hash.Hash) {
-	fmt.Fprint(h, "gatedpo.HeadTokenLogProbsGradW/")
-	op.fwd.WriteHash(h)
-}
-func (op *headGradWOp) Hashcode() uint32 { return hashOf(op) }
-func (op *headGradWOp) String() string   { return op.fwd.String() + "GradW" }
 func (op *headGradWOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }

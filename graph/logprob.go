@@ -202,7 +202,7 @@ func lsgForward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 
 func (op *lsgOp) DiffWRT(int) []bool { return []bool{true, false} }
 func (op *lsgOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&lsgGradOp{fwd: op}, in[0], in[1], grad)
+	d, err := G.ApplyOp(&lsgGradOp{backwardOf[*lsgOp]{tag: "LogSoftmaxGatherGrad", suffix: "Grad", fwd: op}}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -211,10 +211,7 @@ func (op *lsgOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 
 // lsgGradOp: (logits, targets, g) -> dlogits, using the cached
 // log-sum-exp of the forward run.
-type lsgGradOp struct {
-	pureOp
-	fwd *lsgOp
-}
+type lsgGradOp struct{ backwardOf[*lsgOp] }
 
 func (op *lsgGradOp) Arity() int { return 3 }
 func (op *lsgGradOp) Type() hm.Type {
@@ -222,15 +219,6 @@ func (op *lsgGradOp) Type() hm.Type {
 		return fnType(2, 2, 2, 2)
 	}
 	return fnType(2, 1, 1, 2)
-}
-func (op *lsgGradOp) WriteHash(h hash.Hash) {
-	fmt.Fprint(h, "gatedpo.LogSoftmaxGatherGrad/")
-	op.fwd.WriteHash(h)
-}
-func (op *lsgGradOp) Hashcode() uint32 { return hashOf(op) }
-func (op *lsgGradOp) String() string   { return op.fwd.String() + "Grad" }
-func (op *lsgGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return elementwiseShape(op, in)
 }
 func (op *lsgGradOp) Do(in ...G.Value) (G.Value, error) {
 	return doOp(op, in, lsgBackward[float32], lsgBackward[float64])

@@ -222,6 +222,31 @@ func (forwardOnly) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("graph: a forward-only op has no gradient")
 }
 
+// backwardOf is embedded by the backward op of a stateful forward op fwd
+// (an op instance that caches, for its backward, what its forward
+// computed): it hashes as "gatedpo."+tag+"/" followed by fwd's hash (so it
+// is never merged with the backward of another instance), prints as fwd
+// followed by suffix, and its output has its first input's shape.
+type backwardOf[F G.Op] struct {
+	pureOp
+	tag, suffix string
+	fwd         F
+}
+
+func (b *backwardOf[F]) WriteHash(h hash.Hash) {
+	fmt.Fprint(h, "gatedpo."+b.tag+"/")
+	b.fwd.WriteHash(h)
+}
+func (b *backwardOf[F]) Hashcode() uint32 { return hashOf(b) }
+func (b *backwardOf[F]) String() string   { return b.fwd.String() + b.suffix }
+func (b *backwardOf[F]) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+
 // doOp is the Do of an op over float32 or float64 values: it checks the
 // number of inputs, then runs f32 or f64 according to the dtype of in[0].
 func doOp[O G.Op](op O, in []G.Value, f32 func(O, []G.Value) (G.Value, error), f64 func(O, []G.Value) (G.Value, error)) (G.Value, error) {

@@ -111,7 +111,7 @@ func TestTokenLogProbsGradientReusesSoftmax(t *testing.T) {
 	}
 	e := op.lse.exp.f32
 	g := tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, -2, 0.5, 0}))
-	grad := &lsgGradOp{fwd: op}
+	grad := &lsgGradOp{backwardOf[*lsgOp]{fwd: op}}
 	d, err := grad.Do(logits, ids, g)
 	if err != nil {
 		t.Fatal(err)
