@@ -18,7 +18,9 @@ import (
 func GELUErf(x *G.Node) (*G.Node, error) { return G.ApplyOp(&geluErfOp{}, x) }
 
 // geluErfOp is the forward (grad false: x -> y) or the backward (grad true:
-// (x, dy) -> dx).
+// (x, dy) -> dx). It has the plumbing of GELUTanh's geluOp but not its
+// per-instance cache (the backward evaluates erf again), so it stays a
+// separate, stateless op type.
 type geluErfOp struct {
 	pureOp
 	grad bool

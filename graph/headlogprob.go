@@ -107,16 +107,11 @@ func headForward[T elem](op *headLSGOp, in []G.Value) (G.Value, error) {
 	if len(hs) != 2 || hs[0] != op.n*op.t || len(ws) != 2 || ws[1] != hs[1] {
 		return nil, fmt.Errorf("%v: h %v and w %v, want [%d, D] and [V, D]", op, hs, ws, op.n*op.t)
 	}
-	ps, err := slicesOf[T](in[0], in[1])
-	if err != nil {
-		return nil, err
-	}
-	h, w := ps[0], ps[1]
-	rows, d, vocab := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[0]
-	tg, err := checkedIDs[T](in[2], vocab)
+	h, w, tg, err := headInputs[T](in)
 	if err != nil {
 		return nil, fmt.Errorf("%v: %v", op, err)
 	}
+	rows, d, vocab := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[0]
 	var z T
 	chunk := headChunkRows(rows, vocab, int(unsafeSizeof(z)))
 	st := op.st
@@ -149,6 +144,17 @@ func headForward[T elem](op *headLSGOp, in []G.Value) (G.Value, error) {
 		})
 	}
 	return out, nil
+}
+
+// headInputs returns the data of the inputs (h, w, ids, …) of the fused
+// head ops, with the ids checked against w's vocabulary size.
+func headInputs[T elem](in []G.Value) (h, w []T, tg []float64, err error) {
+	ps, err := slicesOf[T](in[0], in[1])
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tg, err = checkedIDs[T](in[2], in[1].Shape()[0])
+	return ps[0], ps[1], tg, err
 }
 
 // unsafeSizeof is the size in bytes of an element of type T.
@@ -187,16 +193,11 @@ func (op *headGradOp) Do(in ...G.Value) (G.Value, error) {
 // backward of lsgBackward needs the [rows, V] buffer this op avoids).
 func headBackward[T elem](gop *headGradOp, in []G.Value) (G.Value, error) {
 	op := gop.fwd
-	ps, err := slicesOf[T](in[0], in[1])
-	if err != nil {
-		return nil, err
-	}
-	h, w := ps[0], ps[1]
-	rows, d, vocab := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[0]
-	tg, err := checkedIDs[T](in[2], vocab)
+	h, w, tg, err := headInputs[T](in)
 	if err != nil {
 		return nil, fmt.Errorf("%vGrad: %v", op, err)
 	}
+	rows, d, vocab := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[0]
 	g, err := sliceOf[T](in[3])
 	if err != nil {
 		return nil, err

@@ -37,9 +37,7 @@ Pairs every gated configuration of a sweep directory with its ungated
 partner by seed, prints the gated − ungated differences with 95 % intervals,
 and writes comparison.csv and comparison.md.
 
-exit status: 0 ok; 1 damaged cells (records not matching their sha256)
-were left out (0 with -allow-damaged); 2 bad flags or an unreadable sweep
-directory; 3 a file could not be written (rerun)`
+` + cli.SweepExitStatus
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 

@@ -34,9 +34,7 @@ Redraws the paper's figures F1–F8 of a sweep directory from its records
 alone (no training) and, unless -only is given, the comparison and
 report.html.
 
-exit status: 0 ok; 1 damaged cells (records not matching their sha256)
-were left out (0 with -allow-damaged); 2 bad flags or an unreadable sweep
-directory; 3 a file could not be written (rerun)`
+` + cli.SweepExitStatus
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 

@@ -105,6 +105,12 @@ func SplitList(s string) []string {
 	return out
 }
 
+// SweepExitStatus ends the usage text of the commands that read a sweep
+// directory: the exit statuses they share.
+const SweepExitStatus = `exit status: 0 ok; 1 damaged cells (records not matching their sha256)
+were left out (0 with -allow-damaged); 2 bad flags or an unreadable sweep
+directory; 3 a file could not be written (rerun)`
+
 // SweepFlags are the flags every command that reads a sweep directory
 // takes: -in (required), -out and -allow-damaged.
 type SweepFlags struct {
