@@ -84,43 +84,40 @@ func obBands(m, n, k int, part func(lo, hi int, byRows bool)) bool {
 
 // Sgemm is netlib's Sgemm, split into bands for large products.
 func (impl openBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if !obBands(m, n, k, func(lo, hi int, byRows bool) {
-		if byRows {
-			ao := lo * lda
-			if tA != blas.NoTrans {
-				ao = lo
-			}
-			impl.Implementation.Sgemm(tA, tB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-			return
-		}
-		bo := lo
-		if tB != blas.NoTrans {
-			bo = lo * ldb
-		}
-		impl.Implementation.Sgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
-	}) {
+	gemmBands(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, func(m, n int, a, b, c []float32) {
 		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	}
+	})
 }
 
 // Dgemm is netlib's Dgemm, split into bands for large products.
 func (impl openBLAS) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	gemmBands(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, func(m, n int, a, b, c []float64) {
+		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	})
+}
+
+// gemmBands runs the product C = op(A)·op(B) (m×k times k×n, row-major
+// with leading dimensions lda, ldb, ldc) as gemm calls on the bands of
+// rows of C or of columns of C that obBands chooses, each gemm(m', n', a',
+// b', c') on the band's sub-matrices, or as one call when the product is
+// small.
+func gemmBands[T float32 | float64](tA, tB blas.Transpose, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int, gemm func(m, n int, a, b, c []T)) {
 	if !obBands(m, n, k, func(lo, hi int, byRows bool) {
 		if byRows {
 			ao := lo * lda
 			if tA != blas.NoTrans {
 				ao = lo
 			}
-			impl.Implementation.Dgemm(tA, tB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+			gemm(hi-lo, n, a[ao:], b, c[lo*ldc:])
 			return
 		}
 		bo := lo
 		if tB != blas.NoTrans {
 			bo = lo * ldb
 		}
-		impl.Implementation.Dgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
+		gemm(m, hi-lo, a, b[bo:], c[lo:])
 	}) {
-		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemm(m, n, a, b, c)
 	}
 }
 

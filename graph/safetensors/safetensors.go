@@ -125,17 +125,9 @@ func (t Tensor) Float64s() []float64 {
 	case F64:
 		return t.F64
 	case F32, F16, BF16:
-		out := make([]float64, len(t.F32))
-		for i, v := range t.F32 {
-			out[i] = float64(v)
-		}
-		return out
+		return convert[float64](t.F32)
 	case I64:
-		out := make([]float64, len(t.I64))
-		for i, v := range t.I64 {
-			out[i] = float64(v)
-		}
-		return out
+		return convert[float64](t.I64)
 	}
 	return nil
 }
@@ -147,19 +139,20 @@ func (t Tensor) Float32s() []float32 {
 	case F32, F16, BF16:
 		return t.F32
 	case F64:
-		out := make([]float32, len(t.F64))
-		for i, v := range t.F64 {
-			out[i] = float32(v)
-		}
-		return out
+		return convert[float32](t.F64)
 	case I64:
-		out := make([]float32, len(t.I64))
-		for i, v := range t.I64 {
-			out[i] = float32(v)
-		}
-		return out
+		return convert[float32](t.I64)
 	}
 	return nil
+}
+
+// convert returns a copy of src with every element converted to D.
+func convert[D, S float32 | float64 | int64](src []S) []D {
+	out := make([]D, len(src))
+	for i, v := range src {
+		out[i] = D(v)
+	}
+	return out
 }
 
 type headerEntry struct {
