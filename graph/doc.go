@@ -37,6 +37,15 @@
 //	MaskedRowSum(x, mask)       Σ_j x⊙mask → [n] (sequence log-probs)
 //	ColSum(x)                   column sums (used inside gradients)
 //
+// The plumbing every op shares is in opbase.go: pureOp (the flags of an op
+// that returns fresh values), forwardOnly (a constant to G.Grad),
+// backwardOf (the hash and name of the backward op of a stateful forward
+// op), doOp (arity check and float32/float64 dispatch), slicesOf,
+// elementwiseShape/elementwiseType and dtypeBufs (per-dtype caches). An op
+// file holds only its math and its Gorgonia type; norm.go holds what
+// LayerNorm and RMSNorm share, concat.go the one op behind ConcatRows and
+// ConcatVectors.
+//
 // Token ids travel through graphs as floats of the model dtype (exact for
 // ids < 2^24 in float32), so a model graph has a single dtype; ops that
 // read ids validate them (integers in [0, V)) and return an error
