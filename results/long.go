@@ -29,6 +29,14 @@ var MetricsLongFixed = []string{"cell_id", "status", "step", "split", "metric", 
 // is missing or unreadable, or whose records no longer match the sha256 in
 // its summary.json (damaged), contributes no rows.
 func RebuildMetricsLong(sweepDir string) error {
+	// under the lock of the sweep-level files: another shard's rebuild (or
+	// start) removes leftover temporary files of the sweep directory, which
+	// would include this one's while it is being written
+	unlock, err := LockFile(filepath.Join(sweepDir, SweepLockFile))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	entries, err := os.ReadDir(filepath.Join(sweepDir, CellsDir))
 	if err != nil && !os.IsNotExist(err) {
 		return err
