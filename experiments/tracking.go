@@ -42,8 +42,8 @@ func newTracker(dir string, rows []results.TrainRow, resumeStep int) (*tracker, 
 	return tr, nil
 }
 
-// trainTags maps the float columns of train.csv to TensorBoard tags
-// (TRL's names), in column order.
+// trainTags maps each float column of train.csv to its TensorBoard tag
+// (TRL's names: train/<column>, and train/learning_rate for lr).
 var trainTags = func() map[string]string {
 	m := map[string]string{}
 	for _, c := range results.FloatColumns[results.TrainRow]() {
