@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"time"
 
 	"gatedpo/experiments/data"
@@ -144,7 +142,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 		return 0, timing, err
 	}
 	ckptDir := filepath.Join(dir, results.CheckpointDir)
-	rec := &cellRecords{Train: append([][]string{}, s1.Rows...)}
+	rec := &results.CellRecords{Train: append([]results.TrainRow{}, s1.Rows...)}
 	first := 1
 	if k, cdir, ok := latestCheckpoint(ckptDir); ok {
 		// a checkpoint that cannot be read, or whose records were damaged
@@ -189,7 +187,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	}
 	tv := &tokenView{Gate: gating.Spec(c.Config.Gate), Applied: objectives.Spec(c.Config.Objective).ReadsRejected(), Tok: pd.Tok}
 	if first == 1 {
-		if err := rec.record(base, base, tv); err != nil {
+		if err := recordProbes(rec, base, base, tv); err != nil {
 			return 0, timing, &train.Failure{Failure: results.Failure{Stage: "probe", Step: 0, Reason: err.Error()}}
 		}
 	}
@@ -239,7 +237,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 		Log: func(k int, out train.Output) {
 			rec.Train = append(rec.Train, trainRow("pref", k, stage.Epoch(k), out))
 		},
-		Diverged: func(*train.Failure) { rec.write(dir) },
+		Diverged: func(*train.Failure) { rec.Write(dir) },
 		After: func(k int, out train.Output) error {
 			if err := tr.step(k, rec.Train[len(rec.Train)-1]); err != nil {
 				return err
@@ -253,7 +251,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 					return &train.Failure{Failure: results.Failure{Stage: "probe", Step: k, Reason: err.Error()}}
 				}
 				n := len(rec.Metrics)
-				if err := rec.record(passes, base, tv); err != nil {
+				if err := recordProbes(rec, passes, base, tv); err != nil {
 					return &train.Failure{Failure: results.Failure{Stage: "probe", Step: k, Reason: err.Error()}}
 				}
 				if err := tr.probe(k, rec.Metrics[n:], rec.Train); err != nil {
@@ -264,7 +262,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 			return nil
 		},
 		Checkpoint: func(k int) error {
-			if err := rec.write(dir); err != nil {
+			if err := rec.Write(dir); err != nil {
 				return err
 			}
 			tr.rewritten(len(rec.Train))
@@ -276,7 +274,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 		return last, timing, err
 	}
 	timing["pref_train_s"], timing["probe_s"] = trainS, probeS
-	if err := rec.write(dir); err != nil {
+	if err := rec.Write(dir); err != nil {
 		return total, timing, err
 	}
 	// the final weights replace the step checkpoints
@@ -358,8 +356,9 @@ func (pr *prober) probe(pd *preparedData, step int) ([]*probePass, error) {
 	return passes, nil
 }
 
-// record appends the rows of probe passes (base: the step-0 passes).
-func (r *cellRecords) record(passes, base []*probePass, tv *tokenView) error {
+// recordProbes appends the rows of probe passes to r (base: the step-0
+// passes).
+func recordProbes(r *results.CellRecords, passes, base []*probePass, tv *tokenView) error {
 	for i, p := range passes {
 		m, f, e := probeRecords(p, base[i])
 		tok, err := tokenRecords(p, tv)
@@ -374,51 +373,12 @@ func (r *cellRecords) record(passes, base []*probePass, tv *tokenView) error {
 	return nil
 }
 
-// finalMetrics reads the held-out probe rows of a cell's probe_metrics.csv
-// into the summary metrics of results.SummaryColumns (plus lp_rejected_0,
-// so the summary alone says whether the rejected response fell).
+// finalMetrics reads a cell's probe_metrics.csv into the summary metrics
+// (results.FinalMetrics); nil when it cannot be read.
 func finalMetrics(dir string) map[string]float64 {
-	rows, err := readCSVRows(filepath.Join(dir, results.ProbeMetricsFile))
+	rows, err := results.ReadRows[results.ProbeMetricRow](filepath.Join(dir, results.ProbeMetricsFile))
 	if err != nil {
 		return nil
 	}
-	col := map[string]int{}
-	for i, c := range results.ProbeMetricColumns {
-		col[c] = i
-	}
-	var held [][]string
-	for _, r := range rows {
-		if r[col["split"]] == results.SplitHeldout {
-			held = append(held, r)
-		}
-	}
-	if len(held) == 0 {
-		return nil
-	}
-	val := func(r []string, c string) float64 {
-		x, err := strconv.ParseFloat(r[col[c]], 64)
-		if err != nil {
-			return math.NaN()
-		}
-		return x
-	}
-	first, last := held[0], held[len(held)-1]
-	peak := val(first, "lp_chosen")
-	for _, r := range held {
-		peak = max(peak, val(r, "lp_chosen"))
-	}
-	m := map[string]float64{
-		"lp_chosen_0": val(first, "lp_chosen"), "lp_chosen_peak": peak, "lp_chosen_final": val(last, "lp_chosen"),
-		"lp_rejected_0": val(first, "lp_rejected"), "lp_rejected_final": val(last, "lp_rejected"),
-		"lp_argmax_0": val(first, "lp_argmax"), "lp_argmax_final": val(last, "lp_argmax"),
-		"gap_0": val(first, "gap"), "gap_final": val(last, "gap"),
-		"top1_mass_0": val(first, "top1_mass"), "top1_mass_final": val(last, "top1_mass"),
-		"suppression_final": val(last, "suppression"), "reward_acc_final": val(last, "reward_acc"),
-	}
-	for k, v := range m {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			delete(m, k) // JSON has no NaN; summary.csv writes a missing value as NaN
-		}
-	}
-	return m
+	return results.FinalMetrics(rows)
 }

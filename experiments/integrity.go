@@ -1,9 +1,6 @@
 package experiments
 
 import (
-	"crypto/sha256"
-	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -99,39 +96,24 @@ func resetDamagedCell(dir string) error {
 }
 
 // ckptRecordsFile, inside a step checkpoint, holds the sha256 of the
-// cell's record rows as they were when the checkpoint was taken (each
-// file's rows CSV-encoded, without header): a resume checks that the rows
+// cell's record rows as they were when the checkpoint was taken
+// (results.CellRecords.Digests: each file's rows CSV-encoded, without
+// header): a resume checks that the rows
 // it continues (those up to the checkpoint's step) are the ones the
 // checkpoint belongs to. Rows rather than files, because train.csv grows
 // between checkpoints (rows appended at every probe).
 const ckptRecordsFile = "records.sha256.json"
 
-// recordsDigest returns the sha256 of each record table's rows.
-func recordsDigest(r *cellRecords) map[string]string {
-	out := map[string]string{}
-	for _, t := range []struct {
-		name string
-		rows [][]string
-	}{{results.TrainCSVFile, r.Train}, {results.ProbeMetricsFile, r.Metrics}, {results.ProbeFieldsFile, r.Fields},
-		{results.ProbeExamplesFile, r.Examples}, {results.ProbeTokensFile, r.Tokens}} {
-		h := sha256.New()
-		cw := csv.NewWriter(h)
-		cw.WriteAll(t.rows)
-		out[t.name] = hex.EncodeToString(h.Sum(nil))
-	}
-	return out
-}
-
 // writeCheckpointRecords writes ckptRecordsFile for r into a checkpoint
 // being assembled in tmp.
-func writeCheckpointRecords(tmp string, r *cellRecords) error {
-	return results.WriteJSONAtomic(filepath.Join(tmp, ckptRecordsFile), recordsDigest(r))
+func writeCheckpointRecords(tmp string, r *results.CellRecords) error {
+	return results.WriteJSONAtomic(filepath.Join(tmp, ckptRecordsFile), r.Digests())
 }
 
 // checkpointRecordsOK says whether the rows read back from cellDir up to
 // the checkpoint's step (r) are the rows the checkpoint in ckpt was taken
 // with (nil when the checkpoint predates record digests).
-func checkpointRecordsOK(ckpt, cellDir string, r *cellRecords) error {
+func checkpointRecordsOK(ckpt, cellDir string, r *results.CellRecords) error {
 	b, err := os.ReadFile(filepath.Join(ckpt, ckptRecordsFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -143,7 +125,7 @@ func checkpointRecordsOK(ckpt, cellDir string, r *cellRecords) error {
 	if err := json.Unmarshal(b, &want); err != nil {
 		return &results.DamagedError{Path: filepath.Join(ckpt, ckptRecordsFile), Reason: "is not valid JSON"}
 	}
-	got := recordsDigest(r)
+	got := r.Digests()
 	names := make([]string, 0, len(want))
 	for name := range want {
 		names = append(names, name)

@@ -83,7 +83,10 @@ beta = 0.1
 				continue
 			}
 			pref++
-			v := r.Values
+			v := map[string]float64{}
+			for _, k := range results.FloatColumns[results.TrainRow]() {
+				v[k], _ = r.Value(k)
+			}
 			for _, k := range []string{"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "grad_norm"} {
 				if math.IsNaN(v[k]) || math.IsInf(v[k], 0) {
 					t.Fatalf("%s/%s step %d: %s = %v", c.Config.Objective.Name, c.Config.Gate.Kind, r.Step, k, v[k])

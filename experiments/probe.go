@@ -75,19 +75,19 @@ func (f *fieldValues) lptok() float64 {
 // means; suppression the fraction of fields other than chosen whose mean
 // ΔLP < 0; reward_acc the fraction of probe pairs with r⁺ > r⁻ (strict,
 // as TRL) and reward_margin the mean of r⁺ − r⁻.
-func probeRecords(p, base *probePass) (metric []string, fields, examples [][]string) {
-	m := map[string]float64{}
+func probeRecords(p, base *probePass) (metric results.ProbeMetricRow, fields []results.ProbeFieldRow, examples []results.ProbeExampleRow) {
+	m := results.ProbeMetricRow{Step: p.Step, Split: p.Split}
 	ch, rj := p.field("chosen"), p.field("rejected")
 	ch0, rj0 := base.field("chosen"), base.field("rejected")
-	m["lp_chosen"], m["lptok_chosen"] = meanOf(ch.LP), ch.lptok()
-	m["dlp_chosen"] = m["lp_chosen"] - meanOf(ch0.LP)
-	m["lp_rejected"] = meanOf(rj.LP)
-	m["dlp_rejected"] = m["lp_rejected"] - meanOf(rj0.LP)
-	m["lp_argmax"] = meanOf(p.Chosen.LPArgmax)
-	m["gap"] = m["lp_argmax"] - m["lp_chosen"]
-	m["top1_mass"] = meanOf(p.Chosen.Top1)
-	m["entropy"] = meanOf(p.Chosen.Entropy)
-	m["collision"] = meanOf(p.Chosen.Collision)
+	m.LPChosen, m.LPTokChosen = meanOf(ch.LP), ch.lptok()
+	m.DLPChosen = m.LPChosen - meanOf(ch0.LP)
+	m.LPRejected = meanOf(rj.LP)
+	m.DLPRejected = m.LPRejected - meanOf(rj0.LP)
+	m.LPArgmax = meanOf(p.Chosen.LPArgmax)
+	m.Gap = m.LPArgmax - m.LPChosen
+	m.Top1Mass = meanOf(p.Chosen.Top1)
+	m.Entropy = meanOf(p.Chosen.Entropy)
+	m.Collision = meanOf(p.Chosen.Collision)
 	others, down := 0, 0
 	for i := range p.Fields {
 		f := &p.Fields[i]
@@ -99,16 +99,16 @@ func probeRecords(p, base *probePass) (metric []string, fields, examples [][]str
 				down++
 			}
 		}
-		fields = append(fields, []string{results.FormatInt(p.Step), p.Split, f.Field, results.FieldCategory[f.Field],
-			results.FormatInt(len(f.LP)), results.FormatFloat(meanOf(f.LP)), results.FormatFloat(f.lptok()), results.FormatFloat(dlp)})
+		fields = append(fields, results.ProbeFieldRow{Step: p.Step, Split: p.Split, Field: f.Field, Category: results.FieldCategory[f.Field],
+			N: len(f.LP), LP: meanOf(f.LP), LPTok: f.lptok(), DLP: dlp})
 		for j := range f.LP {
-			examples = append(examples, []string{results.FormatInt(p.Step), p.Split, f.Field,
-				results.FormatInt(f.Example[j]), results.FormatFloat(f.LP[j]), results.FormatInt(f.NTok[j])})
+			examples = append(examples, results.ProbeExampleRow{Step: p.Step, Split: p.Split, Field: f.Field,
+				Example: f.Example[j], LP: f.LP[j], NTok: f.NTok[j]})
 		}
 	}
-	m["suppression"] = math.NaN()
+	m.Suppression = math.NaN()
 	if others > 0 {
-		m["suppression"] = float64(down) / float64(others)
+		m.Suppression = float64(down) / float64(others)
 	}
 	// rewards on pairs that have both responses (chosen and rejected are
 	// present for every pair, in the same example order)
@@ -125,18 +125,9 @@ func probeRecords(p, base *probePass) (metric []string, fields, examples [][]str
 		margin += rc - rr
 		n++
 	}
-	m["reward_acc"], m["reward_margin"] = math.NaN(), math.NaN()
+	m.RewardAcc, m.RewardMargin = math.NaN(), math.NaN()
 	if n > 0 {
-		m["reward_acc"], m["reward_margin"] = acc/float64(n), margin/float64(n)
+		m.RewardAcc, m.RewardMargin = acc/float64(n), margin/float64(n)
 	}
-	metric = results.Row(results.ProbeMetricColumns, func(col string) string {
-		switch col {
-		case "step":
-			return results.FormatInt(p.Step)
-		case "split":
-			return p.Split
-		}
-		return results.FormatFloat(m[col])
-	})
-	return metric, fields, examples
+	return m, fields, examples
 }

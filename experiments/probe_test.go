@@ -2,7 +2,6 @@ package experiments
 
 import (
 	"math"
-	"strconv"
 	"testing"
 
 	"gatedpo/results"
@@ -24,12 +23,12 @@ func TestProbeRecords(t *testing.T) {
 		{Field: "chosen_initial", Example: []int{0}, LP: []float64{-7}, NTok: []int{2}},
 	}, Chosen: chosenStats{LPArgmax: []float64{-2, -4}, Top1: []float64{0.75, 0.5}, Entropy: []float64{0.5, 1}, Collision: []float64{0.5, 0.5}}}
 	metric, fields, examples := probeRecords(now, base)
-	got := map[string]float64{}
-	for i, c := range results.ProbeMetricColumns {
-		if c == "split" {
-			continue
-		}
-		got[c], _ = strconv.ParseFloat(metric[i], 64)
+	got := map[string]float64{"step": float64(metric.Step)}
+	for _, c := range results.FloatColumns[results.ProbeMetricRow]() {
+		got[c], _ = metric.Value(c)
+	}
+	if metric.Split != results.SplitHeldout {
+		t.Errorf("split %q", metric.Split)
 	}
 	want := map[string]float64{
 		"step": 50, "lp_chosen": -17, "lptok_chosen": (-6 - 5.5) / 2, "dlp_chosen": -2,
@@ -44,7 +43,7 @@ func TestProbeRecords(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
-	if len(fields) != 4 || fields[2][2] != "irr_hum" || fields[2][3] != results.CategoryIrrelevant || fields[2][7] != "-1" {
+	if len(fields) != 4 || fields[2].Field != "irr_hum" || fields[2].Category != results.CategoryIrrelevant || fields[2].DLP != -1 || fields[2].N != 1 {
 		t.Errorf("field rows: %v", fields)
 	}
 	if len(examples) != 6 {
@@ -52,8 +51,8 @@ func TestProbeRecords(t *testing.T) {
 	}
 	// a split without other fields has no suppression
 	m, _, _ := probeRecords(&probePass{Fields: now.Fields[:2], Chosen: now.Chosen}, &probePass{Fields: base.Fields[:2], Chosen: base.Chosen})
-	if s, _ := strconv.ParseFloat(m[12], 64); results.ProbeMetricColumns[12] != "suppression" || s != 1 {
-		t.Errorf("suppression with only rejected: %v", m[12])
+	if m.Suppression != 1 {
+		t.Errorf("suppression with only rejected: %v", m.Suppression)
 	}
 	if !math.IsNaN(meanOf(nil)) {
 		t.Error("mean of nothing is not NaN")

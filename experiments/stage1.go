@@ -63,7 +63,7 @@ type refLogps struct {
 // stage1 is a ready SFT cache entry.
 type stage1 struct {
 	Dir   string
-	Rows  [][]string // train.csv rows
+	Rows  []results.TrainRow // train.csv rows
 	Ref   refLogps
 	Done  sftDone
 	Model string // path of model.safetensors
@@ -204,7 +204,7 @@ func readStage1(dir string) (*stage1, error) {
 	if err := json.Unmarshal(b, &s.Ref); err != nil {
 		return nil, err
 	}
-	if s.Rows, err = readCSVRows(filepath.Join(dir, results.TrainCSVFile)); err != nil {
+	if s.Rows, err = results.ReadRows[results.TrainRow](filepath.Join(dir, results.TrainCSVFile)); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -232,17 +232,16 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 		return nil, err
 	}
 	ckptDir := filepath.Join(dir, results.CheckpointDir)
-	rec := &cellRecords{}
+	var rows []results.TrainRow // train.csv
 	first := 1
 	if k, cdir, ok := latestCheckpoint(ckptDir); ok {
 		if err := loadCheckpoint(cdir, lm, opt); err != nil {
 			return nil, fmt.Errorf("resume stage 1 from %s: %w", cdir, err)
 		}
-		rows, err := readCSVRows(filepath.Join(cdir, results.TrainCSVFile))
-		if err != nil {
+		if rows, err = results.ReadRows[results.TrainRow](filepath.Join(cdir, results.TrainCSVFile)); err != nil {
 			return nil, err
 		}
-		rec.Train, first = rows, k+1
+		first = k + 1
 	}
 	n := stage.Batch // sequences per SFT step
 	graphs := train.NewBuckets(func(t int) (*train.SFTStep, error) { return train.NewSFTStep(lm, opt, n, t) })
@@ -263,7 +262,7 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 			return func() (train.Output, error) { return sg.Step(data.MakeSeqBatch(batch, pd.PadID, t)) }, nil
 		},
 		Log: func(k int, out train.Output) {
-			rec.Train = append(rec.Train, trainRow("sft", k, stage.Epoch(k), out))
+			rows = append(rows, trainRow("sft", k, stage.Epoch(k), out))
 		},
 		Diverged: func(f *train.Failure) {
 			b, _ := json.Marshal(f.Failure)
@@ -273,7 +272,7 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 			st.set("sft", k, total, out.Loss)
 			return nil
 		},
-		Checkpoint: func(k int) error { return env.saveStage1Checkpoint(ckptDir, k, lm, opt, rec) },
+		Checkpoint: func(k int) error { return env.saveStage1Checkpoint(ckptDir, k, lm, opt, rows) },
 		Stopped:    func() bool { return ctx.Err() != nil },
 	})
 	if err != nil {
@@ -300,7 +299,7 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 	if err := results.WriteJSONAtomic(filepath.Join(dir, sftRefFile), ref); err != nil {
 		return nil, err
 	}
-	if err := results.WriteCSVAtomic(filepath.Join(dir, results.TrainCSVFile), results.TrainColumns, rec.Train); err != nil {
+	if err := results.WriteRows(filepath.Join(dir, results.TrainCSVFile), rows); err != nil {
 		return nil, err
 	}
 	done := sftDone{Key: filepath.Base(dir), Steps: total, WallS: wall, RefLogpsS: refS, RefLogpsSeqs: 2 * len(pd.Train)}
@@ -312,10 +311,10 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 }
 
 // saveStage1Checkpoint saves the SFT checkpoint with its log.
-func (env *sweepEnv) saveStage1Checkpoint(ckptDir string, k int, lm models.LM, opt *graph.Optimizer, rec *cellRecords) error {
+func (env *sweepEnv) saveStage1Checkpoint(ckptDir string, k int, lm models.LM, opt *graph.Optimizer, rows []results.TrainRow) error {
 	// the log goes inside the checkpoint directory before it is renamed into place
 	return saveCheckpoint(ckptDir, k, lm, opt, func(dir string) error {
-		return results.WriteCSVAtomic(filepath.Join(dir, results.TrainCSVFile), results.TrainColumns, rec.Train)
+		return results.WriteRows(filepath.Join(dir, results.TrainCSVFile), rows)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,7 +164,7 @@ func metricFiles(t *testing.T, dir string) map[string]string {
 	if _, err := results.LoadToyF1(filepath.Join(dir, results.ToyDir, results.ToyF1File)); err != nil {
 		t.Error(err)
 	}
-	if rows, err := results.LoadToyF1b(filepath.Join(dir, results.ToyDir, results.ToyF1bFile)); err != nil || len(rows) == 0 {
+	if rows, err := results.ReadRows[results.ToyF1bRow](filepath.Join(dir, results.ToyDir, results.ToyF1bFile)); err != nil || len(rows) == 0 {
 		t.Errorf("toy_f1b.csv: %d rows, %v", len(rows), err)
 	}
 	return out
@@ -269,12 +270,35 @@ func checkRecordsReadable(t *testing.T, dir string) {
 				t.Errorf("%s: not valid JSON (partial file?)", p)
 			}
 		case strings.HasSuffix(p, ".csv"), strings.HasSuffix(p, ".csv.gz"):
-			if _, err := readCSVRows(p); err != nil {
+			if err := readCSVFile(p); err != nil {
 				t.Errorf("%s: %v", p, err)
 			}
 		}
 		return nil
 	})
+}
+
+// readCSVFile parses a CSV file (gzip-compressed when its name ends in
+// ".gz"): a header and rows of its width.
+func readCSVFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var rd io.Reader = f
+	if strings.HasSuffix(p, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return err
+		}
+		rd = zr
+	}
+	rows, err := csv.NewReader(rd).ReadAll()
+	if err == nil && len(rows) == 0 {
+		err = errors.New("empty")
+	}
+	return err
 }
 
 // slowTestGrid writes a variant of the test grid whose preference stage is

@@ -41,8 +41,8 @@ type tokenView struct {
 // The gate of a rejected token is gating.Values of the cell's spec on the
 // response's recorded log-probs (one row, every position masked in), the
 // gate a training step at this policy applies to that token.
-func tokenRecords(p *probePass, tv *tokenView) ([][]string, error) {
-	var rows [][]string
+func tokenRecords(p *probePass, tv *tokenView) ([]results.ProbeTokenRow, error) {
+	var rows []results.ProbeTokenRow
 	for _, t := range p.Tokens {
 		n := len(t.LP)
 		if len(t.IDs) != n || len(t.Max) != n {
@@ -63,9 +63,9 @@ func tokenRecords(p *probePass, tv *tokenView) ([][]string, error) {
 			}
 		}
 		for i, id := range t.IDs {
-			rows = append(rows, []string{results.FormatInt(p.Step), p.Split, t.Field, results.FormatInt(t.Example),
-				results.FormatInt(i), results.FormatInt(id), results.EscapeTokenText(tv.Tok.Decode([]int{id})),
-				results.FormatFloat(t.LP[i]), results.FormatFloat(t.Max[i]), results.FormatFloat(gate[i])})
+			rows = append(rows, results.ProbeTokenRow{Step: p.Step, Split: p.Split, Field: t.Field, Example: t.Example,
+				Position: i, Token: id, Text: results.EscapeTokenText(tv.Tok.Decode([]int{id})),
+				LogP: t.LP[i], LogPMax: t.Max[i], Gate: gate[i]})
 		}
 	}
 	return rows, nil

@@ -3,7 +3,6 @@ package experiments
 import (
 	"math"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"gatedpo/experiments/data"
@@ -51,30 +50,27 @@ func TestTokenRecords(t *testing.T) {
 			t.Fatalf("%s: %d rows, want 6", c.name, len(rows))
 		}
 		for i, r := range rows {
-			if len(r) != len(results.ProbeTokenColumns) {
-				t.Fatalf("%s: row %v has %d columns", c.name, r, len(r))
-			}
 			pos := i % 3
-			if r[0] != "7" || r[1] != results.SplitHeldout || r[3] != "0" || r[4] != strconv.Itoa(pos) || r[5] != strconv.Itoa(ids[pos]) {
-				t.Errorf("%s: row %d = %v", c.name, i, r)
+			if r.Step != 7 || r.Split != results.SplitHeldout || r.Example != 0 || r.Position != pos || r.Token != ids[pos] {
+				t.Errorf("%s: row %d = %+v", c.name, i, r)
 			}
-			if got, _ := strconv.ParseFloat(r[7], 64); got != lp[pos] {
-				t.Errorf("%s: row %d logp %s, want %v", c.name, i, r[7], lp[pos])
+			if r.LogP != lp[pos] {
+				t.Errorf("%s: row %d logp %v, want %v", c.name, i, r.LogP, lp[pos])
 			}
-			if got, _ := strconv.ParseFloat(r[8], 64); got != mx[pos] {
-				t.Errorf("%s: row %d logp_max %s, want %v", c.name, i, r[8], mx[pos])
+			if r.LogPMax != mx[pos] {
+				t.Errorf("%s: row %d logp_max %v, want %v", c.name, i, r.LogPMax, mx[pos])
 			}
-			g, _ := strconv.ParseFloat(r[9], 64)
+			g := r.Gate
 			want := math.NaN()
 			if i >= 3 {
 				want = c.want[pos]
 			}
 			if math.IsNaN(want) != math.IsNaN(g) || (!math.IsNaN(want) && math.Abs(g-want) > 1e-12) {
-				t.Errorf("%s: %s token %d gate %s, want %v", c.name, r[2], pos, r[9], want)
+				t.Errorf("%s: %s token %d gate %v, want %v", c.name, r.Field, pos, g, want)
 			}
 		}
-		if rows[0][6] != "a" || rows[1][6] != `\n` || rows[2][6] != `\xe2` {
-			t.Errorf("%s: texts %q %q %q", c.name, rows[0][6], rows[1][6], rows[2][6])
+		if rows[0].Text != "a" || rows[1].Text != `\n` || rows[2].Text != `\xe2` {
+			t.Errorf("%s: texts %q %q %q", c.name, rows[0].Text, rows[1].Text, rows[2].Text)
 		}
 	}
 	if _, err := tokenRecords(&probePass{Tokens: []tokenValues{{Field: "chosen", IDs: ids, LP: lp[:2], Max: mx}}},
@@ -116,7 +112,7 @@ func TestProbeTokensMatchProbe(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("cell %s: %s: ok %v, %v", c.ID, results.ProbeTokensFile, ok, err)
 		}
-		exs, err := results.LoadProbeExamples(filepath.Join(c.Dir, results.ProbeExamplesFile))
+		exs, err := results.ReadRows[results.ProbeExampleRow](filepath.Join(c.Dir, results.ProbeExamplesFile))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,7 @@
 package experiments
 
 import (
-	"encoding/csv"
-	"math"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"gatedpo/results"
 )
@@ -16,7 +11,7 @@ import (
 // metrics under eval/<split>/) and train.csv, whose new rows are appended
 // at every probe (every eval_every steps), between the full rewrites at
 // checkpoints. Both are views: the records that count are the ones
-// cellRecords.write writes.
+// results.CellRecords.Write writes.
 type tracker struct {
 	dir    string
 	ew     *results.EventWriter // nil when the event file could not be created
@@ -29,9 +24,9 @@ type tracker struct {
 // its checkpoint are dropped. A new event file starts with a SessionLog
 // START at resumeStep+1 when resuming, which makes TensorBoard drop the
 // earlier files' events from that step on.
-func newTracker(dir string, rows [][]string, resumeStep int) (*tracker, error) {
+func newTracker(dir string, rows []results.TrainRow, resumeStep int) (*tracker, error) {
 	tr := &tracker{dir: dir}
-	if err := results.WriteCSVAtomic(filepath.Join(dir, results.TrainCSVFile), results.TrainColumns, rows); err != nil {
+	if err := results.WriteRows(filepath.Join(dir, results.TrainCSVFile), rows); err != nil {
 		return nil, err
 	}
 	tr.onDisk = len(rows)
@@ -47,30 +42,25 @@ func newTracker(dir string, rows [][]string, resumeStep int) (*tracker, error) {
 	return tr, nil
 }
 
-// trainTags maps train.csv columns to TensorBoard tags (TRL's names).
+// trainTags maps each float column of train.csv to its TensorBoard tag
+// (TRL's names: train/<column>, and train/learning_rate for lr).
 var trainTags = func() map[string]string {
-	m := map[string]string{"lr": "train/learning_rate"}
-	for _, c := range results.TrainColumns {
-		switch c {
-		case "stage", "step", "lr":
-		default:
-			m[c] = "train/" + c
-		}
+	m := map[string]string{}
+	for _, c := range results.FloatColumns[results.TrainRow]() {
+		m[c] = "train/" + c
 	}
+	m["lr"] = "train/learning_rate"
 	return m
 }()
 
 // step records one optimizer step's train.csv row as scalars.
-func (tr *tracker) step(k int, row []string) error {
-	var tags []string
-	var vals []float64
-	for i, c := range results.TrainColumns {
-		tag, ok := trainTags[c]
-		if !ok {
-			continue
-		}
-		tags = append(tags, tag)
-		vals = append(vals, parseRecordFloat(row[i]))
+func (tr *tracker) step(k int, row results.TrainRow) error {
+	cols := results.FloatColumns[results.TrainRow]()
+	tags := make([]string, len(cols))
+	vals := make([]float64, len(cols))
+	for i, c := range cols {
+		tags[i] = trainTags[c]
+		vals[i], _ = row.Value(c)
 	}
 	return tr.ew.Scalars(k, tags, vals)
 }
@@ -78,22 +68,14 @@ func (tr *tracker) step(k int, row []string) error {
 // probe records the probe_metrics.csv rows of one probe as scalars
 // (eval/<split>/<metric>), appends the train rows not yet in train.csv,
 // and flushes both files.
-func (tr *tracker) probe(k int, metricRows [][]string, train [][]string) error {
+func (tr *tracker) probe(k int, metricRows []results.ProbeMetricRow, train []results.TrainRow) error {
+	cols := results.FloatColumns[results.ProbeMetricRow]()
 	for _, row := range metricRows {
-		var tags []string
-		var vals []float64
-		split := ""
-		for i, c := range results.ProbeMetricColumns {
-			if c == "split" {
-				split = row[i]
-			}
-		}
-		for i, c := range results.ProbeMetricColumns {
-			if c == "step" || c == "split" {
-				continue
-			}
-			tags = append(tags, "eval/"+split+"/"+c)
-			vals = append(vals, parseRecordFloat(row[i]))
+		tags := make([]string, len(cols))
+		vals := make([]float64, len(cols))
+		for i, c := range cols {
+			tags[i] = "eval/" + row.Split + "/" + c
+			vals[i], _ = row.Value(c)
 		}
 		if err := tr.ew.Scalars(k, tags, vals); err != nil {
 			return err
@@ -106,20 +88,11 @@ func (tr *tracker) probe(k int, metricRows [][]string, train [][]string) error {
 }
 
 // appendTrain appends train[tr.onDisk:] to train.csv.
-func (tr *tracker) appendTrain(train [][]string) error {
+func (tr *tracker) appendTrain(train []results.TrainRow) error {
 	if len(train) <= tr.onDisk {
 		return nil
 	}
-	f, err := os.OpenFile(filepath.Join(tr.dir, results.TrainCSVFile), os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	if err := w.WriteAll(train[tr.onDisk:]); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := results.AppendRows(filepath.Join(tr.dir, results.TrainCSVFile), train[tr.onDisk:]); err != nil {
 		return err
 	}
 	tr.onDisk = len(train)
@@ -127,7 +100,7 @@ func (tr *tracker) appendTrain(train [][]string) error {
 }
 
 // rewritten tells the tracker that train.csv was rewritten in full with n
-// rows (cellRecords.write at a checkpoint).
+// rows (results.CellRecords.Write at a checkpoint).
 func (tr *tracker) rewritten(n int) { tr.onDisk = n }
 
 // close flushes and closes the event file.
@@ -136,14 +109,4 @@ func (tr *tracker) close() error {
 		return nil
 	}
 	return tr.ew.Close()
-}
-
-// parseRecordFloat reads a value formatted by results.FormatFloat ("NaN"
-// included).
-func parseRecordFloat(s string) float64 {
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		return math.NaN()
-	}
-	return v
 }

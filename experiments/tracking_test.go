@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -89,46 +88,45 @@ func TestSweepTensorBoard(t *testing.T) {
 				break
 			}
 		}
-		rows, err := readCSVRows(filepath.Join(cd, results.TrainCSVFile))
+		rows, err := results.ReadRows[results.TrainRow](filepath.Join(cd, results.TrainCSVFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 		pref := 0
 		for _, r := range rows {
-			if r[0] != "pref" {
+			if r.Stage != "pref" {
 				continue
 			}
 			pref++
-			k, _ := strconv.ParseInt(r[1], 10, 64)
+			k := int64(r.Step)
 			sc, ok := train[k]
 			if !ok {
 				t.Fatalf("cell %s: no train event at step %d", c.Name(), k)
 			}
-			for i, col := range results.TrainColumns {
+			for _, col := range results.TrainColumns {
 				tag := map[string]string{"lr": "train/learning_rate", "loss": "train/loss", "rewards/margins": "train/rewards/margins",
 					"rewards/accuracies": "train/rewards/accuracies", "logps/chosen": "train/logps/chosen", "grad_norm": "train/grad_norm"}[col]
 				if tag == "" {
 					continue
 				}
-				v, _ := strconv.ParseFloat(r[i], 64)
+				v, _ := r.Value(col)
 				if got, _ := sc[tag].(float64); got != float64(float32(v)) {
-					t.Fatalf("cell %s step %d %s: event %v, train.csv %v", c.Name(), k, tag, sc[tag], r[i])
+					t.Fatalf("cell %s step %d %s: event %v, train.csv %v", c.Name(), k, tag, sc[tag], v)
 				}
 			}
 		}
 		if pref == 0 || len(train) != pref {
 			t.Fatalf("cell %s: %d train events for %d preference steps", c.Name(), len(train), pref)
 		}
-		metrics, err := readCSVRows(filepath.Join(cd, results.ProbeMetricsFile))
+		metrics, err := results.ReadRows[results.ProbeMetricRow](filepath.Join(cd, results.ProbeMetricsFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range metrics {
-			k, _ := strconv.ParseInt(r[0], 10, 64)
-			v, _ := strconv.ParseFloat(r[2], 64) // lp_chosen
-			tag := "eval/" + r[1] + "/" + results.ProbeMetricColumns[2]
-			if got, _ := eval[k][tag].(float64); got != float64(float32(v)) {
-				t.Fatalf("cell %s step %d %s: event %v, probe_metrics.csv %v", c.Name(), k, tag, eval[k][tag], r[2])
+			k := int64(r.Step)
+			tag := "eval/" + r.Split + "/lp_chosen"
+			if got, _ := eval[k][tag].(float64); got != float64(float32(r.LPChosen)) {
+				t.Fatalf("cell %s step %d %s: event %v, probe_metrics.csv %v", c.Name(), k, tag, eval[k][tag], r.LPChosen)
 			}
 		}
 		checked++
@@ -143,15 +141,14 @@ func TestSweepTensorBoard(t *testing.T) {
 // checkpoint.
 func TestTrackerAppendsTrainCSV(t *testing.T) {
 	dir := t.TempDir()
-	row := func(k int) []string {
-		r := make([]string, len(results.TrainColumns))
-		for i := range r {
-			r[i] = "1"
+	row := func(k int) results.TrainRow {
+		r := results.TrainRow{Stage: "pref", Step: k}
+		for _, c := range results.FloatColumns[results.TrainRow]() {
+			r.Set(c, 1)
 		}
-		r[0], r[1] = "pref", strconv.Itoa(k)
 		return r
 	}
-	rows := [][]string{row(1)}
+	rows := []results.TrainRow{row(1)}
 	tr, err := newTracker(dir, rows, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -165,8 +162,8 @@ func TestTrackerAppendsTrainCSV(t *testing.T) {
 	if err := tr.probe(5, nil, rows); err != nil {
 		t.Fatal(err)
 	}
-	got, err := readCSVRows(filepath.Join(dir, results.TrainCSVFile))
-	if err != nil || len(got) != 5 || got[4][1] != "5" {
+	got, err := results.ReadRows[results.TrainRow](filepath.Join(dir, results.TrainCSVFile))
+	if err != nil || len(got) != 5 || got[4] != rows[4] {
 		t.Fatalf("train.csv after the probe: %d rows (%v), want 5", len(got), err)
 	}
 	tr.close()
@@ -176,7 +173,7 @@ func TestTrackerAppendsTrainCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr2.close()
-	got, _ = readCSVRows(filepath.Join(dir, results.TrainCSVFile))
+	got, _ = results.ReadRows[results.TrainRow](filepath.Join(dir, results.TrainCSVFile))
 	if len(got) != 3 {
 		t.Fatalf("train.csv after resuming at step 3: %d rows", len(got))
 	}

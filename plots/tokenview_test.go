@@ -63,7 +63,7 @@ func TestDistributionsFollowRecords(t *testing.T) {
 				if c.Config.Arch != arch || !c.Ungated() {
 					continue
 				}
-				rows, err := results.LoadProbeExamples(filepath.Join(c.Dir, results.ProbeExamplesFile))
+				rows, err := results.ReadRows[results.ProbeExampleRow](filepath.Join(c.Dir, results.ProbeExamplesFile))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -146,9 +146,9 @@ func TestLoadSweepSkipsUnfinished(t *testing.T) {
 	if len(c.Train) == 0 || len(c.Probes) == 0 || len(c.Fields) == 0 || c.MainSplit() != results.SplitHeldout {
 		t.Fatalf("cell files not loaded: train %d probes %d fields %d", len(c.Train), len(c.Probes), len(c.Fields))
 	}
-	ex, err := results.LoadProbeExamples(filepath.Join(c.Dir, results.ProbeExamplesFile))
+	ex, err := results.ReadRows[results.ProbeExampleRow](filepath.Join(c.Dir, results.ProbeExamplesFile))
 	if err != nil || len(ex) == 0 {
-		t.Fatalf("LoadProbeExamples: %d rows, %v", len(ex), err)
+		t.Fatalf("ReadRows[ProbeExampleRow]: %d rows, %v", len(ex), err)
 	}
 	if _, err := results.LoadSweep(filepath.Join(dir, "nope")); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("missing dir: err = %v, want one naming the path", err)

@@ -7,18 +7,15 @@ package results
 // stopped half way.
 
 import (
-	"compress/gzip"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -66,57 +63,42 @@ type Cell struct {
 	Finished time.Time
 }
 
-// TrainRow is one row of train.csv. Values holds every numeric column by
-// its TrainColumns name ("loss", "rewards/margins", ...); a value that is
-// empty in the file is NaN.
-type TrainRow struct {
-	Stage  string
-	Step   int
-	Values map[string]float64
+// Value returns the float column col of the row (TrainColumns names:
+// "loss", "rewards/margins", ...); ok is false for a column that is not
+// a float column of train.csv.
+func (r TrainRow) Value(col string) (v float64, ok bool) {
+	if p := floatField(&r, col); p != nil {
+		return *p, true
+	}
+	return 0, false
 }
 
-// ProbeMetricRow is one row of probe_metrics.csv. Values holds every
-// numeric column by its ProbeMetricColumns name ("dlp_chosen", "gap", ...).
-type ProbeMetricRow struct {
-	Step   int
-	Split  string
-	Values map[string]float64
+// Set sets the float column col of the row; it is false (and the row
+// unchanged) for a column that is not a float column of train.csv.
+func (r *TrainRow) Set(col string, v float64) bool {
+	if p := floatField(r, col); p != nil {
+		*p = v
+		return true
+	}
+	return false
 }
 
-// ProbeFieldRow is one row of probe_fields.csv.
-type ProbeFieldRow struct {
-	Step     int
-	Split    string
-	Field    string
-	Category string
-	N        int
-	LP       float64 // mean summed log-prob over examples (nats)
-	LPTok    float64 // mean per-token log-prob (nats)
-	DLP      float64 // LP minus its step-0 value (nats)
+// Value returns the metric column col of the row (ProbeMetricColumns
+// names: "dlp_chosen", "gap", ...); ok is false for a column that is not
+// a metric of probe_metrics.csv.
+func (r ProbeMetricRow) Value(col string) (v float64, ok bool) {
+	if p := floatField(&r, col); p != nil {
+		return *p, true
+	}
+	return 0, false
 }
 
-// ToyF1bRow is one row of toy/toy_f1b.csv.
-type ToyF1bRow struct {
-	Method       string
-	Seed         int
-	Step         int
-	LogpChosen   float64
-	LogpRejected float64
-	Top1Mass     float64 // of the chosen context x⁺
-	Entropy      float64 // of the chosen context x⁺
-	// Top1MassRejected is max_v p(v|x⁻) of the rejected context; NaN in
-	// files written before the column existed.
-	Top1MassRejected float64
-}
-
-// ProbeExampleRow is one row of probe_examples.csv.gz.
-type ProbeExampleRow struct {
-	Step    int
-	Split   string
-	Field   string
-	Example int
-	LP      float64
-	NTok    int
+// check fills an empty category from FieldCategory (ReadRows).
+func (r *ProbeFieldRow) check() error {
+	if r.Category == "" {
+		r.Category = FieldCategory[r.Field]
+	}
+	return nil
 }
 
 // Ungated reports whether a gate specification leaves the gradient
@@ -168,7 +150,7 @@ func (c *Cell) ProbeSeries(split, metric string) (steps []int, values []float64)
 		if r.Split != split {
 			continue
 		}
-		v, ok := r.Values[metric]
+		v, ok := r.Value(metric)
 		if !ok {
 			continue
 		}
@@ -228,7 +210,7 @@ func (c *Cell) TrainSeries(stage, column string) (steps []int, values []float64)
 		if r.Stage != stage {
 			continue
 		}
-		v, ok := r.Values[column]
+		v, ok := r.Value(column)
 		if !ok {
 			continue
 		}
@@ -282,7 +264,7 @@ func LoadSweep(dir string) (*Sweep, error) {
 		}
 	}
 	if p := filepath.Join(dir, ToyDir, ToyF1bFile); fileExists(p) {
-		if sw.ToyF1b, err = LoadToyF1b(p); err != nil {
+		if sw.ToyF1b, err = ReadRows[ToyF1bRow](p); err != nil {
 			return nil, err
 		}
 	}
@@ -386,126 +368,21 @@ func loadCell(dir string) (*Cell, string) {
 		return nil, fmt.Sprintf("%s: %v", CellConfigFile, err)
 	}
 	if p := filepath.Join(dir, TrainCSVFile); fileExists(p) {
-		if c.Train, err = LoadTrainCSV(p); err != nil {
+		if c.Train, err = ReadRows[TrainRow](p); err != nil {
 			return nil, err.Error()
 		}
 	}
 	if p := filepath.Join(dir, ProbeMetricsFile); fileExists(p) {
-		if c.Probes, err = LoadProbeMetrics(p); err != nil {
+		if c.Probes, err = ReadRows[ProbeMetricRow](p); err != nil {
 			return nil, err.Error()
 		}
 	}
 	if p := filepath.Join(dir, ProbeFieldsFile); fileExists(p) {
-		if c.Fields, err = LoadProbeFields(p); err != nil {
+		if c.Fields, err = ReadRows[ProbeFieldRow](p); err != nil {
 			return nil, err.Error()
 		}
 	}
 	return c, ""
-}
-
-// LoadTrainCSV reads a train.csv file.
-func LoadTrainCSV(path string) ([]TrainRow, error) {
-	t, err := readTable(path, "stage", "step")
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]TrainRow, 0, len(t.rows))
-	for i, rec := range t.rows {
-		step, err := t.int(rec, "step")
-		if err != nil {
-			return nil, t.errorf(i, err)
-		}
-		vals, err := t.floats(rec, "stage", "step")
-		if err != nil {
-			return nil, t.errorf(i, err)
-		}
-		rows = append(rows, TrainRow{Stage: t.str(rec, "stage"), Step: step, Values: vals})
-	}
-	return rows, nil
-}
-
-// LoadProbeMetrics reads a probe_metrics.csv file.
-func LoadProbeMetrics(path string) ([]ProbeMetricRow, error) {
-	t, err := readTable(path, "step", "split")
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]ProbeMetricRow, 0, len(t.rows))
-	for i, rec := range t.rows {
-		step, err := t.int(rec, "step")
-		if err != nil {
-			return nil, t.errorf(i, err)
-		}
-		vals, err := t.floats(rec, "step", "split")
-		if err != nil {
-			return nil, t.errorf(i, err)
-		}
-		rows = append(rows, ProbeMetricRow{Step: step, Split: t.str(rec, "split"), Values: vals})
-	}
-	return rows, nil
-}
-
-// LoadProbeFields reads a probe_fields.csv file. A missing category column
-// value is filled from FieldCategory.
-func LoadProbeFields(path string) ([]ProbeFieldRow, error) {
-	t, err := readTable(path, "step", "split", "field", "dlp")
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]ProbeFieldRow, 0, len(t.rows))
-	for i, rec := range t.rows {
-		var r ProbeFieldRow
-		var errs [4]error
-		r.Step, errs[0] = t.int(rec, "step")
-		r.Split, r.Field, r.Category = t.str(rec, "split"), t.str(rec, "field"), t.str(rec, "category")
-		if t.has("n") {
-			r.N, errs[1] = t.int(rec, "n")
-		}
-		r.LP, errs[2] = t.float(rec, "lp")
-		r.DLP, errs[3] = t.float(rec, "dlp")
-		if err := errors.Join(errs[:]...); err != nil {
-			return nil, t.errorf(i, err)
-		}
-		r.LPTok, _ = t.float(rec, "lptok")
-		if r.Category == "" {
-			r.Category = FieldCategory[r.Field]
-		}
-		rows = append(rows, r)
-	}
-	return rows, nil
-}
-
-// LoadProbeExamples reads a probe_examples.csv.gz file (per-example log-probs;
-// not loaded by LoadSweep because it can be large).
-func LoadProbeExamples(path string) ([]ProbeExampleRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, errors.Unwrap(err))
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: expected a gzip file: %v", path, err)
-	}
-	t, err := parseCSVTable(path, zr, "step", "split", "field", "example", "lp", "ntok")
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]ProbeExampleRow, 0, len(t.rows))
-	for i, rec := range t.rows {
-		var r ProbeExampleRow
-		var errs [4]error
-		r.Step, errs[0] = t.int(rec, "step")
-		r.Example, errs[1] = t.int(rec, "example")
-		r.LP, errs[2] = t.float(rec, "lp")
-		r.NTok, errs[3] = t.int(rec, "ntok")
-		if err := errors.Join(errs[:]...); err != nil {
-			return nil, t.errorf(i, err)
-		}
-		r.Split, r.Field = t.str(rec, "split"), t.str(rec, "field")
-		rows = append(rows, r)
-	}
-	return rows, nil
 }
 
 // LoadToyF1 reads toy/toy_f1.json and checks that every row's before and
@@ -528,42 +405,6 @@ func LoadToyF1(path string) (*ToyF1, error) {
 	return &t, nil
 }
 
-// LoadToyF1b reads toy/toy_f1b.csv.
-func LoadToyF1b(path string) ([]ToyF1bRow, error) {
-	t, err := readTable(path, ToyF1bColumns[:7]...) // top1_mass_rejected is optional
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]ToyF1bRow, 0, len(t.rows))
-	for i, rec := range t.rows {
-		r := ToyF1bRow{Top1MassRejected: math.NaN()}
-		var errs [7]error
-		r.Method = t.str(rec, "method")
-		r.Seed, errs[0] = t.int(rec, "seed")
-		r.Step, errs[1] = t.int(rec, "step")
-		r.LogpChosen, errs[2] = t.float(rec, "logp_chosen")
-		r.LogpRejected, errs[3] = t.float(rec, "logp_rejected")
-		r.Top1Mass, errs[4] = t.float(rec, "top1_mass")
-		r.Entropy, errs[5] = t.float(rec, "entropy")
-		if t.has("top1_mass_rejected") {
-			r.Top1MassRejected, errs[6] = t.float(rec, "top1_mass_rejected")
-		}
-		if err := errors.Join(errs[:]...); err != nil {
-			return nil, t.errorf(i, err)
-		}
-		rows = append(rows, r)
-	}
-	return rows, nil
-}
-
-// table is a CSV file indexed by column name.
-type csvTable struct {
-	path   string
-	header []string
-	col    map[string]int
-	rows   [][]string
-}
-
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -582,105 +423,6 @@ func readCSVRecords(path string) ([][]string, error) {
 		return nil, fmt.Errorf("%s: expected CSV: %v", path, err)
 	}
 	return recs, nil
-}
-
-func readTable(path string, required ...string) (*csvTable, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, errors.Unwrap(err))
-	}
-	defer f.Close()
-	return parseCSVTable(path, f, required...)
-}
-
-func parseCSVTable(path string, rd io.Reader, required ...string) (*csvTable, error) {
-	r := csv.NewReader(rd)
-	recs, err := r.ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%s: expected CSV with a header row: %v", path, err)
-	}
-	if len(recs) == 0 {
-		return nil, fmt.Errorf("%s: empty file, expected a header row", path)
-	}
-	t := &csvTable{path: path, header: recs[0], col: map[string]int{}, rows: recs[1:]}
-	for i, h := range t.header {
-		t.col[strings.TrimSpace(h)] = i
-	}
-	var missing []string
-	for _, c := range required {
-		if !t.has(c) {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s: missing column(s) %s", path, strings.Join(missing, ", "))
-	}
-	return t, nil
-}
-
-func (t *csvTable) has(c string) bool { _, ok := t.col[c]; return ok }
-
-func (t *csvTable) str(rec []string, c string) string {
-	if i, ok := t.col[c]; ok {
-		return rec[i]
-	}
-	return ""
-}
-
-func (t *csvTable) int(rec []string, c string) (int, error) {
-	s := t.str(rec, c)
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		// Tolerate integers written as floats ("10.0", "1e3").
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || f != math.Trunc(f) {
-			return 0, fmt.Errorf("column %s: expected an integer, got %q", c, s)
-		}
-		v = int(f)
-	}
-	return v, nil
-}
-
-func (t *csvTable) float(rec []string, c string) (float64, error) {
-	return parseRecordFloat(c, t.str(rec, c))
-}
-
-// floats parses every column except the named ones as a float.
-func (t *csvTable) floats(rec []string, except ...string) (map[string]float64, error) {
-	m := make(map[string]float64, len(t.header))
-	for i, h := range t.header {
-		h = strings.TrimSpace(h)
-		skip := false
-		for _, e := range except {
-			skip = skip || h == e
-		}
-		if skip {
-			continue
-		}
-		v, err := parseRecordFloat(h, rec[i])
-		if err != nil {
-			return nil, err
-		}
-		m[h] = v
-	}
-	return m, nil
-}
-
-func parseRecordFloat(col, s string) (float64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return math.NaN(), nil
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("column %s: expected a number, got %q", col, s)
-	}
-	return v, nil
-}
-
-func (t *csvTable) errorf(row int, err error) error {
-	// Row numbers count the header as line 1, like a text editor.
-	return fmt.Errorf("%s: line %d: %v", t.path, row+2, err)
 }
 
 // Risers returns the classes whose probability is higher after the step

@@ -3,7 +3,6 @@ package results
 import (
 	"compress/gzip"
 	"encoding/csv"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -23,12 +22,21 @@ var MetricsLongFixed = []string{"cell_id", "status", "step", "split", "metric", 
 // RebuildMetricsLong rewrites <sweepDir>/metrics_long.csv.gz atomically
 // from the probe_metrics.csv of every cell whose summary.json says
 // complete or failed, sorted by cell id, then as the cell's file orders its
-// rows, then by metric column order. Values are copied as written in the
-// cell's file (no reformatting). The gzip header carries no name or time,
+// rows, then by metric column order (ProbeMetricColumns). Values are
+// formatted as the cell's file writes them (FormatFloat), so they read the
+// same as there. The gzip header carries no name or time,
 // so the same records give the same bytes. A cell whose probe_metrics.csv
 // is missing or unreadable, or whose records no longer match the sha256 in
 // its summary.json (damaged), contributes no rows.
 func RebuildMetricsLong(sweepDir string) error {
+	// under the lock of the sweep-level files: another shard's rebuild (or
+	// start) removes leftover temporary files of the sweep directory, which
+	// would include this one's while it is being written
+	unlock, err := LockFile(filepath.Join(sweepDir, SweepLockFile))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	entries, err := os.ReadDir(filepath.Join(sweepDir, CellsDir))
 	if err != nil && !os.IsNotExist(err) {
 		return err
@@ -36,8 +44,7 @@ func RebuildMetricsLong(sweepDir string) error {
 	type cell struct {
 		id, status string
 		flat       map[string]string
-		header     []string
-		rows       [][]string
+		rows       []ProbeMetricRow
 	}
 	var cells []cell
 	keys := map[string]bool{}
@@ -53,11 +60,11 @@ func RebuildMetricsLong(sweepDir string) error {
 		if sum.Status == StatusComplete && VerifyRecords(dir, sum) != nil {
 			continue // damaged: its rows are not the cell's (see VerifyRecords)
 		}
-		header, rows, err := readCSVFile(filepath.Join(dir, ProbeMetricsFile))
+		rows, err := ReadRows[ProbeMetricRow](filepath.Join(dir, ProbeMetricsFile))
 		if err != nil {
 			continue
 		}
-		c := cell{id: e.Name(), status: sum.Status, flat: FlattenConfig(cfg), header: header, rows: rows}
+		c := cell{id: e.Name(), status: sum.Status, flat: FlattenConfig(cfg), rows: rows}
 		for k := range c.flat {
 			keys[k] = true
 		}
@@ -82,26 +89,18 @@ func RebuildMetricsLong(sweepDir string) error {
 		if err := cw.Write(header); err != nil {
 			return err
 		}
+		metrics := FloatColumns[ProbeMetricRow]()
 		row := make([]string, len(header))
 		for _, c := range cells {
-			stepCol, splitCol := indexOf(c.header, "step"), indexOf(c.header, "split")
-			if stepCol < 0 || splitCol < 0 {
-				continue
-			}
 			for i, k := range cfgKeys {
 				row[len(MetricsLongFixed)+i] = c.flat[k]
 			}
 			row[0], row[1] = c.id, c.status
 			for _, r := range c.rows {
-				if len(r) != len(c.header) {
-					continue
-				}
-				row[2], row[3] = r[stepCol], r[splitCol]
-				for j, name := range c.header {
-					if j == stepCol || j == splitCol {
-						continue
-					}
-					row[4], row[5] = name, r[j]
+				row[2], row[3] = FormatInt(r.Step), r.Split
+				for _, name := range metrics {
+					v, _ := r.Value(name)
+					row[4], row[5] = name, FormatFloat(v)
 					if err := cw.Write(row); err != nil {
 						return err
 					}
@@ -114,25 +113,4 @@ func RebuildMetricsLong(sweepDir string) error {
 		}
 		return zw.Close()
 	})
-}
-
-// readCSVFile reads a whole CSV file: its header and rows.
-func readCSVFile(path string) (header []string, rows [][]string, err error) {
-	all, err := readCSVRecords(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(all) == 0 {
-		return nil, nil, fmt.Errorf("%s: empty", path)
-	}
-	return all[0], all[1:], nil
-}
-
-func indexOf(xs []string, x string) int {
-	for i, v := range xs {
-		if v == x {
-			return i
-		}
-	}
-	return -1
 }

@@ -92,8 +92,8 @@ func (c *Cell) ValueAt(split, metric string, p MarginPoint) (float64, bool) {
 	if !ok1 || !ok2 {
 		return 0, false
 	}
-	va, ok1 := a.Values[metric]
-	vb, ok2 := b.Values[metric]
+	va, ok1 := a.Value(metric)
+	vb, ok2 := b.Value(metric)
 	if !ok1 || !ok2 || math.IsNaN(va) || math.IsNaN(vb) {
 		return 0, false
 	}

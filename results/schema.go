@@ -30,7 +30,9 @@ package results
 //
 // All CSV files have a header row, use '.' decimals, write floats with
 // strconv 'g' -1 (shortest round-trip) and NaN as "NaN". They load in pandas
-// with a plain read_csv.
+// with a plain read_csv. Each record file has a row type below (TrainRow,
+// ProbeMetricRow, …) whose csv tags name its columns in order; rows.go
+// writes and reads them (WriteRows, ReadRows), for every writer and reader.
 
 // SchemaVersion is recorded in every CellSummary.
 const SchemaVersion = 1
@@ -95,52 +97,125 @@ var ProbeFields = []string{
 	"irr_train", "irr_test", "irr_hum", "random_permute", "random_nonhum",
 }
 
-// TrainColumns are the columns of train.csv (TRL names where TRL has one).
-// Stage is "sft" or "pref"; step counts optimizer steps within the stage.
-var TrainColumns = []string{
-	"stage", "step", "epoch", "loss",
-	"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
-	"logps/chosen", "logps/rejected", "grad_norm", "lr",
-	"gate/mean_g", "gate/frac_g_lt_0.5", "gate/logp_q10", "gate/logp_q50", "gate/logp_q90",
+// TrainRow is one row of train.csv: one optimizer step (TRL's names
+// where TRL has one). Stage is "sft" or "pref"; Step counts optimizer
+// steps within the stage, from 1; Epoch is Step over the steps of one
+// epoch. The rewards/* and logps/* columns are the objective's metrics on
+// the step's batch, and gate/* statistics over the batch's rejected
+// response tokens (docs/method.md §3: the mean gate value, the fraction
+// with g < 0.5, quantiles of their log-probs); a metric the step does not
+// report (every one in the SFT stage) is NaN.
+type TrainRow struct {
+	Stage             string  `csv:"stage,required"`
+	Step              int     `csv:"step,required"`
+	Epoch             float64 `csv:"epoch"`
+	Loss              float64 `csv:"loss"`
+	RewardsChosen     float64 `csv:"rewards/chosen"`
+	RewardsRejected   float64 `csv:"rewards/rejected"`
+	RewardsMargins    float64 `csv:"rewards/margins"`
+	RewardsAccuracies float64 `csv:"rewards/accuracies"`
+	LogpsChosen       float64 `csv:"logps/chosen"`
+	LogpsRejected     float64 `csv:"logps/rejected"`
+	GradNorm          float64 `csv:"grad_norm"`
+	LR                float64 `csv:"lr"`
+	GateMeanG         float64 `csv:"gate/mean_g"`
+	GateFracGLtHalf   float64 `csv:"gate/frac_g_lt_0.5"`
+	GateLogpQ10       float64 `csv:"gate/logp_q10"`
+	GateLogpQ50       float64 `csv:"gate/logp_q50"`
+	GateLogpQ90       float64 `csv:"gate/logp_q90"`
 }
 
-// ProbeMetricColumns are the columns of probe_metrics.csv: the scalar mass
+// TrainColumns are the columns of train.csv (TrainRow), in order.
+var TrainColumns = Columns[TrainRow]()
+
+// ProbeMetricRow is one row of probe_metrics.csv: the scalar mass
 // dynamics metrics of docs/method.md §5 on one probe split at one step.
-// lp_* are means over examples of summed log-probs (nats); d* are changes
-// from step 0; gap = lp_argmax - lp_chosen; suppression is the fraction of
-// probe fields other than chosen whose mean ΔLP < 0; reward_acc and
-// reward_margin are the preference metrics on the probe pairs (margin in
-// log-ratio units, r+ - r-, without β).
-var ProbeMetricColumns = []string{
-	"step", "split",
-	"lp_chosen", "lptok_chosen", "dlp_chosen",
-	"lp_rejected", "dlp_rejected",
-	"lp_argmax", "gap",
-	"top1_mass", "entropy", "collision",
-	"suppression", "reward_acc", "reward_margin",
+// LP* are means over examples of summed log-probs (nats); D* are changes
+// from step 0; Gap = LPArgmax − LPChosen; Suppression is the fraction of
+// probe fields other than chosen whose mean ΔLP < 0; RewardAcc and
+// RewardMargin are the preference metrics on the probe pairs (margin in
+// log-ratio units, r+ − r−, without β).
+type ProbeMetricRow struct {
+	Step         int     `csv:"step,required"`
+	Split        string  `csv:"split,required"`
+	LPChosen     float64 `csv:"lp_chosen"`
+	LPTokChosen  float64 `csv:"lptok_chosen"`
+	DLPChosen    float64 `csv:"dlp_chosen"`
+	LPRejected   float64 `csv:"lp_rejected"`
+	DLPRejected  float64 `csv:"dlp_rejected"`
+	LPArgmax     float64 `csv:"lp_argmax"`
+	Gap          float64 `csv:"gap"`
+	Top1Mass     float64 `csv:"top1_mass"`
+	Entropy      float64 `csv:"entropy"`
+	Collision    float64 `csv:"collision"`
+	Suppression  float64 `csv:"suppression"`
+	RewardAcc    float64 `csv:"reward_acc"`
+	RewardMargin float64 `csv:"reward_margin"`
 }
 
-// ProbeFieldColumns are the columns of probe_fields.csv.
-var ProbeFieldColumns = []string{"step", "split", "field", "category", "n", "lp", "lptok", "dlp"}
+// ProbeMetricColumns are the columns of probe_metrics.csv (ProbeMetricRow).
+var ProbeMetricColumns = Columns[ProbeMetricRow]()
 
-// ProbeExampleColumns are the columns of probe_examples.csv.gz.
-var ProbeExampleColumns = []string{"step", "split", "field", "example", "lp", "ntok"}
+// ProbeFieldRow is one row of probe_fields.csv: one probe field on one
+// split at one step. A file whose category is empty reads it from
+// FieldCategory.
+type ProbeFieldRow struct {
+	Step     int     `csv:"step,required"`
+	Split    string  `csv:"split,required"`
+	Field    string  `csv:"field,required"`
+	Category string  `csv:"category"`
+	N        int     `csv:"n"`            // examples
+	LP       float64 `csv:"lp"`           // mean summed log-prob over examples (nats)
+	LPTok    float64 `csv:"lptok"`        // mean per-token log-prob (nats)
+	DLP      float64 `csv:"dlp,required"` // LP minus its step-0 value (nats)
+}
 
-// ProbeTokenColumns are the columns of probe_tokens.csv.gz: the per-token
-// values of the token view, for the chosen and rejected responses of the
-// first ProbeTokenExamples held-out probe pairs, at every probe step.
-// position counts response tokens from 0; token is the token id and text
-// its decoded text (EscapeTokenText; "" for a special token); logp is
+// ProbeFieldColumns are the columns of probe_fields.csv (ProbeFieldRow).
+var ProbeFieldColumns = Columns[ProbeFieldRow]()
+
+// ProbeExampleRow is one row of probe_examples.csv.gz: one example of one
+// probe field on one split at one step.
+type ProbeExampleRow struct {
+	Step    int     `csv:"step,required"`
+	Split   string  `csv:"split,required"`
+	Field   string  `csv:"field,required"`
+	Example int     `csv:"example,required"` // index of the pair in the probe set
+	LP      float64 `csv:"lp,required"`      // summed response log-prob (nats)
+	NTok    int     `csv:"ntok,required"`    // response tokens
+}
+
+// ProbeExampleColumns are the columns of probe_examples.csv.gz (ProbeExampleRow).
+var ProbeExampleColumns = Columns[ProbeExampleRow]()
+
+// ProbeTokenRow is one row of probe_tokens.csv.gz: the per-token values
+// of the token view, for the chosen and rejected responses of the first
+// ProbeTokenExamples held-out probe pairs, at every probe step. Position
+// counts response tokens from 0; Token is the token id and Text its
+// decoded text (EscapeTokenText; "" for a special token); LogP is
 // log π(token | prompt, response<position) under the policy at that step
 // (the terms of the example's lp in probe_examples.csv.gz, summed in
-// position order), logp_max is log max_v π(v | same prefix), and gate is
+// position order), LogPMax is log max_v π(v | same prefix), and Gate is
 // the gate value g that the cell's gate spec gives this rejected token
 // from these log-probs (what a training step at that policy applies to
 // its gradient: 1 for an ungated cell; one value per response for a
-// sequence-level gate; from logp − logp_max for a relative gate). gate is
+// sequence-level gate; from logp − logp_max for a relative gate). Gate is
 // NaN on chosen tokens and when the objective does not read the rejected
 // log-probs (no gate is applied).
-var ProbeTokenColumns = []string{"step", "split", "field", "example", "position", "token", "text", "logp", "logp_max", "gate"}
+type ProbeTokenRow struct {
+	Step     int     `csv:"step,required"`
+	Split    string  `csv:"split,required"`
+	Field    string  `csv:"field,required"`    // "chosen" or "rejected"
+	Example  int     `csv:"example,required"`  // index of the pair in the probe set
+	Position int     `csv:"position,required"` // index of the token in the response, from 0
+	Token    int     `csv:"token,required"`    // token id
+	Text     string  `csv:"text,required"`     // decoded text, escaped (EscapeTokenText)
+	LogP     float64 `csv:"logp,required"`
+	LogPMax  float64 `csv:"logp_max,required"`
+	Gate     float64 `csv:"gate,required"`
+}
+
+// ProbeTokenColumns are the columns of probe_tokens.csv.gz (ProbeTokenRow).
+var ProbeTokenColumns = Columns[ProbeTokenRow]()
 
 // ProbeTokenExamples is how many held-out probe pairs (the first ones of
 // the held-out probe set) probe_tokens.csv.gz records.
@@ -177,13 +252,25 @@ type ToyF1 struct {
 	Rows []ToyF1Row `json:"rows"`
 }
 
-// ToyF1bColumns are the columns of toy/toy_f1b.csv: the multi-step toy
-// experiment, one row per (method, seed, step). method is "dpo" or a gate
-// description such as "ramp tau=0.01". logp_chosen is log p(y⁺|x⁺),
-// logp_rejected log p(y⁻|x⁻), top1_mass and entropy are of the chosen
-// context x⁺, top1_mass_rejected of the rejected context x⁻ (added
-// later: files without it still load, with NaN there).
-var ToyF1bColumns = []string{"method", "seed", "step", "logp_chosen", "logp_rejected", "top1_mass", "entropy", "top1_mass_rejected"}
+// ToyF1bRow is one row of toy/toy_f1b.csv: the multi-step toy
+// experiment, one row per (method, seed, step). Method is "dpo" or a gate
+// description such as "ramp tau=0.01". LogpChosen is log p(y⁺|x⁺),
+// LogpRejected log p(y⁻|x⁻), Top1Mass and Entropy are of the chosen
+// context x⁺, Top1MassRejected is max_v p(v|x⁻) of the rejected context
+// (added later: files without the column still load, with NaN there).
+type ToyF1bRow struct {
+	Method           string  `csv:"method,required"`
+	Seed             int     `csv:"seed,required"`
+	Step             int     `csv:"step,required"`
+	LogpChosen       float64 `csv:"logp_chosen,required"`
+	LogpRejected     float64 `csv:"logp_rejected,required"`
+	Top1Mass         float64 `csv:"top1_mass,required"`
+	Entropy          float64 `csv:"entropy,required"`
+	Top1MassRejected float64 `csv:"top1_mass_rejected"`
+}
+
+// ToyF1bColumns are the columns of toy/toy_f1b.csv (ToyF1bRow).
+var ToyF1bColumns = Columns[ToyF1bRow]()
 
 // ObjectiveSpec is the objective vocabulary of shared/golden/cases.toml.
 // Unused parameters are zero and omitted.

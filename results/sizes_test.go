@@ -52,7 +52,7 @@ func TestCompareSizes(t *testing.T) {
 							last = r
 						}
 					}
-					return last.Values["dlp_chosen"]
+					return last.DLPChosen
 				}
 			}
 			t.Fatalf("no cell %s %s %d", arch, gate, seed)

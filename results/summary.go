@@ -60,6 +60,44 @@ func SummaryRow(id string, c CellConfig, s CellSummary) []string {
 	})
 }
 
+// FinalMetrics returns the summary metrics of a cell (CellSummary.Final,
+// the metric columns of SummaryColumns, plus lp_rejected_0 so the summary
+// alone says whether the rejected response fell) from its probe_metrics.csv
+// rows: the held-out rows in file order, *_0 from the first, *_final from
+// the last, lp_chosen_peak the largest lp_chosen. Non-finite values are
+// left out (JSON has no NaN; summary.csv writes a missing value as NaN).
+// It is nil when there is no held-out row.
+func FinalMetrics(rows []ProbeMetricRow) map[string]float64 {
+	var held []ProbeMetricRow
+	for _, r := range rows {
+		if r.Split == SplitHeldout {
+			held = append(held, r)
+		}
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	first, last := held[0], held[len(held)-1]
+	peak := first.LPChosen
+	for _, r := range held {
+		peak = max(peak, r.LPChosen)
+	}
+	m := map[string]float64{
+		"lp_chosen_0": first.LPChosen, "lp_chosen_peak": peak, "lp_chosen_final": last.LPChosen,
+		"lp_rejected_0": first.LPRejected, "lp_rejected_final": last.LPRejected,
+		"lp_argmax_0": first.LPArgmax, "lp_argmax_final": last.LPArgmax,
+		"gap_0": first.Gap, "gap_final": last.Gap,
+		"top1_mass_0": first.Top1Mass, "top1_mass_final": last.Top1Mass,
+		"suppression_final": last.Suppression, "reward_acc_final": last.RewardAcc,
+	}
+	for k, v := range m {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(m, k)
+		}
+	}
+	return m
+}
+
 // ReadCellRecord reads config.json and summary.json of a cell directory.
 // ok is false when either is missing or unreadable (a cell that never
 // started or was killed before its first record).

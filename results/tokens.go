@@ -1,70 +1,24 @@
 package results
 
-// This file reads probe_tokens.csv.gz (the per-token values of the token
-// view, ProbeTokenColumns) and defines how token text is escaped in it.
+// This file reads a cell's per-example and per-token records
+// (probe_examples.csv.gz, probe_tokens.csv.gz: not loaded by LoadSweep,
+// because they can be large) and defines how token text is escaped in
+// probe_tokens.csv.gz.
 
 import (
-	"compress/gzip"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// ProbeTokenRow is one row of probe_tokens.csv.gz.
-type ProbeTokenRow struct {
-	Step     int
-	Split    string
-	Field    string // "chosen" or "rejected"
-	Example  int    // index of the pair in the probe set
-	Position int    // index of the token in the response, from 0
-	Token    int    // token id
-	Text     string // decoded text, escaped (EscapeTokenText)
-	LogP     float64
-	LogPMax  float64
-	Gate     float64 // NaN where no gate is applied (chosen tokens, objectives that do not read the rejected log-probs)
-}
-
-// LoadProbeTokens reads a probe_tokens.csv.gz file. Like probe_examples it
-// is not loaded by LoadSweep; see Cell.LoadTokens.
-func LoadProbeTokens(path string) ([]ProbeTokenRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, errors.Unwrap(err))
+// check refuses a text that UnescapeTokenText cannot read (ReadRows).
+func (r *ProbeTokenRow) check() error {
+	if _, err := UnescapeTokenText(r.Text); err != nil {
+		return fmt.Errorf("column text: %v", err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: expected a gzip file: %v", path, err)
-	}
-	t, err := parseCSVTable(path, zr, ProbeTokenColumns...)
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]ProbeTokenRow, 0, len(t.rows))
-	for i, rec := range t.rows {
-		var r ProbeTokenRow
-		var errs [7]error
-		r.Step, errs[0] = t.int(rec, "step")
-		r.Example, errs[1] = t.int(rec, "example")
-		r.Position, errs[2] = t.int(rec, "position")
-		r.Token, errs[3] = t.int(rec, "token")
-		r.LogP, errs[4] = t.float(rec, "logp")
-		r.LogPMax, errs[5] = t.float(rec, "logp_max")
-		r.Gate, errs[6] = t.float(rec, "gate")
-		if err := errors.Join(errs[:]...); err != nil {
-			return nil, t.errorf(i, err)
-		}
-		r.Split, r.Field, r.Text = t.str(rec, "split"), t.str(rec, "field"), t.str(rec, "text")
-		if _, err := UnescapeTokenText(r.Text); err != nil {
-			return nil, t.errorf(i, fmt.Errorf("column text: %v", err))
-		}
-		rows = append(rows, r)
-	}
-	return rows, nil
+	return nil
 }
 
 // LoadTokens reads the cell's probe_tokens.csv.gz; ok is false (and err
@@ -74,7 +28,7 @@ func (c *Cell) LoadTokens() (rows []ProbeTokenRow, ok bool, err error) {
 	if !fileExists(p) {
 		return nil, false, nil
 	}
-	rows, err = LoadProbeTokens(p)
+	rows, err = ReadRows[ProbeTokenRow](p)
 	return rows, err == nil, err
 }
 
@@ -85,7 +39,7 @@ func (c *Cell) LoadExamples() (rows []ProbeExampleRow, ok bool, err error) {
 	if !fileExists(p) {
 		return nil, false, nil
 	}
-	rows, err = LoadProbeExamples(p)
+	rows, err = ReadRows[ProbeExampleRow](p)
 	return rows, err == nil, err
 }
 

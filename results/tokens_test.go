@@ -59,14 +59,14 @@ func writeGz(t *testing.T, path, text string) {
 	}
 }
 
-// TestLoadProbeTokens reads a small probe_tokens.csv.gz and checks that a
+// TestReadProbeTokens reads a small probe_tokens.csv.gz and checks that a
 // malformed one is refused with the file, line and column.
-func TestLoadProbeTokens(t *testing.T) {
+func TestReadProbeTokens(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, results.ProbeTokensFile)
 	header := strings.Join(results.ProbeTokenColumns, ",") + "\n"
 	writeGz(t, p, header+"0,heldout,chosen,1,0,72,\"a,\\n\",-1.5,-0.25,NaN\n10,heldout,rejected,1,3,2,,-7,-0.5,0.125\n")
-	rows, err := results.LoadProbeTokens(p)
+	rows, err := results.ReadRows[results.ProbeTokenRow](p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +93,8 @@ func TestLoadProbeTokens(t *testing.T) {
 		{"step,split,field\n", "missing column(s) example"},
 	} {
 		writeGz(t, p, c.text)
-		if _, err := results.LoadProbeTokens(p); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
-			t.Errorf("LoadProbeTokens(%q): %v, want an error naming the file and %q", c.text, err, c.want)
+		if _, err := results.ReadRows[results.ProbeTokenRow](p); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("ReadRows[ProbeTokenRow](%q): %v, want an error naming the file and %q", c.text, err, c.want)
 		}
 	}
 }

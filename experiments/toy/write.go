@@ -36,7 +36,7 @@ func Write(out string, steps, seeds int, gates []gating.Spec) error {
 			methods = append(methods, g)
 		}
 	}
-	var csvRows [][]string
+	var f1b []results.ToyF1bRow
 	for _, gate := range methods {
 		method := Method(gate)
 		for seed := 1; seed <= seeds; seed++ {
@@ -45,11 +45,10 @@ func Write(out string, steps, seeds int, gates []gating.Spec) error {
 				return fmt.Errorf("toy F1b %s seed %d: %w", method, seed, err)
 			}
 			for _, p := range pts {
-				csvRows = append(csvRows, []string{method, results.FormatInt(seed), results.FormatInt(p.Step),
-					results.FormatFloat(p.LogpChosen), results.FormatFloat(p.LogpRejected),
-					results.FormatFloat(p.Top1Mass), results.FormatFloat(p.Entropy), results.FormatFloat(p.Top1MassRejected)})
+				f1b = append(f1b, results.ToyF1bRow{Method: method, Seed: seed, Step: p.Step, LogpChosen: p.LogpChosen,
+					LogpRejected: p.LogpRejected, Top1Mass: p.Top1Mass, Entropy: p.Entropy, Top1MassRejected: p.Top1MassRejected})
 			}
 		}
 	}
-	return results.WriteCSVAtomic(filepath.Join(dir, results.ToyF1bFile), results.ToyF1bColumns, csvRows)
+	return results.WriteRows(filepath.Join(dir, results.ToyF1bFile), f1b)
 }
