@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -132,5 +133,12 @@ func TestOverridesRecordedInResolvedGrid(t *testing.T) {
 	}
 	if !reflect.DeepEqual(doc.Overrides, []string{"grid.seed=[4,5]"}) || len(doc.Cells) != 4 {
 		t.Errorf("overrides %q, %d cells (want 4)", doc.Overrides, len(doc.Cells))
+	}
+	// the per-grid copies hold the same bytes, under the grid's name
+	for name, want := range map[string][]byte{g.Name + ".resolved.json": b, g.Name + ".toml": g.Source} {
+		got, err := os.ReadFile(filepath.Join(out, results.GridsDir, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s/%s: %v (%d bytes, want %d)", results.GridsDir, name, err, len(got), len(want))
+		}
 	}
 }

@@ -379,6 +379,15 @@ func writeGridFiles(out string, g *Grid, cells []*Cell) error {
 	if err := results.WriteBytesAtomic(filepath.Join(out, results.GridFile), g.Source); err != nil {
 		return err
 	}
+	// each grid name keeps its own copy: several grids may share a directory
+	gridsDir := filepath.Join(out, results.GridsDir)
+	if err := os.MkdirAll(gridsDir, 0o755); err != nil {
+		return err
+	}
+	results.RemoveTemps(gridsDir)
+	if err := results.WriteBytesAtomic(filepath.Join(gridsDir, g.Name+".toml"), g.Source); err != nil {
+		return err
+	}
 	type resolved struct {
 		ID     string             `json:"id"`
 		Config results.CellConfig `json:"config"`
@@ -393,6 +402,9 @@ func writeGridFiles(out string, g *Grid, cells []*Cell) error {
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
+		return err
+	}
+	if err := results.WriteBytesAtomic(filepath.Join(gridsDir, g.Name+".resolved.json"), append(b, '\n')); err != nil {
 		return err
 	}
 	return results.WriteBytesAtomic(filepath.Join(out, results.GridResolvedFile), append(b, '\n'))

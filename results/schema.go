@@ -8,6 +8,10 @@ package results
 //	<out>/                         sweep directory (runs/<name>/ by default)
 //	  grid.toml                    the grid file as given
 //	  grid.resolved.json           the expanded grid (every cell's resolved config)
+//	  grids/<name>.toml|.resolved.json  the same two files per grid name, so a directory that
+//	                               several grids write into keeps each one (grid.toml is the last run's)
+//	  omitted.json                 optional: record files left out of every cell on purpose (OmittedFile)
+//	  comparison_size.csv          smaller gated vs larger ungated models (sizes.go), when a sweep has two sizes
 //	  hub-lock.json                the commit each hf:ORG/NAME arch and hf://datasets/… dataset resolved to, reused by reruns (experiments.HubLockFile)
 //	  summary.csv                  one row per cell (SummaryColumns), rebuilt atomically
 //	  metrics_long.csv.gz          one row per cell × probe step × split × metric, with the config (MetricsLongFixed)
@@ -41,6 +45,7 @@ const SchemaVersion = 1
 const (
 	GridFile          = "grid.toml"
 	GridResolvedFile  = "grid.resolved.json"
+	GridsDir          = "grids" // grids/<name>.toml and grids/<name>.resolved.json
 	SummaryCSVFile    = "summary.csv"
 	ReportFile        = "report.html"
 	FiguresDir        = "figures"
