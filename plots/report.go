@@ -254,6 +254,7 @@ type htmlData struct {
 	Damaged      []results.SkippedCell
 	Dir          string
 	Grid         string
+	Grids        []results.NamedGrid // when several grids wrote into the directory
 	Resolved     string
 	CellsUsed    int
 	CellsSkipped []results.SkippedCell
@@ -273,6 +274,9 @@ func writeHTML(path string, sw *results.Sweep, rep *Report, opt Options) error {
 		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		Dir:       sw.Dir, Grid: sw.GridTOML, CellsUsed: len(sw.Cells), CellsSkipped: sw.Skipped, Skipped: rep.Skipped,
 		Damaged: rep.Damaged,
+	}
+	if len(sw.Grids) > 1 {
+		d.Grids = sw.Grids
 	}
 	if len(sw.GridResolved) > 0 {
 		var v any
@@ -486,7 +490,9 @@ details summary { cursor: pointer; color: #1f4e99; }
 <nav><a href="#grid">Grid</a><a href="#comparison">Gated vs ungated</a><a href="#figures">Figures</a><a href="#distributions">Distributions</a><a href="#tokens">Token view</a><a href="#summary">Summary table</a></nav>
 
 <h2 id="grid">Grid</h2>
-{{if .Grid}}<pre>{{.Grid}}</pre>{{else}}<p>No grid.toml in this directory.</p>{{end}}
+{{if .Grids}}<p>{{len .Grids}} grids wrote into this directory (grids/):</p>
+{{range .Grids}}<h3>{{.Name}}</h3><pre>{{.TOML}}</pre>{{end}}
+{{else if .Grid}}<pre>{{.Grid}}</pre>{{else}}<p>No grid.toml in this directory.</p>{{end}}
 {{if .Resolved}}<details><summary>Resolved grid (grid.resolved.json)</summary><pre>{{.Resolved}}</pre></details>{{end}}
 {{if .CellsSkipped}}<p>Cells not used:</p><ul class="skipped">{{range .CellsSkipped}}<li><code>{{.ID}}</code>: {{.Reason}}</li>{{end}}</ul>{{end}}
 

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,6 +25,7 @@ type Sweep struct {
 	Dir           string          // the sweep directory as given
 	GridTOML      string          // grid.toml as written ("" when absent)
 	GridResolved  json.RawMessage // grid.resolved.json (nil when absent)
+	Grids         []NamedGrid     // grids/<name>.toml, by name: every grid that wrote into the directory
 	SummaryHeader []string        // summary.csv header (nil when absent)
 	SummaryRows   [][]string      // summary.csv rows, in file order
 	Cells         []*Cell         // complete cells, sorted by cell id
@@ -47,6 +49,12 @@ type SkippedCell struct {
 	ID      string
 	Reason  string
 	Damaged bool // finished, but a record file no longer matches its sha256 (see VerifyRecords)
+}
+
+// NamedGrid is one grid file kept under grids/ in a sweep directory.
+type NamedGrid struct {
+	Name string // the grid's name (grids/<Name>.toml)
+	TOML string // its text as written
 }
 
 // Cell is one complete cell of a sweep.
@@ -242,6 +250,14 @@ func LoadSweep(dir string) (*Sweep, error) {
 	sw := &Sweep{Dir: dir}
 	if b, err := os.ReadFile(filepath.Join(dir, GridFile)); err == nil {
 		sw.GridTOML = string(b)
+	}
+	if ms, err := filepath.Glob(filepath.Join(dir, GridsDir, "*.toml")); err == nil {
+		sort.Strings(ms)
+		for _, m := range ms {
+			if b, err := os.ReadFile(m); err == nil {
+				sw.Grids = append(sw.Grids, NamedGrid{Name: strings.TrimSuffix(filepath.Base(m), ".toml"), TOML: string(b)})
+			}
+		}
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, GridResolvedFile)); err == nil {
 		if !json.Valid(b) {

@@ -91,3 +91,23 @@ func TestCompareSizes(t *testing.T) {
 		t.Errorf("stale %s kept: %v", results.ComparisonSizeCSVFile, err)
 	}
 }
+
+// TestLoadSweepGrids: the grids/<name>.toml copies of a directory several
+// grids wrote into load by name, in name order.
+func TestLoadSweepGrids(t *testing.T) {
+	dir := t.TempDir()
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1}, Steps: 10, EvalEvery: 5}); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, results.GridsDir), 0o755)
+	os.WriteFile(filepath.Join(dir, results.GridsDir, "b-grid.toml"), []byte("name = \"b-grid\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, results.GridsDir, "a-grid.toml"), []byte("name = \"a-grid\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, results.GridsDir, "a-grid.resolved.json"), []byte("{}\n"), 0o644)
+	sw, err := results.LoadSweep(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sw.Grids) != 2 || sw.Grids[0].Name != "a-grid" || sw.Grids[1].Name != "b-grid" || sw.Grids[1].TOML != "name = \"b-grid\"\n" {
+		t.Errorf("grids: %+v", sw.Grids)
+	}
+}
