@@ -1,6 +1,7 @@
 // Command figures regenerates the paper's figures (F1–F8) of a sweep
 // directory from its records alone (no training), and, unless -only is
-// given, the gated-vs-ungated comparison and report.html.
+// given, the gated-vs-ungated comparison, report.html and (when it writes
+// into the sweep directory) summary.csv.
 //
 //	go run ./cmd/figures -in runs/demo [-out DIR] [-only F2,F3] [-formats png,svg,pdf] [-dpi 150]
 //
@@ -22,17 +23,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"gatedpo/cmd/internal/cli"
 	"gatedpo/plots"
+	"gatedpo/results"
 )
 
 const usage = `usage: figures -in RUNS_DIR [-out DIR] [-only F2,F3] [-formats png,svg,pdf] [-dpi 150] [-allow-damaged]
 
 Redraws the paper's figures F1–F8 of a sweep directory from its records
-alone (no training) and, unless -only is given, the comparison and
-report.html.
+alone (no training) and, unless -only is given, the comparison,
+report.html and (without -out) the sweep's summary.csv.
 
 ` + cli.SweepExitStatus
 
@@ -65,6 +68,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		opt.Formats = append(opt.Formats, f)
 	}
 	opt.Only = cli.SplitList(*only)
+	if err := rebuildSummary(sf.In, sf.Out, opt.Only); err != nil {
+		fmt.Fprintf(stderr, "figures: %v\n", err)
+		return 3
+	}
 	rep, err := plots.Generate(sf.In, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "figures: %v\n", err)
@@ -79,4 +86,20 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "figures: cell %s left out: %s\n", d.ID, d.Reason)
 	}
 	return sf.DamagedStatus("figures", stderr, len(rep.Damaged), "the figures and the comparison")
+}
+
+// rebuildSummary rewrites the sweep directory's summary.csv from its cell
+// records before the report (which shows it) is drawn, when the report is
+// written into the sweep directory itself (no -out, no -only) and the
+// directory has cells: a directory whose cells changed since its sweep
+// last ran (cells added, or left out of a published copy) then gets a
+// summary that matches its records.
+func rebuildSummary(in, out string, only []string) error {
+	if len(only) > 0 || (out != "" && filepath.Clean(out) != filepath.Clean(in)) {
+		return nil
+	}
+	if st, err := os.Stat(filepath.Join(in, results.CellsDir)); err != nil || !st.IsDir() {
+		return nil
+	}
+	return results.RebuildSummaryCSV(in)
 }

@@ -100,3 +100,41 @@ func TestDamagedCellAndLeftovers(t *testing.T) {
 		t.Errorf("-allow-damaged: rc = %d, want 0; stderr %s", rc, se.String())
 	}
 }
+
+// TestRebuildsSummary: written into the sweep directory, figures rebuilds
+// summary.csv from the cells present (a cell removed from a published copy
+// leaves it); with -out it leaves the sweep's summary.csv alone.
+func TestRebuildsSummary(t *testing.T) {
+	dir := t.TempDir()
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5}); err != nil {
+		t.Fatal(err)
+	}
+	var so, se bytes.Buffer
+	if rc := run([]string{"-in", dir, "-formats", "png", "-dpi", "40"}, &so, &se); rc != 0 {
+		t.Fatalf("rc = %d, stderr %s", rc, se.String())
+	}
+	sumPath := filepath.Join(dir, results.SummaryCSVFile)
+	before, err := os.ReadFile(sumPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, _ := os.ReadDir(filepath.Join(dir, results.CellsDir))
+	gone := cells[0].Name()
+	if !strings.Contains(string(before), gone+",") {
+		t.Fatalf("summary.csv does not list %s:\n%s", gone, before)
+	}
+	os.RemoveAll(filepath.Join(dir, results.CellsDir, gone))
+	if rc := run([]string{"-in", dir, "-out", t.TempDir(), "-formats", "png", "-dpi", "40"}, &so, &se); rc != 0 {
+		t.Fatalf("-out: rc = %d, stderr %s", rc, se.String())
+	}
+	if b, _ := os.ReadFile(sumPath); !bytes.Equal(b, before) {
+		t.Error("figures -out rewrote the sweep's summary.csv")
+	}
+	if rc := run([]string{"-in", dir, "-formats", "png", "-dpi", "40"}, &so, &se); rc != 0 {
+		t.Fatalf("rc = %d, stderr %s", rc, se.String())
+	}
+	after, _ := os.ReadFile(sumPath)
+	if strings.Contains(string(after), gone+",") || strings.Count(string(after), "\n") != strings.Count(string(before), "\n")-1 {
+		t.Errorf("summary.csv after removing %s:\n%s", gone, after)
+	}
+}
