@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gatedpo/experiments/data"
+	"gatedpo/experiments/probe"
 	"gatedpo/experiments/train"
 	"gatedpo/gating"
 	"gatedpo/graph"
@@ -176,16 +177,13 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	// and (since the policy starts as the reference) the reference
 	// log-probs of the probe pairs.
 	st.set("probe", 0, total, 0)
-	refProbe, err := newProber(ref, pd.T)
-	if err != nil {
-		return 0, timing, err
-	}
-	base, err := refProbe.probe(pd, 0)
-	refProbe.close()
+	refProbe := probe.New(ref, pd.T)
+	base, err := probePasses(refProbe, pd, 0)
+	refProbe.Close()
 	if err != nil {
 		return 0, timing, &train.Failure{Failure: results.Failure{Stage: "probe", Step: 0, Reason: err.Error()}}
 	}
-	tv := &tokenView{Gate: gating.Spec(c.Config.Gate), Applied: objectives.Spec(c.Config.Objective).ReadsRejected(), Tok: pd.Tok}
+	tv := &probe.TokenView{Gate: gating.Spec(c.Config.Gate), Applied: objectives.Spec(c.Config.Objective).ReadsRejected(), Tok: pd.Tok}
 	if first == 1 {
 		if err := recordProbes(rec, base, base, tv); err != nil {
 			return 0, timing, &train.Failure{Failure: results.Failure{Stage: "probe", Step: 0, Reason: err.Error()}}
@@ -208,13 +206,8 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 		return train.NewPrefStep(policy, opt, objSpec, gateSpec, b, t)
 	})
 	defer graphs.Close()
-	var probeG *prober
-	if total > 0 {
-		if probeG, err = newProber(policy, pd.T); err != nil {
-			return 0, timing, err
-		}
-		defer probeG.close()
-	}
+	policyProbe := probe.New(policy, pd.T) // builds its graphs on first use
+	defer policyProbe.Close()
 	var trainS, probeS float64
 	var t0 time.Time
 	last, err := stage.Run(first, train.Hooks{
@@ -246,7 +239,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 			st.set("pref", k, total, out.Loss)
 			if k%g.Train.EvalEvery == 0 || k == total {
 				t1 := time.Now()
-				passes, err := probeG.probe(pd, k)
+				passes, err := probePasses(policyProbe, pd, k)
 				if err != nil {
 					return &train.Failure{Failure: results.Failure{Stage: "probe", Step: k, Reason: err.Error()}}
 				}
@@ -300,56 +293,37 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	return total, timing, nil
 }
 
-// prober runs probe passes for one model.
-type prober struct{ b *bucketedProbe }
-
-func newProber(lm models.LM, t int) (*prober, error) {
-	return &prober{b: newBucketedProbe(lm, probeBatch, t)}, nil
-}
-
-func (pr *prober) close() { pr.b.close() }
-
-// probe runs one probe pass over both probe splits at step. The held-out
-// split covers every probe field; the train split only chosen and
+// probePasses runs one probe pass over both probe splits at step. The
+// held-out split covers every probe field; the train split only chosen and
 // rejected (it tracks the preference margin). The sequences of every
-// field are batched together (sorted by length, see bucketedProbe).
-func (pr *prober) probe(pd *preparedData, step int) ([]*probePass, error) {
-	var passes []*probePass
+// field of a split go through the prober together (it batches them by
+// length).
+func probePasses(pr *probe.Prober, pd *preparedData, step int) ([]*probe.Pass, error) {
+	var passes []*probe.Pass
 	for _, split := range []string{results.SplitTrain, results.SplitHeldout} {
 		pairs := pd.Probe[split]
-		p := &probePass{Step: step, Split: split}
 		fields := pd.Fields
 		if split == results.SplitTrain {
 			fields = []string{data.FieldChosen, data.FieldRejected}
 		}
 		var all []data.Sequence
+		var field []string // the field of each sequence of all
+		var example []int  // the index of its pair in the probe set
 		for _, f := range fields {
 			seqs, idx := data.ProbeSequences(pairs, f)
-			if len(seqs) > 0 {
-				p.Fields = append(p.Fields, fieldValues{Field: f, Example: idx})
-				all = append(all, seqs...)
+			all = append(all, seqs...)
+			example = append(example, idx...)
+			for range seqs {
+				field = append(field, f)
 			}
 		}
-		stats, err := pr.b.run(all, pd.PadID)
+		stats, err := pr.Run(all, pd.PadID)
 		if err != nil {
 			return nil, err
 		}
-		seq := 0
-		for i := range p.Fields {
-			fv := &p.Fields[i]
-			for _, ex := range fv.Example {
-				s := stats[0]
-				stats = stats[1:]
-				p.keepTokens(fv.Field, ex, all[seq], s)
-				seq++
-				fv.LP, fv.NTok = append(fv.LP, s.LP), append(fv.NTok, s.NTok)
-				if fv.Field == data.FieldChosen {
-					p.Chosen.LPArgmax = append(p.Chosen.LPArgmax, s.LPArgmax)
-					p.Chosen.Top1 = append(p.Chosen.Top1, s.Top1)
-					p.Chosen.Entropy = append(p.Chosen.Entropy, s.Entropy)
-					p.Chosen.Collision = append(p.Chosen.Collision, s.Collision)
-				}
-			}
+		p := &probe.Pass{Step: step, Split: split}
+		for i, s := range stats {
+			p.Add(field[i], example[i], all[i], s)
 		}
 		passes = append(passes, p)
 	}
@@ -358,10 +332,10 @@ func (pr *prober) probe(pd *preparedData, step int) ([]*probePass, error) {
 
 // recordProbes appends the rows of probe passes to r (base: the step-0
 // passes).
-func recordProbes(r *results.CellRecords, passes, base []*probePass, tv *tokenView) error {
+func recordProbes(r *results.CellRecords, passes, base []*probe.Pass, tv *probe.TokenView) error {
 	for i, p := range passes {
-		m, f, e := probeRecords(p, base[i])
-		tok, err := tokenRecords(p, tv)
+		m, f, e := probe.Rows(p, base[i])
+		tok, err := probe.TokenRows(p, tv)
 		if err != nil {
 			return err
 		}

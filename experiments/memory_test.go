@@ -193,55 +193,16 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 	}
 }
 
-// TestProbeGraphReleasesLogits checks that a probe graph holds nothing
-// after a pass (its [n·t, V] logits included) and that a second pass over
-// the same sequences, through the released graph, gives the same statistics
-// bit for bit.
-func TestProbeGraphReleasesLogits(t *testing.T) {
-	lm, err := models.NewTransformer(models.TransformerConfig{VocabSize: 259, DModel: 32, NHeads: 2, NLayers: 1, MaxSeqLen: 24, LNEps: 1e-5}, tensor.Float32, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seqs := []data.Sequence{
-		{Prompt: []int{10, 11, 12}, Response: []int{40, 41, 42, 43, 44}},
-		{Prompt: []int{20, 21, 22, 23, 24, 25}, Response: []int{50, 51}},
-		{Prompt: []int{30}, Response: []int{60, 61, 62, 63, 64, 65, 66, 67, 68, 69}},
-	}
-	pg, err := newProbeGraph(lm, 2, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.close()
-	first, err := pg.run(seqs, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h := graph.HeldBytes(pg.g); h > heldByConstants || pg.logitsV != nil {
-		t.Errorf("the probe graph holds %d bytes after a pass (logits kept: %v)", h, pg.logitsV != nil)
-	}
-	second, err := pg.run(seqs, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range first {
-		a, b := first[i], second[i]
-		for j, p := range [][2]float64{{a.LP, b.LP}, {a.LPArgmax, b.LPArgmax}, {a.Top1, b.Top1}, {a.Entropy, b.Entropy}, {a.Collision, b.Collision}} {
-			if math.Float64bits(p[0]) != math.Float64bits(p[1]) {
-				t.Errorf("sequence %d stat %d: first pass %v, second %v", i, j, p[0], p[1])
-			}
-		}
-	}
-}
-
-// BenchmarkGraphMemory reports what one run of each kind of bucket graph
-// holds (graph.HeldBytes: every activation, gradient and op cache, each
-// backing array once) for the transformer-xs shape (d_model 64, 2 layers)
-// at the row shapes of the hh-probe cell (8 pairs, 16 SFT rows, 32 probe
+// BenchmarkGraphMemory reports what one run of each kind of training
+// bucket graph holds (graph.HeldBytes: every activation, gradient and op
+// cache, each backing array once) for the transformer-xs shape (d_model
+// 64, 2 layers) at the row shapes of the hh-probe cell (8 pairs, 16 SFT
 // rows, T 192), at two vocabulary sizes. bytes/token is the footprint per
 // row position; vbufs/token the number of [rows·T, V] float32 buffers,
-// from the difference between the two vocabularies:
+// from the difference between the two vocabularies. The probe graph's
+// (32 rows) is experiments/probe's BenchmarkGraphMemory:
 //
-//	go test ./experiments -run '^$' -bench GraphMemory -benchtime 1x
+//	go test ./experiments ./experiments/probe -run '^$' -bench GraphMemory -benchtime 1x
 func BenchmarkGraphMemory(b *testing.B) {
 	const T = 192
 	held := map[string]map[int]float64{}
@@ -288,17 +249,6 @@ func BenchmarkGraphMemory(b *testing.B) {
 					return 0, err
 				}
 				return graph.HeldBytes(sg.Graph), nil
-			}},
-			{"probe", 32, func() (int64, error) {
-				pg, err := newProbeGraph(lm, 32, T)
-				if err != nil {
-					return 0, err
-				}
-				defer pg.close()
-				if err := pg.vm.RunAll(); err != nil {
-					return 0, err
-				}
-				return graph.HeldBytes(pg.g), nil
 			}},
 		}
 		for _, k := range kinds {

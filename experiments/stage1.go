@@ -16,6 +16,7 @@ import (
 
 	"gatedpo/experiments/config"
 	"gatedpo/experiments/data"
+	"gatedpo/experiments/probe"
 	"gatedpo/experiments/train"
 	"gatedpo/graph"
 	"gatedpo/models"
@@ -321,8 +322,8 @@ func (env *sweepEnv) saveStage1Checkpoint(ckptDir string, k int, lm models.LM, o
 // sequenceLogps teacher-forces every training pair's chosen and rejected
 // response through lm (forward only).
 func sequenceLogps(lm models.LM, pd *preparedData) (refLogps, error) {
-	pg := newBucketedProbe(lm, probeBatch, pd.T)
-	defer pg.close()
+	pg := probe.New(lm, pd.T)
+	defer pg.Close()
 	seqs := make([]data.Sequence, 0, 2*len(pd.Train))
 	for _, p := range pd.Train {
 		seqs = append(seqs, data.Sequence{Prompt: p.Prompt, Response: p.Chosen})
@@ -330,7 +331,7 @@ func sequenceLogps(lm models.LM, pd *preparedData) (refLogps, error) {
 	for _, p := range pd.Train {
 		seqs = append(seqs, data.Sequence{Prompt: p.Prompt, Response: p.Rejected})
 	}
-	st, err := pg.run(seqs, pd.PadID)
+	st, err := pg.Run(seqs, pd.PadID)
 	if err != nil {
 		return refLogps{}, err
 	}
@@ -340,6 +341,3 @@ func sequenceLogps(lm models.LM, pd *preparedData) (refLogps, error) {
 	}
 	return r, nil
 }
-
-// probeBatch is the number of sequences per forward-only probe batch.
-const probeBatch = 32

@@ -5,79 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gatedpo/experiments/data"
 	"gatedpo/gating"
 	"gatedpo/results"
 )
-
-// TestTokenRecords checks the rows of probe_tokens.csv.gz on hand-made
-// values: the gate is that of the cell's spec on the rejected log-probs
-// (token level, sequence level, relative), NaN on chosen tokens and when
-// the objective does not read the rejected log-probs; text is escaped.
-func TestTokenRecords(t *testing.T) {
-	tok := data.NewByteTokenizer()
-	ids := tok.Encode("a\n\xe2")
-	lp := []float64{math.Log(0.5), math.Log(0.01), math.Log(0.04)}
-	mx := []float64{math.Log(0.5), math.Log(0.02), math.Log(0.9)}
-	p := &probePass{Step: 7, Split: results.SplitHeldout, Tokens: []tokenValues{
-		{Field: "chosen", Example: 0, IDs: ids, LP: lp, Max: mx},
-		{Field: "rejected", Example: 0, IDs: ids, LP: lp, Max: mx},
-	}}
-	ramp := gating.Spec{Kind: gating.KindRamp, Tau: 0.05, Level: gating.LevelToken, Temperature: 1, Alpha: 0.5}
-	seq := ramp
-	seq.Level, seq.Tau = gating.LevelSequence, 0.2
-	rel := ramp
-	rel.Relative = true
-	geo := math.Exp((lp[0] + lp[1] + lp[2]) / 3) // the sequence gate reads the geometric mean
-	cases := []struct {
-		name    string
-		gate    gating.Spec
-		applied bool
-		want    []float64 // gates of the rejected tokens
-	}{
-		{"ungated", gating.DefaultSpec(), true, []float64{1, 1, 1}},
-		{"ramp token", ramp, true, []float64{1, 0.01 / 0.05, 0.04 / 0.05}},
-		{"ramp sequence", seq, true, []float64{geo / 0.2, geo / 0.2, geo / 0.2}},
-		{"ramp relative", rel, true, []float64{1, 1, 0.04 / 0.9 / 0.05}},
-		{"sft reads no rejected", ramp, false, []float64{math.NaN(), math.NaN(), math.NaN()}},
-	}
-	for _, c := range cases {
-		rows, err := tokenRecords(p, &tokenView{Gate: c.gate, Applied: c.applied, Tok: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rows) != 6 {
-			t.Fatalf("%s: %d rows, want 6", c.name, len(rows))
-		}
-		for i, r := range rows {
-			pos := i % 3
-			if r.Step != 7 || r.Split != results.SplitHeldout || r.Example != 0 || r.Position != pos || r.Token != ids[pos] {
-				t.Errorf("%s: row %d = %+v", c.name, i, r)
-			}
-			if r.LogP != lp[pos] {
-				t.Errorf("%s: row %d logp %v, want %v", c.name, i, r.LogP, lp[pos])
-			}
-			if r.LogPMax != mx[pos] {
-				t.Errorf("%s: row %d logp_max %v, want %v", c.name, i, r.LogPMax, mx[pos])
-			}
-			g := r.Gate
-			want := math.NaN()
-			if i >= 3 {
-				want = c.want[pos]
-			}
-			if math.IsNaN(want) != math.IsNaN(g) || (!math.IsNaN(want) && math.Abs(g-want) > 1e-12) {
-				t.Errorf("%s: %s token %d gate %v, want %v", c.name, r.Field, pos, g, want)
-			}
-		}
-		if rows[0].Text != "a" || rows[1].Text != `\n` || rows[2].Text != `\xe2` {
-			t.Errorf("%s: texts %q %q %q", c.name, rows[0].Text, rows[1].Text, rows[2].Text)
-		}
-	}
-	if _, err := tokenRecords(&probePass{Tokens: []tokenValues{{Field: "chosen", IDs: ids, LP: lp[:2], Max: mx}}},
-		&tokenView{Gate: ramp, Applied: true, Tok: tok}); err == nil {
-		t.Error("mismatched lengths: no error")
-	}
-}
 
 // TestProbeTokensMatchProbe checks probe_tokens.csv.gz of the test grid's
 // cells against the probe's own records and the data: at every probe step

@@ -1,4 +1,4 @@
-package experiments
+package probe
 
 import (
 	"fmt"
@@ -52,8 +52,8 @@ func TestProbeHiddenPathMatchesLogits(t *testing.T) {
 				if full.fwd.Hidden == nil || full.fwd.HeadWeight == nil {
 					t.Fatal("the Hugging Face forward exposes no hidden states or head weight")
 				}
-				defer func(b int) { probeHeadChunkBytes = b }(probeHeadChunkBytes)
-				probeHeadChunkBytes = 3 * lm.(*hf.Model).Config().Vocab * int(dt.Size())
+				defer func(b int) { headChunkBytes = b }(headChunkBytes)
+				headChunkBytes = 3 * lm.(*hf.Model).Config().Vocab * int(dt.Size())
 				hid, err := newProbeGraph(lm, n, T)
 				if err != nil {
 					t.Fatal(err)
