@@ -194,16 +194,20 @@
 // (to track the train-probe margin, for comparisons at matched margin).
 // Step 0 runs on the reference model, so its chosen/rejected values are
 // the probe pairs' reference log-probs and probe rewards are r = LP − LP₀.
-// Metrics: lp_chosen, lptok_chosen, dlp_chosen, lp_rejected, dlp_rejected,
-// lp_argmax (Σ_t log max_v π on the chosen prefixes), gap = lp_argmax −
-// lp_chosen, top1_mass, entropy and collision (means over chosen
-// positions, then over examples), suppression (fraction of fields other
-// than chosen whose mean ΔLP < 0), reward_acc (r⁺ > r⁻) and reward_margin
-// (mean r⁺ − r⁻, no β). Per-field means and per-example values are kept,
-// and for the first results.ProbeTokenExamples held-out pairs the
-// per-token values of the chosen and rejected responses (log π of each
-// token, log max_v π, and on rejected tokens the gate value the cell's gate
-// gives them at that policy) in probe_tokens.csv.gz, for the token view.
+// What is probed and when, and the records, are this package's
+// (probePasses, recordProbes in cell.go); the forward passes and every
+// metric's definition are package gatedpo/experiments/probe's (its
+// metrics.go): lp_chosen, lptok_chosen, dlp_chosen, lp_rejected,
+// dlp_rejected, lp_argmax (Σ_t log max_v π on the chosen prefixes), gap =
+// lp_argmax − lp_chosen, top1_mass, entropy and collision (means over
+// chosen positions, then over examples), suppression (fraction of fields
+// other than chosen whose mean ΔLP < 0), reward_acc (r⁺ > r⁻) and
+// reward_margin (mean r⁺ − r⁻, no β). Per-field means and per-example
+// values are kept, and for the first results.ProbeTokenExamples held-out
+// pairs the per-token values of the chosen and rejected responses (log π
+// of each token, log max_v π, and on rejected tokens the gate value the
+// cell's gate gives them at that policy) in probe_tokens.csv.gz, for the
+// token view.
 //
 // # Records
 //
