@@ -101,68 +101,15 @@ func (env *sweepEnv) warn(msg string, args ...any) {
 // cell that is not complete, and rebuilds the sweep-level files. Input
 // errors are *config.ConfigError (before anything is written).
 func Run(ctx context.Context, opt Options) (*Outcome, error) {
-	if opt.Stdout == nil {
-		opt.Stdout = os.Stdout
-	}
-	if opt.Stderr == nil {
-		opt.Stderr = os.Stderr
-	}
-	if opt.Grid == "" {
-		opt.Grid = "default"
-	}
-	sets := make([]config.Override, len(opt.Set))
-	for i, arg := range opt.Set {
-		o, err := config.ParseOverride(arg)
-		if err != nil {
-			return nil, err
-		}
-		sets[i] = o
-	}
-	grid, err := loadGrid(opt.Grid, sets...)
-	if err != nil {
-		return nil, err
-	}
-	out := opt.Out
-	if out == "" {
-		out = filepath.Join("runs", grid.Name)
-	}
-	if msg := config.CheckText(out, config.MaxStringBytes); msg != "" {
-		return nil, &config.ConfigError{File: "-out", Msg: msg}
-	}
-	// hub datasets are downloaded into the HF cache (at the commit the
-	// sweep's hub-lock.json pins, if any) before they are read and before
-	// anything is written in the sweep directory
-	if err := grid.ResolveHubDatasets(ctx, out, hub.New(opt.Stderr), func(w string) { fmt.Fprintln(opt.Stderr, "sweep: warning:", w) }); err != nil {
-		return nil, err
-	}
-	if err := grid.LoadDatasets(); err != nil {
-		return nil, err
-	}
-	// hub models are resolved (and downloaded into the HF cache) before
-	// anything is written in the sweep directory
-	if err := grid.ResolveHub(ctx, out, hub.New(opt.Stderr), func(w string) { fmt.Fprintln(opt.Stderr, "sweep: warning:", w) }); err != nil {
-		return nil, err
-	}
-	filters, err := ParseFilters(opt.Only)
+	opt = opt.withDefaults()
+	grid, out, err := loadSweepGrid(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
 	all := grid.Cells()
-	cells, err := SelectCells(all, filters)
+	cells, err := selectedCells(all, opt)
 	if err != nil {
 		return nil, err
-	}
-	if opt.Shards > 1 {
-		if opt.Shard < 0 || opt.Shard >= opt.Shards {
-			return nil, &config.ConfigError{File: "-shard", Msg: fmt.Sprintf("shard %d is outside 0..%d", opt.Shard, opt.Shards-1)}
-		}
-		var mine []*Cell
-		for i, c := range cells {
-			if i%opt.Shards == opt.Shard {
-				mine = append(mine, c)
-			}
-		}
-		cells = mine
 	}
 	if st, err := os.Stat(out); err == nil && !st.IsDir() {
 		return nil, &config.ConfigError{File: out, Msg: "the output path exists and is not a directory"}
@@ -174,7 +121,130 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 	if opt.DryRun {
 		return oc, dryRun(opt.Stdout, grid, cells, out)
 	}
-	// validate the data of every selected cell before writing anything
+	env, err := newSweepEnv(grid, out, cells, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := env.writeSweepFiles(all); err != nil {
+		return nil, err
+	}
+	todo := env.workList(cells, oc)
+	workers := workerCount(opt.Workers, len(todo))
+	env.log.Info("sweep", "grid", grid.File, "dir", out, "cells", len(cells), "to_run", len(todo), "workers", workers)
+	if grid.Toy.Run && (opt.Shards <= 1 || opt.Shard == 0) {
+		if err := writeToy(out, grid); err != nil {
+			env.log.Warn("toy experiment", "err", err)
+		}
+	}
+	if opt.Training != nil {
+		opt.Training()
+	}
+	prog := newProgress(opt.Stderr, env.log, len(cells), oc.Skipped, opt.ProgressEvery)
+	prog.start()
+	env.runCells(ctx, todo, workers, prog, oc)
+	prog.stop()
+	if err := env.rebuildSweepFiles(opt.Figures); err != nil {
+		return oc, err
+	}
+	countFinished(out, cells, oc)
+	report(opt.Stdout, oc, out)
+	return oc, outcomeError(ctx, oc)
+}
+
+// workerCount is the number of cells run at once: -workers (0: one per
+// CPU), at least 1 and at most the cells to run.
+func workerCount(workers, cells int) int {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0) // respects container CPU limits
+	}
+	return max(1, min(workers, cells))
+}
+
+// withDefaults fills the unset options.
+func (opt Options) withDefaults() Options {
+	if opt.Stdout == nil {
+		opt.Stdout = os.Stdout
+	}
+	if opt.Stderr == nil {
+		opt.Stderr = os.Stderr
+	}
+	if opt.Grid == "" {
+		opt.Grid = "default"
+	}
+	return opt
+}
+
+// loadSweepGrid reads the grid with its -set overrides, names the sweep
+// directory, fetches the grid's hub datasets and models into the Hugging
+// Face cache and loads its datasets; nothing is written in the sweep
+// directory yet.
+func loadSweepGrid(ctx context.Context, opt Options) (*Grid, string, error) {
+	sets := make([]config.Override, len(opt.Set))
+	for i, arg := range opt.Set {
+		o, err := config.ParseOverride(arg)
+		if err != nil {
+			return nil, "", err
+		}
+		sets[i] = o
+	}
+	grid, err := loadGrid(opt.Grid, sets...)
+	if err != nil {
+		return nil, "", err
+	}
+	out := opt.Out
+	if out == "" {
+		out = filepath.Join("runs", grid.Name)
+	}
+	if msg := config.CheckText(out, config.MaxStringBytes); msg != "" {
+		return nil, "", &config.ConfigError{File: "-out", Msg: msg}
+	}
+	warn := func(w string) { fmt.Fprintln(opt.Stderr, "sweep: warning:", w) }
+	// hub datasets are downloaded into the HF cache (at the commit the
+	// sweep's hub-lock.json pins, if any) before they are read and before
+	// anything is written in the sweep directory
+	if err := grid.ResolveHubDatasets(ctx, out, hub.New(opt.Stderr), warn); err != nil {
+		return nil, "", err
+	}
+	if err := grid.LoadDatasets(); err != nil {
+		return nil, "", err
+	}
+	// hub models are resolved (and downloaded into the HF cache) before
+	// anything is written in the sweep directory
+	if err := grid.ResolveHub(ctx, out, hub.New(opt.Stderr), warn); err != nil {
+		return nil, "", err
+	}
+	return grid, out, nil
+}
+
+// selectedCells returns the cells of all that -only keeps and, with
+// -shard i/n, this shard's share of them (cells i, i+n, …).
+func selectedCells(all []*Cell, opt Options) ([]*Cell, error) {
+	filters, err := ParseFilters(opt.Only)
+	if err != nil {
+		return nil, err
+	}
+	cells, err := SelectCells(all, filters)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Shards <= 1 {
+		return cells, nil
+	}
+	if opt.Shard < 0 || opt.Shard >= opt.Shards {
+		return nil, &config.ConfigError{File: "-shard", Msg: fmt.Sprintf("shard %d is outside 0..%d", opt.Shard, opt.Shards-1)}
+	}
+	var mine []*Cell
+	for i, c := range cells {
+		if i%opt.Shards == opt.Shard {
+			mine = append(mine, c)
+		}
+	}
+	return mine, nil
+}
+
+// newSweepEnv sets up what the cells share and validates the data of
+// every selected cell, before anything is written.
+func newSweepEnv(grid *Grid, out string, cells []*Cell, opt Options) (*sweepEnv, error) {
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(opt.Stderr, nil))
@@ -186,49 +256,49 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 			return nil, grid.Errorf("data", "%v", err)
 		}
 	}
-	if err := writeGridFiles(out, grid, all); err != nil {
-		return nil, err
+	return env, nil
+}
+
+// writeSweepFiles writes the sweep-level inputs: grid.toml and
+// grid.resolved.json (all: every cell of the grid), hub-lock.json and the
+// datasets' tokenizers.
+func (env *sweepEnv) writeSweepFiles(all []*Cell) error {
+	if err := writeGridFiles(env.out, env.grid, all); err != nil {
+		return err
 	}
-	if err := writeHubLock(out, grid); err != nil {
-		return nil, err
+	if err := writeHubLock(env.out, env.grid); err != nil {
+		return err
 	}
-	if err := saveTokenizers(out, env.data); err != nil {
-		return nil, err
-	}
-	// the work list: complete cells are skipped, failed ones too unless
-	// -retry-failed; a complete cell whose records no longer match their
-	// hashes is recomputed
+	return saveTokenizers(env.out, env.data)
+}
+
+// workList returns the cells to run: complete cells are skipped (counted
+// in oc.Skipped), failed ones too unless -retry-failed; a complete cell
+// whose records no longer match their hashes is recomputed (listed in
+// oc.Recomputed).
+func (env *sweepEnv) workList(cells []*Cell, oc *Outcome) []*Cell {
 	var todo []*Cell
 	for _, c := range cells {
-		s, done, damaged := finishedCell(filepath.Join(out, results.CellsDir, c.ID), opt.RetryFailed)
+		s, done, damaged := finishedCell(filepath.Join(env.out, results.CellsDir, c.ID), env.retryFailed)
 		switch {
 		case done && s.Status == results.StatusComplete:
 			oc.Skipped++
 		case done:
 		default:
 			if damaged != nil {
-				log.Warn("cell records damaged: recomputing the cell", "cell", c.ID, "err", damaged)
+				env.log.Warn("cell records damaged: recomputing the cell", "cell", c.ID, "err", damaged)
 				oc.Recomputed = append(oc.Recomputed, c.ID)
 			}
 			todo = append(todo, c)
 		}
 	}
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0) // respects container CPU limits
-	}
-	workers = max(1, min(workers, len(todo)))
-	log.Info("sweep", "grid", grid.File, "dir", out, "cells", len(cells), "to_run", len(todo), "workers", workers)
-	if grid.Toy.Run && (opt.Shards <= 1 || opt.Shard == 0) {
-		if err := writeToy(out, grid); err != nil {
-			log.Warn("toy experiment", "err", err)
-		}
-	}
-	if opt.Training != nil {
-		opt.Training()
-	}
-	prog := newProgress(opt.Stderr, log, len(cells), oc.Skipped, opt.ProgressEvery)
-	prog.start()
+	return todo
+}
+
+// runCells runs the cells of todo on workers goroutines until they are
+// done or ctx is cancelled (no new cell starts then; running cells save a
+// checkpoint and stop), counting them in oc.
+func (env *sweepEnv) runCells(ctx context.Context, todo []*Cell, workers int, prog *progress, oc *Outcome) {
 	jobs := make(chan *Cell)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -242,9 +312,9 @@ func Run(ctx context.Context, opt Options) (*Outcome, error) {
 				if err == nil {
 					oc.Ran++
 				} else if errors.Is(err, errBusy) {
-					log.Info("cell skipped: running in another process", "cell", c.ID)
+					env.log.Info("cell skipped: running in another process", "cell", c.ID)
 				} else if !errors.Is(err, train.ErrInterrupted) {
-					log.Error("cell", "cell", c.ID, "err", err)
+					env.log.Error("cell", "cell", c.ID, "err", err)
 					if sum.Status != results.StatusFailed {
 						oc.EnvFailed = append(oc.EnvFailed, c.ID)
 					}
@@ -263,18 +333,29 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-	prog.stop()
-	if err := results.RebuildSummaryCSV(out); err != nil {
-		return oc, err
+}
+
+// rebuildSweepFiles rebuilds summary.csv and metrics_long.csv.gz from the
+// cell directories, and the figures, comparison and report when figures
+// is set (a failure there is only logged).
+func (env *sweepEnv) rebuildSweepFiles(figures func(dir string) (string, error)) error {
+	if err := results.RebuildSummaryCSV(env.out); err != nil {
+		return err
 	}
-	if err := results.RebuildMetricsLong(out); err != nil {
-		return oc, err
+	if err := results.RebuildMetricsLong(env.out); err != nil {
+		return err
 	}
-	if opt.Figures != nil {
-		if err := writeFigures(out, opt.Figures, log); err != nil {
-			log.Warn("figures", "err", err)
+	if figures != nil {
+		if err := writeFigures(env.out, figures, env.log); err != nil {
+			env.log.Warn("figures", "err", err)
 		}
 	}
+	return nil
+}
+
+// countFinished counts the selected cells complete or failed on disk at
+// the end of the run.
+func countFinished(out string, cells []*Cell, oc *Outcome) {
 	for _, c := range cells {
 		_, s, ok := results.ReadCellRecord(filepath.Join(out, results.CellsDir, c.ID))
 		switch {
@@ -285,19 +366,25 @@ feed:
 			oc.FailedIDs = append(oc.FailedIDs, c.ID)
 		}
 	}
-	report(opt.Stdout, oc, out)
+}
+
+// outcomeError is Run's error for a finished run: ErrInterrupted when it
+// was stopped with cells left, else ErrEnvironment when an environmental
+// failure left cells a rerun can finish, else ErrCellsFailed when a cell
+// failed, else nil.
+func outcomeError(ctx context.Context, oc *Outcome) error {
 	if ctx.Err() != nil && oc.Complete+oc.Failed < oc.Cells {
 		oc.Interrupts = true
-		return oc, ErrInterrupted
+		return ErrInterrupted
 	}
 	// a rerun can make progress: that outranks deterministic failures
 	if len(oc.EnvFailed) > 0 && oc.Complete+oc.Failed < oc.Cells {
-		return oc, ErrEnvironment
+		return ErrEnvironment
 	}
 	if oc.Failed > 0 {
-		return oc, ErrCellsFailed
+		return ErrCellsFailed
 	}
-	return oc, nil
+	return nil
 }
 
 // runCellProgress runs one cell between the progress display's begin and
