@@ -129,3 +129,48 @@ func TestTokenRecords(t *testing.T) {
 		t.Error("mismatched lengths: no error")
 	}
 }
+
+// TestPassAdd checks how a pass collects probed responses: fields in the
+// order first added with their examples in order, the chosen peakiness
+// statistics of chosen responses only, and the token view — the chosen
+// and rejected responses of the first results.ProbeTokenExamples pairs of
+// the held-out split, nothing on the train split.
+func TestPassAdd(t *testing.T) {
+	for _, split := range []string{results.SplitHeldout, results.SplitTrain} {
+		p := &Pass{Step: 3, Split: split}
+		n := results.ProbeTokenExamples + 2
+		for _, f := range []string{"chosen", "rejected", "irr_hum"} {
+			for ex := 0; ex < n; ex++ {
+				seq := data.Sequence{Prompt: []int{1}, Response: []int{ex, ex + 1}}
+				p.Add(f, ex, seq, SeqStats{LP: -float64(ex), NTok: 2, LPArgmax: -0.5, Top1: 0.25, Entropy: 1, Collision: 0.5,
+					TokLP: []float64{-1, 1 - float64(ex)}, TokMax: []float64{-0.25, -0.25}})
+			}
+		}
+		if len(p.Fields) != 3 || p.Fields[0].Field != "chosen" || p.Fields[1].Field != "rejected" || p.Fields[2].Field != "irr_hum" {
+			t.Fatalf("%s: fields %+v", split, p.Fields)
+		}
+		for _, f := range p.Fields {
+			for ex := 0; ex < n; ex++ {
+				if f.Example[ex] != ex || f.LP[ex] != -float64(ex) || f.NTok[ex] != 2 {
+					t.Errorf("%s %s: example %d: %d, lp %v, ntok %d", split, f.Field, ex, f.Example[ex], f.LP[ex], f.NTok[ex])
+				}
+			}
+		}
+		if len(p.Chosen.LPArgmax) != n || len(p.Chosen.Top1) != n || len(p.Chosen.Entropy) != n || len(p.Chosen.Collision) != n {
+			t.Errorf("%s: chosen statistics of %d, %d, %d, %d responses, want %d", split, len(p.Chosen.LPArgmax), len(p.Chosen.Top1), len(p.Chosen.Entropy), len(p.Chosen.Collision), n)
+		}
+		want := 0
+		if split == results.SplitHeldout {
+			want = 2 * results.ProbeTokenExamples
+		}
+		if len(p.Tokens) != want {
+			t.Fatalf("%s: %d token-view responses, want %d", split, len(p.Tokens), want)
+		}
+		for i, tv := range p.Tokens {
+			f, ex := []string{"chosen", "rejected"}[i/results.ProbeTokenExamples], i%results.ProbeTokenExamples
+			if tv.Field != f || tv.Example != ex || len(tv.IDs) != 2 || tv.IDs[0] != ex || tv.LP[1] != 1-float64(ex) || tv.Max[0] != -0.25 {
+				t.Errorf("token view %d: %+v, want %s example %d", i, tv, f, ex)
+			}
+		}
+	}
+}
