@@ -2,15 +2,12 @@ package experiments
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 
 	"gatedpo/experiments/hub"
+	"gatedpo/results"
 )
 
 // hubDataset is a grid dataset value hf://datasets/ORG/NAME[@REV]/PATH.
@@ -73,7 +70,7 @@ func (g *Grid) ResolveHubDatasets(ctx context.Context, out string, c *hub.Client
 		h.Commit = snap.Commit
 		h.Files = map[string]string{}
 		for i, f := range snap.Files {
-			sum, err := fileSHA256(snap.Paths[i])
+			sum, err := results.HashFile(snap.Paths[i])
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -99,7 +96,7 @@ func pinnedDatasetFiles(ctx context.Context, c *hub.Client, ref hub.DatasetRef, 
 		if err != nil {
 			return nil, err
 		}
-		if sum, err := fileSHA256(s.Paths[0]); err != nil || sum != e.Files[f] {
+		if sum, err := results.HashFile(s.Paths[0]); err != nil || sum != e.Files[f] {
 			return nil, fmt.Errorf("%s in the cache (%s) differs from the file the sweep's first run read (sha256 %s, %s); the cache was modified", f, s.Paths[0], e.Files[f], HubLockFile)
 		}
 		out.Dir = s.Dir
@@ -107,20 +104,6 @@ func pinnedDatasetFiles(ctx context.Context, c *hub.Client, ref hub.DatasetRef, 
 		out.Paths = append(out.Paths, s.Paths[0])
 	}
 	return out, nil
-}
-
-// fileSHA256 is the hex SHA-256 of a file's contents.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // hubDatasetLock is the hub-lock.json entry of each resolved hub dataset

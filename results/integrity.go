@@ -13,11 +13,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"gatedpo/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 )
 
 // RecordFiles are the files of a cell directory whose sha256 a finished
@@ -27,18 +27,7 @@ var RecordFiles = []string{CellConfigFile, TrainCSVFile, ProbeMetricsFile, Probe
 // SyncDir fsyncs a directory, so that a rename into it (or the creation of
 // a file in it) survives a power loss. File systems that cannot sync a
 // directory (EINVAL, ENOTSUP) are not an error.
-func SyncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	f.Close()
-	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
-		return nil
-	}
-	return err
-}
+func SyncDir(dir string) error { return fsutil.SyncDir(dir) }
 
 // HashFile returns the hex sha256 of a file's bytes.
 func HashFile(path string) (string, error) {
