@@ -13,11 +13,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"gatedpo/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+
+	"gatedpo/internal/fsutil"
 )
 
 // RecordFiles are the files of a cell directory whose sha256 a finished
