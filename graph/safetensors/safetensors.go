@@ -21,7 +21,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"gatedpo/internal/fsutil"
 	"io"
 	"math"
 	"os"
@@ -29,6 +28,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"gatedpo/internal/fsutil"
 )
 
 // Dtype names as they appear in a safetensors header.
