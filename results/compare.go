@@ -331,7 +331,7 @@ func groupLess(a, b *Group) bool {
 	return GateKey(a.Gate) < GateKey(b.Gate)
 }
 
-// cmpNaturalLess orders strings with embedded numbers by value ("d64" <
+// naturalLess orders strings with embedded numbers by value ("d64" <
 // "d128"); names without digits compare as strings.
 func naturalLess(a, b string) bool {
 	for a != "" && b != "" {
