@@ -8,7 +8,7 @@ import (
 
 func objectiveName(ctx results.Context) string {
 	if ctx.Pipeline == "extended_sft" {
-		return "ext-SFT→" + ctx.Objective
+		return "ext-SFT\n→" + ctx.Objective // two lines: a tick label as wide as two
 	}
 	return ctx.Objective
 }

@@ -238,8 +238,8 @@ func TestObjectivesAndPipelines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(svg), "ext-SFT→dpo") {
-		t.Errorf("F7 lacks the ext-SFT→dpo tick label")
+	if !strings.Contains(string(svg), ">ext-SFT<") || !strings.Contains(string(svg), ">→dpo<") {
+		t.Errorf("F7 lacks the two-line ext-SFT / →dpo tick label")
 	}
 	md, err := os.ReadFile(filepath.Join(dir, results.ComparisonMDFile))
 	if err != nil {

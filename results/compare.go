@@ -229,8 +229,11 @@ func Contexts(cells []*Cell) []Context {
 		if contextShown[k] || strings.HasPrefix(k, "gate.") {
 			continue
 		}
-		if strings.HasPrefix(k, "model.") && determinedByArch(flat, k) {
+		if strings.HasPrefix(k, "model.") && determinedBy(flat, k, "arch") {
 			continue // the arch preset's model table: the arch name says it
+		}
+		if strings.HasPrefix(k, "objective.") && determinedBy(flat, k, "objective.name") {
+			continue // one objective's parameters: the objective column says it
 		}
 		variantKeys = append(variantKeys, k)
 	}
@@ -254,11 +257,11 @@ func Contexts(cells []*Cell) []Context {
 	return out
 }
 
-// determinedByArch reports whether key k has one value per arch.
-func determinedByArch(flat []map[string]string, k string) bool {
+// determinedBy reports whether key k has one value per value of key by.
+func determinedBy(flat []map[string]string, k, by string) bool {
 	val := map[string]string{}
 	for _, f := range flat {
-		a := f["arch"]
+		a := f[by]
 		if v, ok := val[a]; ok && v != f[k] {
 			return false
 		}
