@@ -35,9 +35,7 @@ func categoryFigure(v *sweepView, id, stem, title, caption, what string,
 	}
 	// Each set's label: the context fields constant within the set that
 	// differ between sets.
-	fields := func(c results.Context) []string {
-		return []string{c.Arch, c.Dataset, c.Pipeline, c.Objective, c.Variant}
-	}
+	fields := results.Context.Fields
 	setLabel := map[string]string{}
 	for i := range 5 {
 		vals := map[string]string{}

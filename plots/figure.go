@@ -7,6 +7,7 @@ package plots
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"image/color"
 	"math"
@@ -499,8 +500,24 @@ func useLogY(p *plot.Plot) {
 	p.Y.Tick.Marker = decadeTicks{}
 }
 
-// slug turns a label into a file-name fragment.
+// maxSlug bounds a file-name fragment, so that figure names stay well
+// under the file system's 255-byte limit whatever a context's label holds.
+const maxSlug = 120
+
+// slug turns a label into a file-name fragment: lower case, runs of other
+// characters as one '-'; a fragment longer than maxSlug is cut and ends in
+// 8 hex digits of the label's SHA-256, so distinct labels keep distinct
+// names.
 func slug(s string) string {
+	out := slugAll(s)
+	if len(out) <= maxSlug {
+		return out
+	}
+	sum := sha256.Sum256([]byte(s))
+	return strings.TrimRight(out[:maxSlug-9], "-.") + "-" + fmt.Sprintf("%x", sum[:4])
+}
+
+func slugAll(s string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(s) {

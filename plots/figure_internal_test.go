@@ -3,6 +3,7 @@ package plots
 import (
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +50,18 @@ func TestHelpers(t *testing.T) {
 	}
 	if got := smooth([]float64{0, 3, 6, math.NaN(), 12}, 3); got[1] != 3 || got[3] != 9 || got[0] != 1.5 {
 		t.Errorf("smooth = %v, want [1.5 3 4.5 9 12]", got)
+	}
+}
+
+// TestSlugBounded: a long label gives a bounded fragment that still
+// differs between labels.
+func TestSlugBounded(t *testing.T) {
+	a := slug(strings.Repeat("data.dataset=../shared/data/x/train.jsonl ", 20) + "a")
+	b := slug(strings.Repeat("data.dataset=../shared/data/x/train.jsonl ", 20) + "b")
+	if len(a) > maxSlug || len(b) > maxSlug || a == b {
+		t.Errorf("slugs %q (%d) and %q (%d)", a, len(a), b, len(b))
+	}
+	if s := slug("short label"); s != "short-label" {
+		t.Errorf("short label: %q", s)
 	}
 }

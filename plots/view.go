@@ -54,9 +54,7 @@ func newSweepView(sw *results.Sweep) *sweepView {
 		}
 	}
 	// Short labels: the context fields that differ between contexts.
-	fields := func(c results.Context) []string {
-		return []string{c.Arch, c.Dataset, c.Pipeline, c.Objective, c.Variant}
-	}
+	fields := results.Context.Fields
 	for i := range 5 {
 		differs := false
 		for _, cv := range v.contexts {

@@ -79,11 +79,38 @@ type Context struct {
 
 // Label is a short human-readable name of the context.
 func (c Context) Label() string {
-	s := c.Arch + " · " + c.Dataset + " · " + c.Pipeline + " · " + c.Objective
+	f := c.Fields()
+	s := strings.Join(f[:4], " · ")
 	if c.Variant != "" {
 		s += " · " + c.Variant
 	}
 	return s
+}
+
+// Fields are the parts of a context's label, in order: arch, dataset (as
+// DatasetLabel shortens it), pipeline, objective, variant.
+func (c Context) Fields() []string {
+	return []string{c.Arch, DatasetLabel(c.Dataset), c.Pipeline, c.Objective, c.Variant}
+}
+
+// DatasetLabel shortens a dataset as a grid names it for titles and file
+// names: a local path to its last two elements ("hh-probe/train.jsonl"),
+// an hf://datasets/ORG/NAME[@REV]/PATH value to "hf:ORG/NAME"; anything
+// else ("synthetic") as is.
+func DatasetLabel(ds string) string {
+	if rest, ok := strings.CutPrefix(ds, "hf://datasets/"); ok {
+		parts := strings.SplitN(rest, "/", 3)
+		if len(parts) >= 2 {
+			name, _, _ := strings.Cut(parts[1], "@")
+			return "hf:" + parts[0] + "/" + name
+		}
+		return ds
+	}
+	parts := strings.FieldsFunc(filepath.ToSlash(ds), func(r rune) bool { return r == '/' })
+	if len(parts) < 2 {
+		return ds
+	}
+	return parts[len(parts)-2] + "/" + parts[len(parts)-1]
 }
 
 // ComparisonRow is one (gated configuration, matching point, metric) entry.
@@ -234,6 +261,9 @@ func Contexts(cells []*Cell) []Context {
 		}
 		if strings.HasPrefix(k, "objective.") && determinedBy(flat, k, "objective.name") {
 			continue // one objective's parameters: the objective column says it
+		}
+		if strings.HasPrefix(k, "data.") && determinedBy(flat, k, "dataset") {
+			continue // the dataset's own entries (its path, its content hash): the dataset column says it
 		}
 		variantKeys = append(variantKeys, k)
 	}

@@ -111,3 +111,41 @@ func TestLoadSweepGrids(t *testing.T) {
 		t.Errorf("grids: %+v", sw.Grids)
 	}
 }
+
+// TestDatasetLabel: paths keep their last two elements, hub datasets their
+// ORG/NAME, anything else is kept.
+func TestDatasetLabel(t *testing.T) {
+	for in, want := range map[string]string{
+		"../shared/data/hh-probe/train.jsonl": "hh-probe/train.jsonl",
+		"synthetic":                           "synthetic",
+		"train.jsonl":                         "train.jsonl",
+		"hf://datasets/Anthropic/hh-rlhf@main/data/train.parquet": "hf:Anthropic/hh-rlhf",
+	} {
+		if got := results.DatasetLabel(in); got != want {
+			t.Errorf("DatasetLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestContextsTwoDatasets: a cell's [data] entries that follow from its
+// dataset (its path, its content hash) are not "settings" of a
+// two-dataset sweep, and labels show the dataset's short name.
+func TestContextsTwoDatasets(t *testing.T) {
+	var cells []*results.Cell
+	for _, ds := range []string{"../data/a/train.jsonl", "../data/b/train.jsonl"} {
+		for _, lr := range []float64{1e-3, 1e-4} {
+			cells = append(cells, &results.Cell{Config: results.CellConfig{Arch: "d64", Dataset: ds, Pipeline: "baseline",
+				Objective: results.ObjectiveSpec{Name: "dpo", Beta: 0.1},
+				Data:      map[string]any{"dataset": ds, "dataset_hash": "h-" + ds, "max_prompt_tokens": 96.0},
+				Train:     map[string]any{"lr": lr}}})
+		}
+	}
+	for i, c := range results.Contexts(cells) {
+		if want := "train.lr=" + map[bool]string{true: "0.001", false: "0.0001"}[i%2 == 0]; c.Variant != want {
+			t.Errorf("cell %d: variant %q, want %q", i, c.Variant, want)
+		}
+		if l := c.Label(); !strings.Contains(l, "/train.jsonl · ") || strings.Contains(l, "../") {
+			t.Errorf("label %q", l)
+		}
+	}
+}
