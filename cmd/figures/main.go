@@ -31,7 +31,7 @@ import (
 	"gatedpo/results"
 )
 
-const usage = `usage: figures -in RUNS_DIR [-out DIR] [-only F2,F3] [-formats png,svg,pdf] [-dpi 150] [-allow-damaged]
+const usage = `usage: figures -in RUNS_DIR [-out DIR] [-only F2,F3] [-formats png,svg,pdf] [-dpi 150] [-link-images] [-allow-damaged]
 
 Redraws the paper's figures F1–F8 of a sweep directory from its records
 alone (no training) and, unless -only is given, the comparison,
@@ -49,6 +49,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	only := fs.String("only", "", "comma-separated figure ids to draw, e.g. F2,F3 (default: all; then no report)")
 	formats := fs.String("formats", strings.Join(plots.Formats, ","), "comma-separated formats: png, svg, pdf")
 	dpi := fs.Int("dpi", 150, "PNG resolution (dots per inch)")
+	link := fs.Bool("link-images", false, "report.html links the PNGs (figures/…) instead of embedding them (a smaller file to commit; default: embedded unless the PNGs exceed 40 MiB)")
 	if code, done := cli.Parse(fs, args, stdout, stderr, cli.VersionString("figures", "")); done {
 		return code
 	}
@@ -59,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "figures: -dpi %d: expected 30..1200\n", *dpi)
 		return 2
 	}
-	opt := plots.Options{FiguresDir: sf.Out, OutDir: sf.Out, DPI: *dpi}
+	opt := plots.Options{FiguresDir: sf.Out, OutDir: sf.Out, DPI: *dpi, ExternalImage: *link}
 	for _, f := range cli.SplitList(*formats) {
 		if f != "png" && f != "svg" && f != "pdf" {
 			fmt.Fprintf(stderr, "figures: -formats %q: expected a comma-separated subset of png,svg,pdf\n", *formats)

@@ -138,3 +138,27 @@ func TestRebuildsSummary(t *testing.T) {
 		t.Errorf("summary.csv after removing %s:\n%s", gone, after)
 	}
 }
+
+// TestLinkImages: -link-images makes report.html point at figures/*.png
+// instead of embedding them.
+func TestLinkImages(t *testing.T) {
+	dir := t.TempDir()
+	if err := resultstest.Write(dir, resultstest.Options{Seeds: []int{1, 2}, Steps: 10, EvalEvery: 5}); err != nil {
+		t.Fatal(err)
+	}
+	var so, se bytes.Buffer
+	for _, link := range []bool{false, true} {
+		args := []string{"-in", dir, "-formats", "png", "-dpi", "40"}
+		if link {
+			args = append(args, "-link-images")
+		}
+		if rc := run(args, &so, &se); rc != 0 {
+			t.Fatalf("%v: rc = %d, stderr %s", args, rc, se.String())
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, results.ReportFile))
+		embedded, linked := strings.Contains(string(b), "data:image/png;base64"), strings.Contains(string(b), `src="figures/`)
+		if embedded == link || linked != link {
+			t.Errorf("-link-images=%v: embedded %v, linked %v", link, embedded, linked)
+		}
+	}
+}
