@@ -134,8 +134,9 @@ func run() (code int) {
 	fs.StringVar(&shard, "shard", "", "run shard i/n of the cells (0-based); also SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX")
 	fs.IntVar(&shards, "shards", 0, "shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); also "+experiments.ShardsEnv)
 	fs.BoolVar(&o.RetryFailed, "retry-failed", false, "rerun cells recorded as failed")
-	var memProfile string
+	var memProfile, cpuProfile string
 	fs.StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the sweep ends (go tool pprof)")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole sweep to this file (go tool pprof)")
 	// flags may come before or after a bare grid path
 	var positional []string
 	version := cli.VersionString("sweep", graph.BLASName())
@@ -163,6 +164,24 @@ func run() (code int) {
 	if o.Shard, o.Shards, err = experiments.ResolveShard(shard, shards, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "sweep:", err)
 		return 2
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sweep: -cpuprofile: %v\n", err)
+			return 2
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			fmt.Fprintf(os.Stderr, "sweep: -cpuprofile: %v\n", err)
+			return 2
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintf(os.Stderr, "sweep: -cpuprofile: %v\n", err)
+			}
+		}()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	finished := make(chan struct{})
