@@ -25,8 +25,11 @@
 //	TargetLogProbs(logits, targets)  the same, one target per row → [R]
 //	HeadTokenLogProbs(h, w, ids)  the output head h·wᵀ fused with TokenLogProbs and
 //	                            chunked over rows: never holds the [n·t, V] logits
-//	                            (the backward recomputes them block by block)
-//	HeadLogProbMaxOf(lp)        LogProbMaxOf for a HeadTokenLogProbs node
+//	                            of all rows (the backward reuses the computed rows'
+//	                            logits up to HeadCacheBytes, else recomputes them)
+//	HeadTokenLogProbsMasked(h, w, ids, mask)  the same at the positions mask
+//	                            selects only (0 elsewhere): prompts cost nothing
+//	HeadLogProbMaxOf(lp)        LogProbMaxOf for a HeadTokenLogProbs(Masked) node
 //	HeadLogits(dst, h, rows, d, w, V)  plain Go (no graph): the logits of a block of
 //	                            hidden rows, for forward-only passes that need a few rows
 //	LogProbMaxOf(lp)            forward-only max_v log π(v) per row of a TokenLogProbs
@@ -66,8 +69,9 @@
 //
 // # Stateful ops and machines
 //
-// HeadTokenLogProbs keeps per-row max and log-sum-exp and a reusable
-// logits block. CausalSelfAttention, TokenLogProbs/TargetLogProbs and GELUTanh cache
+// HeadTokenLogProbs keeps per-row max and log-sum-exp and either the logits
+// of the rows it computed (for its backward, up to HeadCacheBytes) or a
+// reusable logits block. CausalSelfAttention, TokenLogProbs/TargetLogProbs and GELUTanh cache
 // forward quantities (attention probabilities; per-row max, log-sum-exp and
 // exp(x − max); tanh) for their backward op, so backward passes evaluate no
 // exponentials; each op instance has a unique hash so Gorgonia never merges

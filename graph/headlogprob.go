@@ -20,35 +20,94 @@ import (
 //
 //	lp[s, p] = log_softmax(h[s·t+p]·wᵀ)[ids[s, p+1]],  p = 0 … t−2
 //
-// without ever holding the [n·t, V] logits: the forward computes the
-// logits of a block of rows at a time (at most HeadChunkBytes), keeps only each
-// row's maximum and log-sum-exp, and drops the block. The backward
-// recomputes the logits of the rows whose upstream gradient is non-zero
-// (rows outside the response mask cost nothing), block by block, and
-// accumulates
+// without ever holding the [n·t, V] logits of all rows. HeadTokenLogProbsMasked
+// restricts it to the positions a caller uses; this form computes every
+// position.
 //
-//	dlogits[r, v] = g[r]·(1{v = target} − softmax[r, v])
+// Forward: the logits of a block of rows at a time (h rows gathered, one
+// matrix product with w), of which it keeps each row's maximum and
+// log-sum-exp (float64) and the target's log-prob. The last position of a
+// sequence (it predicts no token) is skipped.
+//
+// Backward: for the rows whose upstream gradient g is non-zero,
+//
+//	dlogits[r, v] = g[r]·(1{v = target} − exp(logits[r, v] − lse[r]))
 //	dh[r] = dlogits[r]·w,   dw = Σ_r dlogits[r]ᵀ h[r]
 //
-// so the largest buffer is one block of at most HeadChunkBytes (64 MiB) instead
-// of three [n·t, V] ones (logits, cached softmax, logit gradient). The
-// price is one more head matrix product per training step (the recompute).
-// Results equal TokenLogProbs(Linear(h, w), ids) up to rounding (the same
-// products, the same float64 log-sum-exp). ids get no gradient.
+// block by block. It needs those rows' logits: when the graph has a
+// backward (G.Grad reached the op) and the logits of the computed rows fit
+// in HeadCacheBytes, the forward writes them all into one buffer that it
+// keeps for the backward, which turns it into dlogits in place; otherwise
+// the forward keeps no logits and the backward computes them again (one
+// more head matrix product).
+//
+// Memory held by the op: per row of h two float64 statistics; the kept
+// logits of the computed rows when they fit under HeadCacheBytes (from the
+// forward until the backward, then until ReleaseValues), else a scratch
+// block of at most HeadChunkBytes. Never the three [n·t, V] buffers of
+// TokenLogProbs(Linear(h, w), ids) (logits, cached softmax, logit
+// gradient).
+//
+// The logits are the same products either way (the GEMM computes each
+// element from its row of h and of w alone), and the backward sums the
+// rows into dw in the same blocks whether the logits were kept or
+// recomputed: both backwards give bit-identical results, and the values
+// equal TokenLogProbs(Linear(h, w), ids) up to rounding. ids get no
+// gradient.
 func HeadTokenLogProbs(h, w, ids *G.Node) (*G.Node, error) {
-	hs, ws, is := h.Shape(), w.Shape(), ids.Shape()
-	if len(hs) != 2 || len(ws) != 2 || len(is) != 2 || hs[0] != is[0]*is[1] || hs[1] != ws[1] || is[1] < 2 {
-		return nil, fmt.Errorf("HeadTokenLogProbs: h %v, w %v and ids %v do not match (want [n·t, D], [V, D] and [n, t], t ≥ 2)", hs, ws, is)
-	}
-	op := &headLSGOp{n: is[0], t: is[1], id: nextOpID(), st: &headState{}}
-	return G.ApplyOp(op, h, w, ids)
+	return newHeadLSG("HeadTokenLogProbs", h, w, ids, nil)
 }
 
-// HeadChunkBytes bounds the logits block HeadTokenLogProbs holds at a time.
+// HeadTokenLogProbsMasked is HeadTokenLogProbs computed only at the
+// positions where mask [n, t−1] (the output's layout, same dtype as h;
+// typically the response mask shifted to the predicted tokens) is non-zero:
+// there lp is bit-identical to HeadTokenLogProbs's; everywhere else lp is
+// exactly 0 and so is its gradient (the output there is a constant), and
+// so is HeadLogProbMaxOf. The head product, the statistics and the kept
+// logits cover the selected rows only, so a prompt position costs nothing.
+// mask is read at every run (an input node, set per batch); it is a
+// selection, not a weight (any non-zero value selects), and gets no
+// gradient.
+func HeadTokenLogProbsMasked(h, w, ids, mask *G.Node) (*G.Node, error) {
+	if mask == nil {
+		return nil, fmt.Errorf("HeadTokenLogProbsMasked: nil mask")
+	}
+	return newHeadLSG("HeadTokenLogProbsMasked", h, w, ids, mask)
+}
+
+func newHeadLSG(name string, h, w, ids, mask *G.Node) (*G.Node, error) {
+	hs, ws, is := h.Shape(), w.Shape(), ids.Shape()
+	if len(hs) != 2 || len(ws) != 2 || len(is) != 2 || hs[0] != is[0]*is[1] || hs[1] != ws[1] || is[1] < 2 {
+		return nil, fmt.Errorf("%s: h %v, w %v and ids %v do not match (want [n·t, D], [V, D] and [n, t], t ≥ 2)", name, hs, ws, is)
+	}
+	op := &headLSGOp{n: is[0], t: is[1], id: nextOpID(), st: &headState{}}
+	if mask == nil {
+		return G.ApplyOp(op, h, w, ids)
+	}
+	if ms := mask.Shape(); len(ms) != 2 || ms[0] != is[0] || ms[1] != is[1]-1 {
+		return nil, fmt.Errorf("%s: mask %v, want [%d, %d] (the output's shape)", name, ms, is[0], is[1]-1)
+	}
+	op.masked = true
+	return G.ApplyOp(op, h, w, ids, mask)
+}
+
+// HeadChunkBytes bounds the logits block HeadTokenLogProbs computes at a
+// time when it does not keep the logits for its backward.
 const HeadChunkBytes = 64 << 20
 
-// headChunkBytes is HeadChunkBytes; tests lower it to exercise several blocks.
-var headChunkBytes = HeadChunkBytes
+// HeadCacheBytes bounds the logits a HeadTokenLogProbs op with a backward
+// keeps from its forward (the computed rows × V elements); above it the
+// backward recomputes them block by block. At 256 MiB a Pythia-160M
+// micro-batch of one pair (2 rows of 256 tokens, V = 50,304, float32:
+// at most 103 MB) always keeps them.
+const HeadCacheBytes = 256 << 20
+
+// headChunkBytes and headCacheBytes are HeadChunkBytes and HeadCacheBytes;
+// tests lower them to exercise several blocks and the recompute path.
+var (
+	headChunkBytes = HeadChunkBytes
+	headCacheBytes = HeadCacheBytes
+)
 
 // headChunkRows is the number of rows per logits block for vocabulary
 // size vocab and element size elemBytes (at least 4 rows).
@@ -58,13 +117,17 @@ func headChunkRows(rows, vocab, elemBytes int) int {
 }
 
 // headState is what the forward leaves for the backward and for
-// HeadLogProbMaxOf: per row the maximum logit and the log-sum-exp; the
-// logits block (scratch, reused across runs); and the weight gradient the
+// HeadLogProbMaxOf: per row the maximum logit and the log-sum-exp (0 for
+// rows not computed); the rows computed; their logits when kept; a
+// scratch logits block (reused across runs); and the weight gradient the
 // backward computed, handed over to the weight-gradient node.
 type headState struct {
 	lseStats
-	block dtypeBufs
-	dw    G.Value
+	kept   []int     // rows of h whose log-prob the last forward computed, ascending
+	logits dtypeBufs // kept logits: row kept[i] at [i·V, (i+1)·V)
+	cached bool      // logits hold the last forward's, not yet consumed by a backward
+	block  dtypeBufs
+	dw     G.Value
 }
 
 // headBlock returns the scratch logits block for element type T, sized n
@@ -80,18 +143,33 @@ func headBlock[T elem](s *headState, n int) []T {
 // headLSGOp is the fused, chunked head + log-softmax + gather.
 type headLSGOp struct {
 	pureOp
-	n, t int
-	id   uint64 // unique per instance: the op keeps state
-	st   *headState
+	n, t     int
+	masked   bool // a 4th input, the [n, t−1] mask of the rows to compute
+	id       uint64
+	st       *headState
+	backward bool // SymDiff built the backward: the forward may keep the logits
 }
 
-func (op *headLSGOp) Arity() int    { return 3 }
-func (op *headLSGOp) Type() hm.Type { return fnType(2, 2, 2, 2) }
+func (op *headLSGOp) Arity() int {
+	if op.masked {
+		return 4
+	}
+	return 3
+}
+func (op *headLSGOp) Type() hm.Type {
+	if op.masked {
+		return fnType(2, 2, 2, 2, 2)
+	}
+	return fnType(2, 2, 2, 2)
+}
 func (op *headLSGOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "gatedpo.HeadTokenLogProbs{%d,%d,#%d}", op.n, op.t, op.id)
+	fmt.Fprintf(h, "gatedpo.HeadTokenLogProbs{%d,%d,%t,#%d}", op.n, op.t, op.masked, op.id)
 }
 func (op *headLSGOp) Hashcode() uint32 { return hashOf(op) }
 func (op *headLSGOp) String() string {
+	if op.masked {
+		return fmt.Sprintf("HeadTokenLogProbsMasked{n=%d,t=%d}", op.n, op.t)
+	}
 	return fmt.Sprintf("HeadTokenLogProbs{n=%d,t=%d}", op.n, op.t)
 }
 func (op *headLSGOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -100,6 +178,14 @@ func (op *headLSGOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 
 func (op *headLSGOp) Do(in ...G.Value) (G.Value, error) {
 	return doOp(op, in, headForward[float32], headForward[float64])
+}
+
+// gatherRows copies rows rs of the row-major matrix src (d columns) into
+// dst, consecutively.
+func gatherRows[T elem](dst, src []T, rs []int, d int) {
+	for i, r := range rs {
+		copy(dst[i*d:(i+1)*d], src[r*d:(r+1)*d])
+	}
 }
 
 func headForward[T elem](op *headLSGOp, in []G.Value) (G.Value, error) {
@@ -111,38 +197,82 @@ func headForward[T elem](op *headLSGOp, in []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%v: %v", op, err)
 	}
+	var mask []T
+	if op.masked {
+		if ms := in[3].Shape(); ms.TotalSize() != op.n*(op.t-1) {
+			return nil, fmt.Errorf("%v: mask %v, want [%d, %d]", op, ms, op.n, op.t-1)
+		}
+		if mask, err = sliceOf[T](in[3]); err != nil {
+			return nil, fmt.Errorf("%v: mask: %v", op, err)
+		}
+	}
 	rows, d, vocab := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[0]
 	var z T
-	chunk := headChunkRows(rows, vocab, int(unsafeSizeof(z)))
+	elem := int(unsafeSizeof(z))
 	st := op.st
 	if len(st.lse) != rows {
 		st.max, st.lse = make([]float64, rows), make([]float64, rows)
+	} else {
+		clear(st.max)
+		clear(st.lse)
 	}
+	st.kept = st.kept[:0]
+	for r := 0; r < rows; r++ {
+		if o, _ := rowTarget(op.n, op.t, true, r, nil); o >= 0 && (mask == nil || mask[o] != 0) {
+			st.kept = append(st.kept, r)
+		}
+	}
+	kept := st.kept
+	st.cached = false
 	out, y := newDense[T](op.n, op.t-1)
-	buf := headBlock[T](st, chunk*vocab)
-	for r0 := 0; r0 < rows; r0 += chunk {
-		c := min(chunk, rows-r0)
+	if len(kept) == 0 {
+		return out, nil
+	}
+	keep := op.backward && len(kept)*vocab*elem <= headCacheBytes
+	chunk := headChunkRows(len(kept), vocab, elem)
+	var buf []T
+	if keep {
+		buf = sizedBuf[T](&st.logits, len(kept)*vocab)
+	} else {
+		// equal blocks: ⌈kept/chunk⌉ of them, no larger than needed
+		nb := (len(kept) + chunk - 1) / chunk
+		chunk = (len(kept) + nb - 1) / nb
+		buf = headBlock[T](st, chunk*vocab)
+	}
+	hc := getScratch[T](chunk * d)
+	defer putScratch(hc)
+	for k0 := 0; k0 < len(kept); k0 += chunk {
+		rs := kept[k0:min(k0+chunk, len(kept))]
+		c := len(rs)
+		gatherRows(hc, h, rs, d)
 		x := buf[:c*vocab]
-		gemm(false, true, c, vocab, d, 1, h[r0*d:(r0+c)*d], d, w, d, 0, x, vocab)
+		if keep {
+			x = buf[k0*vocab : (k0+c)*vocab]
+		}
+		gemm(false, true, c, vocab, d, 1, hc[:c*d], d, w, d, 0, x, vocab)
 		parallelRange(c, 8, func(lo, hi int) {
+			var tmp []T // kept logits stay intact: the exponentials go to a scratch row
+			if keep {
+				tmp = getScratch[T](vocab)
+				defer putScratch(tmp)
+			}
 			for i := lo; i < hi; i++ {
-				r := r0 + i
+				r := rs[i]
 				row := x[i*vocab : (i+1)*vocab]
-				// exp in place: the row is not needed afterwards except its target logit
 				o, target := rowTarget(op.n, op.t, true, r, tg)
-				var xt float64
-				if o >= 0 {
-					xt = float64(row[target])
+				xt := float64(row[target])
+				dst := row // exp in place: the row is not needed afterwards
+				if keep {
+					dst = tmp
 				}
-				m, s := expShiftSum(row, row)
+				m, s := expShiftSum(dst, row)
 				l := m + math.Log(s)
 				st.max[r], st.lse[r] = m, l
-				if o >= 0 {
-					y[o] = T(xt - l)
-				}
+				y[o] = T(xt - l)
 			}
 		})
 	}
+	st.cached = keep
 	return out, nil
 }
 
@@ -166,7 +296,12 @@ func unsafeSizeof[T elem](T) uintptr {
 	return 8
 }
 
-func (op *headLSGOp) DiffWRT(int) []bool { return []bool{true, true, false} }
+func (op *headLSGOp) DiffWRT(int) []bool {
+	if op.masked {
+		return []bool{true, true, false, false}
+	}
+	return []bool{true, true, false}
+}
 func (op *headLSGOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	dh, err := G.ApplyOp(&headGradOp{backwardOf[*headLSGOp]{tag: "HeadTokenLogProbsGrad", suffix: "Grad", fwd: op}}, in[0], in[1], in[2], grad)
 	if err != nil {
@@ -175,6 +310,10 @@ func (op *headLSGOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	dw, err := G.ApplyOp(&headGradWOp{backwardOf[*headLSGOp]{tag: "HeadTokenLogProbsGradW", suffix: "GradW", fwd: op}, in[1].Shape().Clone()}, dh)
 	if err != nil {
 		return nil, err
+	}
+	op.backward = true
+	if op.masked {
+		return G.Nodes{dh, dw, nil, nil}, nil
 	}
 	return G.Nodes{dh, dw, nil}, nil
 }
@@ -189,8 +328,11 @@ func (op *headGradOp) Do(in ...G.Value) (G.Value, error) {
 	return doOp(op, in, headBackward[float32], headBackward[float64])
 }
 
-// headBackward recomputes the logits of the live rows (the cached-softmax
-// backward of lsgBackward needs the [rows, V] buffer this op avoids).
+// headBackward computes dh and dw over the rows the forward computed whose
+// upstream gradient is non-zero, from the logits the forward kept or,
+// when it kept none, from recomputed ones. The rows go in blocks of
+// headChunkRows(n·t, …) in both cases, so that dw sums them in the same
+// order.
 func headBackward[T elem](gop *headGradOp, in []G.Value) (G.Value, error) {
 	op := gop.fwd
 	h, w, tg, err := headInputs[T](in)
@@ -206,35 +348,55 @@ func headBackward[T elem](gop *headGradOp, in []G.Value) (G.Value, error) {
 	if len(st.lse) != rows {
 		return nil, fmt.Errorf("%vGrad: no cached forward statistics (the forward op must run first in the same machine run)", op)
 	}
-	// the rows that receive a gradient
+	// the computed rows that receive a gradient, as indices into st.kept
 	var live []int
-	for r := 0; r < rows; r++ {
-		if o, _ := rowTarget(op.n, op.t, true, r, nil); o >= 0 && g[o] != 0 {
-			live = append(live, r)
+	for i, r := range st.kept {
+		if o, _ := rowTarget(op.n, op.t, true, r, nil); g[o] != 0 {
+			live = append(live, i)
 		}
 	}
 	dhT, dh := newDense[T](rows, d)
 	dwT, dw := newDense[T](vocab, d)
 	var z T
 	chunk := headChunkRows(rows, vocab, int(unsafeSizeof(z)))
-	buf := headBlock[T](st, chunk*vocab)
+	var buf []T
+	kept := st.cached && len(*bufOf[T](&st.logits)) == len(st.kept)*vocab
+	if kept {
+		// move the live rows' logits to the front, in order (row j from
+		// row live[j] ≥ j), then turn them into dlogits in place
+		buf = *bufOf[T](&st.logits)
+		for j, i := range live {
+			if i != j {
+				copy(buf[j*vocab:(j+1)*vocab], buf[i*vocab:(i+1)*vocab])
+			}
+		}
+		st.cached = false // consumed
+	} else {
+		buf = headBlock[T](st, min(chunk, max(len(live), 1))*vocab)
+	}
 	hc := make([]T, min(chunk, max(len(live), 1))*d)
 	dhc := make([]T, len(hc))
 	exp := expFor[T]()
 	for k0 := 0; k0 < len(live); k0 += chunk {
-		rs := live[k0:min(k0+chunk, len(live))]
-		c := len(rs)
-		for i, r := range rs {
-			copy(hc[i*d:(i+1)*d], h[r*d:(r+1)*d])
+		ls := live[k0:min(k0+chunk, len(live))]
+		c := len(ls)
+		for j, i := range ls {
+			r := st.kept[i]
+			copy(hc[j*d:(j+1)*d], h[r*d:(r+1)*d])
 		}
-		x := buf[:c*vocab]
-		gemm(false, true, c, vocab, d, 1, hc[:c*d], d, w, d, 0, x, vocab)
+		var x []T
+		if kept {
+			x = buf[k0*vocab : (k0+c)*vocab]
+		} else {
+			x = buf[:c*vocab]
+			gemm(false, true, c, vocab, d, 1, hc[:c*d], d, w, d, 0, x, vocab)
+		}
 		parallelRange(c, 8, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				r := rs[i]
+			for j := lo; j < hi; j++ {
+				r := st.kept[ls[j]]
 				o, target := rowTarget(op.n, op.t, true, r, tg)
 				gr := float64(g[o])
-				row := x[i*vocab : (i+1)*vocab]
+				row := x[j*vocab : (j+1)*vocab]
 				// dlogits = g·(onehot − softmax), softmax = exp(x − lse)
 				if r32, ok := any(row).([]float32); ok {
 					blasvec.ExpShiftSum32(r32, r32, float32(st.lse[r]))
@@ -249,8 +411,9 @@ func headBackward[T elem](gop *headGradOp, in []G.Value) (G.Value, error) {
 			}
 		})
 		gemm(false, false, c, d, vocab, 1, x, vocab, w, d, 0, dhc[:c*d], d) // dh rows = dlogits·w
-		for i, r := range rs {
-			copy(dh[r*d:(r+1)*d], dhc[i*d:(i+1)*d])
+		for j, i := range ls {
+			r := st.kept[i]
+			copy(dh[r*d:(r+1)*d], dhc[j*d:(j+1)*d])
 		}
 		gemm(true, false, vocab, d, c, 1, x, vocab, hc[:c*d], d, 1, dw, d) // dw += dlogitsᵀ·h
 	}
@@ -283,9 +446,10 @@ func (op *headGradWOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 // HeadLogProbMaxOf returns the forward-only node max_v log_softmax(logits)[v]
-// for the rows of a HeadTokenLogProbs node lp (same shape as lp), from the
-// row maxima and log-sum-exps its op kept; lp is its input only to order
-// it after lp's op. G.Grad treats it as a constant.
+// for the rows of a HeadTokenLogProbs or HeadTokenLogProbsMasked node lp
+// (same shape as lp; 0 where the mask is 0), from the row maxima and
+// log-sum-exps its op kept; lp is its input only to order it after lp's
+// op. G.Grad treats it as a constant.
 func HeadLogProbMaxOf(lp *G.Node) (*G.Node, error) {
 	src, ok := lp.Op().(*headLSGOp)
 	if !ok {

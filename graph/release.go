@@ -60,8 +60,9 @@ func (op *attnOp) releaseCache() { op.cache.probs = dtypeBufs{} }
 func (op *geluOp) releaseCache() { op.cache.tanh = dtypeBufs{} }
 func (op *lsgOp) releaseCache()  { *op.lse = lseCache{} }
 
-// The fused head keeps a chunk-sized logits block and per-row statistics;
-// its weight gradient is handed over to the weight-gradient node within
+// The fused head keeps per-row statistics and either the logits of the rows
+// it computed (for its backward) or a chunk-sized scratch block; its
+// weight gradient is handed over to the weight-gradient node within
 // the run (headGradWOp), so nothing else of it outlives a run.
 func (op *headLSGOp) releaseCache() { *op.st = headState{} }
 
@@ -108,6 +109,7 @@ func HeldBytes(g *G.ExprGraph) int64 {
 			addBufs(op.lse.exp)
 		case *headLSGOp:
 			addBufs(op.st.block)
+			addBufs(op.st.logits)
 		}
 		if d, ok := n.Value().(*tensor.Dense); ok {
 			addSlice(d.Data())
