@@ -51,6 +51,15 @@ type Forward struct {
 	// TokenLogpMax is [n, t−1]: max_v log π(v | ids[:, ≤i]); forward only
 	// (G.Grad treats it as a constant).
 	TokenLogpMax *G.Node
+	// LogpMask, when non-nil, is the [n, t−1] input that selects the
+	// positions at which TokenLogps and TokenLogpMax are computed (non-zero
+	// = computed); both are exactly 0 elsewhere, and so is their gradient.
+	// Build fills it with ones (every position, the values of a model
+	// without it); callers that use only some positions (the response
+	// tokens) set it per batch with SetLogpMask, so that the output head
+	// runs on those rows only. Models whose head cannot skip rows leave
+	// it nil.
+	LogpMask *G.Node
 	// Logits is [n·t, V]; row r is sequence r/t, position r%t. A model
 	// whose TokenLogps never materialise the logits (the Hugging Face
 	// models: graph.HeadTokenLogProbs) leaves it nil until LogitsNode adds
@@ -109,6 +118,34 @@ func (f *Forward) SetIDs(ids [][]int) error {
 		}
 	default:
 		return fmt.Errorf("SetIDs: unsupported IDs dtype %v", d.Dtype())
+	}
+	return nil
+}
+
+// SetLogpMask sets the LogpMask input: mask holds N·(T−1) values, row
+// major (position i of row r selects the prediction of token i+1, the
+// layout of TokenLogps); non-zero selects. A no-op for a model without
+// LogpMask, whose TokenLogps cover every position anyway.
+func (f *Forward) SetLogpMask(mask []float64) error {
+	if f.LogpMask == nil {
+		return nil
+	}
+	if len(mask) != f.N*(f.T-1) {
+		return fmt.Errorf("SetLogpMask: got %d values, the graph was built for %d×%d", len(mask), f.N, f.T-1)
+	}
+	d, ok := f.LogpMask.Value().(*tensor.Dense)
+	if !ok {
+		return fmt.Errorf("SetLogpMask: the mask node holds a %T, want *tensor.Dense", f.LogpMask.Value())
+	}
+	switch data := d.Data().(type) {
+	case []float64:
+		copy(data, mask)
+	case []float32:
+		for i, x := range mask {
+			data[i] = float32(x)
+		}
+	default:
+		return fmt.Errorf("SetLogpMask: unsupported mask dtype %v", d.Dtype())
 	}
 	return nil
 }

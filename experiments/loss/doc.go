@@ -35,6 +35,12 @@
 //	n⁺, n⁻         [B]         response lengths Σ_t mask                      (input)
 //	loss, per-pair = objectives.Build(objective, pc, pr, rc, rr, n⁺, n⁻)
 //
+// A model with Forward.LogpMask (the Hugging Face models) is given mask as
+// its LogpMask (SeqGraph likewise its own mask): lp and lmax are computed
+// at the response positions only and are 0 elsewhere, where nothing above
+// reads them (the gate and its statistics read rejMask ⊆ mask), so the
+// output head costs nothing at prompt and padding positions.
+//
 // The reference enters as two input vectors, so a caller may precompute it
 // once per example (ReferenceLogps, or the sweep's probe pass) or compute
 // it every step. A gate that is off, and any gate with an objective that

@@ -194,6 +194,11 @@ func (pg *PrefGraph) SetBatch(b data.Batch, refChosen, refRejected []float64) er
 	if len(refChosen) != B || len(refRejected) != B {
 		return fmt.Errorf("reference log-probs: got %d and %d values for %d pairs", len(refChosen), len(refRejected), B)
 	}
+	// the model computes the token log-probs at the response positions only
+	// (the loss, the gate and the statistics read nothing else)
+	if err := pg.Policy.SetLogpMask(mask); err != nil {
+		return err
+	}
 	setInputData(pg.maskT, mask)
 	setInputData(pg.rejMaskT, rej)
 	setInputData(pg.cLensT, cl)

@@ -97,7 +97,8 @@ func (sg *SeqGraph) SetBatch(ids, mask [][]int) error {
 	}
 	setInputData(sg.maskT, md)
 	setInputData(sg.lensT, lens)
-	return nil
+	// the model computes the token log-probs at the masked-in positions only
+	return sg.Forward.SetLogpMask(md)
 }
 
 // Run evaluates the graph on the current batch (resetting the machine).

@@ -53,11 +53,13 @@
 //	          optional attention_bias (q, k, v, o) and mlp_bias
 //	qwen2     as llama with q/k/v biases and (usually) a tied head
 //
-// Every family's output head is graph.HeadTokenLogProbs: the head matrix
-// product fused with the log-softmax and the target gather, chunked over
-// rows, so no graph holds the [n·t, V] logits (50k-token vocabularies make
-// that buffer the largest of a step). Forward.TokenLogpMax reads its cached
-// statistics; the logits node is added only when a caller asks for it
+// Every family's output head is graph.HeadTokenLogProbsMasked: the head
+// matrix product fused with the log-softmax and the target gather, chunked
+// over rows, so no graph holds the [n·t, V] logits (50k-token vocabularies
+// make that buffer the largest of a step), and computed only at the
+// positions Forward.LogpMask selects (every position until a caller sets
+// the response positions with Forward.SetLogpMask; the loss graphs do).
+// Forward.TokenLogpMax reads its cached statistics; the logits node is added only when a caller asks for it
 // (Forward.LogitsNode). Forward.Hidden and Forward.HeadWeight expose the
 // final hidden states and the head matrix, so that forward-only passes
 // (the experiments' probes and reference log-probs) apply the head to the

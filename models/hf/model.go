@@ -234,10 +234,25 @@ func (m *Model) Build(g *G.ExprGraph, n, t int) (f *models.Forward, err error) {
 	// caller asks for it (Forward.LogitsNode); forward-only passes read the
 	// hidden states and the head weight instead (Forward.Hidden,
 	// Forward.HeadWeight) and apply the head to the rows they need.
+	// The head runs only at the positions LogpMask selects (all until a
+	// caller sets it: Forward.SetLogpMask), so that prompt positions cost
+	// no head product.
 	w := b.headWeight()
-	lp := must(graph.HeadTokenLogProbs(hidden, w, ids))
+	ones := tensor.New(tensor.Of(m.dt), tensor.WithShape(n, t-1))
+	switch d := ones.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] = 1
+		}
+	case []float64:
+		for i := range d {
+			d[i] = 1
+		}
+	}
+	lpMask := G.NewMatrix(g, m.dt, G.WithShape(n, t-1), G.WithName(prefix+"logp_mask"), G.WithValue(ones))
+	lp := must(graph.HeadTokenLogProbsMasked(hidden, w, ids, lpMask))
 	lpmax := must(graph.HeadLogProbMaxOf(lp))
-	f = &models.Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, Hidden: hidden, HeadWeight: w, N: n, T: t, Vocab: c.Vocab}
+	f = &models.Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, LogpMask: lpMask, Hidden: hidden, HeadWeight: w, N: n, T: t, Vocab: c.Vocab}
 	f.BuildLogits = func() (l *G.Node, err error) {
 		defer func() {
 			if r := recover(); r != nil {
