@@ -48,12 +48,13 @@ import (
 // TokenLogProbs(Linear(h, w), ids) (logits, cached softmax, logit
 // gradient).
 //
-// The logits are the same products either way (the GEMM computes each
-// element from its row of h and of w alone), and the backward sums the
-// rows into dw in the same blocks whether the logits were kept or
-// recomputed: both backwards give bit-identical results, and the values
-// equal TokenLogProbs(Linear(h, w), ids) up to rounding. ids get no
-// gradient.
+// The logits are the same products either way (the default GEMM,
+// graph/blasgemm, computes each element from its row of h and its row of
+// w alone, in one order wherever the row sits in the block), and the
+// backward sums the rows into dw in the same blocks whether the logits
+// were kept or recomputed: both backwards give bit-identical results, and
+// the values equal TokenLogProbs(Linear(h, w), ids) up to rounding. ids
+// get no gradient.
 func HeadTokenLogProbs(h, w, ids *G.Node) (*G.Node, error) {
 	return newHeadLSG("HeadTokenLogProbs", h, w, ids, nil)
 }
@@ -61,9 +62,11 @@ func HeadTokenLogProbs(h, w, ids *G.Node) (*G.Node, error) {
 // HeadTokenLogProbsMasked is HeadTokenLogProbs computed only at the
 // positions where mask [n, t−1] (the output's layout, same dtype as h;
 // typically the response mask shifted to the predicted tokens) is non-zero:
-// there lp is bit-identical to HeadTokenLogProbs's; everywhere else lp is
-// exactly 0 and so is its gradient (the output there is a constant), and
-// so is HeadLogProbMaxOf. The head product, the statistics and the kept
+// there lp, HeadLogProbMaxOf and, for an upstream gradient that is 0
+// elsewhere, the gradients of h and w are bit-identical to those of
+// HeadTokenLogProbs (default GEMM); everywhere else lp and
+// HeadLogProbMaxOf are exactly 0 and so is lp's gradient (the output there
+// is a constant). The head product, the statistics and the kept
 // logits cover the selected rows only, so a prompt position costs nothing.
 // mask is read at every run (an input node, set per batch); it is a
 // selection, not a weight (any non-zero value selects), and gets no
