@@ -15,6 +15,21 @@ func geluAVX2(y, t, x *float32, n int)
 func geluGradAVX2(dx, x, t, dy *float32, n int)
 
 //go:noescape
+func geluErfAVX2(y, x *float32, n int)
+
+//go:noescape
+func geluErfGradAVX2(dx, x, dy *float32, n int)
+
+//go:noescape
+func swigluAVX2(y, gate, u *float32, n int)
+
+//go:noescape
+func swigluGateGradAVX2(dx, gate, u, dy *float32, n int)
+
+//go:noescape
+func swigluUpGradAVX2(dx, gate, dy *float32, n int)
+
+//go:noescape
 func sum64AVX2(x *float32, n int) float64
 
 //go:noescape

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// AVX2 + FMA float32 exp and tanh, 8 lanes at a time (see vec.go for the
+// AVX2 + FMA float32 exp, tanh, GELU, SwiGLU and LayerNorm rows, 8 lanes at a time (see vec.go for the
 // algorithm and its error). n is a multiple of 8.
 
 #define CONST8(name, bits) \
@@ -201,6 +201,280 @@ ggloop:
 	JNZ          ggloop
 
 ggdone:
+	VZEROUPPER
+	RET
+
+// Exact (erf) GELU, y = x·Φ(x), and its derivative Φ(x) + x·φ(x), with
+// Φ the standard normal CDF and φ its density (see vec.go for the
+// approximation and its error). With a = min(|x|, 14.5):
+//   e = exp(−a²/2)·2⁴⁰: a² = hi + lo exactly (hi = a·a rounded, lo by
+//       FMA), e = EXPW8(−hi/2)·(1 − lo/2) (the correction keeps the tails
+//       accurate where hi/2 is large and its rounding would show; the
+//       2⁴⁰ keeps e normal down to exp(−114), so that Φ and φ, scaled
+//       back by 2⁻⁴⁰ in one rounding, reach the subnormal range smoothly
+//       and are 0 only beyond |x| ≈ 14.2, where they round to 0);
+//   q = Φ(−a) = e·2⁻⁴⁰·P(a)/Q(a), P of degree 4 and Q of degree 5 with
+//       positive coefficients (no cancellation in Horner's scheme);
+//   Φ(x) = q for x < 0 (sign bit set, so −0 too), 1 − q otherwise.
+// Clamping a at 14.5 changes nothing (q is 0 there) but keeps ±Inf finite
+// inside; xc = copysign(a, x) stands in for x in the products that would
+// otherwise meet ∞·0 (y(−Inf) = −0, y(+Inf) = +Inf, derivative 0 and 1
+// there). NaN propagates (through P(a)/Q(a)).
+
+CONST8(vecAbs<>, 0x7fffffff)     // clears the sign bit
+CONST8(vecSign<>, 0x80000000)    // the sign bit
+CONST8(vecNegHalf<>, 0xbf000000) // −0.5
+CONST8(gerfClamp<>, 0x41680000)  // 14.5
+CONST8(gerfBias<>, 0x00000028)   // 40, added to the exponent of EXPW8
+CONST8(gerfUnbias<>, 0x2b800000) // 2⁻⁴⁰
+CONST8(gerfP1<>, 0x3ee06841)     // P(a) = 0.5 + p1·a + … + p4·a⁴
+CONST8(gerfP2<>, 0x3e3ba215)
+CONST8(gerfP3<>, 0x3d266f26)
+CONST8(gerfP4<>, 0x3b86e241)
+CONST8(gerfQ1<>, 0x3fd65539)     // Q(a) = 1 + q1·a + … + q5·a⁵
+CONST8(gerfQ2<>, 0x3f99ebab)
+CONST8(gerfQ3<>, 0x3ef05e93)
+CONST8(gerfQ4<>, 0x3dd09b86)
+CONST8(gerfQ5<>, 0x3c290cc1)
+CONST8(gerfInvSqrt2Pi<>, 0x2acc422a) // 2⁻⁴⁰/sqrt(2π) (float32 1/sqrt(2π), scaled exactly)
+
+// EXPW8: Y4 = exp(Y0)·2⁴⁰ for Y0 in [−114, 0] (no clamps, no special
+// values: callers feed it only that range, or NaN, which it does not keep);
+// the algorithm of EXP8 with 40 more added to the exponent, so the result
+// stays normal over the whole range. Clobbers Y0, Y3.
+#define EXPW8 \
+	VMULPS       expLog2e<>(SB), Y0, Y3 \
+	VROUNDPS     $0, Y3, Y3 \
+	VFNMADD231PS expLn2Hi<>(SB), Y3, Y0 \
+	VFNMADD231PS expLn2Lo<>(SB), Y3, Y0 \
+	VMOVUPS      expC7<>(SB), Y4 \
+	VFMADD213PS  expC6<>(SB), Y0, Y4 \
+	VFMADD213PS  expC5<>(SB), Y0, Y4 \
+	VFMADD213PS  expC4<>(SB), Y0, Y4 \
+	VFMADD213PS  expC3<>(SB), Y0, Y4 \
+	VFMADD213PS  expC2<>(SB), Y0, Y4 \
+	VFMADD213PS  expOne<>(SB), Y0, Y4 \
+	VFMADD213PS  expOne<>(SB), Y0, Y4 \
+	VCVTPS2DQ    Y3, Y3 \
+	VPADDD       gerfBias<>(SB), Y3, Y3 \
+	VPSLLD       $23, Y3, Y3 \
+	VPADDD       Y3, Y4, Y4
+
+// GERF8: from x in Y7 (Y15 = 14.5 in every lane): Y11 = q = Φ(−|x|),
+// Y4 = e = exp(−x²/2)·2⁴⁰, Y13 = xc = copysign(min(|x|, 14.5), x).
+// Clobbers Y0, Y3, Y8–Y10, Y12. VMINPS takes the data as its NaN-passing
+// operand.
+#define GERF8 \
+	VANDPS       vecAbs<>(SB), Y7, Y8 \
+	VMINPS       Y8, Y15, Y8 \
+	VMULPS       Y8, Y8, Y9 \
+	VMOVAPS      Y9, Y10 \
+	VFMSUB231PS  Y8, Y8, Y10 \
+	VMULPS       vecNegHalf<>(SB), Y9, Y0 \
+	EXPW8 \
+	VMULPS       vecHalf<>(SB), Y10, Y10 \
+	VFNMADD231PS Y10, Y4, Y4 \
+	VMOVUPS      gerfP4<>(SB), Y11 \
+	VFMADD213PS  gerfP3<>(SB), Y8, Y11 \
+	VFMADD213PS  gerfP2<>(SB), Y8, Y11 \
+	VFMADD213PS  gerfP1<>(SB), Y8, Y11 \
+	VFMADD213PS  vecHalf<>(SB), Y8, Y11 \
+	VMOVUPS      gerfQ5<>(SB), Y12 \
+	VFMADD213PS  gerfQ4<>(SB), Y8, Y12 \
+	VFMADD213PS  gerfQ3<>(SB), Y8, Y12 \
+	VFMADD213PS  gerfQ2<>(SB), Y8, Y12 \
+	VFMADD213PS  gerfQ1<>(SB), Y8, Y12 \
+	VFMADD213PS  expOne<>(SB), Y8, Y12 \
+	VDIVPS       Y12, Y11, Y11 \
+	VMULPS       Y4, Y11, Y11 \
+	VMULPS       gerfUnbias<>(SB), Y11, Y11 \
+	VANDPS       vecSign<>(SB), Y7, Y13 \
+	VORPS        Y8, Y13, Y13
+
+// func geluErfAVX2(y, x *float32, n int)
+// y = x − xc·q for x ≥ 0, xc·q for x < 0.
+TEXT ·geluErfAVX2(SB), NOSPLIT, $0-24
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS gerfClamp<>(SB), Y15
+	SHRQ         $3, CX
+	JZ           gedone
+
+geloop:
+	VMOVUPS   (SI), Y7
+	GERF8
+	VMULPS    Y11, Y13, Y13
+	VSUBPS    Y13, Y7, Y14
+	VBLENDVPS Y7, Y13, Y14, Y14
+	VMOVUPS   Y14, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       geloop
+
+gedone:
+	VZEROUPPER
+	RET
+
+// func geluErfGradAVX2(dx, x, dy *float32, n int)
+// dx = dy·(Φ(x) + xc·e/sqrt(2π)).
+TEXT ·geluErfGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ         dx+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         dy+16(FP), R8
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS gerfClamp<>(SB), Y15
+	SHRQ         $3, CX
+	JZ           gegdone
+
+gegloop:
+	VMOVUPS     (SI), Y7
+	GERF8
+	VMOVUPS     expOne<>(SB), Y12
+	VSUBPS      Y11, Y12, Y12
+	VBLENDVPS   Y7, Y11, Y12, Y12
+	VMULPS      gerfInvSqrt2Pi<>(SB), Y4, Y4
+	VFMADD231PS Y13, Y4, Y12
+	VMULPS      (R8), Y12, Y12
+	VMOVUPS     Y12, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, R8
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         gegloop
+
+gegdone:
+	VZEROUPPER
+	RET
+
+// SwiGLU: silu(g) = g·σ(g). With ex = exp(−|g|) (EXPW8 on −min(|g|, 114),
+// scaled: exs = ex·2⁴⁰) and r = 1/(1 + ex):
+//   σ = r for g ≥ 0 and ex·r for g < 0 (sign bit set, so −0 too), so
+//   exp never overflows; σx is r for g ≥ 0 and exs·r = σ·2⁴⁰ for g < 0,
+//   normal wherever σ > exp(−114), and sc is 1 for g ≥ 0 and 2⁻⁴⁰ for
+//   g < 0: a product with σ is formed with σx and scaled by sc last, so
+//   it rounds once into the subnormal range (and large g never overflow);
+//   1 − σ = ex·r for g ≥ 0 and r for g < 0 (no cancellation).
+// g is clamped to [−114, 114] in the products (silu(−Inf) = −0, gate
+// factor 0 and 1 at ∓Inf; beyond the clamp the results round to 0 or are
+// exact); NaN passes through the clamps (VMAXPS/VMINPS take the data as
+// their NaN-passing operand), so it propagates.
+
+CONST8(siluClamp<>, 0x42e40000)    // 114
+CONST8(siluNegClamp<>, 0xc2e40000) // −114
+
+// SIG8: for g in Y7 (Y14 = 114, Y15 = −114): Y8 = σx, Y13 = sc, Y9 = r,
+// Y10 = exs·r (= (1 − σ)·2⁴⁰ for g ≥ 0). Clobbers Y0, Y3, Y4.
+#define SIG8 \
+	VANDPS    vecAbs<>(SB), Y7, Y0 \
+	VMINPS    Y14, Y0, Y0 \
+	VXORPS    vecSign<>(SB), Y0, Y0 \
+	EXPW8 \
+	VMULPS    gerfUnbias<>(SB), Y4, Y8 \
+	VADDPS    expOne<>(SB), Y8, Y8 \
+	VMOVUPS   expOne<>(SB), Y9 \
+	VDIVPS    Y8, Y9, Y9 \
+	VMULPS    Y9, Y4, Y10 \
+	VBLENDVPS Y7, Y10, Y9, Y8 \
+	VMOVUPS   expOne<>(SB), Y13 \
+	VBLENDVPS Y7, gerfUnbias<>(SB), Y13, Y13
+
+#define SILUCONSTS \
+	VBROADCASTSS siluClamp<>(SB), Y14 \
+	VBROADCASTSS siluNegClamp<>(SB), Y15
+
+// func swigluAVX2(y, gate, u *float32, n int)
+// y = (max(g, −114)·σx)·sc·u.
+TEXT ·swigluAVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ u+16(FP), DX
+	MOVQ n+24(FP), CX
+	SILUCONSTS
+	SHRQ $3, CX
+	JZ   swdone
+
+swloop:
+	VMOVUPS (SI), Y7
+	SIG8
+	VMAXPS  Y7, Y15, Y11
+	VMULPS  Y8, Y11, Y11
+	VMULPS  Y13, Y11, Y11
+	VMULPS  (DX), Y11, Y11
+	VMOVUPS Y11, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     swloop
+
+swdone:
+	VZEROUPPER
+	RET
+
+// func swigluGateGradAVX2(dx, gate, u, dy *float32, n int)
+// dx = (σx·(1 + gc·(1 − σ)))·sc·u·dy, gc = g clamped to [−114, 114].
+TEXT ·swigluGateGradAVX2(SB), NOSPLIT, $0-40
+	MOVQ dx+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ u+16(FP), DX
+	MOVQ dy+24(FP), R8
+	MOVQ n+32(FP), CX
+	SILUCONSTS
+	SHRQ $3, CX
+	JZ   sgdone
+
+sgloop:
+	VMOVUPS     (SI), Y7
+	SIG8
+	VMULPS      gerfUnbias<>(SB), Y10, Y12
+	VBLENDVPS   Y7, Y9, Y12, Y12
+	VMAXPS      Y7, Y15, Y11
+	VMINPS      Y11, Y14, Y11
+	VFMADD213PS expOne<>(SB), Y11, Y12
+	VMULPS      Y8, Y12, Y12
+	VMULPS      Y13, Y12, Y12
+	VMULPS      (DX), Y12, Y12
+	VMULPS      (R8), Y12, Y12
+	VMOVUPS     Y12, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, R8
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         sgloop
+
+sgdone:
+	VZEROUPPER
+	RET
+
+// func swigluUpGradAVX2(dx, gate, dy *float32, n int)
+// dx = (max(g, −114)·σx)·sc·dy.
+TEXT ·swigluUpGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ dy+16(FP), R8
+	MOVQ n+24(FP), CX
+	SILUCONSTS
+	SHRQ $3, CX
+	JZ   sudone
+
+suloop:
+	VMOVUPS (SI), Y7
+	SIG8
+	VMAXPS  Y7, Y15, Y11
+	VMULPS  Y8, Y11, Y11
+	VMULPS  Y13, Y11, Y11
+	VMULPS  (R8), Y11, Y11
+	VMOVUPS Y11, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, R8
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     suloop
+
+sudone:
 	VZEROUPPER
 	RET
 

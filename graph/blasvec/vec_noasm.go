@@ -16,6 +16,18 @@ func geluAVX2(y, t, x *float32, n int) { panic("blasvec: no assembly in this bui
 
 func geluGradAVX2(dx, x, t, dy *float32, n int) { panic("blasvec: no assembly in this build") }
 
+func geluErfAVX2(y, x *float32, n int) { panic("blasvec: no assembly in this build") }
+
+func geluErfGradAVX2(dx, x, dy *float32, n int) { panic("blasvec: no assembly in this build") }
+
+func swigluAVX2(y, gate, u *float32, n int) { panic("blasvec: no assembly in this build") }
+
+func swigluGateGradAVX2(dx, gate, u, dy *float32, n int) {
+	panic("blasvec: no assembly in this build")
+}
+
+func swigluUpGradAVX2(dx, gate, dy *float32, n int) { panic("blasvec: no assembly in this build") }
+
 func sum64AVX2(x *float32, n int) float64 { panic("blasvec: no assembly in this build") }
 
 func sqDev64AVX2(x *float32, n int, mean float32) float64 {
