@@ -81,27 +81,3 @@ func tanhFor[T elem]() func(float64) float64 {
 	}
 	return math.Tanh
 }
-
-// erfExpApprox returns erf(z) and exp(−z²) for the float32 GELU: the
-// Abramowitz–Stegun 7.1.26 form erf(|z|) = 1 − t·(a1 + t·(a2 + … + t·a5))·exp(−z²),
-// t = 1/(1 + p|z|), with erf odd, and exp(−z²) from expApprox (which the
-// GELU derivative reuses: exp(−x²/2) at z = x/√2). Absolute error in erf
-// < 2e-7 (TestErfExpApprox), below float32 resolution near ±1.
-func erfExpApprox(z float64) (erf, expNegZ2 float64) {
-	const (
-		p  = 0.3275911
-		a1 = 0.254829592
-		a2 = -0.284496736
-		a3 = 1.421413741
-		a4 = -1.453152027
-		a5 = 1.061405429
-	)
-	az := math.Abs(z)
-	g := expApprox(-z * z)
-	t := 1 / (1 + p*az)
-	e := 1 - t*(a1+t*(a2+t*(a3+t*(a4+t*a5))))*g
-	if z < 0 {
-		e = -e
-	}
-	return e, g
-}
