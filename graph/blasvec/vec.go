@@ -117,7 +117,8 @@ func GELUGrad32(dx, x, t, dy []float32) {
 // GELUErf32 is the exact GELU, y[i] = x·Φ(x) = 0.5·x·(1 + erf(x/√2)), Φ
 // the standard normal CDF. Lanes: Φ(−|x|) = exp(−x²/2)·P(|x|)/Q(|x|), a
 // rational approximation of degree 4/5 with positive coefficients, fitted
-// for this package (relative error 6e-9 on [0, 14.5] in exact arithmetic),
+// for this package by internal/fitnormal (relative error 6e-9 on
+// [0, 14.5] in exact arithmetic),
 // exp(−x²/2) with x² split exactly into a rounded part and an FMA residual
 // and scaled by 2⁴⁰ so that the tail reaches the subnormals in one
 // rounding; Φ(x) = 1 − Φ(−x) for x ≥ 0. TestGELUErfAccuracy bounds the

@@ -214,7 +214,8 @@ ggdone:
 //       back by 2⁻⁴⁰ in one rounding, reach the subnormal range smoothly
 //       and are 0 only beyond |x| ≈ 14.2, where they round to 0);
 //   q = Φ(−a) = e·2⁻⁴⁰·P(a)/Q(a), P of degree 4 and Q of degree 5 with
-//       positive coefficients (no cancellation in Horner's scheme);
+//       positive coefficients (no cancellation in Horner's scheme), from
+//       go run ./graph/blasvec/internal/fitnormal;
 //   Φ(x) = q for x < 0 (sign bit set, so −0 too), 1 − q otherwise.
 // Clamping a at 14.5 changes nothing (q is 0 there) but keeps ±Inf finite
 // inside; xc = copysign(a, x) stands in for x in the products that would
