@@ -116,16 +116,15 @@ func GELUGrad32(dx, x, t, dy []float32) {
 
 // GELUErf32 is the exact GELU, y[i] = x·Φ(x) = 0.5·x·(1 + erf(x/√2)), Φ
 // the standard normal CDF. Lanes: Φ(−|x|) = exp(−x²/2)·P(|x|)/Q(|x|), a
-// rational approximation of degree 4/5 with positive coefficients, fitted
+// rational approximation of degree 4/5 with positive coefficients fitted
 // for this package by internal/fitnormal (relative error 6e-9 on
-// [0, 14.5] in exact arithmetic),
-// exp(−x²/2) with x² split exactly into a rounded part and an FMA residual
-// and scaled by 2⁴⁰ so that the tail reaches the subnormals in one
-// rounding; Φ(x) = 1 − Φ(−x) for x ≥ 0. TestGELUErfAccuracy bounds the
-// relative error of y by 6e-7 over [−14, 14] (the lower tail included).
-// The limits hold at ±Inf (y = −0 at −Inf, +Inf at +Inf); NaN gives NaN.
-// Without the kernels, the same in float64 with math.Erfc and math.Exp.
-// len(y) must be ≥ len(x).
+// [0, 14.5] in exact arithmetic), with x² split exactly into a rounded
+// part and an FMA residual and exp(−x²/2) scaled by 2⁴⁰, so that the tail
+// reaches the subnormals in one rounding; Φ(x) = 1 − Φ(−x) for x ≥ 0.
+// TestGELUErfAccuracy bounds the relative error of y by 6e-7 over
+// [−14, 14], the lower tail included. The limits hold at ±Inf (y = −0 at
+// −Inf, +Inf at +Inf); NaN gives NaN. Without the kernels: Φ in float64
+// from math.Erfc. len(y) must be ≥ len(x).
 func GELUErf32(y, x []float32) {
 	n := len(x)
 	y = y[:n]
