@@ -82,7 +82,7 @@ func geluDo[T elem](op *geluOp, in []G.Value) (G.Value, error) {
 	if grad {
 		dy = s[1]
 	}
-	out, y := newDense[T](in[0].Shape().Clone()...)
+	out, y := reuseDense[T](&op.outBufs, 0, in[0].Shape().Clone()...)
 	cached := tanhBuf[T](op.cache, len(x), !grad)
 	if x32, ok := any(x).([]float32); ok && (!grad || cached != nil) {
 		y32, t32 := any(y).([]float32), any(cached).([]float32)

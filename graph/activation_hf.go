@@ -64,7 +64,7 @@ func geluErfDo[T elem](op *geluErfOp, in []G.Value) (G.Value, error) {
 	if grad {
 		dy = s[1]
 	}
-	out, y := newDense[T](in[0].Shape().Clone()...)
+	out, y := reuseDense[T](&op.outBufs, 0, in[0].Shape().Clone()...)
 	if x32, ok := any(x).([]float32); ok { // float32: blasvec's 8-lane kernels
 		y32 := any(y).([]float32)
 		parallelRange(len(x), 4096, func(lo, hi int) {
@@ -161,7 +161,7 @@ func swigluDo[T elem](op *swigluOp, in []G.Value) (G.Value, error) {
 	if wrt >= 0 {
 		dy = s[2]
 	}
-	out, y := newDense[T](in[0].Shape().Clone()...)
+	out, y := reuseDense[T](&op.outBufs, 0, in[0].Shape().Clone()...)
 	if g32, ok := any(g).([]float32); ok { // float32: blasvec's 8-lane kernels
 		y32, u32 := any(y).([]float32), any(u).([]float32)
 		parallelRange(len(g), 4096, func(lo, hi int) {

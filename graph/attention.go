@@ -169,7 +169,7 @@ func attnForward[T elem](op *attnOp, in []G.Value) (G.Value, error) {
 	group := h / op.kv
 	scale := T(op.scale)
 	probs := sizedBuf[T](&op.cache.probs, n*h*t*t)
-	out, o := newDense[T](n*t, d)
+	out, o := reuseDense[T](&op.outBufs, 0, n*t, d)
 	parallelFor(n*h, func(i int) {
 		s, hd := i/h, i%h
 		base := s * t * ld
@@ -226,7 +226,7 @@ func attnBackward[T elem](gop *attnGradOp, in []G.Value) (G.Value, error) {
 	ld := op.ld()
 	group := h / op.kv
 	scale := T(op.scale)
-	out, dqkv := newDense[T](n*t, ld)
+	out, dqkv := reuseDense[T](&gop.outBufs, 0, n*t, ld)
 	scratch := make(chan []T, n*op.kv)
 	// One task per (sequence, kv head): the query heads of a group add into
 	// the same dK and dV, so they run in order within one task.

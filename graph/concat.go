@@ -92,7 +92,7 @@ func concatDo[T elem](op *concatOp, in []G.Value) (G.Value, error) {
 	if op.rank == 2 {
 		shape = append(shape, in[0].Shape()[1])
 	}
-	out, y := newDense[T](shape...)
+	out, y := reuseDense[T](&op.outBufs, 0, shape...)
 	off := 0
 	for _, v := range in {
 		x, err := sliceOf[T](v)
@@ -170,12 +170,12 @@ func sliceRowsDo[T elem](op *sliceRowsOp, in []G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if op.rank == 1 {
-		out, y := newDense[T](op.to - op.from)
+		out, y := reuseDense[T](&op.outBufs, 0, op.to-op.from)
 		copy(y, x[op.from:op.to])
 		return out, nil
 	}
 	c := in[0].Shape()[1]
-	out, y := newDense[T](op.to-op.from, c)
+	out, y := reuseDense[T](&op.outBufs, 0, op.to-op.from, c)
 	copy(y, x[op.from*c:op.to*c])
 	return out, nil
 }

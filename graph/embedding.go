@@ -121,7 +121,7 @@ func embedDo[T elem](op *embedOp, in []G.Value) (G.Value, error) {
 	}
 	n, t := in[1].Shape()[0], in[1].Shape()[1]
 	width := op.k * e
-	out, y := newDense[T](n*t, width)
+	out, y := reuseDense[T](&op.outBufs, 0, n*t, width)
 	for s := 0; s < n; s++ {
 		for p := 0; p < t; p++ {
 			row := y[(s*t+p)*width : (s*t+p+1)*width]
@@ -179,7 +179,7 @@ func embedGradDo[T elem](op *embedGradOp, in []G.Value) (G.Value, error) {
 	n, t := in[0].Shape()[0], in[0].Shape()[1]
 	width := in[1].Shape()[1]
 	e := width / op.fwd.k
-	out, dt := newDense[T](op.vocab, e)
+	out, dt := reuseZeroDense[T](&op.outBufs, 0, op.vocab, e)
 	for s := 0; s < n; s++ {
 		for p := 0; p < t; p++ {
 			row := dy[(s*t+p)*width : (s*t+p+1)*width]
@@ -234,7 +234,7 @@ func positionDo[T elem](op *positionOp, in []G.Value) (G.Value, error) {
 	}
 	d := v.Shape()[1]
 	if op.grad {
-		out, y := newDense[T](op.tmax, d)
+		out, y := reuseZeroDense[T](&op.outBufs, 0, op.tmax, d)
 		for s := 0; s < op.n; s++ {
 			for p := 0; p < op.t; p++ {
 				src := x[(s*op.t+p)*d : (s*op.t+p+1)*d]
@@ -246,7 +246,7 @@ func positionDo[T elem](op *positionOp, in []G.Value) (G.Value, error) {
 		}
 		return out, nil
 	}
-	out, y := newDense[T](op.n*op.t, d)
+	out, y := reuseDense[T](&op.outBufs, 0, op.n*op.t, d)
 	for s := 0; s < op.n; s++ {
 		copy(y[s*op.t*d:(s+1)*op.t*d], x[:op.t*d])
 	}

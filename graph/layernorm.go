@@ -80,7 +80,7 @@ func layerNormDo[T elem](op *layerNormOp, in []G.Value) (G.Value, error) {
 	x, w, b, eps := ps[0], ps[1], ps[2], op.eps
 	s := in[0].Shape()
 	rows, d := s[0], s[1]
-	out, y := newDense[T](rows, d)
+	out, y := reuseDense[T](&op.outBufs, 0, rows, d)
 	if x32, ok := any(x).([]float32); ok { // float32: blasvec's 8-lane row kernels
 		y32, w32, b32 := any(y).([]float32), any(w).([]float32), any(b).([]float32)
 		parallelRange(rows, 64, func(lo, hi int) {

@@ -88,7 +88,7 @@ func matMulDo[T elem](op *matMulOp, in []G.Value) (G.Value, error) {
 		return nil, err
 	}
 	a, b := s[0], s[1]
-	out, c := newDense[T](m, n)
+	out, c := reuseDense[T](&op.outBufs, 0, m, n)
 	gemm(op.transA, op.transB, m, n, k, 1, a, in[0].Shape()[1], b, in[1].Shape()[1], 0, c, n)
 	return out, nil
 }
@@ -130,7 +130,7 @@ func (op *matMulOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 
 // AddBias returns x + b broadcast over rows, for x [R, C] and b [C].
 func AddBias(x, b *G.Node) (*G.Node, error) {
-	return G.ApplyOp(addBiasOp{}, x, b)
+	return G.ApplyOp(&addBiasOp{}, x, b)
 }
 
 // addBiasOp is y[r, c] = x[r, c] + b[c]; dx = dy, db = Σ_r dy[r, :].
@@ -155,17 +155,17 @@ func (op addBiasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return x.Clone(), nil
 }
-func (op addBiasOp) Do(in ...G.Value) (G.Value, error) {
+func (op *addBiasOp) Do(in ...G.Value) (G.Value, error) {
 	return doOp(op, in, addBiasDo[float32], addBiasDo[float64])
 }
-func addBiasDo[T elem](_ addBiasOp, in []G.Value) (G.Value, error) {
+func addBiasDo[T elem](op *addBiasOp, in []G.Value) (G.Value, error) {
 	ps, err := slicesOf[T](in...)
 	if err != nil {
 		return nil, err
 	}
 	x, b := ps[0], ps[1]
 	s := in[0].Shape()
-	out, y := newDense[T](s[0], s[1])
+	out, y := reuseDense[T](&op.outBufs, 0, s[0], s[1])
 	c := s[1]
 	for r := 0; r < s[0]; r++ {
 		xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
@@ -186,7 +186,7 @@ func (addBiasOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 
 // ColSum returns Σ_r x[r, :] for x [R, C]: a [C] node. It is used for bias
 // and LayerNorm gradients; it is not itself differentiable.
-func ColSum(x *G.Node) (*G.Node, error) { return G.ApplyOp(colSumOp{}, x) }
+func ColSum(x *G.Node) (*G.Node, error) { return G.ApplyOp(&colSumOp{}, x) }
 
 type colSumOp struct{ pureOp }
 
@@ -205,17 +205,17 @@ func (colSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{x[1]}, nil
 }
-func (op colSumOp) Do(in ...G.Value) (G.Value, error) {
+func (op *colSumOp) Do(in ...G.Value) (G.Value, error) {
 	return doOp(op, in, colSumDo[float32], colSumDo[float64])
 }
-func colSumDo[T elem](_ colSumOp, in []G.Value) (G.Value, error) {
+func colSumDo[T elem](op *colSumOp, in []G.Value) (G.Value, error) {
 	v := in[0]
 	x, err := sliceOf[T](v)
 	if err != nil {
 		return nil, err
 	}
 	s := v.Shape()
-	out, y := newDense[T](s[1])
+	out, y := reuseZeroDense[T](&op.outBufs, 0, s[1])
 	c := s[1]
 	for r := 0; r < s[0]; r++ {
 		for j, xv := range x[r*c : (r+1)*c] {
@@ -234,7 +234,7 @@ func LinearBias(x, w, b *G.Node) (*G.Node, error) {
 	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[1] || bs.TotalSize() != ws[0] {
 		return nil, fmt.Errorf("LinearBias: x %v, w %v and b %v do not match (want [R, in], [out, in], [out])", xs, ws, bs)
 	}
-	return G.ApplyOp(linearBiasOp{}, x, w, b)
+	return G.ApplyOp(&linearBiasOp{}, x, w, b)
 }
 
 // linearBiasOp is y = x·wᵀ + b.
@@ -259,10 +259,10 @@ func (linearBiasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{x[0], w[0]}, nil
 }
-func (op linearBiasOp) Do(in ...G.Value) (G.Value, error) {
+func (op *linearBiasOp) Do(in ...G.Value) (G.Value, error) {
 	return doOp(op, in, linearBiasDo[float32], linearBiasDo[float64])
 }
-func linearBiasDo[T elem](_ linearBiasOp, in []G.Value) (G.Value, error) {
+func linearBiasDo[T elem](op *linearBiasOp, in []G.Value) (G.Value, error) {
 	xs, ws := in[0].Shape(), in[1].Shape()
 	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[1] || in[2].Shape().TotalSize() != ws[0] {
 		return nil, fmt.Errorf("LinearBias: x %v, w %v and b %v do not match", xs, ws, in[2].Shape())
@@ -273,7 +273,7 @@ func linearBiasDo[T elem](_ linearBiasOp, in []G.Value) (G.Value, error) {
 	}
 	x, w, b := ps[0], ps[1], ps[2]
 	r, k, n := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[0]
-	out, y := newDense[T](r, n)
+	out, y := reuseDense[T](&op.outBufs, 0, r, n)
 	for i := 0; i < r; i++ {
 		copy(y[i*n:(i+1)*n], b)
 	}

@@ -176,9 +176,9 @@ func lsgForward[T elem](op *lsgOp, in []G.Value) (G.Value, error) {
 	var out *tensor.Dense
 	var y []T
 	if op.shift {
-		out, y = newDense[T](op.n, op.t-1)
+		out, y = reuseDense[T](&op.outBufs, 0, op.n, op.t-1)
 	} else {
-		out, y = newDense[T](op.n)
+		out, y = reuseDense[T](&op.outBufs, 0, op.n)
 	}
 	c := op.lse
 	if len(c.lse) != rows {

@@ -105,7 +105,7 @@ func normGradDo[T elem](op *normGradOp, in []G.Value) (G.Value, error) {
 	rows, d := in[0].Shape()[0], in[0].Shape()[1]
 	layer := op.kind == "LayerNorm"
 	if op.wrtW {
-		out, dw := newDense[T](in[1].Shape().Clone()...)
+		out, dw := reuseDense[T](&op.outBufs, 0, in[1].Shape().Clone()...)
 		if layer {
 			rowBlockSum(dw, rows, d, func(r int, a []float64) { layerNormAddDW(a, x[r*d:(r+1)*d], dy[r*d:(r+1)*d], op.eps) })
 		} else {
@@ -113,7 +113,7 @@ func normGradDo[T elem](op *normGradOp, in []G.Value) (G.Value, error) {
 		}
 		return out, nil
 	}
-	out, dx := newDense[T](rows, d)
+	out, dx := reuseDense[T](&op.outBufs, 0, rows, d)
 	if layer {
 		layerNormDX(dx, x, w, dy, rows, d, op.eps)
 	} else {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -203,11 +204,13 @@ func dispatch(v G.Value, f32 func() (G.Value, error), f64 func() (G.Value, error
 	return nil, fmt.Errorf("unsupported dtype %v (want float32 or float64)", v.Dtype())
 }
 
-// pureOp is embedded by every op of this package: Do returns a fresh value,
-// calls nothing external and overwrites no input. Ops without a SymDiff of
-// their own (the backward ops: second-order gradients are not supported)
-// embed it alone.
-type pureOp struct{}
+// pureOp is embedded by every op of this package: Do calls nothing
+// external and overwrites no input, and its result is the op's own: a
+// buffer the op reuses on its next run (outBufs; see "Output buffers
+// reused across runs") or a fresh value. Ops without a SymDiff of their own
+// (the backward ops: second-order gradients are not supported) embed it
+// alone.
+type pureOp struct{ outBufs }
 
 func (pureOp) ReturnsPtr() bool     { return false }
 func (pureOp) CallsExtern() bool    { return false }
@@ -310,14 +313,163 @@ func bufOf[T elem](b *dtypeBufs) *[]T {
 	return any(&b.f64).(*[]T)
 }
 
-// sizedBuf returns b's buffer for T with length n, allocating a new one
-// when the held one has another length.
+// sizedBuf returns b's buffer for T with length n, taking another one from
+// the buffer pool when the held one has another length. Its contents are
+// unspecified (the previous run's, or another op's): the caller writes
+// every element it later reads.
 func sizedBuf[T elem](b *dtypeBufs, n int) []T {
 	p := bufOf[T](b)
 	if len(*p) != n {
-		*p = make([]T, n)
+		*p = takeBuf[T](n) // a held buffer of another length is dropped, never pooled
 	}
 	return *p
+}
+
+// putBufs hands b's buffers to the buffer pool and forgets them; a second
+// call is a no-op. Only the buffer's one owner may call it, and only when
+// no value of the graph still refers to the buffer (ReleaseValues).
+func putBufs(b *dtypeBufs) {
+	if b.f32 != nil {
+		giveBuf(b.f32)
+	}
+	if b.f64 != nil {
+		giveBuf(b.f64)
+	}
+	*b = dtypeBufs{}
+}
+
+// # Output buffers reused across runs
+//
+// An op that embeds outBufs writes its output (and any scratch it keeps)
+// into buffers it holds, one per slot, and hands them out again on its
+// next run instead of allocating: a graph run by a TapeMachine allocates
+// its activations and gradients once. The rules that make this safe:
+//
+//   - A value an op of this package returns is valid until the next run of
+//     its graph or ReleaseValues, whichever comes first: the next run
+//     overwrites it in place, and ReleaseValues hands the buffer to the
+//     pool, where any graph's next run may take it. Whoever keeps a value
+//     past that copies it (G.Read targets and Float64s are copies; the
+//     optimizer reads gradients before the step's release).
+//   - Every op instance owns its buffers: an op that embeds outBufs is a
+//     pointer made once per ApplyOp call and is never applied to two nodes.
+//   - The output header is a fresh *tensor.Dense over the held backing on
+//     every run (a Gorgonia op that reshapes or transposes its input in
+//     place changes only that header).
+//   - A reused buffer holds stale data: kernels overwrite every element, or
+//     take a zeroed buffer (reuseZeroDense) when they accumulate.
+//
+// The pool is keyed by element type and exact length, so a graph whose
+// values were released gets the same buffers back on its next run. It is
+// a set of sync.Pools, emptied by the garbage collector: released buffers
+// never outlive two collections unless a run takes them.
+
+// outBufs holds an op's output buffers, one dtypeBufs per slot.
+type outBufs struct{ slots []dtypeBufs }
+
+// slotBuf returns the held buffer of slot for T with length n (taking one
+// from the pool when the held one is missing or of another length); it
+// has unspecified contents (all NaN under poisonBufs).
+func slotBuf[T elem](o *outBufs, slot, n int) []T {
+	for len(o.slots) <= slot {
+		o.slots = append(o.slots, dtypeBufs{})
+	}
+	b := sizedBuf[T](&o.slots[slot], n)
+	poison(b)
+	return b
+}
+
+// reuseDense returns a tensor of the given shape over slot's buffer: a new
+// header every run, the backing reused. Its contents are unspecified: the
+// caller overwrites every element.
+func reuseDense[T elem](o *outBufs, slot int, shape ...int) (*tensor.Dense, []T) {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	data := slotBuf[T](o, slot, n)
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data)), data
+}
+
+// reuseZeroDense is reuseDense with every element set to zero, for kernels
+// that accumulate into their output.
+func reuseZeroDense[T elem](o *outBufs, slot int, shape ...int) (*tensor.Dense, []T) {
+	out, data := reuseDense[T](o, slot, shape...)
+	clear(data)
+	return out, data
+}
+
+// releaseOutputs hands every held buffer to the pool (ReleaseValues).
+func (o *outBufs) releaseOutputs() {
+	for i := range o.slots {
+		putBufs(&o.slots[i])
+	}
+	o.slots = nil
+}
+
+// heldOutputs lists the held buffers (HeldBytes).
+func (o *outBufs) heldOutputs() []dtypeBufs { return o.slots }
+
+// bufPool is a pool of []T buffers keyed by length.
+type bufPool struct {
+	mu sync.Mutex
+	m  map[int]*sync.Pool
+}
+
+var bufPool32, bufPool64 bufPool
+
+func poolFor[T elem](n int) *sync.Pool {
+	var z T
+	bp := &bufPool64
+	if _, ok := any(z).(float32); ok {
+		bp = &bufPool32
+	}
+	bp.mu.Lock()
+	defer bp.mu.Unlock()
+	if bp.m == nil {
+		bp.m = map[int]*sync.Pool{}
+	}
+	p := bp.m[n]
+	if p == nil {
+		p = &sync.Pool{}
+		bp.m[n] = p
+	}
+	return p
+}
+
+// takeBuf returns a buffer of length n from the pool (stale contents) or
+// a newly allocated one (zeroed).
+func takeBuf[T elem](n int) []T {
+	if n == 0 {
+		return []T{}
+	}
+	if v, ok := poolFor[T](n).Get().(*[]T); ok && len(*v) == n {
+		poison(*v)
+		return *v
+	}
+	return make([]T, n)
+}
+
+// giveBuf hands s to the pool. The caller must hold the only reference.
+func giveBuf[T elem](s []T) {
+	if len(s) == 0 {
+		return
+	}
+	poolFor[T](len(s)).Put(&s)
+}
+
+// poisonBufs, set by tests only, fills every buffer handed to an op with
+// NaN, so a kernel that reads an element it did not write shows up.
+var poisonBufs bool
+
+func poison[T elem](s []T) {
+	if !poisonBufs {
+		return
+	}
+	nan := T(math.NaN())
+	for i := range s {
+		s[i] = nan
+	}
 }
 
 // isPureGoBLAS reports whether gonum's pure-Go BLAS is in use (it is

@@ -72,7 +72,7 @@ func permuteDo[T elem](op *permuteOp, in []G.Value) (G.Value, error) {
 	if len(s) == 2 {
 		c = s[1]
 	}
-	out, y := newDense[T](s...)
+	out, y := reuseDense[T](&op.outBufs, 0, s...)
 	for i, p := range op.perm {
 		copy(y[i*c:(i+1)*c], x[p*c:(p+1)*c])
 	}

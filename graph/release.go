@@ -29,17 +29,28 @@ func init() {
 // cacheReleaser is an op that keeps forward results for its backward op.
 type cacheReleaser interface{ releaseCache() }
 
+// outputReleaser is an op that reuses its output buffers across runs
+// (it embeds outBufs).
+type outputReleaser interface {
+	releaseOutputs()
+	heldOutputs() []dtypeBufs
+}
+
 // ReleaseValues drops everything a run of m left in g: the machine's
 // registers (m.Reset, so the next run starts afresh), the value bound to
-// every node that is not an input or a constant, and the forward caches of
-// the ops of this package. Inputs keep their values. Parameter gradients
-// are the values of gradient nodes (Node.Grad) and are dropped as well,
-// unless the machine was made with G.BindDualValues (then they live in the
-// parameters' dual values and stay): step the optimizer or read them
-// first. The next RunAll computes everything again; results are unchanged
-// (every value and every cache is fully rewritten by a run). Values read
-// through G.Read still point at the last run's tensors: copy what you need
-// first, and drop the target if it is large.
+// every node that is not an input or a constant, and the forward caches
+// and output buffers of the ops of this package, which go to the buffer
+// pool (opbase.go) for the next run of any graph to take. Inputs keep
+// their values. Parameter gradients are the values of gradient nodes
+// (Node.Grad) and are dropped as well, unless the machine was made with
+// G.BindDualValues (then they live in the parameters' dual values and
+// stay): step the optimizer or read them first. The next RunAll computes
+// everything again; results are unchanged (every value and every cache is
+// fully rewritten by a run). A value of the last run that is still
+// referenced (a *tensor.Dense taken from Node.Value or Node.Grad) may be
+// overwritten by the next run of any graph: copy what you need first
+// (Float64s). Values read through G.Read are copies and stay valid; drop
+// the target if it is large.
 //
 // Call it after a run whose results have been read, when the graph is kept
 // for later: a graph then costs its structure only, and one run's values
@@ -48,17 +59,25 @@ func ReleaseValues(g *G.ExprGraph, m G.VM) {
 	if m != nil {
 		m.Reset()
 	}
+	g.UnbindAllNonInputs()
 	for _, n := range g.AllNodes() {
 		if r, ok := n.Op().(cacheReleaser); ok {
 			r.releaseCache()
 		}
+		if r, ok := n.Op().(outputReleaser); ok {
+			r.releaseOutputs()
+		}
 	}
-	g.UnbindAllNonInputs()
 }
 
-func (op *attnOp) releaseCache() { op.cache.probs = dtypeBufs{} }
-func (op *geluOp) releaseCache() { op.cache.tanh = dtypeBufs{} }
-func (op *lsgOp) releaseCache()  { *op.lse = lseCache{} }
+// The caches are shared by a forward op and its backward op: putBufs
+// forgets what it pools, so the second release is a no-op.
+func (op *attnOp) releaseCache() { putBufs(&op.cache.probs) }
+func (op *geluOp) releaseCache() { putBufs(&op.cache.tanh) }
+func (op *lsgOp) releaseCache() {
+	putBufs(&op.lse.exp)
+	*op.lse = lseCache{}
+}
 
 // The fused head keeps per-row statistics and either the logits of the rows
 // it computed (for its backward) or a chunk-sized scratch block; its
@@ -67,7 +86,7 @@ func (op *lsgOp) releaseCache()  { *op.lse = lseCache{} }
 func (op *headLSGOp) releaseCache() { *op.st = headState{} }
 
 // HeldBytes is the memory a graph holds in values bound to its non-input
-// nodes and in the forward caches of its ops, counting each backing array
+// nodes and in the forward caches and output buffers of its ops, counting each backing array
 // once (in-place results share one). After a run it is that run's
 // activation and gradient footprint; after ReleaseValues it is 0, up to
 // constants. Inputs (parameters, their gradients, batch inputs) are not
@@ -98,6 +117,11 @@ func HeldBytes(g *G.ExprGraph) int64 {
 		addSlice(b.f64)
 	}
 	for _, n := range g.AllNodes() {
+		if r, ok := n.Op().(outputReleaser); ok {
+			for _, b := range r.heldOutputs() {
+				addBufs(b)
+			}
+		}
 		switch op := n.Op().(type) {
 		case nil:
 			continue

@@ -59,7 +59,7 @@ func rmsNormDo[T elem](op *rmsNormOp, in []G.Value) (G.Value, error) {
 	x, w, eps := ps[0], ps[1], op.eps
 	s := in[0].Shape()
 	rows, d := s[0], s[1]
-	out, y := newDense[T](rows, d)
+	out, y := reuseDense[T](&op.outBufs, 0, rows, d)
 	parallelRange(rows, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]

@@ -104,7 +104,7 @@ func ropeDo[T elem](op *ropeOp, in []G.Value) (G.Value, error) {
 	}
 	s := v.Shape()
 	rows, c := s[0], s[1]
-	out, y := newDense[T](rows, c)
+	out, y := reuseDense[T](&op.outBufs, 0, rows, c)
 	copy(y, x)
 	half, hd := op.spec.Rot/2, op.spec.HeadDim
 	sign := 1.0

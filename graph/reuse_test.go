@@ -1,0 +1,210 @@
+package graph
+
+import (
+	"math"
+	"os"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// TestMain runs every test of the package with poisoned buffers: every
+// output buffer an op reuses (and every buffer taken from the pool) is
+// filled with NaN before the op runs, so a kernel that reads an element of
+// its output it did not write (assuming a zeroed buffer) fails the
+// finite-difference, float32/float64 and golden tests instead of passing
+// on the first run and drifting on later ones.
+func TestMain(m *testing.M) {
+	poisonBufs = true
+	os.Exit(m.Run())
+}
+
+// perturbInputs redraws the differentiable inputs of h from seed (ids and
+// masks are kept) and zeroes their accumulated gradients (the harness
+// binds dual values).
+func perturbInputs(h *opHarness, c opCase, seed uint64) {
+	rng := NewRNG(seed)
+	for i, s := range c.ins {
+		if s.fill != nil {
+			continue
+		}
+		sc := s.scale
+		if sc == 0 {
+			sc = 1
+		}
+		FillNormal(h.vals[i], rng, 0, sc)
+	}
+	for _, i := range h.diffIx {
+		if g, err := h.in[i].Grad(); err == nil {
+			if d, ok := g.(*tensor.Dense); ok {
+				d.Zero()
+			}
+		}
+	}
+}
+
+// runResult is what one run of a harness computed, copied out.
+type runResult struct {
+	loss  float64
+	out   []float64
+	grads [][]float64
+}
+
+func runOnce(t *testing.T, h *opHarness) runResult {
+	t.Helper()
+	g := h.grads(t)
+	return runResult{loss: Float64s(h.lossV)[0], out: Float64s(h.outV), grads: g}
+}
+
+func sameRun(t *testing.T, what string, got, want runResult) {
+	t.Helper()
+	if math.Float64bits(got.loss) != math.Float64bits(want.loss) {
+		t.Errorf("%s: loss %v, a fresh graph %v", what, got.loss, want.loss)
+	}
+	if !bitsEqual(got.out, want.out) {
+		t.Errorf("%s: output differs from a fresh graph's", what)
+	}
+	for k := range want.grads {
+		if !bitsEqual(got.grads[k], want.grads[k]) {
+			t.Errorf("%s: gradient %d differs from a fresh graph's", what, k)
+		}
+	}
+}
+
+// TestReusedBuffersMatchFreshGraph runs every op's graph several times on
+// different inputs, in both dtypes: its second run (the ops rewrite the
+// buffers they kept from the first) and, after ReleaseValues and a run of
+// another graph of the same shapes (which takes the released buffers from
+// the pool and leaves its own there), its third must equal, bit for bit,
+// the output, loss and gradients of a fresh graph run once on the same
+// inputs. A kernel that leaves stale data in a reused buffer, or two ops
+// that end up sharing one, fails it.
+func TestReusedBuffersMatchFreshGraph(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		for i, c := range opCases() {
+			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
+				seed := uint64(500 + i)
+				h := newHarness(t, dt, seed, c.ins, c.build)
+				defer h.m.Close()
+				first := runOnce(t, h)
+
+				fresh := func(inSeed uint64) runResult {
+					f := newHarness(t, dt, seed, c.ins, c.build) // same R
+					defer f.m.Close()
+					perturbInputs(f, c, inSeed)
+					return runOnce(t, f)
+				}
+
+				perturbInputs(h, c, 1000+seed)
+				second := runOnce(t, h)
+				sameRun(t, "second run", second, fresh(1000+seed))
+				if bitsEqual(second.out, first.out) {
+					t.Fatalf("new inputs gave the same output: the test compares nothing")
+				}
+
+				ReleaseValues(h.g, h.m)
+				other := newHarness(t, dt, seed+7, c.ins, c.build)
+				runOnce(t, other)
+				ReleaseValues(other.g, other.m)
+				other.m.Close()
+
+				perturbInputs(h, c, 2000+seed)
+				sameRun(t, "run after release", runOnce(t, h), fresh(2000+seed))
+			})
+		}
+	}
+}
+
+// TestCopiedValuesSurviveLaterRuns checks the copies the package promises:
+// Float64s of an output and of a gradient, and a G.Read target, taken
+// after a run are unchanged by ReleaseValues and by later runs of another
+// graph that reuses the released buffers. (A G.Read target is rewritten
+// by the next run of its own graph; the raw Node.Value is not a copy.)
+func TestCopiedValuesSurviveLaterRuns(t *testing.T) {
+	cases := map[string]opCase{}
+	for _, c := range opCases() {
+		cases[c.name] = c
+	}
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		for _, name := range []string{"LayerNorm", "CausalSelfAttention", "MatMul(F,T)=Linear"} {
+			c := cases[name]
+			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
+				h := newHarness(t, dt, 900, c.ins, c.build)
+				defer h.m.Close()
+				res := runOnce(t, h) // copies, via Float64s
+				outCopy := Float64s(h.outV)
+				readTarget := h.outV
+				gv, err := h.in[h.diffIx[0]].Grad()
+				if err != nil {
+					t.Fatal(err)
+				}
+				gradCopy := Float64s(gv)
+
+				ReleaseValues(h.g, h.m)
+				for k := 0; k < 3; k++ {
+					o := newHarness(t, dt, uint64(901+k), c.ins, c.build)
+					runOnce(t, o)
+					ReleaseValues(o.g, o.m)
+					o.m.Close()
+				}
+				if !bitsEqual(Float64s(readTarget), outCopy) {
+					t.Errorf("the G.Read target changed after another graph's runs")
+				}
+				if !bitsEqual(res.out, outCopy) || !bitsEqual(res.grads[0], gradCopy) {
+					t.Errorf("a Float64s copy changed after another graph's runs")
+				}
+				for _, x := range res.out {
+					if math.IsNaN(x) {
+						t.Fatalf("output holds NaN")
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestReleaseReturnsOutputBuffers checks that a released graph holds no
+// output buffer (so a kept graph costs its structure only) and that the
+// next run of the same graph gets its buffers back from the pool rather
+// than allocating them.
+func TestReleaseReturnsOutputBuffers(t *testing.T) {
+	poisonBufs = false // allocation counts, not values
+	defer func() { poisonBufs = true }()
+	c := opCases()[0]
+	h := newHarness(t, tensor.Float32, 42, c.ins, c.build)
+	defer h.m.Close()
+	runOnce(t, h)
+	if HeldBytes(h.g) == 0 {
+		t.Fatalf("HeldBytes is 0 after a run")
+	}
+	ReleaseValues(h.g, h.m)
+	for _, n := range h.g.AllNodes() {
+		if r, ok := n.Op().(outputReleaser); ok && len(r.heldOutputs()) != 0 {
+			t.Errorf("%v kept its output buffers after ReleaseValues", n.Op())
+		}
+	}
+	if b := HeldBytes(h.g); b != 0 {
+		t.Errorf("HeldBytes %d after ReleaseValues, want 0", b)
+	}
+	// The next run takes the released buffers back from the pool (a
+	// sync.Pool may lose them to a garbage collection, so ask for it in one
+	// of several release/run cycles).
+	var ln *layerNormOp
+	for _, n := range h.g.AllNodes() {
+		if op, ok := n.Op().(*layerNormOp); ok {
+			ln = op
+		}
+	}
+	same := false
+	for k := 0; k < 5 && !same; k++ {
+		runOnce(t, h)
+		b1 := &ln.slots[0].f32[0]
+		ReleaseValues(h.g, h.m)
+		runOnce(t, h)
+		same = &ln.slots[0].f32[0] == b1
+		ReleaseValues(h.g, h.m)
+	}
+	if !same {
+		t.Errorf("LayerNorm never got its released output buffer back from the pool")
+	}
+}
