@@ -248,7 +248,8 @@ func lsgBackward[T elem](gop *lsgGradOp, in []G.Value) (G.Value, error) {
 	}
 	// The gradient overwrites the exp buffer row by row (each element is
 	// read before it is written): the op's only [rows, V] buffer becomes
-	// the output, and the next forward allocates a new one.
+	// the output, which the next forward overwrites (or, after
+	// ReleaseValues, a buffer from the pool).
 	c.consumed = true
 	dx := e
 	out := tensor.New(tensor.WithShape(rows, vocab), tensor.WithBacking(dx))

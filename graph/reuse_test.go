@@ -53,7 +53,15 @@ type runResult struct {
 func runOnce(t *testing.T, h *opHarness) runResult {
 	t.Helper()
 	g := h.grads(t)
-	return runResult{loss: Float64s(h.lossV)[0], out: Float64s(h.outV), grads: g}
+	r := runResult{loss: Float64s(h.lossV)[0], out: Float64s(h.outV), grads: g}
+	for _, xs := range append([][]float64{{r.loss}, r.out}, g...) {
+		for _, x := range xs {
+			if math.IsNaN(x) {
+				t.Fatalf("the run computed NaN (a kernel read a poisoned element)")
+			}
+		}
+	}
+	return r
 }
 
 func sameRun(t *testing.T, what string, got, want runResult) {
