@@ -41,7 +41,7 @@
 //	ColSum(x)                   column sums (used inside gradients)
 //
 // The plumbing every op shares is in opbase.go: pureOp (the flags of an op
-// that returns fresh values), forwardOnly (a constant to G.Grad),
+// that overwrites no input, and its reusable output buffers), forwardOnly (a constant to G.Grad),
 // backwardOf (the hash and name of the backward op of a stateful forward
 // op), doOp (arity check and float32/float64 dispatch), slicesOf,
 // elementwiseShape/elementwiseType and dtypeBufs (per-dtype caches). An op
@@ -86,7 +86,26 @@
 // run (results unchanged, bit for bit); HeldBytes measures what a graph
 // holds. Float64s copies a value out as []float64 (read results before
 // releasing them); RecoverPanic turns a panic inside Gorgonia into an
-// error. The TokenLogProbs backward writes the logits gradient into the
+// error.
+//
+// # Buffer reuse
+//
+// The ops write their outputs (and their caches) into buffers they keep
+// from one run to the next, so a graph run repeatedly allocates its
+// activations and gradients once; ReleaseValues hands those buffers to a
+// process-wide pool keyed by dtype and length (emptied by the garbage
+// collector), from which the next run of the same graph, or of another
+// graph with the same shapes, takes them back. The rule that makes this
+// safe: a value an op returned (Node.Value, Node.Grad, a machine
+// register) is valid until the next run of its graph or ReleaseValues,
+// whichever comes first. Whatever must outlive that is copied: Float64s,
+// G.Read targets (rewritten by the next run of their own graph only), the
+// optimizer's state. The callers in this module read results through
+// those copies and step the optimizer before releasing. Kernels overwrite
+// every element of a reused buffer, or clear it first where they
+// accumulate; the package's tests fill every handed-out buffer with NaN to
+// catch any that does not, and compare second runs with fresh graphs bit
+// for bit. The TokenLogProbs backward writes the logits gradient into the
 // forward's exp(x − max) buffer, so the fused op holds one [rows, V]
 // buffer besides the logits.
 //
