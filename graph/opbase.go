@@ -5,6 +5,7 @@ import (
 	"hash"
 	"hash/fnv"
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -319,11 +320,18 @@ func bufOf[T elem](b *dtypeBufs) *[]T {
 // every element it later reads.
 func sizedBuf[T elem](b *dtypeBufs, n int) []T {
 	p := bufOf[T](b)
-	if len(*p) != n {
-		*p = takeBuf[T](n) // a held buffer of another length is dropped, never pooled
+	switch {
+	case len(*p) == n:
+	case cap(*p) == sizeClass(n) && n > 0:
+		*p = (*p)[:n]
+	default:
+		*p = takeBuf[T](n) // a held buffer of another class is dropped, never pooled
 	}
 	return *p
 }
+
+// bytes is the memory of b's buffers (their capacity).
+func (b dtypeBufs) bytes() int64 { return int64(cap(b.f32))*4 + int64(cap(b.f64))*8 }
 
 // putBufs hands b's buffers to the buffer pool and forgets them; a second
 // call is a no-op. Only the buffer's one owner may call it, and only when
@@ -359,10 +367,9 @@ func putBufs(b *dtypeBufs) {
 //   - A reused buffer holds stale data: kernels overwrite every element, or
 //     take a zeroed buffer (reuseZeroDense) when they accumulate.
 //
-// The pool is keyed by element type and exact length, so a graph whose
-// values were released gets the same buffers back on its next run. It is
-// a set of sync.Pools, emptied by the garbage collector: released buffers
-// never outlive two collections unless a run takes them.
+// The pool (below) is keyed by element type and size class, so a graph
+// whose values were released gets the same buffers back on its next run,
+// and holds at most one released graph's worth of buffers.
 
 // outBufs holds an op's output buffers, one dtypeBufs per slot.
 type outBufs struct{ slots []dtypeBufs }
@@ -410,52 +417,91 @@ func (o *outBufs) releaseOutputs() {
 // heldOutputs lists the held buffers (HeldBytes).
 func (o *outBufs) heldOutputs() []dtypeBufs { return o.slots }
 
-// bufPool is a pool of []T buffers keyed by length.
-type bufPool struct {
-	mu sync.Mutex
-	m  map[int]*sync.Pool
+// The buffer pool. Released buffers wait here, newest last, for the next
+// run of any graph. A buffer is allocated with the capacity of its size
+// class (eight classes per octave, so at most 12.5 % above its length)
+// and is handed out again for any length of that class: graphs built for
+// neighbouring batch shapes share buffers. The pool holds at most
+// poolLimit bytes, the largest set of buffers one ReleaseValues has
+// returned so far (raised by raisePoolLimit): beyond it the oldest
+// buffers are dropped for the garbage collector. Live memory is then at
+// most the running graph's buffers plus one graph's worth in the pool,
+// whatever the number of graphs kept.
+var pool struct {
+	mu    sync.Mutex
+	bufs  []dtypeBufs // oldest first, one buffer each
+	bytes int64
+	limit int64
 }
 
-var bufPool32, bufPool64 bufPool
-
-func poolFor[T elem](n int) *sync.Pool {
-	var z T
-	bp := &bufPool64
-	if _, ok := any(z).(float32); ok {
-		bp = &bufPool32
+// sizeClass is the capacity of the buffers that serve length n.
+func sizeClass(n int) int {
+	k := bits.Len(uint(n-1)) - 4
+	if n <= 16 || k <= 0 {
+		return n
 	}
-	bp.mu.Lock()
-	defer bp.mu.Unlock()
-	if bp.m == nil {
-		bp.m = map[int]*sync.Pool{}
-	}
-	p := bp.m[n]
-	if p == nil {
-		p = &sync.Pool{}
-		bp.m[n] = p
-	}
-	return p
+	return ((n-1)>>k + 1) << k
 }
 
-// takeBuf returns a buffer of length n from the pool (stale contents) or
-// a newly allocated one (zeroed).
+// takeBuf returns a buffer of length n: one of its size class from the
+// pool (stale contents), or a newly allocated, zeroed one.
 func takeBuf[T elem](n int) []T {
 	if n == 0 {
 		return []T{}
 	}
-	if v, ok := poolFor[T](n).Get().(*[]T); ok && len(*v) == n {
-		poison(*v)
-		return *v
+	c := sizeClass(n)
+	pool.mu.Lock()
+	for i := len(pool.bufs) - 1; i >= 0; i-- {
+		if s := *bufOf[T](&pool.bufs[i]); cap(s) == c {
+			pool.bytes -= pool.bufs[i].bytes()
+			pool.bufs = append(pool.bufs[:i], pool.bufs[i+1:]...)
+			pool.mu.Unlock()
+			s = s[:n]
+			poison(s)
+			return s
+		}
 	}
-	return make([]T, n)
+	pool.mu.Unlock()
+	return make([]T, n, c)
 }
 
-// giveBuf hands s to the pool. The caller must hold the only reference.
+// giveBuf hands s to the pool, dropping the oldest pooled buffers beyond
+// the pool's limit. The caller must hold the only reference to s.
 func giveBuf[T elem](s []T) {
-	if len(s) == 0 {
-		return
+	if cap(s) == 0 || cap(s) != sizeClass(cap(s)) {
+		return // not a pool buffer (cannot be matched)
 	}
-	poolFor[T](len(s)).Put(&s)
+	var b dtypeBufs
+	*bufOf[T](&b) = s[:cap(s)]
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	pool.bufs = append(pool.bufs, b)
+	pool.bytes += b.bytes()
+	drop := 0
+	for pool.bytes > pool.limit && drop < len(pool.bufs) {
+		pool.bytes -= pool.bufs[drop].bytes()
+		drop++
+	}
+	if drop > 0 {
+		n := copy(pool.bufs, pool.bufs[drop:])
+		clear(pool.bufs[n:])
+		pool.bufs = pool.bufs[:n]
+	}
+}
+
+// raisePoolLimit lets the pool hold the n bytes a graph is about to
+// release.
+func raisePoolLimit(n int64) {
+	pool.mu.Lock()
+	pool.limit = max(pool.limit, n)
+	pool.mu.Unlock()
+}
+
+// pooledBytes is the memory the pool holds.
+func pooledBytes() int64 {
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	return pool.bytes
 }
 
 // poisonBufs, set by tests only, fills every buffer handed to an op with

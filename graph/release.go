@@ -60,6 +60,9 @@ func ReleaseValues(g *G.ExprGraph, m G.VM) {
 		m.Reset()
 	}
 	g.UnbindAllNonInputs()
+	var released int64
+	opBuffers(g, func(b dtypeBufs) { released += b.bytes() })
+	raisePoolLimit(released)
 	for _, n := range g.AllNodes() {
 		if r, ok := n.Op().(cacheReleaser); ok {
 			r.releaseCache()
@@ -86,8 +89,8 @@ func (op *lsgOp) releaseCache() {
 func (op *headLSGOp) releaseCache() { *op.st = headState{} }
 
 // HeldBytes is the memory a graph holds in values bound to its non-input
-// nodes and in the forward caches and output buffers of its ops, counting each backing array
-// once (in-place results share one). After a run it is that run's
+// nodes and in the forward caches and output buffers of its ops, counting
+// each backing array once (in-place results share one). After a run it is that run's
 // activation and gradient footprint; after ReleaseValues it is 0, up to
 // constants. Inputs (parameters, their gradients, batch inputs) are not
 // counted.
@@ -112,32 +115,60 @@ func HeldBytes(g *G.ExprGraph) int64 {
 			}
 		}
 	}
-	addBufs := func(b dtypeBufs) {
+	opBuffers(g, func(b dtypeBufs) {
 		addSlice(b.f32)
 		addSlice(b.f64)
-	}
+	})
 	for _, n := range g.AllNodes() {
-		if r, ok := n.Op().(outputReleaser); ok {
-			for _, b := range r.heldOutputs() {
-				addBufs(b)
-			}
-		}
-		switch op := n.Op().(type) {
-		case nil:
-			continue
-		case *attnOp:
-			addBufs(op.cache.probs)
-		case *geluOp:
-			addBufs(op.cache.tanh)
-		case *lsgOp:
-			addBufs(op.lse.exp)
-		case *headLSGOp:
-			addBufs(op.st.block)
-			addBufs(op.st.logits)
+		if n.Op() == nil {
+			continue // an input
 		}
 		if d, ok := n.Value().(*tensor.Dense); ok {
 			addSlice(d.Data())
 		}
 	}
 	return total
+}
+
+// opBuffers calls visit on every buffer the ops of g hold (output buffers
+// and forward caches), each backing array once.
+func opBuffers(g *G.ExprGraph, visit func(dtypeBufs)) {
+	seen := map[uintptr]bool{}
+	visitOnce := func(b dtypeBufs) {
+		for _, p := range []uintptr{sliceAddr(b.f32), sliceAddr(b.f64)} {
+			if p != 0 {
+				if seen[p] {
+					return
+				}
+				seen[p] = true
+			}
+		}
+		visit(b)
+	}
+	for _, n := range g.AllNodes() {
+		if r, ok := n.Op().(outputReleaser); ok {
+			for _, b := range r.heldOutputs() {
+				visitOnce(b)
+			}
+		}
+		switch op := n.Op().(type) {
+		case *attnOp:
+			visitOnce(op.cache.probs)
+		case *geluOp:
+			visitOnce(op.cache.tanh)
+		case *lsgOp:
+			visitOnce(op.lse.exp)
+		case *headLSGOp:
+			visitOnce(op.st.block)
+			visitOnce(op.st.logits)
+		}
+	}
+}
+
+// sliceAddr is the address of a slice's backing array (0 when empty).
+func sliceAddr[T elem](s []T) uintptr {
+	if cap(s) == 0 {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(unsafe.SliceData(s)))
 }
