@@ -322,10 +322,10 @@ func sizedBuf[T elem](b *dtypeBufs, n int) []T {
 	p := bufOf[T](b)
 	switch {
 	case len(*p) == n:
-	case cap(*p) == sizeClass(n) && n > 0:
+	case n > 0 && cap(*p) >= n && cap(*p) <= 2*n:
 		*p = (*p)[:n]
 	default:
-		*p = takeBuf[T](n) // a held buffer of another class is dropped, never pooled
+		*p = takeBuf[T](n) // a held buffer that does not fit is dropped, never pooled
 	}
 	return *p
 }
@@ -367,9 +367,9 @@ func putBufs(b *dtypeBufs) {
 //   - A reused buffer holds stale data: kernels overwrite every element, or
 //     take a zeroed buffer (reuseZeroDense) when they accumulate.
 //
-// The pool (below) is keyed by element type and size class, so a graph
-// whose values were released gets the same buffers back on its next run,
-// and holds at most one released graph's worth of buffers.
+// The pool (below) hands a released buffer to any request of its element
+// type that it fits, so a graph whose values were released gets buffers
+// back on its next run, and it holds at most one released graph's worth.
 
 // outBufs holds an op's output buffers, one dtypeBufs per slot.
 type outBufs struct{ slots []dtypeBufs }
@@ -418,10 +418,12 @@ func (o *outBufs) releaseOutputs() {
 func (o *outBufs) heldOutputs() []dtypeBufs { return o.slots }
 
 // The buffer pool. Released buffers wait here, newest last, for the next
-// run of any graph. A buffer is allocated with the capacity of its size
-// class (eight classes per octave, so at most 12.5 % above its length)
-// and is handed out again for any length of that class: graphs built for
-// neighbouring batch shapes share buffers. The pool holds at most
+// run of any graph. A request for n elements takes the smallest pooled
+// buffer of capacity n … 2n (the newest among equals), so the graphs of
+// different batch shapes (the training loop keeps one per row-length
+// bucket) share one set of buffers, sized by the largest. Buffers are
+// allocated with the capacity of their size class (eight classes per
+// octave: at most 12.5 % above the length). The pool holds at most
 // poolLimit bytes, the largest set of buffers one ReleaseValues has
 // returned so far (raised by raisePoolLimit): beyond it the oldest
 // buffers are dropped for the garbage collector. Live memory is then at
@@ -434,7 +436,7 @@ var pool struct {
 	limit int64
 }
 
-// sizeClass is the capacity of the buffers that serve length n.
+// sizeClass is the capacity a buffer for length n is allocated with.
 func sizeClass(n int) int {
 	k := bits.Len(uint(n-1)) - 4
 	if n <= 16 || k <= 0 {
@@ -443,33 +445,37 @@ func sizeClass(n int) int {
 	return ((n-1)>>k + 1) << k
 }
 
-// takeBuf returns a buffer of length n: one of its size class from the
-// pool (stale contents), or a newly allocated, zeroed one.
+// takeBuf returns a buffer of length n: the best fit from the pool
+// (stale contents), or a newly allocated, zeroed one.
 func takeBuf[T elem](n int) []T {
 	if n == 0 {
 		return []T{}
 	}
-	c := sizeClass(n)
 	pool.mu.Lock()
+	best := -1
 	for i := len(pool.bufs) - 1; i >= 0; i-- {
-		if s := *bufOf[T](&pool.bufs[i]); cap(s) == c {
-			pool.bytes -= pool.bufs[i].bytes()
-			pool.bufs = append(pool.bufs[:i], pool.bufs[i+1:]...)
-			pool.mu.Unlock()
-			s = s[:n]
-			poison(s)
-			return s
+		c := cap(*bufOf[T](&pool.bufs[i]))
+		if c >= n && c <= 2*n && (best < 0 || c < cap(*bufOf[T](&pool.bufs[best]))) {
+			best = i
 		}
 	}
+	if best >= 0 {
+		s := (*bufOf[T](&pool.bufs[best]))[:n]
+		pool.bytes -= pool.bufs[best].bytes()
+		pool.bufs = append(pool.bufs[:best], pool.bufs[best+1:]...)
+		pool.mu.Unlock()
+		poison(s)
+		return s
+	}
 	pool.mu.Unlock()
-	return make([]T, n, c)
+	return make([]T, n, sizeClass(n))
 }
 
 // giveBuf hands s to the pool, dropping the oldest pooled buffers beyond
 // the pool's limit. The caller must hold the only reference to s.
 func giveBuf[T elem](s []T) {
-	if cap(s) == 0 || cap(s) != sizeClass(cap(s)) {
-		return // not a pool buffer (cannot be matched)
+	if cap(s) == 0 {
+		return
 	}
 	var b dtypeBufs
 	*bufOf[T](&b) = s[:cap(s)]

@@ -220,8 +220,8 @@ func TestReleaseReturnsOutputBuffers(t *testing.T) {
 	}
 }
 
-// TestSizeClass checks the pool's size classes: a class serves its length
-// with at most 12.5 % to spare and is its own class (giveBuf relies on it).
+// TestSizeClass checks the pool's size classes: at most 12.5 % to spare,
+// and a class is its own class.
 func TestSizeClass(t *testing.T) {
 	for n := 1; n < 1<<20; n += 1 + n/7 {
 		c := sizeClass(n)
@@ -233,17 +233,26 @@ func TestSizeClass(t *testing.T) {
 
 // TestPoolBounded checks that the pool never holds more than the largest
 // set of buffers one graph released, however many graphs of different
-// shapes release theirs.
+// shapes release theirs, and that graphs of smaller shapes (within 2×)
+// run on the buffers a larger one released instead of allocating.
 func TestPoolBounded(t *testing.T) {
 	var most int64
-	for k := 0; k < 6; k++ {
+	first := map[uintptr]bool{}
+	for k := 5; k >= 0; k-- {
 		ins := []input{{shape: []int{2 * 5, 3 * (6 + 2*k)}, diff: true}}
 		h := newHarness(t, tensor.Float32, uint64(k), ins, func(in []*G.Node) (*G.Node, error) {
 			return CausalSelfAttention(in[0], 2, 5, 2)
 		})
 		runOnce(t, h)
 		var held int64
-		opBuffers(h.g, func(b dtypeBufs) { held += b.bytes() })
+		opBuffers(h.g, func(b dtypeBufs) {
+			held += b.bytes()
+			if k == 5 {
+				first[sliceAddr(b.f32)] = true
+			} else if k >= 3 && !first[sliceAddr(b.f32)] {
+				t.Errorf("graph %d allocated a buffer of %d elements instead of reusing the first graph's", k, len(b.f32))
+			}
+		})
 		most = max(most, held)
 		ReleaseValues(h.g, h.m)
 		h.m.Close()
