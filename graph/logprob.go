@@ -248,8 +248,9 @@ func lsgBackward[T elem](gop *lsgGradOp, in []G.Value) (G.Value, error) {
 	}
 	// The gradient overwrites the exp buffer row by row (each element is
 	// read before it is written): the op's only [rows, V] buffer becomes
-	// the output, which the next forward overwrites (or, after
-	// ReleaseValues, a buffer from the pool).
+	// the output. The forward keeps it: its next run overwrites it (the
+	// gradient is valid until the next run, as every op output), and
+	// ReleaseValues pools it.
 	c.consumed = true
 	dx := e
 	out := tensor.New(tensor.WithShape(rows, vocab), tensor.WithBacking(dx))
@@ -273,8 +274,6 @@ func lsgBackward[T elem](gop *lsgGradOp, in []G.Value) (G.Value, error) {
 			drow[target] += T(gr)
 		}
 	})
-	// the exp buffer now belongs to the returned gradient
-	c.exp = dtypeBufs{}
 	return out, nil
 }
 

@@ -322,7 +322,7 @@ func sizedBuf[T elem](b *dtypeBufs, n int) []T {
 	p := bufOf[T](b)
 	switch {
 	case len(*p) == n:
-	case n > 0 && cap(*p) >= n && cap(*p) <= 2*n:
+	case n > 0 && cap(*p) >= n && cap(*p) <= 4*n:
 		*p = (*p)[:n]
 	default:
 		*p = takeBuf[T](n) // a held buffer that does not fit is dropped, never pooled
@@ -419,7 +419,7 @@ func (o *outBufs) heldOutputs() []dtypeBufs { return o.slots }
 
 // The buffer pool. Released buffers wait here, newest last, for the next
 // run of any graph. A request for n elements takes the smallest pooled
-// buffer of capacity n … 2n (the newest among equals), so the graphs of
+// buffer of capacity n … 4n (the newest among equals), so the graphs of
 // different batch shapes (the training loop keeps one per row-length
 // bucket) share one set of buffers, sized by the largest. Buffers are
 // allocated with the capacity of their size class (eight classes per
@@ -455,7 +455,7 @@ func takeBuf[T elem](n int) []T {
 	best := -1
 	for i := len(pool.bufs) - 1; i >= 0; i-- {
 		c := cap(*bufOf[T](&pool.bufs[i]))
-		if c >= n && c <= 2*n && (best < 0 || c < cap(*bufOf[T](&pool.bufs[best]))) {
+		if c >= n && c <= 4*n && (best < 0 || c < cap(*bufOf[T](&pool.bufs[best]))) {
 			best = i
 		}
 	}

@@ -144,6 +144,9 @@ func TestTokenLogProbsGradientReusesSoftmax(t *testing.T) {
 	if _, err := op.Do(logits, ids); err != nil {
 		t.Fatal(err)
 	}
+	if &op.lse.exp.f32[0] != &e[0] {
+		t.Error("the next forward does not reuse the exp buffer (the last gradient)")
+	}
 	if _, err := grad.Do(logits, ids, g); err != nil {
 		t.Errorf("backward after a new forward: %v", err)
 	}

@@ -233,7 +233,7 @@ func TestSizeClass(t *testing.T) {
 
 // TestPoolBounded checks that the pool never holds more than the largest
 // set of buffers one graph released, however many graphs of different
-// shapes release theirs, and that graphs of smaller shapes (within 2×)
+// shapes release theirs, and that graphs of smaller shapes (within 4×)
 // run on the buffers a larger one released instead of allocating.
 func TestPoolBounded(t *testing.T) {
 	var most int64
