@@ -138,7 +138,7 @@ type headState struct {
 func headBlock[T elem](s *headState, n int) []T {
 	p := bufOf[T](&s.block)
 	if len(*p) < n {
-		*p = make([]T, n)
+		*p = takeBuf[T](n)
 	}
 	return (*p)[:n]
 }
@@ -358,8 +358,8 @@ func headBackward[T elem](gop *headGradOp, in []G.Value) (G.Value, error) {
 			live = append(live, i)
 		}
 	}
-	dhT, dh := newDense[T](rows, d)
-	dwT, dw := newDense[T](vocab, d)
+	dhT, dh := reuseZeroDense[T](&gop.outBufs, 0, rows, d)
+	dwT, dw := reuseZeroDense[T](&gop.outBufs, 1, vocab, d)
 	var z T
 	chunk := headChunkRows(rows, vocab, int(unsafeSizeof(z)))
 	var buf []T
@@ -444,7 +444,7 @@ func (op *headGradWOp) Do(in ...G.Value) (G.Value, error) {
 	if dw == nil {
 		return nil, fmt.Errorf("%v: the gradient op has not run", op)
 	}
-	op.fwd.st.dw = nil // handed over: the next run computes a fresh one
+	op.fwd.st.dw = nil // handed over (headGradOp keeps the buffer and rewrites it next run)
 	return dw, nil
 }
 

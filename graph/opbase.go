@@ -424,17 +424,31 @@ func (o *outBufs) heldOutputs() []dtypeBufs { return o.slots }
 // bucket) share one set of buffers, sized by the largest. Buffers are
 // allocated with the capacity of their size class (eight classes per
 // octave: at most 12.5 % above the length). The pool holds at most
-// poolLimit bytes, the largest set of buffers one ReleaseValues has
-// returned so far (raised by raisePoolLimit): beyond it the oldest
-// buffers are dropped for the garbage collector. Live memory is then at
-// most the running graph's buffers plus one graph's worth in the pool,
-// whatever the number of graphs kept.
+// pool.limit bytes, the largest set of buffers one ReleaseValues has
+// returned so far (raised by beginRelease): beyond it the oldest buffers
+// are dropped for the garbage collector, and so is a buffer no run has
+// taken for poolMaxAge releases. Live memory is then at most the running
+// graph's buffers plus one graph's worth in the pool, whatever the number
+// of graphs kept.
 var pool struct {
 	mu    sync.Mutex
-	bufs  []dtypeBufs // oldest first, one buffer each
+	bufs  []pooledBuf // oldest first
 	bytes int64
 	limit int64
+	epoch uint64 // ReleaseValues calls so far
 }
+
+// pooledBuf is one pooled buffer (one of the two slices set) and the
+// release that pooled it.
+type pooledBuf struct {
+	dtypeBufs
+	epoch uint64
+}
+
+// poolMaxAge is how many releases a pooled buffer waits for a run to take
+// it before it is dropped: buffers of a graph that is no longer run (a
+// finished stage, a probe pass) do not stay in the pool.
+const poolMaxAge = 16
 
 // sizeClass is the capacity a buffer for length n is allocated with.
 func sizeClass(n int) int {
@@ -454,13 +468,13 @@ func takeBuf[T elem](n int) []T {
 	pool.mu.Lock()
 	best := -1
 	for i := len(pool.bufs) - 1; i >= 0; i-- {
-		c := cap(*bufOf[T](&pool.bufs[i]))
-		if c >= n && c <= 4*n && (best < 0 || c < cap(*bufOf[T](&pool.bufs[best]))) {
+		c := cap(*bufOf[T](&pool.bufs[i].dtypeBufs))
+		if c >= n && c <= 4*n && (best < 0 || c < cap(*bufOf[T](&pool.bufs[best].dtypeBufs))) {
 			best = i
 		}
 	}
 	if best >= 0 {
-		s := (*bufOf[T](&pool.bufs[best]))[:n]
+		s := (*bufOf[T](&pool.bufs[best].dtypeBufs))[:n]
 		pool.bytes -= pool.bufs[best].bytes()
 		pool.bufs = append(pool.bufs[:best], pool.bufs[best+1:]...)
 		pool.mu.Unlock()
@@ -481,10 +495,16 @@ func giveBuf[T elem](s []T) {
 	*bufOf[T](&b) = s[:cap(s)]
 	pool.mu.Lock()
 	defer pool.mu.Unlock()
-	pool.bufs = append(pool.bufs, b)
+	pool.bufs = append(pool.bufs, pooledBuf{b, pool.epoch})
 	pool.bytes += b.bytes()
+	evictLocked()
+}
+
+// evictLocked drops the oldest pooled buffers while the pool is over its
+// limit or they are older than poolMaxAge releases (pool.mu held).
+func evictLocked() {
 	drop := 0
-	for pool.bytes > pool.limit && drop < len(pool.bufs) {
+	for drop < len(pool.bufs) && (pool.bytes > pool.limit || pool.bufs[drop].epoch+poolMaxAge < pool.epoch) {
 		pool.bytes -= pool.bufs[drop].bytes()
 		drop++
 	}
@@ -495,11 +515,13 @@ func giveBuf[T elem](s []T) {
 	}
 }
 
-// raisePoolLimit lets the pool hold the n bytes a graph is about to
-// release.
-func raisePoolLimit(n int64) {
+// beginRelease starts a ReleaseValues that will pool n bytes: it lets the
+// pool hold them and advances the pool's clock.
+func beginRelease(n int64) {
 	pool.mu.Lock()
 	pool.limit = max(pool.limit, n)
+	pool.epoch++
+	evictLocked()
 	pool.mu.Unlock()
 }
 

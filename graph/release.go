@@ -62,7 +62,7 @@ func ReleaseValues(g *G.ExprGraph, m G.VM) {
 	g.UnbindAllNonInputs()
 	var released int64
 	opBuffers(g, func(b dtypeBufs) { released += b.bytes() })
-	raisePoolLimit(released)
+	beginRelease(released)
 	for _, n := range g.AllNodes() {
 		if r, ok := n.Op().(cacheReleaser); ok {
 			r.releaseCache()
@@ -83,10 +83,14 @@ func (op *lsgOp) releaseCache() {
 }
 
 // The fused head keeps per-row statistics and either the logits of the rows
-// it computed (for its backward) or a chunk-sized scratch block; its
-// weight gradient is handed over to the weight-gradient node within
-// the run (headGradWOp), so nothing else of it outlives a run.
-func (op *headLSGOp) releaseCache() { *op.st = headState{} }
+// it computed (for its backward) or a chunk-sized scratch block, both
+// pooled on release; its backward op holds dh and dw (outBufs), and the
+// weight-gradient node (headGradWOp) returns that dw within the run.
+func (op *headLSGOp) releaseCache() {
+	putBufs(&op.st.block)
+	putBufs(&op.st.logits)
+	*op.st = headState{}
+}
 
 // HeldBytes is the memory a graph holds in values bound to its non-input
 // nodes and in the forward caches and output buffers of its ops, counting

@@ -261,3 +261,35 @@ func TestPoolBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolDropsUnusedBuffers checks that a released buffer no run takes
+// leaves the pool after poolMaxAge releases.
+func TestPoolDropsUnusedBuffers(t *testing.T) {
+	c := opCases()[0]
+	h := newHarness(t, tensor.Float64, 77, c.ins, c.build)
+	runOnce(t, h)
+	mine := map[uintptr]bool{}
+	opBuffers(h.g, func(b dtypeBufs) { mine[sliceAddr(b.f64)] = true })
+	ReleaseValues(h.g, h.m)
+	h.m.Close()
+	pooled := func() (n int) {
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		for _, b := range pool.bufs {
+			if mine[sliceAddr(b.f64)] {
+				n++
+			}
+		}
+		return n
+	}
+	if pooled() == 0 {
+		t.Fatalf("the released buffers are not in the pool")
+	}
+	empty := G.NewGraph()
+	for k := 0; k < poolMaxAge+1; k++ {
+		ReleaseValues(empty, nil)
+	}
+	if n := pooled(); n != 0 {
+		t.Errorf("%d buffers still pooled after %d releases that took none", n, poolMaxAge+1)
+	}
+}
