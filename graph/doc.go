@@ -93,9 +93,12 @@
 // The ops write their outputs (and their caches) into buffers they keep
 // from one run to the next, so a graph run repeatedly allocates its
 // activations and gradients once; ReleaseValues hands those buffers to a
-// process-wide pool keyed by dtype and length (emptied by the garbage
-// collector), from which the next run of the same graph, or of another
-// graph with the same shapes, takes them back. The rule that makes this
+// process-wide pool, from which the next run of any graph takes the best
+// fit of its dtype (capacity up to 4× the request, so the graphs of
+// different batch shapes share one set). The pool holds at most the
+// largest set one release returned and drops a buffer no run took for 16
+// releases, so live memory stays about the running graph's buffers plus
+// one graph's worth, however many graphs are kept. The rule that makes this
 // safe: a value an op returned (Node.Value, Node.Grad, a machine
 // register) is valid until the next run of its graph or ReleaseValues,
 // whichever comes first. Whatever must outlive that is copied: Float64s,
