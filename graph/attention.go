@@ -115,45 +115,42 @@ func (op *attnOp) Do(in ...G.Value) (G.Value, error) {
 // causalSoftmaxRows turns the scores S [t, t] into probabilities in place:
 // row i is a softmax over j ≤ i, and entries j > i are set to 0.
 func causalSoftmaxRows[T elem](s []T, t int) {
-	if s32, ok := any(s).([]float32); ok {
-		causalSoftmaxRows32(s32, t)
-		return
-	}
-	exp := expFor[T]()
 	for i := 0; i < t; i++ {
-		row := s[i*t : (i+1)*t]
-		m := float64(row[0])
-		for _, v := range row[1 : i+1] {
-			if float64(v) > m {
-				m = float64(v)
-			}
-		}
-		var z float64
-		for j := 0; j <= i; j++ {
-			e := exp(float64(row[j]) - m)
-			row[j] = T(e)
-			z += e
-		}
-		for j := 0; j <= i; j++ {
-			row[j] = T(float64(row[j]) / z)
-		}
-		for j := i + 1; j < t; j++ {
-			row[j] = 0
-		}
+		softmaxLive(s[i*t:(i+1)*t], i+1)
 	}
 }
 
-// causalSoftmaxRows32 is causalSoftmaxRows for float32 with the vectorised
-// max, exp-and-sum and scale of package blasvec (8 lanes; ≤ 1 ulp exp,
-// float64 sum).
-func causalSoftmaxRows32(s []float32, t int) {
-	for i := 0; i < t; i++ {
-		row := s[i*t : (i+1)*t]
-		live := row[:i+1]
-		z := blasvec.ExpShiftSum32(live, live, blasvec.Max32(live))
-		blasvec.Scale32(live, float32(1/z))
-		clear(row[i+1:])
+// softmaxLive turns one row of scores into probabilities in place: a
+// softmax over row[:live], and row[live:] set to 0. Every attention op of
+// this package (causal and packed) goes through it, so equal live scores
+// give bit-identical probabilities. float32 rows use the vectorised max,
+// exp-and-sum and scale of package blasvec (8 lanes; ≤ 1 ulp exp, float64
+// sum).
+func softmaxLive[T elem](row []T, live int) {
+	if r32, ok := any(row).([]float32); ok {
+		l := r32[:live]
+		z := blasvec.ExpShiftSum32(l, l, blasvec.Max32(l))
+		blasvec.Scale32(l, float32(1/z))
+		clear(r32[live:])
+		return
 	}
+	exp := expFor[T]()
+	m := float64(row[0])
+	for _, v := range row[1:live] {
+		if float64(v) > m {
+			m = float64(v)
+		}
+	}
+	var z float64
+	for j := 0; j < live; j++ {
+		e := exp(float64(row[j]) - m)
+		row[j] = T(e)
+		z += e
+	}
+	for j := 0; j < live; j++ {
+		row[j] = T(float64(row[j]) / z)
+	}
+	clear(row[live:])
 }
 
 func attnForward[T elem](op *attnOp, in []G.Value) (G.Value, error) {

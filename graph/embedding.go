@@ -197,17 +197,24 @@ func embedGradDo[T elem](op *embedGradOp, in []G.Value) (G.Value, error) {
 
 // positionOp: (table [Tmax, D]) -> [n·t, D], row s·t+p = table[p].
 // With grad set: (dy [n·t, D]) -> [Tmax, D] (rows ≥ t are zero).
+//
+// With a pack layout, row i uses the layout's position id pos_i instead
+// of i % t (and the gradient scatters by it).
 type positionOp struct {
 	pureOp
-	n, t int
-	tmax int // grad only
-	grad bool
+	n, t   int
+	tmax   int // grad only
+	grad   bool
+	layout *PackLayout
 }
 
 func (op *positionOp) Arity() int    { return 1 }
 func (op *positionOp) Type() hm.Type { return fnType(2, 2) }
 func (op *positionOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "gatedpo.Position{%d,%d,%d,%t}", op.n, op.t, op.tmax, op.grad)
+	if op.layout != nil {
+		fmt.Fprintf(h, "L%d", op.layout.id)
+	}
 }
 func (op *positionOp) Hashcode() uint32 { return hashOf(op) }
 func (op *positionOp) String() string {
@@ -233,6 +240,9 @@ func positionDo[T elem](op *positionOp, in []G.Value) (G.Value, error) {
 		return nil, err
 	}
 	d := v.Shape()[1]
+	if op.layout != nil {
+		return packedPositionDo(op, x, d)
+	}
 	if op.grad {
 		out, y := reuseZeroDense[T](&op.outBufs, 0, op.tmax, d)
 		for s := 0; s < op.n; s++ {
@@ -257,9 +267,34 @@ func (op *positionOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if op.grad {
 		return nil, fmt.Errorf("PositionEmbeddingGrad: second-order gradients are not supported")
 	}
-	d, err := G.ApplyOp(&positionOp{n: op.n, t: op.t, tmax: in[0].Shape()[0], grad: true}, grad)
+	d, err := G.ApplyOp(&positionOp{n: op.n, t: op.t, tmax: in[0].Shape()[0], grad: true, layout: op.layout}, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{d}, nil
+}
+
+// packedPositionDo is positionDo with the position ids of op.layout: row i
+// is table[pos_i]; the gradient adds row i of dy into row pos_i.
+func packedPositionDo[T elem](op *positionOp, x []T, d int) (G.Value, error) {
+	if err := op.layout.check(op.String(), op.n, op.t); err != nil {
+		return nil, err
+	}
+	pos := op.layout.pos
+	if op.grad {
+		out, y := newDense[T](op.tmax, d)
+		for i, p := range pos {
+			src := x[i*d : (i+1)*d]
+			dst := y[p*d : (p+1)*d]
+			for j, g := range src {
+				dst[j] += g
+			}
+		}
+		return out, nil
+	}
+	out, y := newDense[T](op.n*op.t, d)
+	for i, p := range pos {
+		copy(y[i*d:(i+1)*d], x[p*d:(p+1)*d])
+	}
+	return out, nil
 }
