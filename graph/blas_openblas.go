@@ -139,3 +139,9 @@ func SetBLASThreads(n int) {
 		C.openblas_set_num_threads(C.int(n))
 	}
 }
+
+// PackedBitIdentical reports whether packed forwards (PackLayout) give
+// bit-identical per-token results to the unpacked ones: false with
+// OpenBLAS, whose kernels split sums by the matrix sizes (differences are
+// at rounding level); true in the default build with its assembly GEMM.
+func PackedBitIdentical() bool { return false }

@@ -7,8 +7,6 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-
-	"gatedpo/graph/blasgemm"
 )
 
 // packTestRows is a layout of 4 rows of 9 tokens covering every case: a
@@ -148,7 +146,7 @@ func TestPackLayoutErrors(t *testing.T) {
 // rounding-level bound with another BLAS (gonum's own kernels block the
 // inner dimension differently for different sizes).
 func packIdentityTol(dt tensor.Dtype) float64 {
-	if BLASName() == "gonum (pure Go) + AVX2 gemm" && blasgemm.Available() {
+	if PackedBitIdentical() {
 		return 0
 	}
 	if dt == tensor.Float32 {

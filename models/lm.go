@@ -39,6 +39,20 @@ type LM interface {
 	Clone() LM
 }
 
+// PackedLM is an LM that can also build a packed forward: rows that hold
+// one shared prefix and several segments (graph.PackLayout), so that
+// sequences beginning with the same tokens compute those once. A packed
+// forward gives every token of a segment the result it has in its own
+// unpacked row (bit-identical in the default build). Callers use it when
+// an LM implements it and fall back to Build otherwise.
+type PackedLM interface {
+	LM
+	// BuildPacked adds the forward pass over n packed rows of t tokens to
+	// g; set Forward.Layout (SetLayout) and the ids before each run. t may
+	// exceed the model's position limit; the layout's position ids may not.
+	BuildPacked(g *G.ExprGraph, n, t int) (*Forward, error)
+}
+
 // Forward holds the nodes one Build added to a graph.
 type Forward struct {
 	// Params are this graph's parameter nodes, in Weights() order.
@@ -77,6 +91,13 @@ type Forward struct {
 	// rows it needs block by block (graph.HeadLogits) instead of the full
 	// [n·t, V] logits; nil otherwise.
 	Hidden, HeadWeight *G.Node
+
+	// Layout is the pack layout of a packed forward (PackedLM.BuildPacked),
+	// nil otherwise. Set it (SetLayout) before each run. In a packed
+	// forward, TokenLogps[:, i] and TokenLogpMax[:, i] are the log-probs of
+	// the next token of the row: meaningful where tokens i and i+1 are in
+	// the same segment (or both in the prefix), not across a boundary.
+	Layout *graph.PackLayout
 
 	// N and T are the batch shape the graph was built for; Vocab the
 	// number of token ids.
@@ -148,6 +169,14 @@ func (f *Forward) SetLogpMask(mask []float64) error {
 		return fmt.Errorf("SetLogpMask: unsupported mask dtype %v", d.Dtype())
 	}
 	return nil
+}
+
+// SetLayout sets the pack layout of a packed forward (graph.PackLayout.Set).
+func (f *Forward) SetLayout(rows []graph.PackRow) error {
+	if f.Layout == nil {
+		return fmt.Errorf("SetLayout: the forward was not built packed")
+	}
+	return f.Layout.Set(rows)
 }
 
 // LogitsNode returns the [n·t, V] logits node, adding it to the graph on

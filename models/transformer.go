@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -110,6 +111,8 @@ func newTransformerZero(cfg TransformerConfig, dt tensor.Dtype) (*Transformer, e
 	return &Transformer{b}, nil
 }
 
+var _ PackedLM = (*Transformer)(nil)
+
 // Config returns the model's config.
 func (m *Transformer) Config() TransformerConfig { return m.cfg }
 
@@ -124,30 +127,63 @@ func (m *Transformer) Clone() LM {
 // Build adds the forward pass over ids [n, t] (t ≤ MaxSeqLen) to g.
 func (m *Transformer) Build(g *G.ExprGraph, n, t int) (f *Forward, err error) {
 	defer recoverBuild("transformer", &err)
-	c := m.cfg
-	if err := checkBatch("transformer", n, t, c.MaxSeqLen); err != nil {
+	if err := checkBatch("transformer", n, t, m.cfg.MaxSeqLen); err != nil {
 		return nil, err
 	}
+	return m.build(g, n, t, nil)
+}
+
+// BuildPacked adds the forward pass over n packed rows of t tokens to g
+// (graph.PackLayout; t may exceed MaxSeqLen, the layout's position ids
+// may not): the position embedding and the attention follow the layout
+// set with Forward.SetLayout before each run.
+func (m *Transformer) BuildPacked(g *G.ExprGraph, n, t int) (f *Forward, err error) {
+	defer recoverBuild("transformer", &err)
+	if n < 1 || t < 2 {
+		return nil, fmt.Errorf("transformer: packed batch [%d, %d] invalid (need n ≥ 1 and t ≥ 2)", n, t)
+	}
+	layout, err := graph.NewPackLayout(n, t, m.cfg.MaxSeqLen)
+	if err != nil {
+		return nil, fmt.Errorf("transformer: %v", err)
+	}
+	return m.build(g, n, t, layout)
+}
+
+// build adds the forward pass, packed when layout is set.
+func (m *Transformer) build(g *G.ExprGraph, n, t int, layout *graph.PackLayout) (*Forward, error) {
+	c := m.cfg
 	prefix, params, w := bindWeights(g, m.Kind(), m.weights)
 	ids := newIDsNode(g, prefix, m.dt, n, t)
-	tok := must(graph.Embedding(w["tok_emb"], ids))          // (n·t, D)
-	pos := must(graph.PositionEmbedding(w["pos_emb"], n, t)) // (n·t, D)
-	x := must(G.Add(tok, pos))                               // (n·t, D)
+	tok := must(graph.Embedding(w["tok_emb"], ids)) // (n·t, D)
+	var pos *G.Node                                 // (n·t, D)
+	if layout != nil {
+		pos = must(graph.PackedPositionEmbedding(w["pos_emb"], layout))
+	} else {
+		pos = must(graph.PositionEmbedding(w["pos_emb"], n, t))
+	}
+	x := must(G.Add(tok, pos)) // (n·t, D)
+	dh := c.DModel / c.NHeads
+	attn := graph.AttentionSpec{Heads: c.NHeads, KVHeads: c.NHeads, HeadDim: dh, Scale: 1 / math.Sqrt(float64(dh))}
 	for i := 0; i < c.NLayers; i++ {
 		b := fmt.Sprintf("blocks.%d.", i)
 		a := must(graph.LayerNorm(x, w[b+"ln1.weight"], w[b+"ln1.bias"], c.LNEps))     // (n·t, D)
 		wqkv := must(graph.ConcatRows(w[b+"attn.wq"], w[b+"attn.wk"], w[b+"attn.wv"])) // (3D, D)
 		qkv := must(graph.Linear(a, wqkv))                                             // (n·t, 3D)
-		o := must(graph.CausalSelfAttention(qkv, n, t, c.NHeads))                      // (n·t, D)
-		x = must(G.Add(x, must(graph.Linear(o, w[b+"attn.wo"]))))                      // (n·t, D)
-		h := must(graph.LayerNorm(x, w[b+"ln2.weight"], w[b+"ln2.bias"], c.LNEps))     // (n·t, D)
-		h = must(graph.GELUTanh(must(graph.Linear(h, w[b+"mlp.w1"]))))                 // (n·t, 4D)
-		x = must(G.Add(x, must(graph.Linear(h, w[b+"mlp.w2"]))))                       // (n·t, D)
+		var o *G.Node                                                                  // (n·t, D)
+		if layout != nil {
+			o = must(graph.PackedAttention(qkv, layout, attn))
+		} else {
+			o = must(graph.CausalSelfAttention(qkv, n, t, c.NHeads))
+		}
+		x = must(G.Add(x, must(graph.Linear(o, w[b+"attn.wo"]))))                  // (n·t, D)
+		h := must(graph.LayerNorm(x, w[b+"ln2.weight"], w[b+"ln2.bias"], c.LNEps)) // (n·t, D)
+		h = must(graph.GELUTanh(must(graph.Linear(h, w[b+"mlp.w1"]))))             // (n·t, 4D)
+		x = must(G.Add(x, must(graph.Linear(h, w[b+"mlp.w2"]))))                   // (n·t, D)
 	}
 	x = must(graph.LayerNorm(x, w["ln_f.weight"], w["ln_f.bias"], c.LNEps)) // (n·t, D)
 	logits := must(graph.Linear(x, w["lm_head"]))                           // (n·t, V)
 	lp := must(graph.TokenLogProbs(logits, ids))                            // (n, t−1)
 	lpmax := must(graph.LogProbMaxOf(lp))                                   // (n, t−1)
 	return &Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, Logits: logits,
-		N: n, T: t, Vocab: c.VocabSize}, nil
+		Layout: layout, N: n, T: t, Vocab: c.VocabSize}, nil
 }

@@ -143,7 +143,7 @@ type Model struct {
 	srcDir  string         // the directory loaded from ("" otherwise)
 }
 
-var _ models.LM = (*Model)(nil)
+var _ models.PackedLM = (*Model)(nil)
 
 // NewZero allocates a model of config c with zeroed weights in dtype dt
 // (canonical names).
@@ -200,15 +200,38 @@ func (m *Model) MaxSeqLen() int { return m.cfg.MaxPos }
 
 // Build adds the forward pass over ids [n, t] (2 ≤ t ≤ MaxSeqLen) to g.
 func (m *Model) Build(g *G.ExprGraph, n, t int) (f *models.Forward, err error) {
+	c := m.cfg
+	if n < 1 || t < 2 || t > c.MaxPos {
+		return nil, fmt.Errorf("hf %s: batch [%d, %d] invalid (need n ≥ 1 and 2 ≤ t ≤ max_position_embeddings %d)", c.ModelType, n, t, c.MaxPos)
+	}
+	return m.build(g, n, t, nil)
+}
+
+// BuildPacked adds the forward pass over n packed rows of t tokens to g
+// (graph.PackLayout; t may exceed MaxSeqLen, the layout's position ids
+// may not): the position embedding (GPT-2), the rotary embeddings
+// (GPT-NeoX, Llama, Qwen2) and the attention follow the layout set with
+// Forward.SetLayout before each run.
+func (m *Model) BuildPacked(g *G.ExprGraph, n, t int) (f *models.Forward, err error) {
+	c := m.cfg
+	if n < 1 || t < 2 {
+		return nil, fmt.Errorf("hf %s: packed batch [%d, %d] invalid (need n ≥ 1 and t ≥ 2)", c.ModelType, n, t)
+	}
+	layout, err := graph.NewPackLayout(n, t, c.MaxPos)
+	if err != nil {
+		return nil, fmt.Errorf("hf %s: %v", c.ModelType, err)
+	}
+	return m.build(g, n, t, layout)
+}
+
+// build adds the forward pass, packed when layout is set.
+func (m *Model) build(g *G.ExprGraph, n, t int, layout *graph.PackLayout) (f *models.Forward, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("hf %s: building the graph panicked: %v", m.cfg.ModelType, r)
 		}
 	}()
 	c := m.cfg
-	if n < 1 || t < 2 || t > c.MaxPos {
-		return nil, fmt.Errorf("hf %s: batch [%d, %d] invalid (need n ≥ 1 and 2 ≤ t ≤ max_position_embeddings %d)", c.ModelType, n, t, c.MaxPos)
-	}
 	prefix := models.NextBuildPrefix("hf")
 	params := make([]graph.Param, len(m.weights))
 	nodes := make([]*G.Node, len(m.weights))
@@ -216,7 +239,7 @@ func (m *Model) Build(g *G.ExprGraph, n, t int) (f *models.Forward, err error) {
 		nodes[i] = graph.BindParam(g, prefix+w.Name, w.T)
 		params[i] = graph.Param{Name: w.Name, Node: nodes[i]}
 	}
-	b := &builder{m: m, g: g, n: n, t: t, nodes: nodes}
+	b := &builder{m: m, g: g, n: n, t: t, nodes: nodes, layout: layout}
 	ids := G.NewMatrix(g, m.dt, G.WithShape(n, t), G.WithName(prefix+"ids"),
 		G.WithValue(tensor.New(tensor.Of(m.dt), tensor.WithShape(n, t))))
 	var hidden *G.Node
@@ -252,7 +275,7 @@ func (m *Model) Build(g *G.ExprGraph, n, t int) (f *models.Forward, err error) {
 	lpMask := G.NewMatrix(g, m.dt, G.WithShape(n, t-1), G.WithName(prefix+"logp_mask"), G.WithValue(ones))
 	lp := must(graph.HeadTokenLogProbsMasked(hidden, w, ids, lpMask))
 	lpmax := must(graph.HeadLogProbMaxOf(lp))
-	f = &models.Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, LogpMask: lpMask, Hidden: hidden, HeadWeight: w, N: n, T: t, Vocab: c.Vocab}
+	f = &models.Forward{Params: params, IDs: ids, TokenLogps: lp, TokenLogpMax: lpmax, LogpMask: lpMask, Hidden: hidden, HeadWeight: w, Layout: layout, N: n, T: t, Vocab: c.Vocab}
 	f.BuildLogits = func() (l *G.Node, err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -271,12 +294,22 @@ func must(x *G.Node, err error) *G.Node {
 	return x
 }
 
-// builder holds one Build's state.
+// builder holds one Build's state; layout is set for a packed forward.
 type builder struct {
-	m     *Model
-	g     *G.ExprGraph
-	n, t  int
-	nodes []*G.Node
+	m      *Model
+	g      *G.ExprGraph
+	n, t   int
+	nodes  []*G.Node
+	layout *graph.PackLayout
+}
+
+// attention is the model's attention over the batch: causal, or following
+// the pack layout.
+func (b *builder) attention(qkv *G.Node, spec graph.AttentionSpec) *G.Node {
+	if b.layout != nil {
+		return must(graph.PackedAttention(qkv, b.layout, spec))
+	}
+	return must(graph.CausalAttention(qkv, b.n, b.t, spec))
 }
 
 // w returns the node of a parameter by canonical name.
@@ -344,7 +377,13 @@ func (b *builder) add(xs ...*G.Node) *G.Node {
 
 func (b *builder) gpt2(ids *G.Node) *G.Node {
 	c := b.m.cfg
-	x := b.add(must(graph.Embedding(b.w("wte.weight"), ids)), must(graph.PositionEmbedding(b.w("wpe.weight"), b.n, b.t)))
+	var pos *G.Node
+	if b.layout != nil {
+		pos = must(graph.PackedPositionEmbedding(b.w("wpe.weight"), b.layout))
+	} else {
+		pos = must(graph.PositionEmbedding(b.w("wpe.weight"), b.n, b.t))
+	}
+	x := b.add(must(graph.Embedding(b.w("wte.weight"), ids)), pos)
 	for i := 0; i < c.Layers; i++ {
 		p := fmt.Sprintf("h.%d.", i)
 		qkv := b.conv1d(b.layerNorm(x, p+"ln_1"), p+"attn.c_attn")
@@ -355,7 +394,7 @@ func (b *builder) gpt2(ids *G.Node) *G.Node {
 		if c.ScaleByLayer {
 			scale /= float64(i + 1)
 		}
-		o := must(graph.CausalAttention(qkv, b.n, b.t, graph.AttentionSpec{Heads: c.Heads, KVHeads: c.Heads, HeadDim: c.HeadDim, Scale: scale}))
+		o := b.attention(qkv, graph.AttentionSpec{Heads: c.Heads, KVHeads: c.Heads, HeadDim: c.HeadDim, Scale: scale})
 		x = b.add(x, b.conv1d(o, p+"attn.c_proj"))
 		h := b.act(b.conv1d(b.layerNorm(x, p+"ln_2"), p+"mlp.c_fc"))
 		x = b.add(x, b.conv1d(h, p+"mlp.c_proj"))
@@ -393,7 +432,7 @@ func (b *builder) neox(ids *G.Node) *G.Node {
 			qkv = must(graph.Linear(a, wqkv))
 		}
 		qkv = b.rope(qkv, 2*c.Heads)
-		o := must(graph.CausalAttention(qkv, b.n, b.t, graph.AttentionSpec{Heads: c.Heads, KVHeads: c.Heads, HeadDim: c.HeadDim, Scale: 1 / math.Sqrt(float64(c.HeadDim))}))
+		o := b.attention(qkv, graph.AttentionSpec{Heads: c.Heads, KVHeads: c.Heads, HeadDim: c.HeadDim, Scale: 1 / math.Sqrt(float64(c.HeadDim))})
 		attn := b.linear(o, p+"attention.dense", c.OBias)
 		mlp := func(h *G.Node) *G.Node {
 			return b.linear(b.act(b.linear(h, p+"mlp.dense_h_to_4h", true)), p+"mlp.dense_4h_to_h", true)
@@ -414,7 +453,11 @@ func (b *builder) rope(qkv *G.Node, heads int) *G.Node {
 	if c.Rot == 0 {
 		return qkv
 	}
-	return must(graph.RoPE(qkv, b.n, b.t, graph.RoPESpec{Heads: heads, HeadDim: c.HeadDim, Rot: c.Rot, Theta: c.Theta}))
+	spec := graph.RoPESpec{Heads: heads, HeadDim: c.HeadDim, Rot: c.Rot, Theta: c.Theta}
+	if b.layout != nil {
+		return must(graph.PackedRoPE(qkv, b.layout, spec))
+	}
+	return must(graph.RoPE(qkv, b.n, b.t, spec))
 }
 
 func (b *builder) llama(ids *G.Node) *G.Node {
@@ -432,7 +475,7 @@ func (b *builder) llama(ids *G.Node) *G.Node {
 			qkv = must(graph.Linear(a, wqkv))
 		}
 		qkv = b.rope(qkv, c.Heads+c.KVHeads)
-		o := must(graph.CausalAttention(qkv, b.n, b.t, graph.AttentionSpec{Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Scale: 1 / math.Sqrt(float64(c.HeadDim))}))
+		o := b.attention(qkv, graph.AttentionSpec{Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Scale: 1 / math.Sqrt(float64(c.HeadDim))})
 		x = b.add(x, b.linear(o, sa+"o_proj", c.OBias))
 		h := must(graph.RMSNorm(x, b.w(p+"post_attention_layernorm.weight"), c.Eps))
 		gate := b.linear(h, p+"mlp.gate_proj", c.MLPBias)
