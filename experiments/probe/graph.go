@@ -37,16 +37,29 @@ type probeGraph struct {
 }
 
 func newProbeGraph(lm models.LM, n, t int) (p *probeGraph, err error) {
-	return newProbeGraphPath(lm, n, t, false)
+	return newProbeGraphPath(lm, n, t, false, false)
 }
 
-// newProbeGraphPath builds a probe graph; fullLogits forces the
-// full-logits path even for a model that exposes its hidden states (tests
-// compare the two).
-func newProbeGraphPath(lm models.LM, n, t int, fullLogits bool) (p *probeGraph, err error) {
+// newPackedProbeGraph is newProbeGraph over n packed rows of t tokens
+// (models.PackedLM.BuildPacked; run them with runPacked).
+func newPackedProbeGraph(lm models.PackedLM, n, t int) (p *probeGraph, err error) {
+	return newProbeGraphPath(lm, n, t, false, true)
+}
+
+// newProbeGraphPath builds a probe graph, packed or not; fullLogits forces
+// the full-logits path even for a model that exposes its hidden states
+// (tests compare the two).
+func newProbeGraphPath(lm models.LM, n, t int, fullLogits, packed bool) (p *probeGraph, err error) {
 	defer graph.RecoverPanic("probe graph", &err)
 	g := G.NewGraph()
-	fwd, err := lm.Build(g, n, t)
+	var fwd *models.Forward
+	if plm, ok := lm.(models.PackedLM); ok && packed {
+		fwd, err = plm.BuildPacked(g, n, t)
+	} else if packed {
+		return nil, fmt.Errorf("probe graph: a %s model cannot build packed rows", lm.Kind())
+	} else {
+		fwd, err = lm.Build(g, n, t)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -78,14 +91,6 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]SeqStats, error) {
 			rows = append(rows, chunk[0])
 		}
 		b := data.MakeSeqBatch(rows, padID, p.t)
-		if err := p.fwd.SetIDs(b.IDs); err != nil {
-			return nil, err
-		}
-		err := p.vm.RunAll()
-		if err != nil {
-			p.release()
-			return nil, err
-		}
 		// the response positions of the real rows, in sequence then
 		// position order: position i of row r predicts token i+1
 		var pos []int // row index r·t+i into the [n·t, ·] outputs
@@ -96,14 +101,7 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]SeqStats, error) {
 				}
 			}
 		}
-		target := func(k int) int { return b.IDs[k/p.t][k%p.t+1] }
-		var st []posStat
-		if p.hiddenV != nil {
-			st, err = p.hiddenStats(pos, target)
-		} else {
-			st, err = p.logitStats(pos, target)
-		}
-		p.release()
+		st, err := p.score(b.IDs, nil, pos)
 		if err != nil {
 			return nil, err
 		}
@@ -117,6 +115,34 @@ func (p *probeGraph) run(seqs []data.Sequence, padID int) ([]SeqStats, error) {
 		}
 	}
 	return out, nil
+}
+
+// score runs one batch — ids [n][t], and the pack layout of a packed
+// graph — and returns positionStats at the rows pos of the [n·t, ·]
+// outputs (row r·t+i predicts ids[r][i+1]).
+func (p *probeGraph) score(ids [][]int, layout []graph.PackRow, pos []int) ([]posStat, error) {
+	if err := p.fwd.SetIDs(ids); err != nil {
+		return nil, err
+	}
+	if p.fwd.Layout != nil {
+		if err := p.fwd.SetLayout(layout); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.vm.RunAll(); err != nil {
+		p.release()
+		return nil, err
+	}
+	target := func(k int) int { return ids[k/p.t][k%p.t+1] }
+	var st []posStat
+	var err error
+	if p.hiddenV != nil {
+		st, err = p.hiddenStats(pos, target)
+	} else {
+		st, err = p.logitStats(pos, target)
+	}
+	p.release()
+	return st, err
 }
 
 // logitStats is positionStats at the rows pos of the [n·t, V] logits of

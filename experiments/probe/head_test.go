@@ -40,7 +40,7 @@ func TestProbeHiddenPathMatchesLogits(t *testing.T) {
 					t.Fatal(err)
 				}
 				const n, T = 2, 16
-				full, err := newProbeGraphPath(lm, n, T, true)
+				full, err := newProbeGraphPath(lm, n, T, true, false)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -15,27 +15,45 @@ const Batch = 32
 // forward pass costs about linearly in the row length).
 const bucketStep = 8
 
-// Prober teacher-forces sequences through one model, forward only, in
-// batches of Batch sorted by length, each batch through the probe graph of
-// its length bucket (graphs are built on first use and kept; each releases
-// its activations after its batch). Results are in input order and depend
-// on nothing but the model and the sequences.
+// Prober teacher-forces sequences through one model, forward only, each
+// batch through the probe graph of its length bucket (graphs are built on
+// first use and kept; each releases its activations after its batch).
+// For a model that builds packed forwards (models.PackedLM: the
+// transformer and the Hugging Face models) the sequences that share a
+// prompt are packed into one row that computes the prompt once (pack.go),
+// and the rows are batched by length within the token budget of Batch
+// unpacked rows; any other model (the MLP) runs unpacked, in batches of
+// Batch sequences sorted by length. Results are in input order and depend
+// on nothing but the model and the sequences (packed and unpacked give
+// the same, bit-identical in the default build).
 type Prober struct {
 	lm     models.LM
+	plm    models.PackedLM // lm when it builds packed forwards and packing is on; nil otherwise
 	n      int
 	maxT   int
-	graphs map[int]*probeGraph
+	graphs map[int]*probeGraph // unpacked graphs by row length
+	packed map[int]*probeGraph // packed graphs by row length
 }
 
 // New returns a Prober over lm for sequences of at most maxT tokens
 // (prompt ++ response). Close it when done.
 func New(lm models.LM, maxT int) *Prober {
-	return &Prober{lm: lm, n: Batch, maxT: maxT, graphs: map[int]*probeGraph{}}
+	pr := &Prober{lm: lm, n: Batch, maxT: maxT, graphs: map[int]*probeGraph{}, packed: map[int]*probeGraph{}}
+	if plm, ok := lm.(models.PackedLM); ok {
+		pr.plm = plm
+	}
+	return pr
 }
+
+// Packed reports whether the prober packs sequences that share a prompt.
+func (pr *Prober) Packed() bool { return pr.plm != nil }
 
 // Close releases the probe graphs.
 func (pr *Prober) Close() {
 	for _, g := range pr.graphs {
+		g.close()
+	}
+	for _, g := range pr.packed {
 		g.close()
 	}
 }
@@ -43,6 +61,14 @@ func (pr *Prober) Close() {
 // Run returns the SeqStats of every sequence's response, in the order of
 // seqs; padID pads the rows of a batch.
 func (pr *Prober) Run(seqs []data.Sequence, padID int) ([]SeqStats, error) {
+	if pr.plm != nil {
+		return pr.runPacked(seqs, padID)
+	}
+	return pr.runUnpacked(seqs, padID)
+}
+
+// runUnpacked is Run with one sequence per row.
+func (pr *Prober) runUnpacked(seqs []data.Sequence, padID int) ([]SeqStats, error) {
 	order := make([]int, len(seqs))
 	for i := range order {
 		order[i] = i
