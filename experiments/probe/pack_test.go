@@ -38,11 +38,11 @@ func packTestSeqs(vocab, maxT int) []data.Sequence {
 		}
 	}
 	seqs = append(seqs,
-		data.Sequence{Prompt: prompts[0]},                   // empty response
+		data.Sequence{Prompt: prompts[0]},                    // empty response
 		data.Sequence{Response: toks(4)},                     // empty prompt
 		data.Sequence{Response: toks(7)},                     // another
 		data.Sequence{Prompt: prompts[2], Response: toks(3)}, // a late member of an early group
-		seqs[3],                                              // a duplicate
+		seqs[3], // a duplicate
 	)
 	return seqs
 }
