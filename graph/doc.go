@@ -21,6 +21,11 @@
 //	PositionEmbedding(table, n, t)       table[p] for every row s·t+p
 //	ConcatRows(xs...)           stack matrices (fuses the q, k, v weights)
 //	CausalSelfAttention(qkv, n, t, heads)  fused multi-head causal attention
+//	PackedAttention(qkv, layout, spec)  the same over packed rows (PackLayout):
+//	                            a shared prefix and segments that each see the
+//	                            prefix and themselves; only those blocks computed
+//	PackedPositionEmbedding(table, layout), PackedRoPE(x, layout, spec)
+//	                            position embedding / rotary by the layout's position ids
 //	TokenLogProbs(logits, ids)  fused stable log-softmax + gather of ids[:, p+1] → [n, t−1]
 //	TargetLogProbs(logits, targets)  the same, one target per row → [R]
 //	HeadTokenLogProbs(h, w, ids)  the output head h·wᵀ fused with TokenLogProbs and
@@ -111,6 +116,20 @@
 // for bit. The TokenLogProbs backward writes the logits gradient into the
 // forward's exp(x − max) buffer, so the fused op holds one [rows, V]
 // buffer besides the logits.
+//
+// # Packed rows
+//
+// A PackLayout (packed.go) is run-time data like the ids, set before each
+// run: per row a prefix of tokens and segments after it, each segment
+// attending to the prefix and causally to itself, its j-th token at
+// position prefix + j. Sequences that begin with the same tokens then
+// share one copy of them (the probe's responses to one prompt). The packed
+// ops keep the per-element sums of the unpacked ones (one dot product per
+// score, the softmax of softmaxLive over the same live scores, P·V one
+// product over the gathered [prefix V; segment V] rows), so with the
+// default build's GEMM a token's results are bit-identical to those in
+// its unpacked row (PackedBitIdentical; another BLAS differs at rounding
+// level).
 //
 // # Speed
 //

@@ -25,6 +25,14 @@
 // created concurrently (G.NewTapeMachine writes a field of every bound
 // tensor), and an optimizer step must not overlap a run that reads them.
 //
+// Packed forwards: the transformer and the Hugging Face models also
+// implement PackedLM, whose BuildPacked(g, n, t) adds a forward over n
+// packed rows (graph.PackLayout: a shared prefix and segments; set it with
+// Forward.SetLayout before each run) in which every token gets the result
+// it has in its own unpacked row. The probe uses it to compute a prompt
+// once for all its responses; the MLP has none (the probe runs it
+// unpacked).
+//
 // Sequence log-probs are graph.MaskedRowSum(TokenLogps, mask[:, 1:]) with
 // the response mask shifted by one (position p predicts token p+1).
 //
