@@ -184,3 +184,37 @@ func TestPackRows(t *testing.T) {
 		t.Fatal("a sequence of 9 tokens passed maxT 8")
 	}
 }
+
+// TestProberMLPUnpacked: a model without packed forwards (the MLP) is
+// probed unpacked, and a packed probe graph refuses it.
+func TestProberMLPUnpacked(t *testing.T) {
+	lm, err := models.NewMLP(models.MLPConfig{VocabSize: 40, Window: 3, DEmbed: 4, DHidden: 8, MaxSeqLen: 24}, tensor.Float64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := New(lm, 24)
+	defer pr.Close()
+	if pr.Packed() {
+		t.Fatal("the MLP is probed packed")
+	}
+	seqs := packTestSeqs(40, 24)
+	st, err := pr.Run(seqs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seqs {
+		want := len(s.Response)
+		if len(s.Prompt) == 0 && want > 0 {
+			want-- // nothing predicts the first token of a row
+		}
+		if st[i].NTok != want {
+			t.Fatalf("sequence %d: %d tokens scored, want %d", i, st[i].NTok, want)
+		}
+	}
+	if len(pr.packed) != 0 || len(pr.graphs) == 0 {
+		t.Fatalf("%d packed and %d unpacked graphs", len(pr.packed), len(pr.graphs))
+	}
+	if _, err := newProbeGraphPath(lm, 2, 8, false, true); err == nil {
+		t.Fatal("a packed probe graph of the MLP was built")
+	}
+}
