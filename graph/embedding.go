@@ -282,7 +282,7 @@ func packedPositionDo[T elem](op *positionOp, x []T, d int) (G.Value, error) {
 	}
 	pos := op.layout.pos
 	if op.grad {
-		out, y := newDense[T](op.tmax, d)
+		out, y := reuseZeroDense[T](&op.outBufs, 0, op.tmax, d)
 		for i, p := range pos {
 			src := x[i*d : (i+1)*d]
 			dst := y[p*d : (p+1)*d]
@@ -292,7 +292,7 @@ func packedPositionDo[T elem](op *positionOp, x []T, d int) (G.Value, error) {
 		}
 		return out, nil
 	}
-	out, y := newDense[T](op.n*op.t, d)
+	out, y := reuseDense[T](&op.outBufs, 0, op.n*op.t, d)
 	for i, p := range pos {
 		copy(y[i*d:(i+1)*d], x[p*d:(p+1)*d])
 	}

@@ -149,17 +149,6 @@ func (l *PackLayout) probTotal() int {
 	return l.probOff[l.n-1] + l.probLen[l.n-1]
 }
 
-// grownBuf returns b's buffer for T with length n, reusing its storage
-// when it is large enough (packed layouts change size from run to run).
-func grownBuf[T elem](b *dtypeBufs, n int) []T {
-	p := bufOf[T](b)
-	if cap(*p) < n {
-		*p = make([]T, n)
-	}
-	*p = (*p)[:n]
-	return *p
-}
-
 // ---- attention ----
 
 // PackedAttention is CausalAttention over the packed rows of layout
@@ -200,7 +189,6 @@ func PackedAttention(qkv *G.Node, layout *PackLayout, spec AttentionSpec) (*G.No
 type packedAttnOp struct {
 	attnOp
 	layout *PackLayout
-	vg     dtypeBufs // scratch for the gathered value rows, one block per task (forward)
 }
 
 func (op *packedAttnOp) WriteHash(h hash.Hash) {
@@ -230,9 +218,8 @@ func packedAttnForward[T elem](op *packedAttnOp, in []G.Value) (G.Value, error) 
 	ld := op.ld()
 	group := h / op.kv
 	scale := T(op.scale)
-	probs := grownBuf[T](&op.cache.probs, h*l.probTotal())
-	vgAll := grownBuf[T](&op.vg, n*h*t*dh) // per task: at most t gathered rows
-	out, o := newDense[T](n*t, d)
+	probs := sizedBuf[T](&op.cache.probs, h*l.probTotal())
+	out, o := reuseDense[T](&op.outBufs, 0, n*t, d)
 	parallelFor(n*h, func(i int) {
 		r, hd := i/h, i%h
 		row := l.rows[r]
@@ -252,7 +239,8 @@ func packedAttnForward[T elem](op *packedAttnOp, in []G.Value) (G.Value, error) 
 		}
 		// [prefix V; segment V] gathered contiguous, so that P·V is one
 		// product over the same rows as in the unpacked sequence
-		vg := vgAll[i*t*dh : (i+1)*t*dh]
+		vg := getScratch[T]((lp + maxOf(row.Segs)) * dh)
+		defer putScratch(vg)
 		for j := 0; j < lp; j++ {
 			copy(vg[j*dh:(j+1)*dh], vv[j*ld:j*ld+dh])
 		}
@@ -339,8 +327,7 @@ func packedAttnBackward[T elem](gop *packedAttnGradOp, in []G.Value) (G.Value, e
 	ld := op.ld()
 	group := h / op.kv
 	scale := T(op.scale)
-	out, dqkv := newDense[T](n*t, ld)
-	clear(dqkv) // every block below accumulates
+	out, dqkv := reuseZeroDense[T](&gop.outBufs, 0, n*t, ld)
 	// One task per (row, kv head): the query heads of a group add into the
 	// same dK and dV, so they run in order within one task.
 	parallelFor(n*op.kv, func(i int) {

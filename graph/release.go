@@ -158,6 +158,8 @@ func opBuffers(g *G.ExprGraph, visit func(dtypeBufs)) {
 		switch op := n.Op().(type) {
 		case *attnOp:
 			visitOnce(op.cache.probs)
+		case *packedAttnOp:
+			visitOnce(op.cache.probs)
 		case *geluOp:
 			visitOnce(op.cache.tanh)
 		case *lsgOp:
