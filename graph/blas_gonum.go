@@ -42,11 +42,12 @@ func BLASThreads() int { return 0 }
 // pure-Go build.
 func SetBLASThreads(n int) {}
 
-// PackedBitIdentical reports whether packed forwards (PackLayout) give
-// bit-identical per-token results to the unpacked ones in this build: true
-// with the assembly GEMM, whose every element of a product is one
-// sequential sum over the inner dimension in fixed blocks from its start
-// (so trailing zero terms and the number of rows change nothing); false
-// with plain gonum and with OpenBLAS, whose kernels split sums by the
-// matrix sizes (differences are then at rounding level).
+// PackedBitIdentical reports whether packed forwards (PackLayout) are
+// guaranteed to give bit-identical per-token results to the unpacked ones
+// in this build: true with the assembly GEMM, whose every element of a
+// product is one sequential sum over the inner dimension in fixed blocks
+// from its start (so trailing zero terms and the number of rows change
+// nothing); false with plain gonum (noasm) and with OpenBLAS, whose
+// kernels may split sums by the matrix sizes, so that the two can differ
+// at rounding level (tests then use a tolerance).
 func PackedBitIdentical() bool { return blasgemm.Available() }

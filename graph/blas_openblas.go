@@ -140,8 +140,9 @@ func SetBLASThreads(n int) {
 	}
 }
 
-// PackedBitIdentical reports whether packed forwards (PackLayout) give
-// bit-identical per-token results to the unpacked ones: false with
-// OpenBLAS, whose kernels split sums by the matrix sizes (differences are
-// at rounding level); true in the default build with its assembly GEMM.
+// PackedBitIdentical reports whether packed forwards (PackLayout) are
+// guaranteed to give bit-identical per-token results to the unpacked ones:
+// false with OpenBLAS, whose kernels may split sums by the matrix sizes
+// (differences at rounding level); true in the default build with its
+// assembly GEMM.
 func PackedBitIdentical() bool { return false }

@@ -128,8 +128,8 @@
 // score, the softmax of softmaxLive over the same live scores, P·V one
 // product over the gathered [prefix V; segment V] rows), so with the
 // default build's GEMM a token's results are bit-identical to those in
-// its unpacked row (PackedBitIdentical; another BLAS differs at rounding
-// level).
+// its unpacked row (PackedBitIdentical; with another BLAS the two may
+// differ at rounding level).
 //
 // # Speed
 //
