@@ -7,7 +7,9 @@ import (
 	"gatedpo/models"
 )
 
-// Batch is the number of sequences per forward-only probe batch.
+// Batch is the number of sequences per forward-only probe batch; a packed
+// batch holds as many packed rows as fit in the tokens of Batch unpacked
+// rows of the prober's maximum length.
 const Batch = 32
 
 // bucketStep is the granularity of probe row lengths: a probe batch is
