@@ -312,3 +312,14 @@ func TestPackedRoPEAndPositionsMatchUnpacked(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedReusedBuffersMatchFreshGraph: TestReusedBuffersMatchFreshGraph
+// for the packed ops (reused output buffers, the pooled attention cache and
+// gather scratch).
+func TestPackedReusedBuffersMatchFreshGraph(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		for i, c := range packedOpCases(t) {
+			t.Run(c.name+"/"+dt.String(), func(t *testing.T) { checkReusedBuffers(t, dt, uint64(600+i), c) })
+		}
+	}
+}

@@ -91,37 +91,39 @@ func sameRun(t *testing.T, what string, got, want runResult) {
 func TestReusedBuffersMatchFreshGraph(t *testing.T) {
 	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 		for i, c := range opCases() {
-			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
-				seed := uint64(500 + i)
-				h := newHarness(t, dt, seed, c.ins, c.build)
-				defer h.m.Close()
-				first := runOnce(t, h)
-
-				fresh := func(inSeed uint64) runResult {
-					f := newHarness(t, dt, seed, c.ins, c.build) // same R
-					defer f.m.Close()
-					perturbInputs(f, c, inSeed)
-					return runOnce(t, f)
-				}
-
-				perturbInputs(h, c, 1000+seed)
-				second := runOnce(t, h)
-				sameRun(t, "second run", second, fresh(1000+seed))
-				if bitsEqual(second.out, first.out) {
-					t.Fatalf("new inputs gave the same output: the test compares nothing")
-				}
-
-				ReleaseValues(h.g, h.m)
-				other := newHarness(t, dt, seed+7, c.ins, c.build)
-				runOnce(t, other)
-				ReleaseValues(other.g, other.m)
-				other.m.Close()
-
-				perturbInputs(h, c, 2000+seed)
-				sameRun(t, "run after release", runOnce(t, h), fresh(2000+seed))
-			})
+			t.Run(c.name+"/"+dt.String(), func(t *testing.T) { checkReusedBuffers(t, dt, uint64(500+i), c) })
 		}
 	}
+}
+
+// checkReusedBuffers is TestReusedBuffersMatchFreshGraph for one op case.
+func checkReusedBuffers(t *testing.T, dt tensor.Dtype, seed uint64, c opCase) {
+	h := newHarness(t, dt, seed, c.ins, c.build)
+	defer h.m.Close()
+	first := runOnce(t, h)
+
+	fresh := func(inSeed uint64) runResult {
+		f := newHarness(t, dt, seed, c.ins, c.build) // same R
+		defer f.m.Close()
+		perturbInputs(f, c, inSeed)
+		return runOnce(t, f)
+	}
+
+	perturbInputs(h, c, 1000+seed)
+	second := runOnce(t, h)
+	sameRun(t, "second run", second, fresh(1000+seed))
+	if bitsEqual(second.out, first.out) {
+		t.Fatalf("new inputs gave the same output: the test compares nothing")
+	}
+
+	ReleaseValues(h.g, h.m)
+	other := newHarness(t, dt, seed+7, c.ins, c.build)
+	runOnce(t, other)
+	ReleaseValues(other.g, other.m)
+	other.m.Close()
+
+	perturbInputs(h, c, 2000+seed)
+	sameRun(t, "run after release", runOnce(t, h), fresh(2000+seed))
 }
 
 // TestCopiedValuesSurviveLaterRuns checks the copies the package promises:
