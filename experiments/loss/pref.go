@@ -18,6 +18,13 @@ type PrefOptions struct {
 	Objective objectives.Spec // the preference objective (validated)
 	Gate      gating.Spec     // the gate on the rejected tokens (validated; off = ungated)
 	Grad      bool            // add gradient nodes for every policy parameter (training, lossgrad)
+	// Pack runs each pair as one packed row (see PackedPairLen): the
+	// graph's T is then the packed row length, the policy must be a
+	// models.PackedLM, and batches of any row length whose packed rows fit
+	// are accepted. Values and gradients equal the unpacked ones up to
+	// rounding (the prompt's activations are shared by both responses, so
+	// their gradients are summed in another order).
+	Pack bool
 }
 
 // PrefGraph is a preference-loss graph over a fixed batch shape (B pairs,
@@ -27,14 +34,16 @@ type PrefGraph struct {
 	Objective objectives.Spec
 	Gate      gating.Spec
 	Pairs, T  int
+	Packed    bool // built with PrefOptions.Pack: Pairs packed rows of T tokens
 
 	Graph   *G.ExprGraph
 	Machine G.VM
-	Policy  *models.Forward // over 2·Pairs rows [chosen; rejected]
+	Policy  *models.Forward // over 2·Pairs rows [chosen; rejected], or Pairs packed rows
 
 	// Nodes. PolicyRejected is the (possibly gated) rejected sequence
-	// log-prob; GateValues is the forward-only gate g [2B, T−1] (0 outside
-	// the rejected response tokens).
+	// log-prob; GateValues is the forward-only gate g [2B, T−1] ([B, T−1]
+	// over the packed rows when Packed; 0 outside the rejected response
+	// tokens).
 	Loss, PerPair                *G.Node
 	Terms                        map[string]*G.Node
 	PolicyChosen, PolicyRejected *G.Node
@@ -49,6 +58,7 @@ type PrefGraph struct {
 	termV                             map[string]*G.Value
 
 	// the current batch (for statistics)
+	packed       packedBatch // when Packed
 	rejMaskData  []float64
 	refC, refR   []float64
 	hasReference bool
@@ -57,7 +67,8 @@ type PrefGraph struct {
 // NewPrefGraph builds the preference-loss graph of policy for pairs pairs
 // of t tokens. With opt.Grad the graph also holds the gradient of the loss
 // with respect to every policy parameter (read with Params' Node.Grad, or
-// GradNorms / Grads).
+// GradNorms / Grads). With opt.Pack, t is the length of the packed rows
+// (PackedPairLen) and policy must be a models.PackedLM.
 func NewPrefGraph(policy models.LM, pairs, t int, opt PrefOptions) (pg *PrefGraph, err error) {
 	if err := opt.Objective.Validate(); err != nil {
 		return nil, fmt.Errorf("objective: %w", err)
@@ -69,7 +80,14 @@ func NewPrefGraph(policy models.LM, pairs, t int, opt PrefOptions) (pg *PrefGrap
 		return nil, fmt.Errorf("preference graph: need ≥ 1 pair and ≥ 2 tokens, got %d pairs of %d", pairs, t)
 	}
 	g := G.NewGraph()
-	fwd, err := policy.Build(g, 2*pairs, t)
+	var fwd *models.Forward
+	n, m := 2*pairs, t-1
+	if opt.Pack {
+		n = pairs
+		fwd, err = buildPacked("preference graph", policy, g, n, t)
+	} else {
+		fwd, err = policy.Build(g, n, t)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -79,8 +97,8 @@ func NewPrefGraph(policy models.LM, pairs, t int, opt PrefOptions) (pg *PrefGrap
 		}
 	}()
 	dt := policy.Dtype()
-	n, m := 2*pairs, t-1
-	pg = &PrefGraph{Objective: opt.Objective, Gate: opt.Gate, Pairs: pairs, T: t, Graph: g, Policy: fwd}
+	pg = &PrefGraph{Objective: opt.Objective, Gate: opt.Gate, Pairs: pairs, T: t, Packed: opt.Pack, Graph: g, Policy: fwd}
+	// packed: mask selects the chosen positions only, rejMask the rejected
 	pg.mask, pg.maskT = graphInput(g, "loss.mask", dt, n, m)
 	pg.rejMask, pg.rejMaskT = graphInput(g, "loss.rejected_mask", dt, n, m)
 	pg.chosenLens, pg.cLensT = graphInput(g, "loss.chosen_lens", dt, pairs)
@@ -99,15 +117,25 @@ func NewPrefGraph(policy models.LM, pairs, t int, opt PrefOptions) (pg *PrefGrap
 	if pg.GateValues, err = gating.ValuesNode(opt.Gate, lp, pg.rejMask, fwd.TokenLogpMax); err != nil {
 		return nil, err
 	}
-	seq, err := graph.MaskedRowSum(gated, pg.mask) // LP [2B]
-	if err != nil {
-		return nil, err
-	}
-	if pg.PolicyChosen, err = graph.VectorRange(seq, 0, pairs); err != nil {
-		return nil, err
-	}
-	if pg.PolicyRejected, err = graph.VectorRange(seq, pairs, 2*pairs); err != nil {
-		return nil, err
+	if opt.Pack {
+		// LP of the chosen and of the rejected segments of each row [B]
+		if pg.PolicyChosen, err = graph.MaskedRowSum(gated, pg.mask); err != nil {
+			return nil, err
+		}
+		if pg.PolicyRejected, err = graph.MaskedRowSum(gated, pg.rejMask); err != nil {
+			return nil, err
+		}
+	} else {
+		seq, err := graph.MaskedRowSum(gated, pg.mask) // LP [2B]
+		if err != nil {
+			return nil, err
+		}
+		if pg.PolicyChosen, err = graph.VectorRange(seq, 0, pairs); err != nil {
+			return nil, err
+		}
+		if pg.PolicyRejected, err = graph.VectorRange(seq, pairs, 2*pairs); err != nil {
+			return nil, err
+		}
 	}
 	res, err := objectives.Build(opt.Objective, objectives.Inputs{
 		PolicyChosen: pg.PolicyChosen, PolicyRejected: pg.PolicyRejected,
@@ -145,7 +173,13 @@ func (pg *PrefGraph) Params() []graph.Param { return pg.Policy.Params }
 // tokens, response masks 1 on response tokens) and the reference sequence
 // log-probs of its chosen and rejected responses ([B] each; nil when the
 // objective uses no reference — rewards/* metrics are then omitted).
+// A packed graph takes rows of any length T′ whose packed rows fit in its
+// T (PackedPairLen), each a prompt followed by one contiguous response,
+// the chosen and rejected rows of a pair sharing the prompt.
 func (pg *PrefGraph) SetBatch(b data.Batch, refChosen, refRejected []float64) error {
+	if pg.Packed {
+		return pg.setPacked(b, refChosen, refRejected)
+	}
 	B, T := pg.Pairs, pg.T
 	if err := checkRows("chosen", b.ChosenIDs, b.ChosenMask, B, T); err != nil {
 		return err
@@ -181,24 +215,41 @@ func (pg *PrefGraph) SetBatch(b data.Batch, refChosen, refRejected []float64) er
 			return fmt.Errorf("pair %d: the rejected response has no token to score", i)
 		}
 	}
-	if (refChosen == nil) != (refRejected == nil) {
-		return fmt.Errorf("reference log-probs: give both chosen and rejected, or neither")
-	}
-	pg.hasReference = refChosen != nil
-	if !pg.hasReference {
-		if pg.Objective.UsesReference() {
-			return fmt.Errorf("objective %s needs the reference log-probs", pg.Objective.Name)
-		}
-		refChosen, refRejected = make([]float64, B), make([]float64, B)
-	}
-	if len(refChosen) != B || len(refRejected) != B {
-		return fmt.Errorf("reference log-probs: got %d and %d values for %d pairs", len(refChosen), len(refRejected), B)
+	refChosen, refRejected, err := pg.checkReference(refChosen, refRejected)
+	if err != nil {
+		return err
 	}
 	// the model computes the token log-probs at the response positions only
 	// (the loss, the gate and the statistics read nothing else)
 	if err := pg.Policy.SetLogpMask(mask); err != nil {
 		return err
 	}
+	pg.setInputs(mask, rej, cl, rl, refChosen, refRejected)
+	return nil
+}
+
+// checkReference checks the reference log-probs of a batch (zeros when
+// none are given).
+func (pg *PrefGraph) checkReference(refChosen, refRejected []float64) ([]float64, []float64, error) {
+	B := pg.Pairs
+	if (refChosen == nil) != (refRejected == nil) {
+		return nil, nil, fmt.Errorf("reference log-probs: give both chosen and rejected, or neither")
+	}
+	pg.hasReference = refChosen != nil
+	if !pg.hasReference {
+		if pg.Objective.UsesReference() {
+			return nil, nil, fmt.Errorf("objective %s needs the reference log-probs", pg.Objective.Name)
+		}
+		refChosen, refRejected = make([]float64, B), make([]float64, B)
+	}
+	if len(refChosen) != B || len(refRejected) != B {
+		return nil, nil, fmt.Errorf("reference log-probs: got %d and %d values for %d pairs", len(refChosen), len(refRejected), B)
+	}
+	return refChosen, refRejected, nil
+}
+
+// setInputs writes the batch's inputs into the graph.
+func (pg *PrefGraph) setInputs(mask, rej, cl, rl, refChosen, refRejected []float64) {
 	setInputData(pg.maskT, mask)
 	setInputData(pg.rejMaskT, rej)
 	setInputData(pg.cLensT, cl)
@@ -208,6 +259,37 @@ func (pg *PrefGraph) SetBatch(b data.Batch, refChosen, refRejected []float64) er
 	pg.rejMaskData = rej
 	pg.refC = append(pg.refC[:0], refChosen...)
 	pg.refR = append(pg.refR[:0], refRejected...)
+}
+
+// setPacked is SetBatch for a packed graph.
+func (pg *PrefGraph) setPacked(b data.Batch, refChosen, refRejected []float64) error {
+	pb, err := packPairs(b, pg.Pairs, pg.T)
+	if err != nil {
+		return err
+	}
+	for i := range pb.rl {
+		if pb.cl[i] == 0 {
+			return fmt.Errorf("pair %d: the chosen response has no token to score", i)
+		}
+		if pb.rl[i] == 0 && pg.Objective.ReadsRejected() {
+			return fmt.Errorf("pair %d: the rejected response has no token to score", i)
+		}
+	}
+	refChosen, refRejected, err = pg.checkReference(refChosen, refRejected)
+	if err != nil {
+		return err
+	}
+	if err := pg.Policy.SetIDs(pb.ids); err != nil {
+		return err
+	}
+	if err := pg.Policy.SetLayout(pb.rows); err != nil {
+		return err
+	}
+	if err := pg.Policy.SetLogpMask(pb.logpMask()); err != nil {
+		return err
+	}
+	pg.setInputs(pb.chosen, pb.rejected, pb.cl, pb.rl, refChosen, refRejected)
+	pg.packed = pb
 	return nil
 }
 
@@ -248,7 +330,9 @@ type PrefResult struct {
 // Result returns the values of the last Run: loss, per-pair loss and
 // terms, sequence log-probs, TRL metrics, the rejected gates [B][T−1]
 // (position t gates the prediction of token t+1; 0 outside the rejected
-// response; 1 on it when the gate is off) and their statistics.
+// response; 1 on it when the gate is off) and their statistics. A packed
+// graph reports the gates in the layout of the batch's unpacked rejected
+// rows ([B][T′−1], T′ the batch's row length).
 func (pg *PrefGraph) Result() (PrefResult, error) {
 	if pg.lossV == nil {
 		return PrefResult{}, fmt.Errorf("preference graph: Result before Run")
@@ -267,9 +351,19 @@ func (pg *PrefGraph) Result() (PrefResult, error) {
 		r.Logps.ReferenceRejected = append([]float64(nil), pg.refR...)
 	}
 	r.Metrics = objectives.Metrics(pg.Objective, r.Logps)
-	gates := graph.Float64s(pg.gateV)[B*m:]
-	lp := graph.Float64s(pg.lpV)[B*m:]
-	mask := pg.rejMaskData[B*m:]
+	var gates, lp, mask []float64
+	if pg.Packed {
+		// in the layout of the unpacked rejected rows, [B, T′−1]
+		pb := &pg.packed
+		m = pb.batchT - 1
+		gates = pb.unpackRejected(graph.Float64s(pg.gateV))
+		lp = pb.unpackRejected(graph.Float64s(pg.lpV))
+		mask = pb.unpackRejected(pb.rejected)
+	} else {
+		gates = graph.Float64s(pg.gateV)[B*m:]
+		lp = graph.Float64s(pg.lpV)[B*m:]
+		mask = pg.rejMaskData[B*m:]
+	}
 	r.RejectedGates = make([][]float64, B)
 	for i := range r.RejectedGates {
 		r.RejectedGates[i] = gates[i*m : (i+1)*m : (i+1)*m]
