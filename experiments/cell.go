@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gatedpo/experiments/data"
+	"gatedpo/experiments/loss"
 	"gatedpo/experiments/probe"
 	"gatedpo/experiments/train"
 	"gatedpo/gating"
@@ -202,7 +203,11 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	objSpec := objectives.Spec(c.Config.Objective)
 	gateSpec := gating.Spec(c.Config.Gate)
 	b := stage.Batch
+	pack := g.Train.PackPairs
 	graphs := train.NewBuckets(func(t int) (*train.PrefStep, error) {
+		if pack {
+			return train.NewPackedPrefStep(policy, opt, objSpec, gateSpec, b, t)
+		}
 		return train.NewPrefStep(policy, opt, objSpec, gateSpec, b, t)
 	})
 	defer graphs.Close()
@@ -215,12 +220,23 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 			t0 = time.Now()
 			pairs := make([]data.EncodedPair, b)
 			rc, rr := make([]float64, b), make([]float64, b)
-			longest := 0
+			longest, packed := 0, 0
 			for i, j := range idx {
-				pairs[i], rc[i], rr[i] = pd.Train[j], s1.Ref.Chosen[j], s1.Ref.Rejected[j]
-				longest = max(longest, len(pd.Train[j].Prompt)+max(len(pd.Train[j].Chosen), len(pd.Train[j].Rejected)))
+				p := pd.Train[j]
+				pairs[i], rc[i], rr[i] = p, s1.Ref.Chosen[j], s1.Ref.Rejected[j]
+				longest = max(longest, len(p.Prompt)+max(len(p.Chosen), len(p.Rejected)))
+				packed = max(packed, loss.PackedPairLen(len(p.Prompt), len(p.Chosen), len(p.Rejected)))
 			}
 			t := train.Bucket(longest, pd.T)
+			if pack {
+				// one packed row per pair, bucketed by its length; the
+				// batch itself is laid out at its longest unpacked row
+				pg, err := graphs.Get(train.Bucket(packed, 2*pd.T))
+				if err != nil {
+					return nil, err
+				}
+				return func() (train.Output, error) { return pg.Step(data.MakeBatch(pairs, pd.PadID, 0), rc, rr) }, nil
+			}
 			pg, err := graphs.Get(t)
 			if err != nil {
 				return nil, err

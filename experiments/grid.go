@@ -32,6 +32,13 @@ type Grid struct {
 // *config.ConfigError naming the arch's key.
 func NewGrid(c *config.Grid) (*Grid, error) {
 	g := &Grid{Grid: c}
+	if c.Train.PackPairs {
+		for _, a := range c.Arch {
+			if p, ok := config.ArchPresets[a]; ok && p.Kind == "mlp" {
+				return nil, g.Errorf("train.pack_pairs", "packed preference pairs need a model that builds packed rows (a transformer-* or hf: arch); grid.arch %q is an MLP (set train.pack_pairs = false or drop it)", a)
+			}
+		}
+	}
 	for _, a := range c.Arch {
 		h, ok := c.HFArchs[a]
 		switch {

@@ -228,6 +228,7 @@ var cellRules = map[string]func(g *Grid, ds, arch string) (v any, ok bool){
 	"data.chat_template": func(g *Grid, ds, arch string) (any, bool) {
 		return g.Data.ChatTemplate, g.Data.ChatTemplate != ChatTemplateModel
 	},
+	"train.pack_pairs": func(g *Grid, ds, arch string) (any, bool) { return true, g.Train.PackPairs },
 }
 
 // CellTables returns the [data] and [train] tables of the config of a

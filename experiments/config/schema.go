@@ -145,6 +145,14 @@ type TrainConfig struct {
 	CheckpointEvery int `toml:"checkpoint_every" default:"200" min:"1"`
 	// float32 | float64.
 	DType string `toml:"dtype" default:"float32" choices:"float32|float64"`
+	// Run each preference pair as one packed row — the prompt once, then
+	// the chosen and the rejected response, each attending to the prompt
+	// and to itself — in the policy's forward and backward, instead of two
+	// rows that both hold the prompt. Losses, log-probs, gates and
+	// gradients equal the unpacked ones up to floating-point rounding (the
+	// prompt's gradients are summed in another order), so a cell with it
+	// on has its own id. Needs a transformer-* or hf: arch (not mlp-*).
+	PackPairs bool `toml:"pack_pairs" default:"false" cell:"custom"`
 	// A checkpoint (models.Save format, HF models too) to start stage 1
 	// from, relative to the grid file; "" = random init. The cell config
 	// records it as written.

@@ -88,7 +88,19 @@ type PrefStep struct {
 
 // NewPrefStep builds the preference step of lm.
 func NewPrefStep(lm models.LM, opt *graph.Optimizer, obj objectives.Spec, gate gating.Spec, pairs, t int) (*PrefStep, error) {
-	pg, err := loss.NewPrefGraph(lm, pairs, t, loss.PrefOptions{Objective: obj, Gate: gate, Grad: true})
+	return newPrefStep(lm, opt, loss.PrefOptions{Objective: obj, Gate: gate, Grad: true}, pairs, t)
+}
+
+// NewPackedPrefStep builds the preference step of lm (a models.PackedLM)
+// over packed pairs (loss.PrefOptions.Pack): pairs rows of t tokens, each
+// holding one pair (loss.PackedPairLen). Its Step takes batches of any row
+// length whose pairs fit.
+func NewPackedPrefStep(lm models.LM, opt *graph.Optimizer, obj objectives.Spec, gate gating.Spec, pairs, t int) (*PrefStep, error) {
+	return newPrefStep(lm, opt, loss.PrefOptions{Objective: obj, Gate: gate, Grad: true, Pack: true}, pairs, t)
+}
+
+func newPrefStep(lm models.LM, opt *graph.Optimizer, o loss.PrefOptions, pairs, t int) (*PrefStep, error) {
+	pg, err := loss.NewPrefGraph(lm, pairs, t, o)
 	if err != nil {
 		return nil, err
 	}
