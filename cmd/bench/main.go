@@ -62,7 +62,7 @@ type options struct {
 	dtype, objective, gate                      string
 	lr                                          float64
 	seed                                        uint64
-	precomputeRef                               bool
+	precomputeRef, pack                         bool
 	blasThreads                                 int
 	cpuProfile, memProfile, label, gemm         string
 	model                                       string
@@ -86,6 +86,7 @@ func main() {
 	flag.Float64Var(&o.lr, "lr", 1e-4, "Adam learning rate")
 	flag.Uint64Var(&o.seed, "seed", 0, "seed of the weights and the batch")
 	flag.BoolVar(&o.precomputeRef, "precompute-ref", false, "compute the reference log-probs once, not every step (TRL precompute_ref_log_probs)")
+	flag.BoolVar(&o.pack, "pack", false, "run every pair as one packed row (the prompt once, then the chosen and the rejected response) in the policy forward/backward and the reference forward, as the sweep's train.pack_pairs; -ref-rows then counts unpacked rows (the reference runs -ref-rows/2 pairs at a time)")
 	flag.IntVar(&o.blasThreads, "blas-threads", 1, "OpenBLAS threads (openblas build; 0 = leave the library default: 1, or OPENBLAS_NUM_THREADS)")
 	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS), blasgemm (the Go-assembly GEMM, also in the openblas build) or gonum (plain gonum, to measure blasgemm)")
 	flag.StringVar(&o.model, "model", "transformer", "transformer (the TinyGPT of the -vocab … -layers flags) or hf:DIR, a Hugging Face model directory; a directory holding only config.json means random weights of that config (seeded, as the peer bench_hf.py)")
@@ -279,7 +280,7 @@ func run(o options) (map[string]any, error) {
 			o.microPairs = 1
 		}
 	}
-	s, err := newStepper(policy, reference, b, obj, gate, opt, o.refRows, o.microPairs)
+	s, err := newStepper(policy, reference, b, obj, gate, opt, o.refRows, o.microPairs, o.pack)
 	if err != nil {
 		return nil, err
 	}
@@ -380,9 +381,15 @@ func run(o options) (map[string]any, error) {
 		"params":                    nParams,
 		"random_weights":            randomWeights,
 		"lr":                        o.lr,
-		"ref_rows":                  s.ref.Rows,
+		"pack":                      o.pack,
 		"micro_pairs":               s.microPairs,
 		"gc_percent":                effGC,
+	}
+	if o.pack {
+		res["ref_rows"] = 2 * s.refPairs // unpacked rows
+		res["packed_row_len"] = s.packT
+	} else {
+		res["ref_rows"] = s.ref.Rows
 	}
 	if hfModel != nil {
 		c := hfModel.Config()

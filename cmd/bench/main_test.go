@@ -162,3 +162,41 @@ func TestRunHFBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPack: -pack (packed pairs in the policy step and the reference)
+// gives the unpacked losses up to rounding, on the TinyGPT and on a
+// Hugging Face model with the default micro-batching and reference chunks
+// (the reference's last chunk padded).
+func TestRunPack(t *testing.T) {
+	tiny := options{vocab: 32, dModel: 16, heads: 2, layers: 1, seqLen: 16, pairs: 3,
+		steps: 3, warmup: 0, dtype: "float64", objective: "dpo", gate: "ramp:tau=0.05", lr: 1e-3}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(tinyNeoX), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hfo := options{model: "hf:" + dir, seqLen: 16, pairs: 3, steps: 3, warmup: 0, dtype: "float64", objective: "ipo", gate: "sigmoid:tau=0.02,level=sequence",
+		refRows: 4, microPairs: -1, gcPercent: -1, lr: 1e-3, set: map[string]bool{"seq-len": true, "steps": true, "warmup": true, "pairs": true, "lr": true}}
+	for name, o := range map[string]options{"transformer": tiny, "hf": hfo} {
+		un, err := run(o)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		o.pack = true
+		pk, err := run(o)
+		if err != nil {
+			t.Fatalf("%s -pack: %v", name, err)
+		}
+		if pk["pack"] != true || pk["packed_row_len"] == nil {
+			t.Errorf("%s -pack: output pack %v, packed_row_len %v", name, pk["pack"], pk["packed_row_len"])
+		}
+		for _, k := range []string{"loss_first", "loss_last"} {
+			a, b := pk[k].(float64), un[k].(float64)
+			if math.Abs(a-b) > 1e-12*math.Max(1, math.Abs(b)) {
+				t.Errorf("%s %s: -pack %v, unpacked %v", name, k, a, b)
+			}
+		}
+		if un["loss_first"] == un["loss_last"] {
+			t.Errorf("%s: the loss did not move over the steps", name)
+		}
+	}
+}

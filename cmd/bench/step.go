@@ -92,11 +92,19 @@ func makeHFBatch(rng *rand.Rand, pairs, t, vocab int) data.Batch {
 // forward (no gradient) on [chosen; rejected], policy forward + backward,
 // objective (+ gate), one optimizer step.
 type stepper struct {
-	batch  data.Batch
-	pref   *loss.PrefGraph
-	ref    *loss.SeqGraph
-	opt    *graph.Optimizer
-	rc, rr []float64 // reference log-probs (precomputed or of the last step)
+	batch data.Batch
+	pref  *loss.PrefGraph
+	ref   *loss.SeqGraph
+	opt   *graph.Optimizer
+
+	// packed pairs (-pack): the policy graph and the reference run each
+	// pair as one packed row of packT tokens; packRef holds refPairs
+	// pairs (ref is nil).
+	pack     bool
+	packT    int
+	packRef  *loss.PackedReference
+	refPairs int
+	rc, rr   []float64 // reference log-probs (precomputed or of the last step)
 
 	// gradient accumulation (microPairs < batch pairs): the policy graph
 	// holds microPairs pairs; acc sums the scaled gradients of the
@@ -118,7 +126,12 @@ type stepper struct {
 // step: the same step when the objective's loss is the mean of its
 // per-pair losses (checked every run), with the policy graph's buffers
 // shrunk in proportion, at the cost of one gradient-sized buffer.
-func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, gate gating.Spec, opt *graph.Optimizer, refRows, microPairs int) (*stepper, error) {
+//
+// pack runs every pair as one packed row (loss.PrefOptions.Pack,
+// loss.PackedReference): the prompt once, then the chosen and the
+// rejected response; refRows then counts unpacked rows, so the reference
+// runs max(1, refRows/2) pairs at a time.
+func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, gate gating.Spec, opt *graph.Optimizer, refRows, microPairs int, pack bool) (*stepper, error) {
 	pairs := len(b.ChosenIDs)
 	if microPairs <= 0 || microPairs > pairs {
 		microPairs = pairs
@@ -126,11 +139,18 @@ func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, 
 	if pairs%microPairs != 0 {
 		return nil, usageError{fmt.Errorf("-micro-pairs %d does not divide -pairs %d", microPairs, pairs)}
 	}
-	pref, err := loss.NewPrefGraph(policy, microPairs, b.T, loss.PrefOptions{Objective: obj, Gate: gate, Grad: true})
+	t := b.T
+	if pack {
+		t = 2
+		for i := range b.ChosenIDs {
+			t = max(t, loss.PackedPairLen(b.PromptLens[i], b.ChosenLens[i], b.RejectedLens[i]))
+		}
+	}
+	pref, err := loss.NewPrefGraph(policy, microPairs, t, loss.PrefOptions{Objective: obj, Gate: gate, Grad: true, Pack: pack})
 	if err != nil {
 		return nil, err
 	}
-	s := &stepper{batch: b, pref: pref, opt: opt, microPairs: microPairs}
+	s := &stepper{batch: b, pref: pref, opt: opt, microPairs: microPairs, pack: pack, packT: t}
 	if microPairs < pairs {
 		for _, w := range policy.Weights() {
 			s.names = append(s.names, w.Name)
@@ -140,6 +160,13 @@ func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, 
 	}
 	if refRows <= 0 || refRows > 2*pairs {
 		refRows = 2 * pairs
+	}
+	if pack {
+		s.refPairs = max(1, refRows/2)
+		if s.packRef, err = loss.NewPackedReference(reference, s.refPairs, t); err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	if s.ref, err = loss.NewSeqGraph(reference, refRows, b.T, false); err != nil {
 		return nil, err
@@ -152,6 +179,23 @@ func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, 
 func (s *stepper) runReference() error {
 	b := s.batch
 	pairs := len(b.ChosenIDs)
+	if s.pack {
+		// refPairs pairs at a time, the last chunk padded with copies of its first pair
+		s.rc, s.rr = make([]float64, 0, pairs), make([]float64, 0, pairs)
+		for lo := 0; lo < pairs; lo += s.refPairs {
+			hi := min(lo+s.refPairs, pairs)
+			chunk := subBatch(b, lo, hi)
+			for n := hi - lo; n < s.refPairs; n++ {
+				chunk = appendPair(chunk, b, lo)
+			}
+			c, r, err := s.packRef.Logps(chunk)
+			if err != nil {
+				return fmt.Errorf("reference forward: %w", err)
+			}
+			s.rc, s.rr = append(s.rc, c[:hi-lo]...), append(s.rr, r[:hi-lo]...)
+		}
+		return nil
+	}
 	if s.ref.Rows == 2*pairs {
 		var err error
 		s.rc, s.rr, err = loss.ReferenceLogps(s.ref, b)
@@ -216,6 +260,18 @@ func subBatch(b data.Batch, lo, hi int) data.Batch {
 	return data.Batch{ChosenIDs: b.ChosenIDs[lo:hi], RejectedIDs: b.RejectedIDs[lo:hi],
 		ChosenMask: b.ChosenMask[lo:hi], RejectedMask: b.RejectedMask[lo:hi],
 		PromptLens: b.PromptLens[lo:hi], ChosenLens: b.ChosenLens[lo:hi], RejectedLens: b.RejectedLens[lo:hi], T: b.T}
+}
+
+// appendPair returns b with pair i of from appended (sharing its rows).
+func appendPair(b, from data.Batch, i int) data.Batch {
+	b.ChosenIDs = append(b.ChosenIDs[:len(b.ChosenIDs):len(b.ChosenIDs)], from.ChosenIDs[i])
+	b.RejectedIDs = append(b.RejectedIDs[:len(b.RejectedIDs):len(b.RejectedIDs)], from.RejectedIDs[i])
+	b.ChosenMask = append(b.ChosenMask[:len(b.ChosenMask):len(b.ChosenMask)], from.ChosenMask[i])
+	b.RejectedMask = append(b.RejectedMask[:len(b.RejectedMask):len(b.RejectedMask)], from.RejectedMask[i])
+	b.PromptLens = append(b.PromptLens[:len(b.PromptLens):len(b.PromptLens)], from.PromptLens[i])
+	b.ChosenLens = append(b.ChosenLens[:len(b.ChosenLens):len(b.ChosenLens)], from.ChosenLens[i])
+	b.RejectedLens = append(b.RejectedLens[:len(b.RejectedLens):len(b.RejectedLens)], from.RejectedLens[i])
+	return b
 }
 
 // accumulatedStep runs the batch in micro-batches of s.microPairs pairs,
