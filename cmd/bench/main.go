@@ -9,7 +9,12 @@
 // names (median_step_s, mean_step_s, min_step_s, max_step_s, tokens_per_s,
 // peak_rss_mib, blas_libs, dtype, …), so the two outputs compare line for
 // line. -precompute-ref times the training-time variant in which the
-// frozen reference's log-probs are computed once, not every step.
+// frozen reference's log-probs are computed once, not every step. -pack
+// runs every pair as one packed row — the prompt once, then the chosen and
+// the rejected response — in the reference forward and the policy forward
+// and backward (experiments/loss packed pairs, the sweep's
+// train.pack_pairs): the same losses up to rounding, with the prompt
+// computed once per pair.
 //
 //	go run ./cmd/bench -vocab 512 -d-model 128 -heads 4 -layers 2 -seq-len 128 -pairs 8
 //	go run -tags openblas ./cmd/bench -d-model 256 -layers 4 -objective ipo -gate ramp:tau=0.05

@@ -10,6 +10,9 @@
 //     SFT stages and forward-only reference log-probs;
 //   - ReferenceLogps: a batch's reference sequence log-probs through a
 //     SeqGraph;
+//   - packed pairs (PrefOptions.Pack, PackedReference, PackedPairLen): the
+//     same preference graph and reference log-probs with each pair in one
+//     packed row, its prompt computed once;
 //   - LoadBatchJSON: a preference batch in the layout of the goldens'
 //     batch.json (`inspect lossgrad -batch`).
 //
@@ -46,6 +49,30 @@
 // it every step. A gate that is off, and any gate with an objective that
 // does not read pr (sft), inserts nothing: the graph is then the ungated
 // one, bit for bit.
+//
+// # Packed pairs
+//
+// With PrefOptions.Pack (a models.PackedLM policy) pair i is one row of a
+// packed forward (graph.PackLayout), x the prompt (P tokens):
+//
+//	ids            [B, T]      x[:P−1] | x[P−1] ++ y⁺ | x[P−1] ++ y⁻ | padding
+//	mask           [B, T−1]    the positions that predict a chosen response token
+//	rejMask        [B, T−1]    the positions that predict a rejected response token
+//	lp̃ = gating.Apply(gate, lp, rejMask, lmax)
+//	pc = Σ_t mask[:, t]·lp̃[:, t],  pr = Σ_t rejMask[:, t]·lp̃[:, t]
+//
+// and the objective is built on pc, pr as above. Every response token is
+// predicted within its own segment, from the keys and position it has in
+// its unpacked row, so lp, lmax, the gates (a sequence-level gate reduces
+// over the row's rejMask, i.e. the rejected segment) and the objective
+// see the unpacked values; the model's LogpMask is mask + rejMask. The
+// prompt's activations are shared by both responses, so its gradients
+// are summed in another order: values and gradients equal the unpacked
+// ones up to rounding, not bit for bit. T is the packed row length
+// (PackedPairLen: P + |y⁺| + |y⁻| + 1), SetBatch takes the usual
+// data.Batch of any row length, and Result reports the rejected gates in
+// the layout of the batch's unpacked rejected rows. PackedReference is
+// the forward-only counterpart for the reference log-probs.
 //
 // # Use
 //

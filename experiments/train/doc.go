@@ -13,7 +13,8 @@
 //   - SFTStep and PrefStep: one optimizer step on an experiments/loss
 //     graph (SeqGraph: the SFT loss; PrefGraph: the preference objective
 //     with the gate on the rejected tokens), releasing the graph's values
-//     after it;
+//     after it; NewPackedPrefStep runs each pair as one packed row
+//     (loss.PrefOptions.Pack; the sweep's train.pack_pairs);
 //   - Stream: the named random streams derived from a cell's seed (model
 //     initialisation, the batch order of each stage), in seeds.go.
 //
