@@ -1,8 +1,17 @@
 package experiments
 
 import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"gatedpo/results"
 )
 
 // TestPackPairsCellIDs: train.pack_pairs at its default (unset, or set to
@@ -68,5 +77,98 @@ func TestPackPairsNeedsPackedModel(t *testing.T) {
 	}
 	if _, err := parseGrid("g.toml", t.TempDir(), []byte(strings.Replace(src, `"mlp-xs"`, `"transformer-s"`, 1))); err != nil {
 		t.Errorf("pack_pairs with transformer archs: %v", err)
+	}
+}
+
+// TestSweepPackPairs: a cell trained with train.pack_pairs = true records
+// the preference-stage rows (loss, TRL metrics, gradient norm, gate
+// statistics) of the same cell trained unpacked, up to rounding
+// (float64), and its SFT stage bit for bit.
+func TestSweepPackPairs(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("config", "grids", "test.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid := strings.Replace(string(src), "seed = [1, 2]", "seed = [1]", 1)
+	grid = strings.Replace(grid, "[toy]\nrun = true", "[toy]\nrun = false", 1)
+	grid = strings.Replace(grid, "[[grid.gate]]\nkind = \"none\"\n", "", 1)
+	grid = strings.Replace(grid, "[train]\n", "[train]\ndtype = \"float64\"\n", 1)
+	dir := t.TempDir()
+	rows := map[bool][]map[string]string{}
+	for _, pack := range []bool{false, true} {
+		g := grid
+		if pack {
+			g = strings.Replace(g, "[train]\n", "[train]\npack_pairs = true\n", 1)
+		}
+		file := filepath.Join(dir, fmt.Sprintf("pack-%v.toml", pack))
+		if err := os.WriteFile(file, []byte(g), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, fmt.Sprintf("out-%v", pack))
+		if _, err := Run(context.Background(), quietOptions(file, out, 1)); err != nil {
+			t.Fatalf("pack_pairs = %v: %v", pack, err)
+		}
+		entries, err := os.ReadDir(filepath.Join(out, results.CellsDir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cells []string
+		for _, e := range entries {
+			if e.IsDir() {
+				cells = append(cells, e.Name())
+			}
+		}
+		if len(cells) != 1 {
+			t.Fatalf("pack_pairs = %v: cells %v", pack, cells)
+		}
+		f, err := os.Open(filepath.Join(out, results.CellsDir, cells[0], "train.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil || len(recs) < 2 {
+			t.Fatalf("pack_pairs = %v: train.csv: %d rows, %v", pack, len(recs), err)
+		}
+		for _, r := range recs[1:] {
+			m := map[string]string{}
+			for i, k := range recs[0] {
+				m[k] = r[i]
+			}
+			rows[pack] = append(rows[pack], m)
+		}
+	}
+	un, pk := rows[false], rows[true]
+	if len(un) != len(pk) {
+		t.Fatalf("%d rows unpacked, %d packed", len(un), len(pk))
+	}
+	nPref := 0
+	for i := range un {
+		for k, a := range un[i] {
+			b := pk[i][k]
+			if un[i]["stage"] != "pref" {
+				if a != b {
+					t.Errorf("row %d (%s step %s) %s: packed %s, unpacked %s", i, un[i]["stage"], un[i]["step"], k, b, a)
+				}
+				continue
+			}
+			x, errA := strconv.ParseFloat(a, 64)
+			y, errB := strconv.ParseFloat(b, 64)
+			if errA != nil || errB != nil {
+				if a != b {
+					t.Errorf("row %d %s: packed %q, unpacked %q", i, k, b, a)
+				}
+				continue
+			}
+			if math.Abs(x-y) > 1e-9*math.Max(1, math.Abs(x)) {
+				t.Errorf("pref step %s %s: packed %v, unpacked %v", un[i]["step"], k, y, x)
+			}
+		}
+		if un[i]["stage"] == "pref" {
+			nPref++
+		}
+	}
+	if nPref == 0 {
+		t.Fatal("no preference-stage rows")
 	}
 }
