@@ -4,14 +4,15 @@
 #   scripts/bench.sh                 # 3 rounds × 2 configs, rewrites the table in BENCHMARKS.md
 #   ROUNDS=5 STEPS=30 scripts/bench.sh
 #   OUT=/tmp/b.md scripts/bench.sh   # write the table elsewhere
-#   CONFIGS=pythia160m scripts/bench.sh   # only the Pythia-160M row (≈ 20 min on 2 cores)
+#   CONFIGS=pythia160m scripts/bench.sh   # only the Pythia-160M rows (≈ 15 min on 2 cores)
 #
 # The Pythia-160M row (config pythia160m, not in the default CONFIGS): random
 # weights of scripts/hf-configs/pythia-160m/config.json (gpt_neox, hidden 768,
 # 12 layers, vocab 50304), 4 pairs at T 256, float32; PY_ROUNDS (2) rounds of
 # the Hugging Face peer ../shared/hf/peer/bench_hf.py (through
 # scripts/peer_hf.py, which adds CPU and load keys), Go pure and Go OpenBLAS,
-# each PY_STEPS (3) timed steps after PY_WARMUP (1) warm-up step; the summary
+# each also with packed pairs (-pack: the same step, the prompt computed once
+# per pair), each PY_STEPS (3) timed steps after PY_WARMUP (1) warm-up step; the summary
 # replaces the "bench:pythia" part of BENCHMARKS.md.
 #
 # It builds cmd/bench twice (pure Go, and -tags openblas), then for each
@@ -100,6 +101,8 @@ if [ "$WANT_PYTHIA" = 1 ]; then
 		record pythia160m "$round" peer "$("$PYTHON" scripts/peer_hf.py "$HF_PEER" --config "$PYTHIA" --pairs 4 --seq-len "$PY_SEQ" --steps "$PY_STEPS" --warmup "$PY_WARMUP" --dtype float32)"
 		record pythia160m "$round" go-pure "$("$BIN/bench-pure" -model "hf:$PYTHIA" -pairs 4 -seq-len "$PY_SEQ" -steps "$PY_STEPS" -warmup "$PY_WARMUP" -dtype float32)"
 		record pythia160m "$round" go-openblas "$("$BIN/bench-openblas" -model "hf:$PYTHIA" -pairs 4 -seq-len "$PY_SEQ" -steps "$PY_STEPS" -warmup "$PY_WARMUP" -dtype float32)"
+		record pythia160m "$round" go-pure-pack "$("$BIN/bench-pure" -model "hf:$PYTHIA" -pairs 4 -seq-len "$PY_SEQ" -steps "$PY_STEPS" -warmup "$PY_WARMUP" -dtype float32 -pack)"
+		record pythia160m "$round" go-openblas-pack "$("$BIN/bench-openblas" -model "hf:$PYTHIA" -pairs 4 -seq-len "$PY_SEQ" -steps "$PY_STEPS" -warmup "$PY_WARMUP" -dtype float32 -pack)"
 	done
 	LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 	MARK=pythia "$PYTHON" scripts/bench_table.py "$RUNS" "$OUT" "$STAMP" "$CPU" "$NCPU" "$GOV" "$TORCHV" "$OBV" "$LOAD_BEFORE" "$LOAD_AFTER" "$PY_ROUNDS" "$PY_STEPS"

@@ -12,9 +12,11 @@ runs, out, stamp, cpu, ncpu, gov, torchv, obv, lb, la, rounds, steps = sys.argv[
 mark = os.environ.get("MARK", "table")
 rows = [json.loads(l) for l in open(runs)]
 rows = [r for r in rows if (r["cfg"] == "pythia160m") == (mark == "pythia")]
-progs = ["peer", "go-pure", "go-openblas", "go-openblas-precomp"]
+progs = ["peer", "go-pure", "go-openblas", "go-pure-pack", "go-openblas-pack", "go-openblas-precomp"]
 names = {"peer": "PyTorch peer (OpenBLAS, tuned defaults)" if mark != "pythia" else "PyTorch peer bench_hf.py (1 thread)", "go-pure": "Go, pure Go build (gonum + blasgemm + blasvec)",
-         "go-openblas": "Go, OpenBLAS 1 thread", "go-openblas-precomp": "Go, OpenBLAS, precomputed ref log-probs"}
+         "go-openblas": "Go, OpenBLAS 1 thread",
+         "go-pure-pack": "Go, pure Go build, packed pairs (`-pack`)", "go-openblas-pack": "Go, OpenBLAS, packed pairs (`-pack`)",
+         "go-openblas-precomp": "Go, OpenBLAS, precomputed ref log-probs"}
 cfgdesc = {"d128": "V512 D128 H4 L2 T128, 8 pairs", "d256": "V512 D256 H4 L4 T128, 8 pairs",
            "pythia160m": "Pythia-160M shape (random weights), T256, 4 pairs, float32"}
 med = statistics.median
