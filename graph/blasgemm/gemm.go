@@ -249,10 +249,17 @@ func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 			clear(dst)
 		}
 		if g.bT { // op(B)[p, j] = b[j·ldb + p]: read rows of b, scatter with stride nr
+			p0 := 0
+			if b32, ok := any(g.b).([]float32); ok && gemmKernelOK && nr == 16 && cols == nr && kc >= 8 {
+				// A full float32 panel: 8 × 8 blocks transposed in registers.
+				d32 := any(dst).([]float32)
+				p0 = kc &^ 7
+				sgemmPackBT16(p0/8, &b32[j0*g.ldb+pc], g.ldb, &d32[0])
+			}
 			for c := 0; c < cols; c++ {
-				src := g.b[(j0+c)*g.ldb+pc : (j0+c)*g.ldb+pc+kc]
+				src := g.b[(j0+c)*g.ldb+pc+p0 : (j0+c)*g.ldb+pc+kc]
 				for p, x := range src {
-					dst[p*nr+c] = x
+					dst[(p0+p)*nr+c] = x
 				}
 			}
 			continue

@@ -1,6 +1,7 @@
 package blasgemm
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -210,5 +211,132 @@ func BenchmarkSgemm(b *testing.B) {
 				b.ReportMetric(2*float64(bc.m*bc.n*bc.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// TestPackBTransposedExact checks gemmPackB on a transposed B (the
+// assembly 8 × 8 transposing copy for full float32 panels, the scalar
+// loop for the rest) against the packed layout written out element by
+// element: every value bit for bit, padding zero, on blocks whose inner
+// size is and is not a multiple of 8 and whose last panel is partial.
+func TestPackBTransposedExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const nr = 16
+	for _, d := range [][4]int{{40, 37, 0, 0}, {200, 300, 16, 256}, {35, 21, 3, 5}, {16, 8, 0, 0}, {33, 7, 0, 0}} {
+		n, k, jc, pc := d[0], d[1], d[2], d[3]
+		kTot := k + pc
+		ldb := kTot + 5
+		b := make([]float32, (jc+n)*ldb)
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		g := gemmArgs[float32]{bT: true, n: jc + n, k: kTot, b: b, ldb: ldb}
+		for _, kc := range []int{k, min(k, 8), max(1, k-1)} {
+			nc := n
+			buf := make([]float32, kc*((nc+nr-1)/nr)*nr)
+			for i := range buf {
+				buf[i] = float32(math.NaN())
+			}
+			gemmPackB(g, jc, nc, pc, kc, nr, buf)
+			for panel := 0; panel*nr < nc; panel++ {
+				for p := 0; p < kc; p++ {
+					for c := 0; c < nr; c++ {
+						var want float32
+						if j := panel*nr + c; j < nc {
+							want = b[(jc+j)*ldb+pc+p]
+						}
+						if got := buf[panel*nr*kc+p*nr+c]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("n %d k %d jc %d pc %d kc %d: panel %d p %d c %d = %v, want %v", n, k, jc, pc, kc, panel, p, c, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemmTransposedBSameBits checks that a product with a transposed B
+// (packed) gives the same bits as the same product with B stored
+// row-major (full panels read in place): packing moves values without
+// changing the order of any sum.
+func TestGemmTransposedBSameBits(t *testing.T) {
+	if !gemmKernelOK {
+		t.Skip("no AVX2+FMA")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, d := range [][3]int{{100, 260, 300}, {64, 48, 8}, {30, 40, 13}, {300, 96, 520}} {
+		m, n, k := d[0], d[1], d[2]
+		a, bt, b := make([]float32, m*k), make([]float32, n*k), make([]float32, k*n)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+		for j := 0; j < n; j++ {
+			for p := 0; p < k; p++ {
+				bt[j*k+p] = float32(rng.NormFloat64())
+				b[p*n+j] = bt[j*k+p]
+			}
+		}
+		for _, beta := range []float32{0, 0.5} {
+			c1, c2 := make([]float32, m*n), make([]float32, m*n)
+			for i := range c1 {
+				c1[i] = float32(i%13) - 6
+				c2[i] = c1[i]
+			}
+			Implementation{}.Sgemm(blas.NoTrans, blas.Trans, m, n, k, 1.25, a, k, bt, k, beta, c1, n)
+			Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1.25, a, k, b, n, beta, c2, n)
+			for i := range c1 {
+				if math.Float32bits(c1[i]) != math.Float32bits(c2[i]) {
+					t.Fatalf("%v beta %v: element %d: %v with Bᵀ packed, %v with B in place", d, beta, i, c1[i], c2[i])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkSgemmPythia measures the GEMM on the products of one
+// Pythia-160M micro-batch (M = 512 rows, D = 768, MLP 3072, QKV 2304,
+// vocabulary 50,304): Linear forwards x·Wᵀ (fwd, B transposed and
+// packed), input gradients dY·W (dx) and weight gradients dYᵀ·X (dw).
+// The vocabulary-sized products take about a second each: run with
+// -benchtime 1x.
+func BenchmarkSgemmPythia(b *testing.B) {
+	const rows = 512
+	type shape struct {
+		name    string
+		tA, tB  blas.Transpose
+		m, n, k int
+	}
+	var shapes []shape
+	for _, l := range [][2]int{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}, {768, 50304}} {
+		in, out := l[0], l[1]
+		shapes = append(shapes,
+			shape{fmt.Sprintf("fwd_%dx%dx%d", rows, out, in), blas.NoTrans, blas.Trans, rows, out, in},
+			shape{fmt.Sprintf("dx_%dx%dx%d", rows, in, out), blas.NoTrans, blas.NoTrans, rows, in, out},
+			shape{fmt.Sprintf("dw_%dx%dx%d", out, in, rows), blas.Trans, blas.NoTrans, out, in, rows})
+	}
+	for _, bc := range shapes {
+		b.Run(bc.name, func(b *testing.B) {
+			a := make([]float32, bc.m*bc.k)
+			bb := make([]float32, bc.k*bc.n)
+			c := make([]float32, bc.m*bc.n)
+			for i := range a {
+				a[i] = float32(i%7) - 3
+			}
+			for i := range bb {
+				bb[i] = float32(i%5) - 2
+			}
+			lda, ldb := bc.k, bc.n
+			if bc.tA == blas.Trans {
+				lda = bc.m
+			}
+			if bc.tB == blas.Trans {
+				ldb = bc.k
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				Implementation{}.Sgemm(bc.tA, bc.tB, bc.m, bc.n, bc.k, 1, a, lda, bb, ldb, 0, c, bc.n)
+			}
+			b.ReportMetric(2*float64(bc.m*bc.n*bc.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
 }
