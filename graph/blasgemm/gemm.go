@@ -183,9 +183,7 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 						mrr := min(gemmMR, mc-ir)
 						ap, rs, ps := &bufs.a[ir*kc], 1, gemmMR // packed edge panel
 						switch {
-						case mrr < gemmMR:
-						case g.aT: // full panel of a transposed A, read in place: row p of a holds the 6 values
-							ap, rs, ps = &g.a[pc*g.lda+ic+ir], 1, g.lda
+						case mrr < gemmMR, g.aT: // packed (a transposed A is always packed)
 						default: // full panel of a row-major A, read in place
 							ap, rs, ps = &g.a[(ic+ir)*g.lda+pc], g.lda, 1
 						}
@@ -219,6 +217,15 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 // transposed or not.
 func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
 	full := mc / gemmMR // panels without padding: read in place by the kernel
+	if g.aT {
+		for panel := 0; panel < full; panel++ {
+			dst := buf[panel*gemmMR*kc : (panel+1)*gemmMR*kc]
+			src := g.a[pc*g.lda+ic+panel*gemmMR:]
+			for p := 0; p < kc; p++ {
+				copy(dst[p*gemmMR:p*gemmMR+gemmMR], src[p*g.lda:p*g.lda+gemmMR])
+			}
+		}
+	}
 	if rows := mc - full*gemmMR; rows > 0 {
 		i0 := ic + full*gemmMR
 		dst := buf[full*gemmMR*kc : (full+1)*gemmMR*kc]
