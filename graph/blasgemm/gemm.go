@@ -16,11 +16,12 @@ import (
 //
 // A general matrix product C = alpha·op(A)·op(B) + beta·C for float32 and
 // float64, in the GotoBLAS layout: op(B) is copied ("packed") in panels of
-// kc × NR, op(A) in blocks of mc × kc made of 6-row panels (an operand
-// that is already row-major is read in place instead, except for the
-// zero-padded edge panels), and an assembly micro-kernel (kernel_amd64.s, AVX2 + FMA) multiplies one
-// 6-row panel by one NR-column panel, keeping the 6 × NR result in
-// registers for the whole inner dimension:
+// kc × NR, op(A) in blocks of mc × kc made of 6-row panels (an A that is
+// not transposed is read in place instead, except for its zero-padded
+// edge panel: each kernel step reads 6 rows of it at consecutive
+// addresses), and an assembly micro-kernel (kernel_amd64.s, AVX2 + FMA)
+// multiplies one 6-row panel by one NR-column panel, keeping the 6 × NR
+// result in registers for the whole inner dimension:
 //
 //	Apack[panel][p][r] = op(A)[ic + 6·panel + r, pc + p]   (6 values per p)
 //	Bpack[panel][p][c] = op(B)[pc + p, jc + NR·panel + c]  (NR values per p)
@@ -176,15 +177,10 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					bp, bs := &bufs.b[jr*kc], nr // packed panel
-					if !g.bT && nrr == nr {      // a full panel of a row-major B: read in place
-						bp, bs = &g.b[pc*g.ldb+jc+jr], g.ldb
-					}
 					for ir := 0; ir < mc; ir += gemmMR {
 						mrr := min(gemmMR, mc-ir)
-						ap, rs, ps := &bufs.a[ir*kc], 1, gemmMR // packed edge panel
-						switch {
-						case mrr < gemmMR, g.aT: // packed (a transposed A is always packed)
-						default: // full panel of a row-major A, read in place
+						ap, rs, ps := &bufs.a[ir*kc], 1, gemmMR // packed panel
+						if mrr == gemmMR && !g.aT {             // full panel of a row-major A, read in place
 							ap, rs, ps = &g.a[(ic+ir)*g.lda+pc], g.lda, 1
 						}
 						off := (ic+ir)*g.ldc + jc + jr
@@ -211,12 +207,14 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 	}
 }
 
-// gemmPackA packs the partial last 6-row panel of op(A)[ic:ic+mc,
-// pc:pc+kc], p-major (6 consecutive values per p) and zero-padded. Full
-// panels are read in place by the kernel through its strides, whether A is
-// transposed or not.
+// gemmPackA packs the 6-row panels of op(A)[ic:ic+mc, pc:pc+kc] that the
+// kernel does not read in place, p-major (6 consecutive values per p),
+// the partial last panel zero-padded. Full panels of an untransposed A
+// are read in place (6 rows, each contiguous in p); those of a transposed
+// A are packed, since in place their 6 values per p sit in a new cache
+// line lda elements further on at every step.
 func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
-	full := mc / gemmMR // panels without padding: read in place by the kernel
+	full := mc / gemmMR // panels without padding
 	if g.aT {
 		for panel := 0; panel < full; panel++ {
 			dst := buf[panel*gemmMR*kc : (panel+1)*gemmMR*kc]
@@ -244,8 +242,12 @@ func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
 
 // gemmPackB packs op(B)[pc:pc+kc, jc:jc+nc] into nr-column panels, each
 // laid out p-major (nr consecutive values per p), the last panel
-// zero-padded. A row-major (untransposed) B is read in place by the kernel,
-// so only its partial last panel is packed.
+// zero-padded. Packing a row-major B is a copy of nr contiguous values
+// per p; it keeps the kernel's B loads sequential instead of one row per
+// ldb elements (which thrashes a cache set when ldb·size is a multiple of
+// 4 KiB). A transposed B is transposed into the panels, full float32
+// panels by the assembly sgemmPackBT16 in 8 × 8 blocks. Values are moved
+// bit for bit, so packing does not change any result.
 func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 	panels := (nc + nr - 1) / nr
 	for panel := 0; panel < panels; panel++ {
@@ -271,14 +273,8 @@ func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 			}
 			continue
 		}
-		if cols == nr {
-			continue // a full panel of a row-major B is read in place by the kernel
-		}
 		for p := 0; p < kc; p++ { // op(B)[p, j] = b[p·ldb + j]
-			row := g.b[(pc+p)*g.ldb+j0 : (pc+p)*g.ldb+j0+cols]
-			for c, x := range row {
-				dst[p*nr+c] = x
-			}
+			copy(dst[p*nr:p*nr+cols], g.b[(pc+p)*g.ldb+j0:(pc+p)*g.ldb+j0+cols])
 		}
 	}
 }

@@ -255,20 +255,24 @@ func TestPackBTransposedExact(t *testing.T) {
 	}
 }
 
-// TestGemmTransposedBSameBits checks that a product with a transposed B
-// (packed) gives the same bits as the same product with B stored
-// row-major (full panels read in place): packing moves values without
-// changing the order of any sum.
-func TestGemmTransposedBSameBits(t *testing.T) {
+// TestGemmTransposesSameBits checks that a product gives the same bits
+// whichever of A and B is stored transposed: the operands are packed (or
+// read in place) with their values moved, never rounded, and every
+// element is summed by the same kernel in the same order.
+func TestGemmTransposesSameBits(t *testing.T) {
 	if !gemmKernelOK {
 		t.Skip("no AVX2+FMA")
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, d := range [][3]int{{100, 260, 300}, {64, 48, 8}, {30, 40, 13}, {300, 96, 520}} {
 		m, n, k := d[0], d[1], d[2]
-		a, bt, b := make([]float32, m*k), make([]float32, n*k), make([]float32, k*n)
-		for i := range a {
-			a[i] = float32(rng.NormFloat64())
+		a, at := make([]float32, m*k), make([]float32, k*m)
+		b, bt := make([]float32, k*n), make([]float32, n*k)
+		for i := 0; i < m; i++ {
+			for p := 0; p < k; p++ {
+				a[i*k+p] = float32(rng.NormFloat64())
+				at[p*m+i] = a[i*k+p]
+			}
 		}
 		for j := 0; j < n; j++ {
 			for p := 0; p < k; p++ {
@@ -277,16 +281,28 @@ func TestGemmTransposedBSameBits(t *testing.T) {
 			}
 		}
 		for _, beta := range []float32{0, 0.5} {
-			c1, c2 := make([]float32, m*n), make([]float32, m*n)
-			for i := range c1 {
-				c1[i] = float32(i%13) - 6
-				c2[i] = c1[i]
-			}
-			Implementation{}.Sgemm(blas.NoTrans, blas.Trans, m, n, k, 1.25, a, k, bt, k, beta, c1, n)
-			Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1.25, a, k, b, n, beta, c2, n)
-			for i := range c1 {
-				if math.Float32bits(c1[i]) != math.Float32bits(c2[i]) {
-					t.Fatalf("%v beta %v: element %d: %v with Bᵀ packed, %v with B in place", d, beta, i, c1[i], c2[i])
+			var ref []float32
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				tA, tB, aa, bb, lda, ldb := blas.NoTrans, blas.NoTrans, a, b, k, n
+				if tr[0] {
+					tA, aa, lda = blas.Trans, at, m
+				}
+				if tr[1] {
+					tB, bb, ldb = blas.Trans, bt, k
+				}
+				c := make([]float32, m*n)
+				for i := range c {
+					c[i] = float32(i%13) - 6
+				}
+				Implementation{}.Sgemm(tA, tB, m, n, k, 1.25, aa, lda, bb, ldb, beta, c, n)
+				if ref == nil {
+					ref = c
+					continue
+				}
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(ref[i]) {
+						t.Fatalf("%v beta %v transposes %v: element %d: %v, %v with neither transposed", d, beta, tr, i, c[i], ref[i])
+					}
 				}
 			}
 		}

@@ -9,8 +9,8 @@
 
 // Operands: op(A) element (r, p) of the 6-row panel is at a + r·rs + p·ps
 // (packed: rs = 1, ps = 6; a row-major A read in place: rs = lda, ps = 1);
-// op(B) row p of the NR-column panel starts at b + p·bs (packed: bs = NR;
-// a row-major B read in place: bs = ldb). All strides are in elements.
+// op(B) row p of the NR-column panel starts at b + p·bs (gemm.go always
+// packs B: bs = NR). All strides are in elements.
 
 // func sgemmKernel6x16(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, alpha float32, overwrite bool)
 TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-69
