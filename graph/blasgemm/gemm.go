@@ -219,6 +219,11 @@ func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
 		for panel := 0; panel < full; panel++ {
 			dst := buf[panel*gemmMR*kc : (panel+1)*gemmMR*kc]
 			src := g.a[pc*g.lda+ic+panel*gemmMR:]
+			if a32, ok := any(src).([]float32); ok && gemmKernelOK {
+				// In bounds: the panel is a full one of op(A).
+				sgemmPackAT6(kc, &a32[0], g.lda, &any(dst).([]float32)[0])
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				copy(dst[p*gemmMR:p*gemmMR+gemmMR], src[p*g.lda:p*g.lda+gemmMR])
 			}
@@ -273,8 +278,13 @@ func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 			}
 			continue
 		}
-		for p := 0; p < kc; p++ { // op(B)[p, j] = b[p·ldb + j]
-			copy(dst[p*nr:p*nr+cols], g.b[(pc+p)*g.ldb+j0:(pc+p)*g.ldb+j0+cols])
+		src := g.b[pc*g.ldb+j0:] // op(B)[p, j] = b[p·ldb + j]
+		if b32, ok := any(src).([]float32); ok && gemmKernelOK && nr == 16 && cols == nr {
+			sgemmPackBN16(kc, &b32[0], g.ldb, &any(dst).([]float32)[0])
+			continue
+		}
+		for p := 0; p < kc; p++ {
+			copy(dst[p*nr:p*nr+cols], src[p*g.ldb:p*g.ldb+cols])
 		}
 	}
 }

@@ -214,39 +214,76 @@ func BenchmarkSgemm(b *testing.B) {
 	}
 }
 
-// TestPackBTransposedExact checks gemmPackB on a transposed B (the
-// assembly 8 × 8 transposing copy for full float32 panels, the scalar
-// loop for the rest) against the packed layout written out element by
+// TestPackExact checks gemmPackB (B transposed or not) and gemmPackA (A
+// transposed or not) against the packed layouts written out element by
 // element: every value bit for bit, padding zero, on blocks whose inner
-// size is and is not a multiple of 8 and whose last panel is partial.
-func TestPackBTransposedExact(t *testing.T) {
+// size is and is not a multiple of 8, whose offsets are not zero and whose
+// last panel is partial. Full float32 panels go through the assembly
+// copies where the build has them.
+func TestPackExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const nr = 16
-	for _, d := range [][4]int{{40, 37, 0, 0}, {200, 300, 16, 256}, {35, 21, 3, 5}, {16, 8, 0, 0}, {33, 7, 0, 0}} {
+	for _, d := range [][4]int{{40, 37, 0, 0}, {200, 250, 16, 256}, {35, 21, 3, 5}, {16, 8, 0, 0}, {33, 7, 0, 0}, {96, 9, 6, 1}} {
 		n, k, jc, pc := d[0], d[1], d[2], d[3]
 		kTot := k + pc
-		ldb := kTot + 5
-		b := make([]float32, (jc+n)*ldb)
-		for i := range b {
-			b[i] = float32(rng.NormFloat64())
-		}
-		g := gemmArgs[float32]{bT: true, n: jc + n, k: kTot, b: b, ldb: ldb}
-		for _, kc := range []int{k, min(k, 8), max(1, k-1)} {
-			nc := n
-			buf := make([]float32, kc*((nc+nr-1)/nr)*nr)
-			for i := range buf {
-				buf[i] = float32(math.NaN())
+		for _, tr := range []bool{false, true} {
+			rows, cols := kTot, jc+n // stored op(B) or, transposed, its transpose
+			if tr {
+				rows, cols = cols, rows
 			}
-			gemmPackB(g, jc, nc, pc, kc, nr, buf)
-			for panel := 0; panel*nr < nc; panel++ {
-				for p := 0; p < kc; p++ {
-					for c := 0; c < nr; c++ {
-						var want float32
-						if j := panel*nr + c; j < nc {
-							want = b[(jc+j)*ldb+pc+p]
+			ld := cols + 5
+			x := make([]float32, rows*ld)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			at := func(r, c int) float32 { // op(X)[r, c] with op(X) kTot × (jc+n) for B, (jc+n) × kTot for A
+				if tr {
+					return x[c*ld+r]
+				}
+				return x[r*ld+c]
+			}
+			for _, kc := range []int{k, min(k, 8), max(1, k-1)} {
+				// B: op(B) is kTot × (jc+n); pack rows pc…, columns jc….
+				g := gemmArgs[float32]{bT: tr, n: jc + n, k: kTot, b: x, ldb: ld}
+				buf := make([]float32, kc*((n+nr-1)/nr)*nr)
+				for i := range buf {
+					buf[i] = float32(math.NaN())
+				}
+				gemmPackB(g, jc, n, pc, kc, nr, buf)
+				for panel := 0; panel*nr < n; panel++ {
+					for p := 0; p < kc; p++ {
+						for c := 0; c < nr; c++ {
+							var want float32
+							if j := panel*nr + c; j < n {
+								want = at(pc+p, jc+j)
+							}
+							if got := buf[panel*nr*kc+p*nr+c]; math.Float32bits(got) != math.Float32bits(want) {
+								t.Fatalf("packB trans %v n %d k %d jc %d pc %d kc %d: panel %d p %d c %d = %v, want %v", tr, n, k, jc, pc, kc, panel, p, c, got, want)
+							}
 						}
-						if got := buf[panel*nr*kc+p*nr+c]; math.Float32bits(got) != math.Float32bits(want) {
-							t.Fatalf("n %d k %d jc %d pc %d kc %d: panel %d p %d c %d = %v, want %v", n, k, jc, pc, kc, panel, p, c, got, want)
+					}
+				}
+				// A: op(A) = op(X)ᵀ is (jc+n) × kTot; pack rows jc…jc+mc, columns pc….
+				mc := min(n, gemmMC)
+				ga := gemmArgs[float32]{aT: !tr, m: jc + n, k: kTot, a: x, lda: ld}
+				abuf := make([]float32, gemmMC*gemmKC)
+				for i := range abuf {
+					abuf[i] = float32(math.NaN())
+				}
+				gemmPackA(ga, jc, mc, pc, kc, abuf)
+				for panel := 0; panel*gemmMR < mc; panel++ {
+					if panel*gemmMR+gemmMR <= mc && tr { // full panel of an untransposed A: read in place, not packed
+						continue
+					}
+					for p := 0; p < kc; p++ {
+						for r := 0; r < gemmMR; r++ {
+							var want float32
+							if i := panel*gemmMR + r; i < mc {
+								want = at(pc+p, jc+i)
+							}
+							if got := abuf[panel*gemmMR*kc+p*gemmMR+r]; math.Float32bits(got) != math.Float32bits(want) {
+								t.Fatalf("packA trans %v m %d k %d ic %d pc %d kc %d: panel %d p %d r %d = %v, want %v", !tr, mc, k, jc, pc, kc, panel, p, r, got, want)
+							}
 						}
 					}
 				}

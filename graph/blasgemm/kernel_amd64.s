@@ -311,3 +311,48 @@ pbhalf:
 	JNZ  pbloop
 	VZEROUPPER
 	RET
+
+// func sgemmPackBN16(k int, src *float32, lds int, dst *float32)
+//
+// Copies 16 consecutive values of each of k rows (row p at src + p·lds)
+// into a packed 16-column B panel: dst[p·16 + c] = src[p·lds + c]. k ≥ 1.
+TEXT ·sgemmPackBN16(SB), NOSPLIT, $0-32
+	MOVQ k+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+24(FP), DI
+
+pnloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    DX, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     pnloop
+	VZEROUPPER
+	RET
+
+// func sgemmPackAT6(k int, src *float32, lds int, dst *float32)
+//
+// Copies 6 consecutive values of each of k rows (row p at src + p·lds)
+// into a packed 6-row A panel: dst[p·6 + r] = src[p·lds + r]. k ≥ 1.
+TEXT ·sgemmPackAT6(SB), NOSPLIT, $0-32
+	MOVQ k+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+24(FP), DI
+
+paloop:
+	MOVUPS (SI), X0
+	MOVQ   16(SI), AX
+	MOVUPS X0, (DI)
+	MOVQ   AX, 16(DI)
+	ADDQ   DX, SI
+	ADDQ   $24, DI
+	DECQ   CX
+	JNZ    paloop
+	RET

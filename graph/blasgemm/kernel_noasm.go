@@ -18,3 +18,11 @@ func dgemmKernel6x8(k int, a *float64, rs, ps int, b *float64, bs int, c *float6
 func sgemmPackBT16(blocks int, src *float32, lds int, dst *float32) {
 	panic("sgemmPackBT16: no assembly in this build")
 }
+
+func sgemmPackBN16(k int, src *float32, lds int, dst *float32) {
+	panic("sgemmPackBN16: no assembly in this build")
+}
+
+func sgemmPackAT6(k int, src *float32, lds int, dst *float32) {
+	panic("sgemmPackAT6: no assembly in this build")
+}
