@@ -16,11 +16,12 @@ import (
 //
 // A general matrix product C = alpha·op(A)·op(B) + beta·C for float32 and
 // float64, in the GotoBLAS layout: op(B) is copied ("packed") in panels of
-// kc × NR, op(A) in blocks of mc × kc made of 6-row panels (an operand
-// that is already row-major is read in place instead, except for the
-// zero-padded edge panels), and an assembly micro-kernel (kernel_amd64.s, AVX2 + FMA) multiplies one
-// 6-row panel by one NR-column panel, keeping the 6 × NR result in
-// registers for the whole inner dimension:
+// kc × NR, op(A) in blocks of mc × kc made of 6-row panels (an A that is
+// not transposed is read in place instead, except for its zero-padded
+// edge panel: each kernel step reads 6 rows of it at consecutive
+// addresses), and an assembly micro-kernel (kernel_amd64.s, AVX2 + FMA)
+// multiplies one 6-row panel by one NR-column panel, keeping the 6 × NR
+// result in registers for the whole inner dimension:
 //
 //	Apack[panel][p][r] = op(A)[ic + 6·panel + r, pc + p]   (6 values per p)
 //	Bpack[panel][p][c] = op(B)[pc + p, jc + NR·panel + c]  (NR values per p)
@@ -176,17 +177,10 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					bp, bs := &bufs.b[jr*kc], nr // packed panel
-					if !g.bT && nrr == nr {      // a full panel of a row-major B: read in place
-						bp, bs = &g.b[pc*g.ldb+jc+jr], g.ldb
-					}
 					for ir := 0; ir < mc; ir += gemmMR {
 						mrr := min(gemmMR, mc-ir)
-						ap, rs, ps := &bufs.a[ir*kc], 1, gemmMR // packed edge panel
-						switch {
-						case mrr < gemmMR:
-						case g.aT: // full panel of a transposed A, read in place: row p of a holds the 6 values
-							ap, rs, ps = &g.a[pc*g.lda+ic+ir], 1, g.lda
-						default: // full panel of a row-major A, read in place
+						ap, rs, ps := &bufs.a[ir*kc], 1, gemmMR // packed panel
+						if mrr == gemmMR && !g.aT {             // full panel of a row-major A, read in place
 							ap, rs, ps = &g.a[(ic+ir)*g.lda+pc], g.lda, 1
 						}
 						off := (ic+ir)*g.ldc + jc + jr
@@ -213,12 +207,28 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 	}
 }
 
-// gemmPackA packs the partial last 6-row panel of op(A)[ic:ic+mc,
-// pc:pc+kc], p-major (6 consecutive values per p) and zero-padded. Full
-// panels are read in place by the kernel through its strides, whether A is
-// transposed or not.
+// gemmPackA packs the 6-row panels of op(A)[ic:ic+mc, pc:pc+kc] that the
+// kernel does not read in place, p-major (6 consecutive values per p),
+// the partial last panel zero-padded. Full panels of an untransposed A
+// are read in place (6 rows, each contiguous in p); those of a transposed
+// A are packed, since in place their 6 values per p sit in a new cache
+// line lda elements further on at every step.
 func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
-	full := mc / gemmMR // panels without padding: read in place by the kernel
+	full := mc / gemmMR // panels without padding
+	if g.aT {
+		for panel := 0; panel < full; panel++ {
+			dst := buf[panel*gemmMR*kc : (panel+1)*gemmMR*kc]
+			src := g.a[pc*g.lda+ic+panel*gemmMR:]
+			if a32, ok := any(src).([]float32); ok && gemmKernelOK {
+				// In bounds: the panel is a full one of op(A).
+				sgemmPackAT6(kc, &a32[0], g.lda, &any(dst).([]float32)[0])
+				continue
+			}
+			for p := 0; p < kc; p++ {
+				copy(dst[p*gemmMR:p*gemmMR+gemmMR], src[p*g.lda:p*g.lda+gemmMR])
+			}
+		}
+	}
 	if rows := mc - full*gemmMR; rows > 0 {
 		i0 := ic + full*gemmMR
 		dst := buf[full*gemmMR*kc : (full+1)*gemmMR*kc]
@@ -237,8 +247,12 @@ func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
 
 // gemmPackB packs op(B)[pc:pc+kc, jc:jc+nc] into nr-column panels, each
 // laid out p-major (nr consecutive values per p), the last panel
-// zero-padded. A row-major (untransposed) B is read in place by the kernel,
-// so only its partial last panel is packed.
+// zero-padded. Packing a row-major B is a copy of nr contiguous values
+// per p; it keeps the kernel's B loads sequential instead of one row per
+// ldb elements (which thrashes a cache set when ldb·size is a multiple of
+// 4 KiB). A transposed B is transposed into the panels, full float32
+// panels by the assembly sgemmPackBT16 in 8 × 8 blocks. Values are moved
+// bit for bit, so packing does not change any result.
 func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 	panels := (nc + nr - 1) / nr
 	for panel := 0; panel < panels; panel++ {
@@ -249,22 +263,28 @@ func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 			clear(dst)
 		}
 		if g.bT { // op(B)[p, j] = b[j·ldb + p]: read rows of b, scatter with stride nr
+			p0 := 0
+			if b32, ok := any(g.b).([]float32); ok && gemmKernelOK && nr == 16 && cols == nr && kc >= 8 {
+				// A full float32 panel: 8 × 8 blocks transposed in registers.
+				d32 := any(dst).([]float32)
+				p0 = kc &^ 7
+				sgemmPackBT16(p0/8, &b32[j0*g.ldb+pc], g.ldb, &d32[0])
+			}
 			for c := 0; c < cols; c++ {
-				src := g.b[(j0+c)*g.ldb+pc : (j0+c)*g.ldb+pc+kc]
+				src := g.b[(j0+c)*g.ldb+pc+p0 : (j0+c)*g.ldb+pc+kc]
 				for p, x := range src {
-					dst[p*nr+c] = x
+					dst[(p0+p)*nr+c] = x
 				}
 			}
 			continue
 		}
-		if cols == nr {
-			continue // a full panel of a row-major B is read in place by the kernel
+		src := g.b[pc*g.ldb+j0:] // op(B)[p, j] = b[p·ldb + j]
+		if b32, ok := any(src).([]float32); ok && gemmKernelOK && nr == 16 && cols == nr {
+			sgemmPackBN16(kc, &b32[0], g.ldb, &any(dst).([]float32)[0])
+			continue
 		}
-		for p := 0; p < kc; p++ { // op(B)[p, j] = b[p·ldb + j]
-			row := g.b[(pc+p)*g.ldb+j0 : (pc+p)*g.ldb+j0+cols]
-			for c, x := range row {
-				dst[p*nr+c] = x
-			}
+		for p := 0; p < kc; p++ {
+			copy(dst[p*nr:p*nr+cols], src[p*g.ldb:p*g.ldb+cols])
 		}
 	}
 }

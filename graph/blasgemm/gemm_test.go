@@ -1,6 +1,7 @@
 package blasgemm
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -210,5 +211,185 @@ func BenchmarkSgemm(b *testing.B) {
 				b.ReportMetric(2*float64(bc.m*bc.n*bc.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// TestPackExact checks gemmPackB (B transposed or not) and gemmPackA (A
+// transposed or not) against the packed layouts written out element by
+// element: every value bit for bit, padding zero, on blocks whose inner
+// size is and is not a multiple of 8, whose offsets are not zero and whose
+// last panel is partial. Full float32 panels go through the assembly
+// copies where the build has them.
+func TestPackExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const nr = 16
+	for _, d := range [][4]int{{40, 37, 0, 0}, {200, 250, 16, 256}, {35, 21, 3, 5}, {16, 8, 0, 0}, {33, 7, 0, 0}, {96, 9, 6, 1}} {
+		n, k, jc, pc := d[0], d[1], d[2], d[3]
+		kTot := k + pc
+		for _, tr := range []bool{false, true} {
+			rows, cols := kTot, jc+n // stored op(B) or, transposed, its transpose
+			if tr {
+				rows, cols = cols, rows
+			}
+			ld := cols + 5
+			x := make([]float32, rows*ld)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			at := func(r, c int) float32 { // op(X)[r, c] with op(X) kTot × (jc+n) for B, (jc+n) × kTot for A
+				if tr {
+					return x[c*ld+r]
+				}
+				return x[r*ld+c]
+			}
+			for _, kc := range []int{k, min(k, 8), max(1, k-1)} {
+				// B: op(B) is kTot × (jc+n); pack rows pc…, columns jc….
+				g := gemmArgs[float32]{bT: tr, n: jc + n, k: kTot, b: x, ldb: ld}
+				buf := make([]float32, kc*((n+nr-1)/nr)*nr)
+				for i := range buf {
+					buf[i] = float32(math.NaN())
+				}
+				gemmPackB(g, jc, n, pc, kc, nr, buf)
+				for panel := 0; panel*nr < n; panel++ {
+					for p := 0; p < kc; p++ {
+						for c := 0; c < nr; c++ {
+							var want float32
+							if j := panel*nr + c; j < n {
+								want = at(pc+p, jc+j)
+							}
+							if got := buf[panel*nr*kc+p*nr+c]; math.Float32bits(got) != math.Float32bits(want) {
+								t.Fatalf("packB trans %v n %d k %d jc %d pc %d kc %d: panel %d p %d c %d = %v, want %v", tr, n, k, jc, pc, kc, panel, p, c, got, want)
+							}
+						}
+					}
+				}
+				// A: op(A) = op(X)ᵀ is (jc+n) × kTot; pack rows jc…jc+mc, columns pc….
+				mc := min(n, gemmMC)
+				ga := gemmArgs[float32]{aT: !tr, m: jc + n, k: kTot, a: x, lda: ld}
+				abuf := make([]float32, gemmMC*gemmKC)
+				for i := range abuf {
+					abuf[i] = float32(math.NaN())
+				}
+				gemmPackA(ga, jc, mc, pc, kc, abuf)
+				for panel := 0; panel*gemmMR < mc; panel++ {
+					if panel*gemmMR+gemmMR <= mc && tr { // full panel of an untransposed A: read in place, not packed
+						continue
+					}
+					for p := 0; p < kc; p++ {
+						for r := 0; r < gemmMR; r++ {
+							var want float32
+							if i := panel*gemmMR + r; i < mc {
+								want = at(pc+p, jc+i)
+							}
+							if got := abuf[panel*gemmMR*kc+p*gemmMR+r]; math.Float32bits(got) != math.Float32bits(want) {
+								t.Fatalf("packA trans %v m %d k %d ic %d pc %d kc %d: panel %d p %d r %d = %v, want %v", !tr, mc, k, jc, pc, kc, panel, p, r, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemmTransposesSameBits checks that a product gives the same bits
+// whichever of A and B is stored transposed: the operands are packed (or
+// read in place) with their values moved, never rounded, and every
+// element is summed by the same kernel in the same order.
+func TestGemmTransposesSameBits(t *testing.T) {
+	if !gemmKernelOK {
+		t.Skip("no AVX2+FMA")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, d := range [][3]int{{100, 260, 300}, {64, 48, 8}, {30, 40, 13}, {300, 96, 520}} {
+		m, n, k := d[0], d[1], d[2]
+		a, at := make([]float32, m*k), make([]float32, k*m)
+		b, bt := make([]float32, k*n), make([]float32, n*k)
+		for i := 0; i < m; i++ {
+			for p := 0; p < k; p++ {
+				a[i*k+p] = float32(rng.NormFloat64())
+				at[p*m+i] = a[i*k+p]
+			}
+		}
+		for j := 0; j < n; j++ {
+			for p := 0; p < k; p++ {
+				bt[j*k+p] = float32(rng.NormFloat64())
+				b[p*n+j] = bt[j*k+p]
+			}
+		}
+		for _, beta := range []float32{0, 0.5} {
+			var ref []float32
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				tA, tB, aa, bb, lda, ldb := blas.NoTrans, blas.NoTrans, a, b, k, n
+				if tr[0] {
+					tA, aa, lda = blas.Trans, at, m
+				}
+				if tr[1] {
+					tB, bb, ldb = blas.Trans, bt, k
+				}
+				c := make([]float32, m*n)
+				for i := range c {
+					c[i] = float32(i%13) - 6
+				}
+				Implementation{}.Sgemm(tA, tB, m, n, k, 1.25, aa, lda, bb, ldb, beta, c, n)
+				if ref == nil {
+					ref = c
+					continue
+				}
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(ref[i]) {
+						t.Fatalf("%v beta %v transposes %v: element %d: %v, %v with neither transposed", d, beta, tr, i, c[i], ref[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkSgemmPythia measures the GEMM on the products of one
+// Pythia-160M micro-batch (M = 512 rows, D = 768, MLP 3072, QKV 2304,
+// vocabulary 50,304): Linear forwards x·Wᵀ (fwd, B transposed and
+// packed), input gradients dY·W (dx) and weight gradients dYᵀ·X (dw).
+// The vocabulary-sized products take about a second each: run with
+// -benchtime 1x.
+func BenchmarkSgemmPythia(b *testing.B) {
+	const rows = 512
+	type shape struct {
+		name    string
+		tA, tB  blas.Transpose
+		m, n, k int
+	}
+	var shapes []shape
+	for _, l := range [][2]int{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}, {768, 50304}} {
+		in, out := l[0], l[1]
+		shapes = append(shapes,
+			shape{fmt.Sprintf("fwd_%dx%dx%d", rows, out, in), blas.NoTrans, blas.Trans, rows, out, in},
+			shape{fmt.Sprintf("dx_%dx%dx%d", rows, in, out), blas.NoTrans, blas.NoTrans, rows, in, out},
+			shape{fmt.Sprintf("dw_%dx%dx%d", out, in, rows), blas.Trans, blas.NoTrans, out, in, rows})
+	}
+	for _, bc := range shapes {
+		b.Run(bc.name, func(b *testing.B) {
+			a := make([]float32, bc.m*bc.k)
+			bb := make([]float32, bc.k*bc.n)
+			c := make([]float32, bc.m*bc.n)
+			for i := range a {
+				a[i] = float32(i%7) - 3
+			}
+			for i := range bb {
+				bb[i] = float32(i%5) - 2
+			}
+			lda, ldb := bc.k, bc.n
+			if bc.tA == blas.Trans {
+				lda = bc.m
+			}
+			if bc.tB == blas.Trans {
+				ldb = bc.k
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				Implementation{}.Sgemm(bc.tA, bc.tB, bc.m, bc.n, bc.k, 1, a, lda, bb, ldb, 0, c, bc.n)
+			}
+			b.ReportMetric(2*float64(bc.m*bc.n*bc.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
 }

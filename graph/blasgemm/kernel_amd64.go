@@ -10,6 +10,24 @@ func sgemmKernel6x16(k int, a *float32, rs, ps int, b *float32, bs int, c *float
 //go:noescape
 func dgemmKernel6x8(k int, a *float64, rs, ps int, b *float64, bs int, c *float64, ldc int, alpha float64, overwrite bool)
 
+// sgemmPackBT16 copies src[c·lds + p] to dst[p·16 + c] for c < 16,
+// p < 8·blocks (a transposing pack of 16 rows into a float32 B panel).
+//
+//go:noescape
+func sgemmPackBT16(blocks int, src *float32, lds int, dst *float32)
+
+// sgemmPackBN16 copies src[p·lds + c] to dst[p·16 + c] for c < 16, p < k
+// (a full float32 B panel of a row-major B).
+//
+//go:noescape
+func sgemmPackBN16(k int, src *float32, lds int, dst *float32)
+
+// sgemmPackAT6 copies src[p·lds + r] to dst[p·6 + r] for r < 6, p < k (a
+// full float32 A panel of a transposed A).
+//
+//go:noescape
+func sgemmPackAT6(k int, src *float32, lds int, dst *float32)
+
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
 func xgetbv0() (eax uint32)

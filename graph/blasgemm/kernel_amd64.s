@@ -9,8 +9,8 @@
 
 // Operands: op(A) element (r, p) of the 6-row panel is at a + r·rs + p·ps
 // (packed: rs = 1, ps = 6; a row-major A read in place: rs = lda, ps = 1);
-// op(B) row p of the NR-column panel starts at b + p·bs (packed: bs = NR;
-// a row-major B read in place: bs = ldb). All strides are in elements.
+// op(B) row p of the NR-column panel starts at b + p·bs (gemm.go always
+// packs B: bs = NR). All strides are in elements.
 
 // func sgemmKernel6x16(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, alpha float32, overwrite bool)
 TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-69
@@ -229,4 +229,130 @@ TEXT ·xgetbv0(SB), NOSPLIT, $0-4
 	MOVL $0, CX
 	XGETBV
 	MOVL AX, eax+0(FP)
+	RET
+
+// func sgemmPackBT16(blocks int, src *float32, lds int, dst *float32)
+//
+// Transposing copy of a 16 × 8·blocks block of a row-major matrix (row c
+// at src + c·lds) into a packed 16-column B panel: dst[p·16 + c] =
+// src[c·lds + p] for c < 16, p < 8·blocks. Each 8 × 8 sub-block is moved
+// with in-register shuffles (unpack, shuffle, 128-bit permute); values are
+// copied bit for bit. blocks ≥ 1.
+TEXT ·sgemmPackBT16(SB), NOSPLIT, $0-32
+	MOVQ blocks+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), DX
+	SHLQ $2, DX            // row stride in bytes
+	MOVQ dst+24(FP), DI
+	LEAQ (DX)(DX*2), R8    // 3·stride
+	LEAQ (DX)(DX*4), R9    // 5·stride
+	LEAQ (R8)(DX*4), R10   // 7·stride
+
+pbloop:
+	// Rows 0…7 of the block (p = 0…7), then rows 8…15.
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ $2, R11
+
+pbhalf:
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(DX*1), Y1
+	VMOVUPS (AX)(DX*2), Y2
+	VMOVUPS (AX)(R8*1), Y3
+	VMOVUPS (AX)(DX*4), Y4
+	VMOVUPS (AX)(R9*1), Y5
+	VMOVUPS (AX)(R8*2), Y6
+	VMOVUPS (AX)(R10*1), Y7
+
+	VUNPCKLPS Y1, Y0, Y8   // r0[0] r1[0] r0[1] r1[1] | [4] [5]
+	VUNPCKHPS Y1, Y0, Y9   // r0[2] r1[2] r0[3] r1[3] | [6] [7]
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	VSHUFPS $0x44, Y10, Y8, Y0  // r0..r3 [0] | [4]
+	VSHUFPS $0xEE, Y10, Y8, Y1  // r0..r3 [1] | [5]
+	VSHUFPS $0x44, Y11, Y9, Y2  // r0..r3 [2] | [6]
+	VSHUFPS $0xEE, Y11, Y9, Y3  // r0..r3 [3] | [7]
+	VSHUFPS $0x44, Y14, Y12, Y4 // r4..r7 [0] | [4]
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+
+	VPERM2F128 $0x20, Y4, Y0, Y8  // p = 0
+	VPERM2F128 $0x20, Y5, Y1, Y9  // p = 1
+	VPERM2F128 $0x20, Y6, Y2, Y10 // p = 2
+	VPERM2F128 $0x20, Y7, Y3, Y11 // p = 3
+	VPERM2F128 $0x31, Y4, Y0, Y12 // p = 4
+	VPERM2F128 $0x31, Y5, Y1, Y13 // p = 5
+	VPERM2F128 $0x31, Y6, Y2, Y14 // p = 6
+	VPERM2F128 $0x31, Y7, Y3, Y15 // p = 7
+
+	VMOVUPS Y8, (BX)
+	VMOVUPS Y9, 64(BX)
+	VMOVUPS Y10, 128(BX)
+	VMOVUPS Y11, 192(BX)
+	VMOVUPS Y12, 256(BX)
+	VMOVUPS Y13, 320(BX)
+	VMOVUPS Y14, 384(BX)
+	VMOVUPS Y15, 448(BX)
+
+	LEAQ (AX)(DX*8), AX    // rows 8…15
+	ADDQ $32, BX           // columns 8…15 of the panel
+	DECQ R11
+	JNZ  pbhalf
+
+	ADDQ $32, SI           // next 8 values of each row
+	ADDQ $512, DI          // next 8 panel rows (8 · 16 floats)
+	DECQ CX
+	JNZ  pbloop
+	VZEROUPPER
+	RET
+
+// func sgemmPackBN16(k int, src *float32, lds int, dst *float32)
+//
+// Copies 16 consecutive values of each of k rows (row p at src + p·lds)
+// into a packed 16-column B panel: dst[p·16 + c] = src[p·lds + c]. k ≥ 1.
+TEXT ·sgemmPackBN16(SB), NOSPLIT, $0-32
+	MOVQ k+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+24(FP), DI
+
+pnloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    DX, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     pnloop
+	VZEROUPPER
+	RET
+
+// func sgemmPackAT6(k int, src *float32, lds int, dst *float32)
+//
+// Copies 6 consecutive values of each of k rows (row p at src + p·lds)
+// into a packed 6-row A panel: dst[p·6 + r] = src[p·lds + r]. k ≥ 1.
+TEXT ·sgemmPackAT6(SB), NOSPLIT, $0-32
+	MOVQ k+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+24(FP), DI
+
+paloop:
+	MOVUPS (SI), X0
+	MOVQ   16(SI), AX
+	MOVUPS X0, (DI)
+	MOVQ   AX, 16(DI)
+	ADDQ   DX, SI
+	ADDQ   $24, DI
+	DECQ   CX
+	JNZ    paloop
 	RET

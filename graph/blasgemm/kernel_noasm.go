@@ -14,3 +14,15 @@ func sgemmKernel6x16(k int, a *float32, rs, ps int, b *float32, bs int, c *float
 func dgemmKernel6x8(k int, a *float64, rs, ps int, b *float64, bs int, c *float64, ldc int, alpha float64, overwrite bool) {
 	panic("dgemmKernel6x8: no assembly kernel in this build")
 }
+
+func sgemmPackBT16(blocks int, src *float32, lds int, dst *float32) {
+	panic("sgemmPackBT16: no assembly in this build")
+}
+
+func sgemmPackBN16(k int, src *float32, lds int, dst *float32) {
+	panic("sgemmPackBN16: no assembly in this build")
+}
+
+func sgemmPackAT6(k int, src *float32, lds int, dst *float32) {
+	panic("sgemmPackAT6: no assembly in this build")
+}
