@@ -21,7 +21,7 @@ import (
 	"gatedpo/objectives"
 )
 
-const lossgradUsage = `usage: inspect lossgrad -policy P.safetensors|DIR|hf:DIR [-reference R.safetensors|DIR|hf:DIR] -batch batch.json -cases cases.toml [-dtype auto|float32|float64]
+const lossgradUsage = `usage: inspect lossgrad -policy P.safetensors|DIR|hf:DIR [-reference R.safetensors|DIR|hf:DIR] -batch batch.json -cases cases.toml [-dtype auto|float32|float64] [-pack]
 
 Evaluates every [[case]] (objective × gate) of the cases file on one
 preference batch and prints one JSON object per case and line:
@@ -41,7 +41,10 @@ for HF models; tied heads and buffers are not parameters).
 The batch file has the layout of shared/golden/batch.json. The model config
 comes from the checkpoint's metadata or config.json; -dtype auto computes
 in float64 when the policy holds F64 tensors, else float32. -reference is
-needed for every objective but simpo and sft.
+needed for every objective but simpo and sft. -pack runs the policy as the
+sweep does with train.pack_pairs = true: each pair as one packed row (the
+prompt once, then the chosen and the rejected response); the output then
+equals the unpacked one up to floating-point rounding.
 
 Exit status: 0 ok, 1 the computation failed, 2 bad input.`
 
@@ -78,6 +81,7 @@ func lossgrad(args []string, stdout, stderr io.Writer) int {
 	batchPath := fs.String("batch", "", "preference batch (batch.json layout)")
 	casesPath := fs.String("cases", "", "cases file (cases.toml layout)")
 	dtypeFlag := fs.String("dtype", "auto", "auto | float32 | float64")
+	pack := fs.Bool("pack", false, "run each pair as one packed row (train.pack_pairs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, lossgradUsage)
@@ -96,7 +100,7 @@ func lossgrad(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "inspect lossgrad: missing %s or extra arguments %q\n%s\n", strings.Join(missing, ", "), fs.Args(), lossgradUsage)
 		return 2
 	}
-	err := lossgradRun(*policyPath, *refPath, *batchPath, *casesPath, *dtypeFlag, stdout)
+	err := lossgradRun(*policyPath, *refPath, *batchPath, *casesPath, *dtypeFlag, *pack, stdout)
 	if err == nil {
 		return 0
 	}
@@ -108,7 +112,7 @@ func lossgrad(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, stdout io.Writer) error {
+func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, pack bool, stdout io.Writer) error {
 	cases, err := config.LoadCases(casesPath)
 	if err != nil {
 		if config.IsConfigError(err) {
@@ -153,7 +157,7 @@ func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, st
 	}
 	enc := json.NewEncoder(stdout)
 	for _, c := range cases {
-		line, err := lossgradCase(policy, batch, rc, rr, c, policyPath, batchPath)
+		line, err := lossgradCase(policy, batch, rc, rr, c, pack, policyPath, batchPath)
 		if err != nil {
 			return err
 		}
@@ -164,9 +168,13 @@ func lossgradRun(policyPath, refPath, batchPath, casesPath, dtypeFlag string, st
 	return nil
 }
 
-func lossgradCase(policy models.LM, batch data.Batch, rc, rr []float64, c config.Case, policyPath, batchPath string) (lossgradLine, error) {
-	pg, err := loss.NewPrefGraph(policy, len(batch.ChosenIDs), batch.T,
-		loss.PrefOptions{Objective: c.Objective, Gate: c.Gate, Grad: true})
+func lossgradCase(policy models.LM, batch data.Batch, rc, rr []float64, c config.Case, pack bool, policyPath, batchPath string) (lossgradLine, error) {
+	t := batch.T
+	if pack {
+		t = 2 * batch.T // a packed pair is at most both rows long
+	}
+	pg, err := loss.NewPrefGraph(policy, len(batch.ChosenIDs), t,
+		loss.PrefOptions{Objective: c.Objective, Gate: c.Gate, Grad: true, Pack: pack})
 	if err != nil {
 		return lossgradLine{}, badInput{fmt.Errorf("%s with %s: case %s: %v", policyPath, batchPath, c.ID, err)}
 	}

@@ -24,11 +24,18 @@ func goldenDir(t *testing.T) string {
 
 // TestLossgradGolden: one JSON line per case whose loss, log-probs, gates
 // and gradient norms match golden.json (values 1e-12, norms 1e-10 relative).
-func TestLossgradGolden(t *testing.T) {
+func TestLossgradGolden(t *testing.T) { lossgradGolden(t) }
+
+// TestLossgradGoldenPacked: with -pack (each pair one packed row) every case
+// still matches golden.json within the same tolerances: packing changes
+// only the order of sums.
+func TestLossgradGoldenPacked(t *testing.T) { lossgradGolden(t, "-pack") }
+
+func lossgradGolden(t *testing.T, extra ...string) {
 	dir := goldenDir(t)
 	var out, errb bytes.Buffer
-	code := lossgrad([]string{"-policy", filepath.Join(dir, "policy.safetensors"), "-reference", filepath.Join(dir, "reference.safetensors"),
-		"-batch", filepath.Join(dir, "batch.json"), "-cases", filepath.Join(dir, "cases.toml")}, &out, &errb)
+	code := lossgrad(append([]string{"-policy", filepath.Join(dir, "policy.safetensors"), "-reference", filepath.Join(dir, "reference.safetensors"),
+		"-batch", filepath.Join(dir, "batch.json"), "-cases", filepath.Join(dir, "cases.toml")}, extra...), &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -154,5 +161,39 @@ func TestLossgradBadInput(t *testing.T) {
 		if c.want != "missing -batch, -cases" && !strings.Contains(c.want, "flag") && strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
 			t.Errorf("%v: error is not one line: %q", c.args, errb.String())
 		}
+	}
+}
+
+// TestLossgradPackedPromptsDiffer: -pack reaches the packed graph: a pair
+// whose chosen and rejected rows hold different prompts cannot be packed and
+// is bad input (exit 2, naming the batch file); without -pack it runs.
+func TestLossgradPackedPromptsDiffer(t *testing.T) {
+	tmp := t.TempDir()
+	lm, err := models.NewTransformer(models.TransformerConfig{VocabSize: 40, DModel: 16, NHeads: 4, NLayers: 1, MaxSeqLen: 12, LNEps: 1e-5}, tensor.Float64, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(tmp, "p.safetensors")
+	if err := models.Save(lm, ckpt, nil); err != nil {
+		t.Fatal(err)
+	}
+	batch := `{"chosen_ids": [[5, 6, 7, 8, 0, 0]],
+ "rejected_ids": [[9, 6, 20, 21, 22, 0]],
+ "chosen_response_mask": [[0, 0, 1, 1, 0, 0]],
+ "rejected_response_mask": [[0, 0, 1, 1, 1, 0]]}`
+	cases := "[[case]]\nid = \"dpo\"\n[case.objective]\nname = \"dpo\"\n[case.gate]\nkind = \"none\"\n"
+	bpath, cpath := filepath.Join(tmp, "b.json"), filepath.Join(tmp, "c.toml")
+	os.WriteFile(bpath, []byte(batch), 0o644)
+	os.WriteFile(cpath, []byte(cases), 0o644)
+	args := []string{"-policy", ckpt, "-reference", ckpt, "-batch", bpath, "-cases", cpath}
+	var out, errb bytes.Buffer
+	if code := lossgrad(args, &out, &errb); code != 0 {
+		t.Fatalf("unpacked: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	code := lossgrad(append(args, "-pack"), &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), bpath) || strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
+		t.Errorf("packed, prompts differ: exit %d, stderr %q; want 2 and one line naming %s", code, errb.String(), bpath)
 	}
 }
