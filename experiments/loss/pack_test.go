@@ -121,8 +121,8 @@ func statsVector(t *testing.T, s gating.Stats) (keys []string, vals []float64) {
 // comparePacked checks a packed preference graph against the unpacked one
 // on the same batch: loss, per-pair losses and terms, sequence log-probs,
 // TRL metrics, the rejected gates and their statistics, and every
-// parameter gradient, within 1e-12 relative.
-func comparePacked(t *testing.T, name string, lm models.LM, vocab int) {
+// parameter gradient, within tol relative.
+func comparePacked(t *testing.T, name string, lm models.LM, vocab int, tol float64) {
 	pairs := packTestPairs(vocab)
 	b := data.MakeBatch(pairs, 0, 0)
 	b = data.MakeBatch(pairs, 0, b.T+3) // padding beyond the longest row
@@ -159,7 +159,7 @@ func comparePacked(t *testing.T, name string, lm models.LM, vocab int) {
 		worst := 0.0
 		check := func(field string, a, want []float64) {
 			t.Helper()
-			e, ok := relClose(a, want, 1e-12)
+			e, ok := relClose(a, want, tol)
 			if !ok {
 				t.Errorf("%s %s: packed %v, unpacked %v (relative difference %g)", what, field, a, want, e)
 			}
@@ -227,7 +227,7 @@ func comparePacked(t *testing.T, name string, lm models.LM, vocab int) {
 		t.Fatal(err)
 	}
 	for _, x := range [][2][]float64{{gc, wc}, {gr, wr}} {
-		if e, ok := relClose(x[0], x[1], 1e-12); !ok {
+		if e, ok := relClose(x[0], x[1], tol); !ok {
 			t.Errorf("%s packed reference: %v, unpacked %v (relative difference %g)", name, x[0], x[1], e)
 		}
 	}
@@ -245,7 +245,7 @@ func TestPackedPrefMatchesUnpacked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	comparePacked(t, "transformer", tg, 40)
+	comparePacked(t, "transformer", tg, 40, 1e-12)
 
 	raw := `{"model_type":"llama","hidden_size":24,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":8,"num_hidden_layers":2,
 		"vocab_size":40,"intermediate_size":40,"max_position_embeddings":24,"tie_word_embeddings":false,"partial_rotary_factor":0.5,"rope_theta":1000.0,"rms_norm_eps":1e-5}`
@@ -257,7 +257,18 @@ func TestPackedPrefMatchesUnpacked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	comparePacked(t, "llama", lm, 40)
+	comparePacked(t, "llama", lm, 40, 1e-12)
+}
+
+// TestPackedPrefMatchesUnpackedFloat32: the same in float32, the dtype the
+// sweep trains in, within 1e-5 relative (float32 rounding of sums taken in
+// another order).
+func TestPackedPrefMatchesUnpackedFloat32(t *testing.T) {
+	tg, err := models.NewTransformer(models.TransformerConfig{VocabSize: 40, DModel: 16, NHeads: 2, NLayers: 2, MaxSeqLen: 24, LNEps: 1e-5}, tensor.Float32, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comparePacked(t, "transformer float32", tg, 40, 1e-5)
 }
 
 // TestPackedPrefBadInput: packing a model that cannot build packed rows,
