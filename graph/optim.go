@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"gatedpo/graph/blasvec"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -320,7 +322,7 @@ func (o *Optimizer) StepTensors(names []string, values, grads []*tensor.Dense) (
 					st[j] = st[j][lo:hi]
 				}
 			}
-			optUpdate(o.cfg, sc, v[lo:hi], grads[ch.param].Data().([]float32)[lo:hi], &st)
+			optUpdate32(o.cfg, sc, v[lo:hi], grads[ch.param].Data().([]float32)[lo:hi], &st)
 		case []float64:
 			st := s.f64
 			for j := range st {
@@ -473,6 +475,32 @@ func optUpdate[T optFloat](cfg OptimConfig, sc optStepScalars, p, g []T, st *[3]
 				p[i] -= lr * (gi / d)
 			}
 		}
+	}
+}
+
+// optUpdate32 is optUpdate for float32: Adam and AdamW go to the 8-lane
+// blasvec.AdamStep32, which rounds every operation as optUpdate's loop does
+// (same bits), RMSprop to the loop.
+func optUpdate32(cfg OptimConfig, sc optStepScalars, p, g []float32, st *[3][]float32) {
+	switch cfg.Kind {
+	case Adam, AdamW:
+		c := optAdam32(cfg, sc)
+		blasvec.AdamStep32(p, g, st[0], st[1], &c)
+	default:
+		optUpdate(cfg, sc, p, g, st)
+	}
+}
+
+// optAdam32 rounds the Adam/AdamW constants to float32 as optUpdate does.
+func optAdam32(cfg OptimConfig, sc optStepScalars) blasvec.Adam32 {
+	return blasvec.Adam32{
+		Clip: float32(sc.clip), WD: float32(cfg.WeightDecay), Decay: float32(sc.decayMul),
+		B1: float32(cfg.Beta1), B2: float32(cfg.Beta2),
+		OmB1: float32(1 - cfg.Beta1), OmB2: float32(1 - cfg.Beta2),
+		StepSize: float32(sc.stepSize), SqrtBC2: float32(sc.sqrtBC2), Eps: float32(cfg.Eps),
+		Scaled:    sc.clip != 1,
+		L2:        cfg.Kind == Adam && cfg.WeightDecay != 0,
+		Decoupled: cfg.Kind == AdamW && cfg.WeightDecay != 0,
 	}
 }
 

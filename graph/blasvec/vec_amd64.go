@@ -65,3 +65,6 @@ var vecOK = func() bool {
 	_, ebx7, _, _ := cpuid(7, 0)
 	return ebx7&(1<<5) != 0
 }()
+
+//go:noescape
+func adamAVX2(p, grad, m, v *float32, n int, c *adamConsts)

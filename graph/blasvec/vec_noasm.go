@@ -45,3 +45,7 @@ func lnGradSumsAVX2(x, w, dy *float32, n int, mean, inv float32) (sg, sgx float6
 func lnGradDxAVX2(dx, x, w, dy *float32, n int, mean, inv, mg, mgx float32) {
 	panic("blasvec: no assembly in this build")
 }
+
+func adamAVX2(p, grad, m, v *float32, n int, c *adamConsts) {
+	panic("blasvec: no assembly in this build")
+}
