@@ -161,7 +161,9 @@ var ErrNonFiniteGrad = errors.New("graph: non-finite gradient norm, step skipped
 // Arithmetic is done in the parameter's own dtype (float32 or float64), as
 // PyTorch does; the moments are stored in that dtype too. The per-step
 // scalars (bias corrections, the scheduled lr, the clip coefficient) are
-// computed in float64 and rounded once.
+// computed in float64 and rounded once. The float32 Adam/AdamW update runs
+// 8 lanes at a time (blasvec.AdamStep32) with the rounding of the scalar
+// loop, so it gives the same bits as optUpdate.
 type Optimizer struct {
 	cfg   OptimConfig
 	step  int

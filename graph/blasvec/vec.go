@@ -1,7 +1,9 @@
 // Package blasvec holds vectorised float32 elementwise kernels (exp with
 // a fused shift and sum, tanh, max, the tanh and the erf GELU and their
 // derivatives, SwiGLU and its gradients, LayerNorm rows) for the fused
-// softmax, log-softmax, activation and LayerNorm ops of package graph.
+// softmax, log-softmax, activation and LayerNorm ops of package graph,
+// and the float32 Adam/AdamW update of its optimizer (AdamStep32, which
+// rounds every operation as the plain-Go loop does: same bits).
 // On amd64 with AVX2 + FMA they run 8 lanes at a time in Go assembly
 // (vec_amd64.s, no cgo); elsewhere, or with -tags noasm, they fall back to
 // math.Exp / math.Tanh / math.Erfc in float64 element by element.
