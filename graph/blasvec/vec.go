@@ -5,7 +5,7 @@
 // and the float32 Adam/AdamW update of its optimizer (AdamStep32, which
 // rounds every operation as the plain-Go loop does: same bits).
 // On amd64 with AVX2 + FMA they run 8 lanes at a time in Go assembly
-// (vec_amd64.s, no cgo); elsewhere, or with -tags noasm, they fall back to
+// (vec_amd64.s, adam_amd64.s; no cgo); elsewhere, or with -tags noasm, they fall back to
 // math.Exp / math.Tanh / math.Erfc in float64 element by element.
 //
 // Algorithm (per lane, float32): clamp x to [−87, 88.3]; k = round(x·log2 e);
