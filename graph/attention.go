@@ -224,16 +224,11 @@ func attnBackward[T elem](gop *attnGradOp, in []G.Value) (G.Value, error) {
 	group := h / op.kv
 	scale := T(op.scale)
 	out, dqkv := reuseDense[T](&gop.outBufs, 0, n*t, ld)
-	scratch := make(chan []T, n*op.kv)
 	// One task per (sequence, kv head): the query heads of a group add into
 	// the same dK and dV, so they run in order within one task.
 	parallelFor(n*op.kv, func(i int) {
-		var dp []T
-		select {
-		case dp = <-scratch:
-		default:
-			dp = make([]T, t*t)
-		}
+		dp := getScratch[T](t * t)
+		defer putScratch(dp)
 		s, g := i/op.kv, i%op.kv
 		base := s * t * ld
 		k := qkv[base+op.kOff(g):]
@@ -250,27 +245,11 @@ func attnBackward[T elem](gop *attnGradOp, in []G.Value) (G.Value, error) {
 			dq := dqkv[base+hd*dh:]
 			do := dO[s*t*d+hd*dh:]
 			p := probs[(s*h+hd)*t*t : (s*h+hd+1)*t*t]
-			gemm(true, false, t, dh, t, 1, p, t, do, d, beta, dv, ld) // Pᵀ·dO: (t,t)·(t,Dh) -> (t,Dh)
-			gemm(false, true, t, t, dh, 1, do, d, vv, ld, 0, dp, t)   // dO·Vᵀ: (t,Dh)·(Dh,t) -> (t,t)
-			for r := 0; r < t; r++ {
-				pr, gr := p[r*t:(r+1)*t], dp[r*t:(r+1)*t]
-				var dot float64
-				for c := 0; c <= r; c++ {
-					dot += float64(pr[c]) * float64(gr[c])
-				}
-				for c := 0; c <= r; c++ {
-					gr[c] = T(float64(pr[c]) * (float64(gr[c]) - dot))
-				}
-				for c := r + 1; c < t; c++ {
-					gr[c] = 0
-				}
-			}
+			gemm(true, false, t, dh, t, 1, p, t, do, d, beta, dv, ld)      // Pᵀ·dO: (t,t)·(t,Dh) -> (t,Dh)
+			gemm(false, true, t, t, dh, 1, do, d, vv, ld, 0, dp, t)        // dO·Vᵀ: (t,Dh)·(Dh,t) -> (t,t)
+			softmaxGradRows(p, dp, t, t, func(r int) int { return r + 1 }) // row r is live over j ≤ r
 			gemm(false, false, t, dh, t, scale, dp, t, k, ld, 0, dq, ld)   // dS·K: (t,t)·(t,Dh) -> (t,Dh)
 			gemm(true, false, t, dh, t, scale, dp, t, q, ld, beta, dk, ld) // dSᵀ·Q: (t,t)·(t,Dh) -> (t,Dh)
-		}
-		select {
-		case scratch <- dp:
-		default:
 		}
 	})
 	return out, nil
