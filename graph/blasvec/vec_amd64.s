@@ -36,17 +36,11 @@ CONST8(geluC<>, 0x3f4c422a)       // sqrt(2/π)
 CONST8(geluThreeCA<>, 0x3ddb33b6) // 3·0.044715·sqrt(2/π)
 CONST8(vecHalf<>, 0x3f000000)     // 0.5
 
-// EXP8: Y4 = exp(Y0) for the 8 lanes of Y0; clobbers Y0–Y6. Masks: Y1
-// x < −87 (→ 0, also −Inf), Y6 x > 88.3 (→ +Inf), Y2 NaN (→ x). Then
-// k = round(x·log2 e), r = x − k·ln2 in two parts, exp r by its Taylor
-// polynomial of degree 7 (Horner, FMA), and 2^k added to the exponent bits.
-#define EXP8 \
-	VCMPPS       $1, expLo<>(SB), Y0, Y1 \
-	VCMPPS       $0x1e, expHi<>(SB), Y0, Y6 \
-	VCMPPS       $3, Y0, Y0, Y2 \
-	VMOVUPS      Y0, Y5 \
-	VMINPS       expHi<>(SB), Y0, Y0 \
-	VMAXPS       expLo<>(SB), Y0, Y0 \
+// EXPCORE8: the exponential's core, shared by EXP8 and EXPW8: k =
+// round(Y0·log2 e) as int32 lanes in Y3 and Y4 = exp(r), r = Y0 − k·ln2 in
+// two parts, by its Taylor polynomial of degree 7 (Horner, FMA); the caller
+// adds k (plus any bias) to Y4's exponent bits. Clobbers Y0.
+#define EXPCORE8 \
 	VMULPS       expLog2e<>(SB), Y0, Y3 \
 	VROUNDPS     $0, Y3, Y3 \
 	VFNMADD231PS expLn2Hi<>(SB), Y3, Y0 \
@@ -59,7 +53,20 @@ CONST8(vecHalf<>, 0x3f000000)     // 0.5
 	VFMADD213PS  expC2<>(SB), Y0, Y4 \
 	VFMADD213PS  expOne<>(SB), Y0, Y4 \
 	VFMADD213PS  expOne<>(SB), Y0, Y4 \
-	VCVTPS2DQ    Y3, Y3 \
+	VCVTPS2DQ    Y3, Y3
+
+// EXP8: Y4 = exp(Y0) for the 8 lanes of Y0; clobbers Y0–Y6. Masks: Y1
+// x < −87 (→ 0, also −Inf), Y6 x > 88.3 (→ +Inf), Y2 NaN (→ x). Then
+// k = round(x·log2 e), r = x − k·ln2 in two parts, exp r by its Taylor
+// polynomial of degree 7 (Horner, FMA), and 2^k added to the exponent bits.
+#define EXP8 \
+	VCMPPS       $1, expLo<>(SB), Y0, Y1 \
+	VCMPPS       $0x1e, expHi<>(SB), Y0, Y6 \
+	VCMPPS       $3, Y0, Y0, Y2 \
+	VMOVUPS      Y0, Y5 \
+	VMINPS       expHi<>(SB), Y0, Y0 \
+	VMAXPS       expLo<>(SB), Y0, Y0 \
+	EXPCORE8 \
 	VPSLLD       $23, Y3, Y3 \
 	VPADDD       Y3, Y4, Y4 \
 	VANDNPS      Y4, Y1, Y4 \
@@ -244,19 +251,7 @@ CONST8(gerfInvSqrt2Pi<>, 0x2acc422a) // 2⁻⁴⁰/sqrt(2π) (float32 1/sqrt(2π
 // the algorithm of EXP8 with 40 more added to the exponent, so the result
 // stays normal over the whole range. Clobbers Y0, Y3.
 #define EXPW8 \
-	VMULPS       expLog2e<>(SB), Y0, Y3 \
-	VROUNDPS     $0, Y3, Y3 \
-	VFNMADD231PS expLn2Hi<>(SB), Y3, Y0 \
-	VFNMADD231PS expLn2Lo<>(SB), Y3, Y0 \
-	VMOVUPS      expC7<>(SB), Y4 \
-	VFMADD213PS  expC6<>(SB), Y0, Y4 \
-	VFMADD213PS  expC5<>(SB), Y0, Y4 \
-	VFMADD213PS  expC4<>(SB), Y0, Y4 \
-	VFMADD213PS  expC3<>(SB), Y0, Y4 \
-	VFMADD213PS  expC2<>(SB), Y0, Y4 \
-	VFMADD213PS  expOne<>(SB), Y0, Y4 \
-	VFMADD213PS  expOne<>(SB), Y0, Y4 \
-	VCVTPS2DQ    Y3, Y3 \
+	EXPCORE8 \
 	VPADDD       gerfBias<>(SB), Y3, Y3 \
 	VPSLLD       $23, Y3, Y3 \
 	VPADDD       Y3, Y4, Y4
