@@ -1,6 +1,10 @@
 package graph
 
-import G "gorgonia.org/gorgonia"
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+)
 
 // Float64s returns a copy of a graph value's data as float64: a scalar as
 // one value, a float32 or float64 tensor flattened in row-major order. It
@@ -22,6 +26,32 @@ func Float64s(v G.Value) []float64 {
 			out[i] = float64(e)
 		}
 		return out
+	}
+	return nil
+}
+
+// SetFloat64s copies vals into a float32 or float64 tensor value's data
+// (rounding to float32 where it holds float32), the inverse of Float64s.
+// vals must have the tensor's length; any other value is an error.
+func SetFloat64s(v G.Value, vals []float64) error {
+	if v == nil {
+		return fmt.Errorf("SetFloat64s: no value")
+	}
+	switch d := v.Data().(type) {
+	case []float64:
+		if len(d) != len(vals) {
+			return fmt.Errorf("SetFloat64s: %d values for a tensor of %d", len(vals), len(d))
+		}
+		copy(d, vals)
+	case []float32:
+		if len(d) != len(vals) {
+			return fmt.Errorf("SetFloat64s: %d values for a tensor of %d", len(vals), len(d))
+		}
+		for i, x := range vals {
+			d[i] = float32(x)
+		}
+	default:
+		return fmt.Errorf("SetFloat64s: unsupported data %T", v.Data())
 	}
 	return nil
 }

@@ -34,3 +34,35 @@ func TestFloat64s(t *testing.T) {
 		t.Error("Float64s returned the value's own storage, not a copy")
 	}
 }
+
+// TestSetFloat64s: values land in float64 and float32 tensors (rounded to
+// float32 there) and read back through Float64s; a wrong length or a
+// non-float tensor is an error that leaves the data as it was.
+func TestSetFloat64s(t *testing.T) {
+	vals := []float64{1.5, -2, 0.1}
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		v := tensor.New(tensor.WithShape(3), tensor.Of(dt))
+		if err := SetFloat64s(v, vals); err != nil {
+			t.Fatalf("%v: %v", dt, err)
+		}
+		got := Float64s(v)
+		for i, x := range vals {
+			want := x
+			if dt == tensor.Float32 {
+				want = float64(float32(x))
+			}
+			if got[i] != want {
+				t.Errorf("%v: element %d = %v, want %v", dt, i, got[i], want)
+			}
+		}
+		if err := SetFloat64s(v, vals[:2]); err == nil {
+			t.Errorf("%v: 2 values for 3 elements accepted", dt)
+		}
+	}
+	if err := SetFloat64s(tensor.New(tensor.WithShape(2), tensor.Of(tensor.Int)), []float64{1, 2}); err == nil {
+		t.Error("an int tensor was accepted")
+	}
+	if err := SetFloat64s(nil, nil); err == nil {
+		t.Error("a nil value was accepted")
+	}
+}

@@ -154,19 +154,8 @@ func (f *Forward) SetLogpMask(mask []float64) error {
 	if len(mask) != f.N*(f.T-1) {
 		return fmt.Errorf("SetLogpMask: got %d values, the graph was built for %d×%d", len(mask), f.N, f.T-1)
 	}
-	d, ok := f.LogpMask.Value().(*tensor.Dense)
-	if !ok {
-		return fmt.Errorf("SetLogpMask: the mask node holds a %T, want *tensor.Dense", f.LogpMask.Value())
-	}
-	switch data := d.Data().(type) {
-	case []float64:
-		copy(data, mask)
-	case []float32:
-		for i, x := range mask {
-			data[i] = float32(x)
-		}
-	default:
-		return fmt.Errorf("SetLogpMask: unsupported mask dtype %v", d.Dtype())
+	if err := graph.SetFloat64s(f.LogpMask.Value(), mask); err != nil {
+		return fmt.Errorf("SetLogpMask: %v", err)
 	}
 	return nil
 }
