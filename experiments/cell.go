@@ -206,9 +206,9 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	pack := g.Train.PackPairs
 	graphs := train.NewBuckets(func(t int) (*train.PrefStep, error) {
 		if pack {
-			return train.NewPackedPrefStep(policy, opt, objSpec, gateSpec, b, t)
+			return train.NewPackedPrefStep(policy, opt, objSpec, gateSpec, b, g.Train.MicroPairs, t)
 		}
-		return train.NewPrefStep(policy, opt, objSpec, gateSpec, b, t)
+		return train.NewPrefStep(policy, opt, objSpec, gateSpec, b, g.Train.MicroPairs, t)
 	})
 	defer graphs.Close()
 	policyProbe := probe.New(policy, pd.T) // builds its graphs on first use

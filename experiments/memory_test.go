@@ -102,7 +102,7 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 		// SFT step, both ways
 		sg, ok := relSFT[T]
 		if !ok {
-			if sg, err = train.NewSFTStep(relLM, relOpt, B, T); err != nil {
+			if sg, err = train.NewSFTStep(relLM, relOpt, B, 0, T); err != nil {
 				t.Fatal(err)
 			}
 			relSFT[T] = sg
@@ -142,7 +142,7 @@ func TestBucketGraphsReleaseValues(t *testing.T) {
 		// preference step, both ways
 		pg, ok := relPref[T]
 		if !ok {
-			if pg, err = train.NewPrefStep(relLM, relOpt, obj, gate, B, T); err != nil {
+			if pg, err = train.NewPrefStep(relLM, relOpt, obj, gate, B, 0, T); err != nil {
 				t.Fatal(err)
 			}
 			relPref[T] = pg

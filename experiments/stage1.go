@@ -81,6 +81,9 @@ func sftKey(cfg results.CellConfig) string {
 		"weight_decay": t["weight_decay"], "max_grad_norm": t["max_grad_norm"], "dtype": t["dtype"],
 		"init_from": t["init_from"],
 	}
+	if m, ok := t["micro_pairs"]; ok { // only below batch_pairs: the key then changes the numbers by rounding
+		k["micro_pairs"] = m
+	}
 	b, _ := json.Marshal(k)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:12]
@@ -245,7 +248,8 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 		first = k + 1
 	}
 	n := stage.Batch // sequences per SFT step
-	graphs := train.NewBuckets(func(t int) (*train.SFTStep, error) { return train.NewSFTStep(lm, opt, n, t) })
+	// micro_pairs pairs per preference pass: twice as many sequences per SFT pass
+	graphs := train.NewBuckets(func(t int) (*train.SFTStep, error) { return train.NewSFTStep(lm, opt, n, 2*g.Train.MicroPairs, t) })
 	defer graphs.Close()
 	_, err = stage.Run(first, train.Hooks{
 		Prepare: func(k int, idx []int) (func() (train.Output, error), error) {

@@ -108,6 +108,35 @@ func (s Spec) UsesReference() bool { return s.Name != SimPO && s.Name != SFT }
 // log-probs (sft does not, so a gate cannot change it).
 func (s Spec) ReadsRejected() bool { return s.Name != SFT }
 
+// Reduction says how an objective's batch loss is built from its pairs,
+// which decides how the batch's gradient splits over micro-batches
+// (gradient accumulation: the gradient of the batch loss is the sum of
+// the micro-batches' loss gradients, each scaled by its share).
+type Reduction int
+
+const (
+	// PairMean: loss = mean_i ℓ_i over the B pairs; a micro-batch of m
+	// pairs has the share m/B.
+	PairMean Reduction = iota
+	// ChosenTokenMean: loss = Σ_i(−pc_i)/Σ_i n⁺_i (sft); a micro-batch has
+	// the share Σ_micro n⁺ / Σ_batch n⁺ of the chosen response tokens.
+	ChosenTokenMean
+	// Mixed: a pair mean plus a batch token mean (rpo with sft_norm
+	// "token"); no single share per micro-batch gives the batch gradient.
+	Mixed
+)
+
+// Reduction returns how the objective's loss reduces its pairs.
+func (s Spec) Reduction() Reduction {
+	switch {
+	case s.Name == SFT:
+		return ChosenTokenMean
+	case s.Name == RPO && s.SFTNorm == SFTNormToken:
+		return Mixed
+	}
+	return PairMean
+}
+
 // HasBeta reports whether the objective has a β (all but sft), and so
 // whether rewards/* metrics are defined.
 func (s Spec) HasBeta() bool { return s.Name != SFT }

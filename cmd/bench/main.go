@@ -387,7 +387,7 @@ func run(o options) (map[string]any, error) {
 		"random_weights":            randomWeights,
 		"lr":                        o.lr,
 		"pack":                      o.pack,
-		"micro_pairs":               s.microPairs,
+		"micro_pairs":               s.pref.Micro,
 		"gc_percent":                effGC,
 	}
 	if o.pack {

@@ -2,15 +2,11 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
-
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
-	"gorgonia.org/tensor"
 
 	"gatedpo/experiments/data"
 	"gatedpo/experiments/loss"
+	"gatedpo/experiments/train"
 	"gatedpo/gating"
 	"gatedpo/graph"
 	"gatedpo/models"
@@ -87,15 +83,14 @@ func makeHFBatch(rng *rand.Rand, pairs, t, vocab int) data.Batch {
 	return b
 }
 
-// stepper runs the training step of the sweep (loss.PrefGraph, the
-// same graph the sweep trains with), which is the peer's step: reference
-// forward (no gradient) on [chosen; rejected], policy forward + backward,
-// objective (+ gate), one optimizer step.
+// stepper runs the training step of the sweep (train.PrefStep on a
+// loss.PrefGraph, the step the sweep trains with), which is the peer's
+// step: reference forward (no gradient) on [chosen; rejected], policy
+// forward + backward, objective (+ gate), one optimizer step.
 type stepper struct {
 	batch data.Batch
-	pref  *loss.PrefGraph
+	pref  *train.PrefStep
 	ref   *loss.SeqGraph
-	opt   *graph.Optimizer
 
 	// packed pairs (-pack): the policy graph and the reference run each
 	// pair as one packed row of packT tokens; packRef holds refPairs
@@ -105,14 +100,6 @@ type stepper struct {
 	packRef  *loss.PackedReference
 	refPairs int
 	rc, rr   []float64 // reference log-probs (precomputed or of the last step)
-
-	// gradient accumulation (microPairs < batch pairs): the policy graph
-	// holds microPairs pairs; acc sums the scaled gradients of the
-	// micro-batches, values are the policy's weights (Weights() order).
-	microPairs int
-	names      []string
-	values     []*tensor.Dense
-	acc        []*tensor.Dense
 }
 
 // newStepper builds the step's graphs. refRows (0 = all 2·pairs rows at
@@ -121,11 +108,10 @@ type stepper struct {
 // reference graph's buffers shrink in proportion.
 //
 // microPairs (0 = all pairs at once) builds the policy graph for that many
-// pairs and runs the batch through it in micro-batches, summing the
-// gradients (each scaled by microPairs/pairs) before the one optimizer
-// step: the same step when the objective's loss is the mean of its
-// per-pair losses (checked every run), with the policy graph's buffers
-// shrunk in proportion, at the cost of one gradient-sized buffer.
+// pairs and runs the batch through it in micro-batches (train.PrefStep,
+// as the sweep's train.micro_pairs): the same step up to rounding, with
+// the policy graph's buffers shrunk in proportion, at the cost of one
+// gradient-sized buffer.
 //
 // pack runs every pair as one packed row (loss.PrefOptions.Pack,
 // loss.PackedReference): the prompt once, then the chosen and the
@@ -146,18 +132,15 @@ func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, 
 			t = max(t, loss.PackedPairLen(b.PromptLens[i], b.ChosenLens[i], b.RejectedLens[i]))
 		}
 	}
-	pref, err := loss.NewPrefGraph(policy, microPairs, t, loss.PrefOptions{Objective: obj, Gate: gate, Grad: true, Pack: pack})
+	newStep := train.NewPrefStep
+	if pack {
+		newStep = train.NewPackedPrefStep
+	}
+	pref, err := newStep(policy, opt, obj, gate, pairs, microPairs, t)
 	if err != nil {
 		return nil, err
 	}
-	s := &stepper{batch: b, pref: pref, opt: opt, microPairs: microPairs, pack: pack, packT: t}
-	if microPairs < pairs {
-		for _, w := range policy.Weights() {
-			s.names = append(s.names, w.Name)
-			s.values = append(s.values, w.T)
-			s.acc = append(s.acc, graph.NewTensor(w.T.Dtype(), w.T.Shape().Clone()...))
-		}
-	}
+	s := &stepper{batch: b, pref: pref, pack: pack, packT: t}
 	if refRows <= 0 || refRows > 2*pairs {
 		refRows = 2 * pairs
 	}
@@ -235,24 +218,11 @@ func (s *stepper) step(withRef bool) (float64, error) {
 			return 0, err
 		}
 	}
-	if s.acc != nil {
-		return s.accumulatedStep()
-	}
-	if err := s.pref.SetBatch(s.batch, s.rc, s.rr); err != nil {
-		return 0, err
-	}
-	if err := s.pref.Run(); err != nil {
+	out, err := s.pref.Step(s.batch, s.rc, s.rr)
+	if err != nil {
 		return 0, fmt.Errorf("policy forward/backward: %w", err)
 	}
-	defer s.pref.Release()      // after the optimizer step, as the sweep
-	res, err := s.pref.Result() // the sweep logs these every step
-	if err != nil {
-		return 0, err
-	}
-	if _, err := s.opt.Step(s.pref.Params()); err != nil {
-		return 0, err
-	}
-	return res.Loss, nil
+	return out.Loss, nil
 }
 
 // subBatch returns pairs [lo, hi) of b.
@@ -272,52 +242,4 @@ func appendPair(b, from data.Batch, i int) data.Batch {
 	b.ChosenLens = append(b.ChosenLens[:len(b.ChosenLens):len(b.ChosenLens)], from.ChosenLens[i])
 	b.RejectedLens = append(b.RejectedLens[:len(b.RejectedLens):len(b.RejectedLens)], from.RejectedLens[i])
 	return b
-}
-
-// accumulatedStep runs the batch in micro-batches of s.microPairs pairs,
-// sums the scaled gradients into s.acc and takes one optimizer step on
-// them (StepTensors zeroes s.acc). It returns the batch loss, the
-// scaled sum of the micro-batch losses.
-func (s *stepper) accumulatedStep() (float64, error) {
-	pairs := len(s.batch.ChosenIDs)
-	scale := float64(s.microPairs) / float64(pairs)
-	var loss float64
-	for lo := 0; lo < pairs; lo += s.microPairs {
-		hi := lo + s.microPairs
-		if err := s.pref.SetBatch(subBatch(s.batch, lo, hi), s.rc[lo:hi], s.rr[lo:hi]); err != nil {
-			return 0, err
-		}
-		if err := s.pref.Run(); err != nil {
-			return 0, fmt.Errorf("policy forward/backward: %w", err)
-		}
-		res, err := s.pref.Result()
-		if err != nil {
-			return 0, err
-		}
-		var mean float64
-		for _, l := range res.PerPairLoss {
-			mean += l / float64(len(res.PerPairLoss))
-		}
-		if math.Abs(mean-res.Loss) > 1e-5*(1+math.Abs(res.Loss)) {
-			return 0, fmt.Errorf("objective %s: the loss %g is not the mean of the per-pair losses (%g); micro-batches would change the step", s.pref.Objective.Name, res.Loss, mean)
-		}
-		loss += scale * res.Loss
-		for i, p := range s.pref.Params() {
-			gv, err := p.Node.Grad()
-			if err != nil {
-				return 0, fmt.Errorf("parameter %s: %w", p.Name, err)
-			}
-			switch acc := s.acc[i].Data().(type) {
-			case []float32:
-				blas32.Implementation().Saxpy(len(acc), float32(scale), gv.Data().([]float32), 1, acc, 1)
-			case []float64:
-				blas64.Implementation().Daxpy(len(acc), scale, gv.Data().([]float64), 1, acc, 1)
-			}
-		}
-		s.pref.Release() // the gradients are in s.acc
-	}
-	if _, err := s.opt.StepTensors(s.names, s.values, s.acc); err != nil {
-		return 0, err
-	}
-	return loss, nil
 }

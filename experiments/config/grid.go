@@ -171,6 +171,15 @@ func (d DataConfig) EvalDataset(ds string) string {
 	return ""
 }
 
+// Micro is the number of pairs of one forward/backward pass of a
+// training step: micro_pairs, or batch_pairs when it is 0.
+func (t TrainConfig) Micro() int {
+	if t.MicroPairs == 0 {
+		return t.BatchPairs
+	}
+	return t.MicroPairs
+}
+
 // LoadOptions are the [data] table's loader options: the format and the
 // data limits.
 func (d DataConfig) LoadOptions() data.LoadOptions {
@@ -229,6 +238,9 @@ var cellRules = map[string]func(g *Grid, ds, arch string) (v any, ok bool){
 		return g.Data.ChatTemplate, g.Data.ChatTemplate != ChatTemplateModel
 	},
 	"train.pack_pairs": func(g *Grid, ds, arch string) (any, bool) { return true, g.Train.PackPairs },
+	"train.micro_pairs": func(g *Grid, ds, arch string) (any, bool) {
+		return g.Train.MicroPairs, g.Train.Micro() < g.Train.BatchPairs
+	},
 }
 
 // CellTables returns the [data] and [train] tables of the config of a

@@ -589,6 +589,9 @@ func (p *tableParser) train(g *Grid, v any) error {
 		}
 		c.InitFromPath = filepath.Clean(path)
 	}
+	if c.MicroPairs > 0 && c.BatchPairs%c.MicroPairs != 0 {
+		return p.errf("train.micro_pairs", "%d does not divide train.batch_pairs = %d; expected a divisor of it (or 0 for whole batches)", c.MicroPairs, c.BatchPairs)
+	}
 	g.Train = c
 	return nil
 }
@@ -683,6 +686,9 @@ func (p *tableParser) axes(g *Grid, v any) error {
 		}
 		if spec.Name == objectives.SFT {
 			return p.errf(key+".name", "sft is stage 1 of every cell; expected a preference objective")
+		}
+		if spec.Reduction() == objectives.Mixed && g.Train.Micro() < g.Train.BatchPairs {
+			return p.errf("train.micro_pairs", "%d: %s = %v mixes a mean over pairs with a token mean over the whole batch, which micro-batches cannot reproduce; set train.micro_pairs = 0 or use another sft_norm", g.Train.MicroPairs, key, spec)
 		}
 		g.Objectives = append(g.Objectives, results.ObjectiveSpec(spec))
 	}

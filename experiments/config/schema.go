@@ -153,6 +153,17 @@ type TrainConfig struct {
 	// prompt's gradients are summed in another order), so a cell with it
 	// on has its own id. Needs a transformer-* or hf: arch (not mlp-*).
 	PackPairs bool `toml:"pack_pairs" default:"false" cell:"custom"`
+	// Pairs per forward/backward pass; 0 = the whole batch. Smaller
+	// values run each batch in micro-batches of this many pairs (SFT:
+	// 2× as many sequences), summing their gradients, each scaled by its
+	// share of the batch loss, before the batch's one optimizer step: the
+	// same step up to floating-point rounding, with activation memory in
+	// proportion to micro_pairs instead of batch_pairs (plus one
+	// gradient-sized buffer). Must divide batch_pairs; not with rpo
+	// sft_norm = "token" (its loss mixes a pair mean with a batch token
+	// mean). A value below batch_pairs gives the cell (and its SFT stage)
+	// its own id; batch_pairs itself is the whole batch.
+	MicroPairs int `toml:"micro_pairs" default:"0" min:"0" max:"4096" cell:"custom"`
 	// A checkpoint (models.Save format, HF models too) to start stage 1
 	// from, relative to the grid file; "" = random init. The cell config
 	// records it as written.

@@ -351,25 +351,50 @@ func (pg *PrefGraph) Result() (PrefResult, error) {
 		r.Logps.ReferenceRejected = append([]float64(nil), pg.refR...)
 	}
 	r.Metrics = objectives.Metrics(pg.Objective, r.Logps)
-	var gates, lp, mask []float64
-	if pg.Packed {
-		// in the layout of the unpacked rejected rows, [B, T′−1]
-		pb := &pg.packed
-		m = pb.batchT - 1
-		gates = pb.unpackRejected(graph.Float64s(pg.gateV))
-		lp = pb.unpackRejected(graph.Float64s(pg.lpV))
-		mask = pb.unpackRejected(pb.rejected)
-	} else {
-		gates = graph.Float64s(pg.gateV)[B*m:]
-		lp = graph.Float64s(pg.lpV)[B*m:]
-		mask = pg.rejMaskData[B*m:]
-	}
+	rt := pg.rejectedTokens()
+	m = rt.M
 	r.RejectedGates = make([][]float64, B)
 	for i := range r.RejectedGates {
-		r.RejectedGates[i] = gates[i*m : (i+1)*m : (i+1)*m]
+		r.RejectedGates[i] = rt.Gates[i*m : (i+1)*m : (i+1)*m]
 	}
-	r.GateStats = gating.ComputeStats(gates, lp, mask)
+	r.GateStats = gating.ComputeStats(rt.Gates, rt.Logps, rt.Mask)
 	return r, nil
+}
+
+// RejectedTokens are the per-token values of a run's rejected responses
+// in the layout of the batch's unpacked rejected rows, [B, M] row-major
+// (M = T′−1, T′ the batch's row length; position t predicts token t+1):
+// the gates, the policy's token log-probs and the rejected response mask.
+// The gate statistics are gating.ComputeStats(Gates, Logps, Mask); the
+// values of consecutive micro-batches of one batch, appended, are the
+// whole batch's.
+type RejectedTokens struct {
+	M                  int
+	Gates, Logps, Mask []float64
+}
+
+// RejectedTokens returns a copy of the last Run's rejected-token values
+// (it stays valid after Release).
+func (pg *PrefGraph) RejectedTokens() (RejectedTokens, error) {
+	if pg.lossV == nil {
+		return RejectedTokens{}, fmt.Errorf("preference graph: RejectedTokens before Run")
+	}
+	rt := pg.rejectedTokens()
+	c := func(v []float64) []float64 { return append([]float64(nil), v...) }
+	rt.Gates, rt.Logps, rt.Mask = c(rt.Gates), c(rt.Logps), c(rt.Mask)
+	return rt, nil
+}
+
+// rejectedTokens is RejectedTokens without the copies (its slices may
+// share the graph's values).
+func (pg *PrefGraph) rejectedTokens() RejectedTokens {
+	B, m := pg.Pairs, pg.T-1
+	if pg.Packed {
+		pb := &pg.packed
+		return RejectedTokens{M: pb.batchT - 1, Gates: pb.unpackRejected(graph.Float64s(pg.gateV)),
+			Logps: pb.unpackRejected(graph.Float64s(pg.lpV)), Mask: pb.unpackRejected(pb.rejected)}
+	}
+	return RejectedTokens{M: m, Gates: graph.Float64s(pg.gateV)[B*m:], Logps: graph.Float64s(pg.lpV)[B*m:], Mask: pg.rejMaskData[B*m:]}
 }
 
 // Grads returns a copy of every parameter's gradient after Run, keyed by
