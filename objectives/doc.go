@@ -13,6 +13,9 @@
 //     shared with the grid and gate tables, names the key).
 //   - Build: the loss, per-pair loss and per-pair terms as graph nodes.
 //   - Metrics: the TRL-named batch statistics from the values a run produced.
+//   - Spec.Reduction: how the batch loss reduces its pairs (a pair mean, a
+//     chosen-token mean, or both mixed), i.e. how its gradient splits over
+//     micro-batches (gradient accumulation).
 //
 // Every log σ is graph.NegLogSigmoid, a numerically stable −log σ(x) Op
 // (Gorgonia's Softplus returns x for x > 16, an error far above the

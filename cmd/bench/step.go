@@ -125,6 +125,9 @@ func newStepper(policy, reference models.LM, b data.Batch, obj objectives.Spec, 
 	if pairs%microPairs != 0 {
 		return nil, usageError{fmt.Errorf("-micro-pairs %d does not divide -pairs %d", microPairs, pairs)}
 	}
+	if microPairs < pairs && obj.Reduction() == objectives.Mixed {
+		return nil, usageError{fmt.Errorf("-micro-pairs %d: objective %s mixes a mean over pairs with a batch token mean, which micro-batches cannot reproduce; use -micro-pairs 0", microPairs, obj)}
+	}
 	t := b.T
 	if pack {
 		t = 2

@@ -75,6 +75,16 @@
 //	                              # gradients equal the unpacked ones up to floating-point rounding (the
 //	                              # prompt's gradients are summed in another order), so a cell with it
 //	                              # on has its own id. Needs a transformer-* or hf: arch (not mlp-*).
+//	micro_pairs = 0               # Pairs per forward/backward pass; 0 = the whole batch. Smaller values
+//	                              # run each batch in micro-batches of this many pairs (SFT: 2× as many
+//	                              # sequences), summing their gradients, each scaled by its share of the
+//	                              # batch loss, before the batch's one optimizer step: the same step up
+//	                              # to floating-point rounding, with activation memory in proportion to
+//	                              # micro_pairs instead of batch_pairs (plus one gradient-sized buffer).
+//	                              # Must divide batch_pairs; not with rpo sft_norm = "token" (its loss
+//	                              # mixes a pair mean with a batch token mean). A value below
+//	                              # batch_pairs gives the cell (and its SFT stage) its own id;
+//	                              # batch_pairs itself is the whole batch. [0..4096]
 //	init_from = ""                # A checkpoint (models.Save format, HF models too) to start stage 1
 //	                              # from, relative to the grid file; "" = random init. The cell config
 //	                              # records it as written.

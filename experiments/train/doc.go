@@ -15,6 +15,14 @@
 //     with the gate on the rejected tokens), releasing the graph's values
 //     after it; NewPackedPrefStep runs each pair as one packed row
 //     (loss.PrefOptions.Pack; the sweep's train.pack_pairs);
+//   - gradient accumulation (accum.go; the sweep's train.micro_pairs,
+//     cmd/bench's -micro-pairs): a step whose graph holds a micro-batch
+//     runs the batch through it in micro-batches, sums their gradients
+//     scaled by each one's share of the batch loss (objectives.Reduction:
+//     m/B for a pair mean, its share of the chosen tokens for a token
+//     mean, none for rpo's "token" NLL, which is refused) and takes the
+//     batch's one optimizer step on the sums; the step's loss, TRL
+//     metrics and gate statistics are the whole batch's;
 //   - Stream: the named random streams derived from a cell's seed (model
 //     initialisation, the batch order of each stage), in seeds.go.
 //
