@@ -178,7 +178,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 	// and (since the policy starts as the reference) the reference
 	// log-probs of the probe pairs.
 	st.set("probe", 0, total, 0)
-	refProbe := probe.New(ref, pd.T)
+	refProbe := newProber(g.Train, ref, pd.T)
 	base, err := probePasses(refProbe, pd, 0)
 	refProbe.Close()
 	if err != nil {
@@ -211,7 +211,7 @@ func (env *sweepEnv) trainStage2(ctx context.Context, c *Cell, dir string, pd *p
 		return train.NewPrefStep(policy, opt, objSpec, gateSpec, b, g.Train.MicroPairs, t)
 	})
 	defer graphs.Close()
-	policyProbe := probe.New(policy, pd.T) // builds its graphs on first use
+	policyProbe := newProber(g.Train, policy, pd.T) // builds its graphs on first use
 	defer policyProbe.Close()
 	var trainS, probeS float64
 	var t0 time.Time

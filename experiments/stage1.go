@@ -296,7 +296,7 @@ func (env *sweepEnv) trainStage1(ctx context.Context, cfg results.CellConfig, pd
 	// reference log-probs of every training pair, once (TRL precompute_ref_log_probs)
 	st.set("ref-logps", 0, 0, math.NaN())
 	t0 := time.Now()
-	ref, err := sequenceLogps(lm, pd)
+	ref, err := sequenceLogps(g.Train, lm, pd)
 	if err != nil {
 		return nil, err
 	}
@@ -323,10 +323,22 @@ func (env *sweepEnv) saveStage1Checkpoint(ckptDir string, k int, lm models.LM, o
 	})
 }
 
+// newProber returns the prober of a cell's forward-only passes (the
+// reference log-probs and the probes): batches of probe.Batch sequences,
+// or, with train.micro_pairs below batch_pairs, of the 2·micro_pairs rows
+// of a training micro-batch, so that these passes shrink with the
+// training graphs (the values are the same; only the passes are more).
+func newProber(t config.TrainConfig, lm models.LM, maxT int) *probe.Prober {
+	if m := t.Micro(); m < t.BatchPairs {
+		return probe.NewBatched(lm, maxT, 2*m)
+	}
+	return probe.New(lm, maxT)
+}
+
 // sequenceLogps teacher-forces every training pair's chosen and rejected
 // response through lm (forward only).
-func sequenceLogps(lm models.LM, pd *preparedData) (refLogps, error) {
-	pg := probe.New(lm, pd.T)
+func sequenceLogps(t config.TrainConfig, lm models.LM, pd *preparedData) (refLogps, error) {
+	pg := newProber(t, lm, pd.T)
 	defer pg.Close()
 	seqs := make([]data.Sequence, 0, 2*len(pd.Train))
 	for _, p := range pd.Train {

@@ -247,3 +247,49 @@ func TestPackedProbeGraphReleases(t *testing.T) {
 		t.Fatal("a second packed pass differs from the first")
 	}
 }
+
+// TestProberBatchSize: a Prober with batches of 1 or 2 rows (NewBatched,
+// the sweep's probes under train.micro_pairs) gives every sequence the
+// statistics of one with Batch rows — bit-identical in the default build,
+// packed (a Hugging Face model) and unpacked (the MLP), float32.
+func TestProberBatchSize(t *testing.T) {
+	const maxT = 24
+	c, err := hf.ParseConfig([]byte(`{"model_type":"gpt_neox","hidden_size":32,"num_attention_heads":2,"num_hidden_layers":2,"vocab_size":300,
+		"intermediate_size":48,"max_position_embeddings":24,"rotary_pct":0.5,"hidden_act":"gelu"}`), "gpt_neox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	neox, err := hf.NewRandom(c, tensor.Float32, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlp, err := models.NewMLP(models.MLPConfig{VocabSize: 300, Window: 4, DEmbed: 8, DHidden: 16, Activation: models.ActTanh, MaxSeqLen: maxT}, tensor.Float32, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs := packTestSeqs(300, maxT)
+	for _, lm := range []models.LM{neox, mlp} {
+		whole := New(lm, maxT)
+		want, err := whole.Run(seqs, 0)
+		whole.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rows := range []int{1, 2} {
+			pr := NewBatched(lm, maxT, rows)
+			got, err := pr.Run(seqs, 0)
+			pr.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range seqs {
+				if graph.PackedBitIdentical() && !reflect.DeepEqual(got[i], want[i]) {
+					t.Fatalf("%s, batches of %d: sequence %d: %+v, batches of %d: %+v", lm.Kind(), rows, i, got[i], Batch, want[i])
+				}
+				if math.Abs(got[i].LP-want[i].LP) > 1e-4*math.Max(1, math.Abs(want[i].LP)) {
+					t.Errorf("%s, batches of %d: sequence %d LP %v, batches of %d: %v", lm.Kind(), rows, i, got[i].LP, Batch, want[i].LP)
+				}
+			}
+		}
+	}
+}

@@ -38,9 +38,16 @@ type Prober struct {
 }
 
 // New returns a Prober over lm for sequences of at most maxT tokens
-// (prompt ++ response). Close it when done.
-func New(lm models.LM, maxT int) *Prober {
-	pr := &Prober{lm: lm, n: Batch, maxT: maxT, graphs: map[int]*probeGraph{}, packed: map[int]*probeGraph{}}
+// (prompt ++ response), in batches of Batch sequences. Close it when done.
+func New(lm models.LM, maxT int) *Prober { return NewBatched(lm, maxT, Batch) }
+
+// NewBatched is New with batches of rows sequences (rows ≥ 1; packed: the
+// token budget of rows unpacked rows) instead of Batch: a forward pass
+// then holds the activations of that many rows. The results are the same
+// (bit-identical in the default build: rows are independent), only the
+// number of passes changes.
+func NewBatched(lm models.LM, maxT, rows int) *Prober {
+	pr := &Prober{lm: lm, n: max(rows, 1), maxT: maxT, graphs: map[int]*probeGraph{}, packed: map[int]*probeGraph{}}
 	if plm, ok := lm.(models.PackedLM); ok {
 		pr.plm = plm
 	}
