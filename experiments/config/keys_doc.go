@@ -80,11 +80,13 @@
 //	                              # sequences), summing their gradients, each scaled by its share of the
 //	                              # batch loss, before the batch's one optimizer step: the same step up
 //	                              # to floating-point rounding, with activation memory in proportion to
-//	                              # micro_pairs instead of batch_pairs (plus one gradient-sized buffer).
-//	                              # Must divide batch_pairs; not with rpo sft_norm = "token" (its loss
-//	                              # mixes a pair mean with a batch token mean). A value below
-//	                              # batch_pairs gives the cell (and its SFT stage) its own id;
-//	                              # batch_pairs itself is the whole batch. [0..4096]
+//	                              # micro_pairs instead of batch_pairs (plus one gradient-sized buffer);
+//	                              # the reference log-probs and the probes then run 2·micro_pairs
+//	                              # sequences at a time (the same values) instead of 32. Must divide
+//	                              # batch_pairs; not with rpo sft_norm = "token" (its loss mixes a pair
+//	                              # mean with a batch token mean). A value below batch_pairs gives the
+//	                              # cell (and its SFT stage) its own id; batch_pairs itself is the whole
+//	                              # batch. [0..4096]
 //	init_from = ""                # A checkpoint (models.Save format, HF models too) to start stage 1
 //	                              # from, relative to the grid file; "" = random init. The cell config
 //	                              # records it as written.

@@ -159,7 +159,9 @@ type TrainConfig struct {
 	// share of the batch loss, before the batch's one optimizer step: the
 	// same step up to floating-point rounding, with activation memory in
 	// proportion to micro_pairs instead of batch_pairs (plus one
-	// gradient-sized buffer). Must divide batch_pairs; not with rpo
+	// gradient-sized buffer); the reference log-probs and the probes then
+	// run 2·micro_pairs sequences at a time (the same values) instead of
+	// 32. Must divide batch_pairs; not with rpo
 	// sft_norm = "token" (its loss mixes a pair mean with a batch token
 	// mean). A value below batch_pairs gives the cell (and its SFT stage)
 	// its own id; batch_pairs itself is the whole batch.
