@@ -33,6 +33,16 @@ func BLASName() string {
 	return "gonum (pure Go)"
 }
 
+// BLASCore names the kernels the matrix products run on: "blasgemm
+// AVX2+FMA" here when the Go-assembly GEMM is active, "gonum" otherwise;
+// OpenBLAS's core name ("Haswell", "SkylakeX", ...) with -tags openblas.
+func BLASCore() string {
+	if blasgemm.Available() {
+		return "blasgemm AVX2+FMA"
+	}
+	return "gonum"
+}
+
 // BLASThreads returns the number of threads OpenBLAS uses; 0 in this
 // pure-Go build, where matrix products run on Go goroutines bounded by
 // GOMAXPROCS.

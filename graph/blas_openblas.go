@@ -5,6 +5,7 @@ package graph
 // #cgo LDFLAGS: -lopenblas
 // extern void openblas_set_num_threads(int);
 // extern int openblas_get_num_threads(void);
+// extern char* openblas_get_corename(void);
 import "C"
 
 import (
@@ -32,6 +33,18 @@ import (
 // per GOMAXPROCS, each a one-thread OpenBLAS call, so a Linear layer still
 // uses every core. Each element of C is computed by one call whose k-loop
 // does not depend on the split.
+//
+// OpenBLAS packs both operands in every call, so each band re-packs the
+// operand the bands share: op(B) when C is split by rows, op(A) when by
+// columns. obBands splits along C's longer side, so the shared operand
+// is the smaller one (m·k against k·n). OpenBLAS's own threads avoid the
+// re-packing but busy-wait between calls, which on a machine whose cores
+// the Go scheduler already keeps busy costs far more than it saves.
+//
+// OpenBLAS picks its kernels (BLASCore) from the CPU when the library
+// loads; OPENBLAS_CORETYPE in the environment overrides the choice. It
+// cannot be changed from inside the process: the library reads it before
+// any Go code runs.
 
 func init() {
 	impl := openBLAS{}
@@ -129,6 +142,13 @@ func BLASName() string { return "openblas" }
 // OPENBLAS_NUM_THREADS, or all cores when unset). The pure-Go build
 // returns 0: gonum's BLAS runs on Go goroutines, bounded by GOMAXPROCS.
 func BLASThreads() int { return int(C.openblas_get_num_threads()) }
+
+// BLASCore names the kernels the matrix products run on: here OpenBLAS's
+// core name ("Haswell", "Zen", "SkylakeX", "Cooperlake", ...), chosen by
+// OpenBLAS from the CPU or set by OPENBLAS_CORETYPE; in the pure-Go build
+// "blasgemm AVX2+FMA" or "gonum" (blasgemm's fallback on CPUs without
+// AVX2 and FMA).
+func BLASCore() string { return C.GoString(C.openblas_get_corename()) }
 
 // SetBLASThreads sets the number of OpenBLAS threads (n ≥ 1); it is a
 // no-op in the pure-Go build. One thread is fastest for the model sizes

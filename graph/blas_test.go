@@ -22,7 +22,10 @@ func TestBLASBuild(t *testing.T) {
 	name := BLASName()
 	gorgoniaBLAS := G.WhichBLAS()
 	impl := blas32.Implementation()
-	t.Logf("BLASName %q, gorgonia %T, blas32 %T, threads %d", name, gorgoniaBLAS, impl, BLASThreads())
+	t.Logf("BLASName %q, core %q, gorgonia %T, blas32 %T, threads %d", name, BLASCore(), gorgoniaBLAS, impl, BLASThreads())
+	if BLASCore() == "" {
+		t.Errorf("BLASCore() is empty")
+	}
 	isNetlib := func(b interface{}) bool { return fmt.Sprintf("%T", b) == "graph.openBLAS" }
 	switch name {
 	case "openblas":

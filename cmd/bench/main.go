@@ -216,7 +216,7 @@ func run(o options) (map[string]any, error) {
 	if o.blasThreads > 0 {
 		graph.SetBLASThreads(o.blasThreads)
 	}
-	blasName := graph.BLASName()
+	blasName, blasCore := graph.BLASName(), graph.BLASCore()
 	switch o.gemm {
 	case "installed", "":
 	case "blasgemm", "gonum":
@@ -228,6 +228,7 @@ func run(o options) (map[string]any, error) {
 		blas32.Use(impl)
 		blas64.Use(impl)
 		blasName += ", gemm: " + o.gemm
+		blasCore = o.gemm
 	default:
 		return nil, usageError{fmt.Errorf("-gemm %q: want installed, blasgemm or gonum", o.gemm)}
 	}
@@ -353,8 +354,9 @@ func run(o options) (map[string]any, error) {
 		"max_step_s":                st.Max,
 		"blas":                      blasName,
 		"blas_threads":              graph.BLASThreads(),
+		"blas_core":                 blasCore,
 		"blas_libs":                 benchsys.BLASLibs(graph.BLASName()),
-		"env":                       map[string]string{"OPENBLAS_NUM_THREADS": os.Getenv("OPENBLAS_NUM_THREADS"), "GOMAXPROCS": os.Getenv("GOMAXPROCS"), "GOGC": os.Getenv("GOGC"), "GOMEMLIMIT": os.Getenv("GOMEMLIMIT")},
+		"env":                       map[string]string{"OPENBLAS_NUM_THREADS": os.Getenv("OPENBLAS_NUM_THREADS"), "OPENBLAS_CORETYPE": os.Getenv("OPENBLAS_CORETYPE"), "GOMAXPROCS": os.Getenv("GOMAXPROCS"), "GOGC": os.Getenv("GOGC"), "GOMEMLIMIT": os.Getenv("GOMEMLIMIT")},
 		"gomaxprocs":                runtime.GOMAXPROCS(0),
 		"go":                        runtime.Version(),
 		"cpu_count":                 runtime.NumCPU(),
