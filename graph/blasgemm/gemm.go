@@ -1,6 +1,7 @@
 package blasgemm
 
 import (
+	"os"
 	"runtime"
 	"sync"
 
@@ -23,16 +24,28 @@ import (
 // multiplies one 6-row panel by one NR-column panel, keeping the 6 × NR
 // result in registers for the whole inner dimension:
 //
-//	Apack[panel][p][r] = op(A)[ic + 6·panel + r, pc + p]   (6 values per p)
-//	Bpack[panel][p][c] = op(B)[pc + p, jc + NR·panel + c]  (NR values per p)
+//	Apack[panel][p][r] = op(A)[ic + MR·panel + r, pc + p]   (MR values per p)
+//	Bpack[panel][p][c] = op(B)[pc + p, jc + NR·panel + c]   (NR values per p)
 //
-// NR is 16 for float32 and 8 for float64 (two 256-bit registers per row).
-// Panels at the matrix edges are zero-padded and their result goes
-// through a scratch tile. Large products are split over GOMAXPROCS
+// MR is 6; NR is 16 for float32 and 8 for float64 (two 256-bit registers
+// per row). Panels at the matrix edges are zero-padded and their result
+// goes through a scratch tile. Large products are split over GOMAXPROCS
 // goroutines by rows (or by columns when C is wider than tall); the
 // split is by output region, so every element of C is computed by one
 // goroutine in the same order whatever the split: results are
 // deterministic and independent of GOMAXPROCS.
+//
+// On a CPU with AVX-512 (and an OS that saves its state) float32 products
+// whose A is not transposed use a 12 × 32 kernel instead
+// (kernel512_amd64.s: 24 of the 32 zmm registers hold the tile, so each
+// broadcast value of A feeds two 16-lane FMAs); MR is 12 and NR 32. It
+// gives the same bits as the 6 × 16 kernel: in both, each element of C
+// is its k-block's products summed by FMA in order from zero, then added
+// into C by one FMA (alpha·sum + C) or stored as alpha·sum; a 12 × 32
+// tile that is not whole is computed as the 6 × 16 kernel computes its
+// 6 × 16 sub-tiles (the partial ones through the scratch tile, whose
+// alpha·sum is rounded before it is added). The environment variable
+// GATEDPO_GEMM=avx2 selects the 6 × 16 kernel for every product.
 //
 // gonum's Sgemm is ~7× slower on the shapes of this project because its
 // float32 kernels are 128-bit axpy/dot loops without register blocking.
@@ -58,14 +71,52 @@ type gemmFloat interface{ ~float32 | ~float64 }
 // ldc; k ≥ 1.
 type gemmKernel[T gemmFloat] func(k int, a *T, rs, ps int, b *T, bs int, c *T, ldc int, alpha T, overwrite bool)
 
-// gemmBufs are one goroutine's packing buffers.
-type gemmBufs[T gemmFloat] struct {
-	a, b []T
-	tile [gemmMR * 16]T
+// gemmTiling is a micro-kernel with its tile: mr × nr. When sub is set,
+// kern is a larger tile than the 6-row kernel sub (6 × subNR) whose
+// results it reproduces, and a partial mr × nr tile is computed by sub
+// on its 6 × subNR sub-tiles; mr is then a multiple of 6 and nr of
+// subNR. aOuter runs the tiles of a block row panel by row panel (the A
+// panel stays in L1 and the B panels stream from L2) instead of column
+// panel by column panel (the B panel stays in L1): a 32-column B panel of
+// KC rows fills the 32 KiB L1 of current cores by itself.
+type gemmTiling[T gemmFloat] struct {
+	mr, nr int
+	kern   gemmKernel[T]
+	sub    gemmKernel[T]
+	subNR  int
+	aOuter bool
 }
 
 var (
-	gemmPool32 = sync.Pool{New: func() any { return newGemmBufs[float32](16) }}
+	sgemmTiling6x16  = gemmTiling[float32]{mr: gemmMR, nr: 16, kern: sgemmKernel6x16}
+	sgemmTiling12x32 = gemmTiling[float32]{mr: 12, nr: 32, kern: sgemmKernel12x32, sub: sgemmKernel6x16, subNR: 16, aOuter: true}
+	dgemmTiling6x8   = gemmTiling[float64]{mr: gemmMR, nr: 8, kern: dgemmKernel6x8}
+)
+
+// sgemmUse512 reports whether float32 products whose A is not transposed
+// use the 12 × 32 kernel: the CPU and OS support AVX-512 and GATEDPO_GEMM
+// is not "avx2". Products with a transposed A (packed in 12-row panels)
+// always use the 6 × 16 kernel, which was faster on them when measured
+// (BenchmarkSgemmEfficiency).
+var sgemmUse512 = gemmAVX512OK && os.Getenv("GATEDPO_GEMM") != "avx2"
+
+// sgemmTilingFor is the float32 kernel for a product: 12 × 32 with
+// sgemmUse512 and an untransposed A, else 6 × 16.
+func sgemmTilingFor(aT bool) gemmTiling[float32] {
+	if sgemmUse512 && !aT {
+		return sgemmTiling12x32
+	}
+	return sgemmTiling6x16
+}
+
+// gemmBufs are one goroutine's packing buffers.
+type gemmBufs[T gemmFloat] struct {
+	a, b []T
+	tile [gemmMR * 16]T // one 6-row tile of the 6-row kernels (NR ≤ 16)
+}
+
+var (
+	gemmPool32 = sync.Pool{New: func() any { return newGemmBufs[float32](32) }}
 	gemmPool64 = sync.Pool{New: func() any { return newGemmBufs[float64](8) }}
 )
 
@@ -88,22 +139,22 @@ type gemmArgs[T gemmFloat] struct {
 }
 
 // gemmRun computes the product, splitting it over goroutines when large.
-func gemmRun[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], pool *sync.Pool) {
+func gemmRun[T gemmFloat](g gemmArgs[T], t gemmTiling[T], pool *sync.Pool) {
 	if g.m == 0 || g.n == 0 {
 		return
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if workers < 2 || g.m*g.n*g.k < gemmParallelMin {
 		bufs := pool.Get().(*gemmBufs[T])
-		gemmSerial(g, nr, kern, bufs)
+		gemmSerial(g, t, bufs)
 		pool.Put(bufs)
 		return
 	}
 	// Split C into `workers` bands of whole micro-tiles.
 	byRows := g.m >= g.n
-	extent, unit := g.n, nr
+	extent, unit := g.n, t.nr
 	if byRows {
-		extent, unit = g.m, gemmMR
+		extent, unit = g.m, t.mr
 	}
 	tiles := (extent + unit - 1) / unit
 	if workers > tiles {
@@ -137,7 +188,7 @@ func gemmRun[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], pool *sync.
 		go func() {
 			defer wg.Done()
 			bufs := pool.Get().(*gemmBufs[T])
-			gemmSerial(sub, nr, kern, bufs)
+			gemmSerial(sub, t, bufs)
 			pool.Put(bufs)
 		}()
 	}
@@ -145,7 +196,7 @@ func gemmRun[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], pool *sync.
 }
 
 // gemmSerial computes the product on the calling goroutine.
-func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *gemmBufs[T]) {
+func gemmSerial[T gemmFloat](g gemmArgs[T], t gemmTiling[T], bufs *gemmBufs[T]) {
 	// C ← beta·C. With beta = 0 the first k-block overwrites C instead
 	// (C is never read, so NaNs in it do not leak); alpha = 0 or k = 0
 	// leaves only this scaling.
@@ -164,7 +215,7 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 	if g.k == 0 || g.alpha == 0 {
 		return
 	}
-	tile := bufs.tile[:gemmMR*nr]
+	mr, nr := t.mr, t.nr
 	for jc := 0; jc < g.n; jc += gemmNC {
 		nc := min(gemmNC, g.n-jc)
 		for pc := 0; pc < g.k; pc += gemmKC {
@@ -173,33 +224,52 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 			gemmPackB(g, jc, nc, pc, kc, nr, bufs.b)
 			for ic := 0; ic < g.m; ic += gemmMC {
 				mc := min(gemmMC, g.m-ic)
-				gemmPackA(g, ic, mc, pc, kc, bufs.a)
-				for jr := 0; jr < nc; jr += nr {
+				gemmPackA(g, ic, mc, pc, kc, mr, bufs.a)
+				tileAt := func(jr, ir int) {
 					nrr := min(nr, nc-jr)
-					bp, bs := &bufs.b[jr*kc], nr // packed panel
-					for ir := 0; ir < mc; ir += gemmMR {
-						mrr := min(gemmMR, mc-ir)
-						ap, rs, ps := &bufs.a[ir*kc], 1, gemmMR // packed panel
-						if mrr == gemmMR && !g.aT {             // full panel of a row-major A, read in place
-							ap, rs, ps = &g.a[(ic+ir)*g.lda+pc], g.lda, 1
+					mrr := min(mr, mc-ir)
+					ap, rs, ps := &bufs.a[ir*kc], 1, mr // packed panel
+					inPlace := mrr == mr && !g.aT       // full panel of a row-major A, read in place
+					if inPlace {
+						ap, rs, ps = &g.a[(ic+ir)*g.lda+pc], g.lda, 1
+					}
+					off := (ic+ir)*g.ldc + jc + jr
+					if mrr == mr && nrr == nr {
+						t.kern(kc, ap, rs, ps, &bufs.b[jr*kc], nr, &g.c[off], g.ldc, g.alpha, overwrite)
+						return
+					}
+					if t.sub == nil {
+						gemmEdgeTile(g, t.kern, kc, ap, rs, ps, &bufs.b[jr*kc], nr, off, mrr, nrr, nr, overwrite, bufs.tile[:])
+						return
+					}
+					// A partial large tile: its 6 × subNR sub-tiles.
+					for si := 0; si < mrr; si += gemmMR {
+						sap := &bufs.a[ir*kc+si]
+						if inPlace {
+							sap = &g.a[(ic+ir+si)*g.lda+pc]
 						}
-						off := (ic+ir)*g.ldc + jc + jr
-						if mrr == gemmMR && nrr == nr {
-							kern(kc, ap, rs, ps, bp, bs, &g.c[off], g.ldc, g.alpha, overwrite)
-							continue
-						}
-						kern(kc, ap, rs, ps, bp, bs, &tile[0], nr, g.alpha, true)
-						for r := 0; r < mrr; r++ {
-							dst := g.c[off+r*g.ldc : off+r*g.ldc+nrr]
-							src := tile[r*nr : r*nr+nrr]
-							if overwrite {
-								copy(dst, src)
+						for sj := 0; sj < nrr; sj += t.subNR {
+							soff := off + si*g.ldc + sj
+							rows, cols := min(gemmMR, mrr-si), min(t.subNR, nrr-sj)
+							if rows == gemmMR && cols == t.subNR {
+								t.sub(kc, sap, rs, ps, &bufs.b[jr*kc+sj], nr, &g.c[soff], g.ldc, g.alpha, overwrite)
 								continue
 							}
-							for j, x := range src {
-								dst[j] += x
-							}
+							gemmEdgeTile(g, t.sub, kc, sap, rs, ps, &bufs.b[jr*kc+sj], nr, soff, rows, cols, t.subNR, overwrite, bufs.tile[:])
 						}
+					}
+				}
+				if t.aOuter {
+					for ir := 0; ir < mc; ir += mr {
+						for jr := 0; jr < nc; jr += nr {
+							tileAt(jr, ir)
+						}
+					}
+					continue
+				}
+				for jr := 0; jr < nc; jr += nr {
+					for ir := 0; ir < mc; ir += mr {
+						tileAt(jr, ir)
 					}
 				}
 			}
@@ -207,38 +277,62 @@ func gemmSerial[T gemmFloat](g gemmArgs[T], nr int, kern gemmKernel[T], bufs *ge
 	}
 }
 
-// gemmPackA packs the 6-row panels of op(A)[ic:ic+mc, pc:pc+kc] that the
-// kernel does not read in place, p-major (6 consecutive values per p),
-// the partial last panel zero-padded. Full panels of an untransposed A
-// are read in place (6 rows, each contiguous in p); those of a transposed
-// A are packed, since in place their 6 values per p sit in a new cache
-// line lda elements further on at every step.
-func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
-	full := mc / gemmMR // panels without padding
+// gemmEdgeTile computes the rows × cols corner (rows ≤ 6, cols ≤ tnr) of
+// a 6 × tnr tile of the 6-row kernel kern whose A and B panels are
+// zero-padded: into the scratch tile (overwritten with alpha·sum), which
+// is then copied into C at off (overwrite) or added to it.
+func gemmEdgeTile[T gemmFloat](g gemmArgs[T], kern gemmKernel[T], kc int, ap *T, rs, ps int, bp *T, bs, off, rows, cols, tnr int, overwrite bool, tile []T) {
+	kern(kc, ap, rs, ps, bp, bs, &tile[0], tnr, g.alpha, true)
+	for r := 0; r < rows; r++ {
+		dst := g.c[off+r*g.ldc : off+r*g.ldc+cols]
+		src := tile[r*tnr : r*tnr+cols]
+		if overwrite {
+			copy(dst, src)
+			continue
+		}
+		for j, x := range src {
+			dst[j] += x
+		}
+	}
+}
+
+// gemmPackA packs the mr-row panels of op(A)[ic:ic+mc, pc:pc+kc] that
+// the kernel does not read in place, p-major (mr consecutive values per
+// p), the partial last panel zero-padded. Full panels of an untransposed
+// A are read in place (mr rows, each contiguous in p); those of a
+// transposed A are packed, since in place their mr values per p sit in a
+// new cache line lda elements further on at every step.
+func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc, mr int, buf []T) {
+	full := mc / mr // panels without padding
 	if g.aT {
 		for panel := 0; panel < full; panel++ {
-			dst := buf[panel*gemmMR*kc : (panel+1)*gemmMR*kc]
-			src := g.a[pc*g.lda+ic+panel*gemmMR:]
-			if a32, ok := any(src).([]float32); ok && gemmKernelOK {
+			dst := buf[panel*mr*kc : (panel+1)*mr*kc]
+			src := g.a[pc*g.lda+ic+panel*mr:]
+			if a32, ok := any(src).([]float32); ok && gemmKernelOK && (mr == 6 || mr == 12) {
 				// In bounds: the panel is a full one of op(A).
-				sgemmPackAT6(kc, &a32[0], g.lda, &any(dst).([]float32)[0])
+				d32 := &any(dst).([]float32)[0]
+				if mr == 6 {
+					sgemmPackAT6(kc, &a32[0], g.lda, d32)
+				} else {
+					sgemmPackAT12(kc, &a32[0], g.lda, d32)
+				}
 				continue
 			}
 			for p := 0; p < kc; p++ {
-				copy(dst[p*gemmMR:p*gemmMR+gemmMR], src[p*g.lda:p*g.lda+gemmMR])
+				copy(dst[p*mr:p*mr+mr], src[p*g.lda:p*g.lda+mr])
 			}
 		}
 	}
-	if rows := mc - full*gemmMR; rows > 0 {
-		i0 := ic + full*gemmMR
-		dst := buf[full*gemmMR*kc : (full+1)*gemmMR*kc]
+	if rows := mc - full*mr; rows > 0 {
+		i0 := ic + full*mr
+		dst := buf[full*mr*kc : (full+1)*mr*kc]
 		clear(dst)
 		for r := 0; r < rows; r++ {
 			for p := 0; p < kc; p++ {
 				if g.aT {
-					dst[p*gemmMR+r] = g.a[(pc+p)*g.lda+i0+r]
+					dst[p*mr+r] = g.a[(pc+p)*g.lda+i0+r]
 				} else {
-					dst[p*gemmMR+r] = g.a[(i0+r)*g.lda+pc+p]
+					dst[p*mr+r] = g.a[(i0+r)*g.lda+pc+p]
 				}
 			}
 		}
@@ -251,7 +345,7 @@ func gemmPackA[T gemmFloat](g gemmArgs[T], ic, mc, pc, kc int, buf []T) {
 // per p; it keeps the kernel's B loads sequential instead of one row per
 // ldb elements (which thrashes a cache set when ldb·size is a multiple of
 // 4 KiB). A transposed B is transposed into the panels, full float32
-// panels by the assembly sgemmPackBT16 in 8 × 8 blocks. Values are moved
+// panels by the assembly sgemmPackBT16 (BT32) in 8 × 8 blocks. Values are moved
 // bit for bit, so packing does not change any result.
 func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 	panels := (nc + nr - 1) / nr
@@ -264,11 +358,15 @@ func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 		}
 		if g.bT { // op(B)[p, j] = b[j·ldb + p]: read rows of b, scatter with stride nr
 			p0 := 0
-			if b32, ok := any(g.b).([]float32); ok && gemmKernelOK && nr == 16 && cols == nr && kc >= 8 {
+			if b32, ok := any(g.b).([]float32); ok && gemmKernelOK && (nr == 16 || nr == 32) && cols == nr && kc >= 8 {
 				// A full float32 panel: 8 × 8 blocks transposed in registers.
 				d32 := any(dst).([]float32)
 				p0 = kc &^ 7
-				sgemmPackBT16(p0/8, &b32[j0*g.ldb+pc], g.ldb, &d32[0])
+				if nr == 16 {
+					sgemmPackBT16(p0/8, &b32[j0*g.ldb+pc], g.ldb, &d32[0])
+				} else {
+					sgemmPackBT32(p0/8, &b32[j0*g.ldb+pc], g.ldb, &d32[0])
+				}
 			}
 			for c := 0; c < cols; c++ {
 				src := g.b[(j0+c)*g.ldb+pc+p0 : (j0+c)*g.ldb+pc+kc]
@@ -279,8 +377,12 @@ func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 			continue
 		}
 		src := g.b[pc*g.ldb+j0:] // op(B)[p, j] = b[p·ldb + j]
-		if b32, ok := any(src).([]float32); ok && gemmKernelOK && nr == 16 && cols == nr {
-			sgemmPackBN16(kc, &b32[0], g.ldb, &any(dst).([]float32)[0])
+		if b32, ok := any(src).([]float32); ok && gemmKernelOK && (nr == 16 || nr == 32) && cols == nr {
+			if nr == 16 {
+				sgemmPackBN16(kc, &b32[0], g.ldb, &any(dst).([]float32)[0])
+			} else {
+				sgemmPackBN32(kc, &b32[0], g.ldb, &any(dst).([]float32)[0])
+			}
 			continue
 		}
 		for p := 0; p < kc; p++ {
@@ -298,6 +400,19 @@ type Implementation struct{ gonum.Implementation }
 // with AVX2 and FMA, OS support for YMM state, and no -tags noasm.
 func Available() bool { return gemmKernelOK }
 
+// Kernel names the float32 micro-kernels in use: "avx512-12x32+avx2-6x16"
+// (the first for products with an untransposed A), "avx2-6x16", or
+// "gonum" without the assembly GEMM.
+func Kernel() string {
+	switch {
+	case !gemmKernelOK:
+		return "gonum"
+	case sgemmUse512:
+		return "avx512-12x32+avx2-6x16"
+	}
+	return "avx2-6x16"
+}
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C (float32); see blas.Float32.
 func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if !gemmKernelOK {
@@ -306,7 +421,7 @@ func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 	}
 	g := gemmArgs[float32]{aT: tA != blas.NoTrans, bT: tB != blas.NoTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	gemmCheck(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	gemmRun(g, 16, gemmKernel[float32](sgemmKernel6x16), &gemmPool32)
+	gemmRun(g, sgemmTilingFor(g.aT), &gemmPool32)
 }
 
 // Dgemm computes C = alpha·op(A)·op(B) + beta·C (float64); see blas.Float64.
@@ -317,7 +432,7 @@ func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 	}
 	g := gemmArgs[float64]{aT: tA != blas.NoTrans, bT: tB != blas.NoTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	gemmCheck(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	gemmRun(g, 8, gemmKernel[float64](dgemmKernel6x8), &gemmPool64)
+	gemmRun(g, dgemmTiling6x8, &gemmPool64)
 }
 
 // gemmCheck panics, as every BLAS does, on arguments that would read or

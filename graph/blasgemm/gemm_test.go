@@ -219,11 +219,18 @@ func BenchmarkSgemm(b *testing.B) {
 // element: every value bit for bit, padding zero, on blocks whose inner
 // size is and is not a multiple of 8, whose offsets are not zero and whose
 // last panel is partial. Full float32 panels go through the assembly
-// copies where the build has them.
+// copies where the build has them. Both tilings: 6-row A and 16-column B
+// panels, 12-row A and 32-column B panels.
 func TestPackExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	const nr = 16
-	for _, d := range [][4]int{{40, 37, 0, 0}, {200, 250, 16, 256}, {35, 21, 3, 5}, {16, 8, 0, 0}, {33, 7, 0, 0}, {96, 9, 6, 1}} {
+	for _, tile := range [][2]int{{gemmMR, 16}, {12, 32}} {
+		packExact(t, rng, tile[0], tile[1])
+	}
+}
+
+// packExact is TestPackExact for mr-row A panels and nr-column B panels.
+func packExact(t *testing.T, rng *rand.Rand, mr, nr int) {
+	for _, d := range [][4]int{{40, 37, 0, 0}, {200, 250, 16, 256}, {35, 21, 3, 5}, {16, 8, 0, 0}, {33, 7, 0, 0}, {96, 9, 6, 1}, {70, 30, 32, 8}} {
 		n, k, jc, pc := d[0], d[1], d[2], d[3]
 		kTot := k + pc
 		for _, tr := range []bool{false, true} {
@@ -258,7 +265,7 @@ func TestPackExact(t *testing.T) {
 								want = at(pc+p, jc+j)
 							}
 							if got := buf[panel*nr*kc+p*nr+c]; math.Float32bits(got) != math.Float32bits(want) {
-								t.Fatalf("packB trans %v n %d k %d jc %d pc %d kc %d: panel %d p %d c %d = %v, want %v", tr, n, k, jc, pc, kc, panel, p, c, got, want)
+								t.Fatalf("mr %d nr %d: packB trans %v n %d k %d jc %d pc %d kc %d: panel %d p %d c %d = %v, want %v", mr, nr, tr, n, k, jc, pc, kc, panel, p, c, got, want)
 							}
 						}
 					}
@@ -270,19 +277,19 @@ func TestPackExact(t *testing.T) {
 				for i := range abuf {
 					abuf[i] = float32(math.NaN())
 				}
-				gemmPackA(ga, jc, mc, pc, kc, abuf)
-				for panel := 0; panel*gemmMR < mc; panel++ {
-					if panel*gemmMR+gemmMR <= mc && tr { // full panel of an untransposed A: read in place, not packed
+				gemmPackA(ga, jc, mc, pc, kc, mr, abuf)
+				for panel := 0; panel*mr < mc; panel++ {
+					if panel*mr+mr <= mc && tr { // full panel of an untransposed A: read in place, not packed
 						continue
 					}
 					for p := 0; p < kc; p++ {
-						for r := 0; r < gemmMR; r++ {
+						for r := 0; r < mr; r++ {
 							var want float32
-							if i := panel*gemmMR + r; i < mc {
+							if i := panel*mr + r; i < mc {
 								want = at(pc+p, jc+i)
 							}
-							if got := abuf[panel*gemmMR*kc+p*gemmMR+r]; math.Float32bits(got) != math.Float32bits(want) {
-								t.Fatalf("packA trans %v m %d k %d ic %d pc %d kc %d: panel %d p %d r %d = %v, want %v", !tr, mc, k, jc, pc, kc, panel, p, r, got, want)
+							if got := abuf[panel*mr*kc+p*mr+r]; math.Float32bits(got) != math.Float32bits(want) {
+								t.Fatalf("mr %d nr %d: packA trans %v m %d k %d ic %d pc %d kc %d: panel %d p %d r %d = %v, want %v", mr, nr, !tr, mc, k, jc, pc, kc, panel, p, r, got, want)
 							}
 						}
 					}
@@ -392,4 +399,21 @@ func BenchmarkSgemmPythia(b *testing.B) {
 			b.ReportMetric(2*float64(bc.m*bc.n*bc.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
+}
+
+// namedTiling is a float32 kernel with its name, for tests that run every
+// kernel the CPU supports.
+type namedTiling struct {
+	name string
+	t    gemmTiling[float32]
+}
+
+// sgemmTilings are the float32 kernels this CPU can run: the AVX2 6 × 16
+// one and, with AVX-512, the 12 × 32 one.
+func sgemmTilings() []namedTiling {
+	ts := []namedTiling{{"avx2-6x16", sgemmTiling6x16}}
+	if gemmAVX512OK {
+		ts = append(ts, namedTiling{"avx512-12x32", sgemmTiling12x32})
+	}
+	return ts
 }
