@@ -3,6 +3,8 @@
 package graph
 
 import (
+	"strings"
+
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	G "gorgonia.org/gorgonia"
@@ -25,12 +27,16 @@ func init() {
 
 // BLASName names the BLAS that matrix products use in this build:
 // "gonum (pure Go)" here — with "+ AVX2 gemm" when the Go-assembly GEMM
-// is active — and "openblas" with -tags openblas.
+// is active, "+ AVX-512 gemm" when it also uses its AVX-512 float32
+// kernel (blasgemm.Kernel) — and "openblas" with -tags openblas.
 func BLASName() string {
-	if blasgemm.Available() {
-		return "gonum (pure Go) + AVX2 gemm"
+	switch {
+	case !blasgemm.Available():
+		return "gonum (pure Go)"
+	case strings.HasPrefix(blasgemm.Kernel(), "avx512"):
+		return "gonum (pure Go) + AVX-512 gemm"
 	}
-	return "gonum (pure Go)"
+	return "gonum (pure Go) + AVX2 gemm"
 }
 
 // BLASCore names the kernels the matrix products run on: "blasgemm
