@@ -27,26 +27,27 @@ func init() {
 
 // BLASName names the BLAS that matrix products use in this build:
 // "gonum (pure Go)" here — with "+ AVX2 gemm" when the Go-assembly GEMM
-// is active, "+ AVX-512 gemm" when it also uses its AVX-512 float32
-// kernel (blasgemm.Kernel) — and "openblas" with -tags openblas.
+// is active — and "openblas" with -tags openblas.
 func BLASName() string {
-	switch {
-	case !blasgemm.Available():
-		return "gonum (pure Go)"
-	case strings.HasPrefix(blasgemm.Kernel(), "avx512"):
-		return "gonum (pure Go) + AVX-512 gemm"
+	if blasgemm.Available() {
+		return "gonum (pure Go) + AVX2 gemm"
 	}
-	return "gonum (pure Go) + AVX2 gemm"
+	return "gonum (pure Go)"
 }
 
 // BLASCore names the kernels the matrix products run on: "blasgemm
-// AVX2+FMA" here when the Go-assembly GEMM is active, "gonum" otherwise;
-// OpenBLAS's core name ("Haswell", "SkylakeX", ...) with -tags openblas.
+// AVX2+FMA" here when the Go-assembly GEMM is active, "blasgemm
+// AVX-512+AVX2" when it also uses its AVX-512 float32 kernel
+// (blasgemm.Kernel), "gonum" otherwise; OpenBLAS's core name ("Haswell",
+// "SkylakeX", ...) with -tags openblas.
 func BLASCore() string {
-	if blasgemm.Available() {
-		return "blasgemm AVX2+FMA"
+	switch {
+	case !blasgemm.Available():
+		return "gonum"
+	case strings.HasPrefix(blasgemm.Kernel(), "avx512"):
+		return "blasgemm AVX-512+AVX2"
 	}
-	return "gonum"
+	return "blasgemm AVX2+FMA"
 }
 
 // BLASThreads returns the number of threads OpenBLAS uses; 0 in this
