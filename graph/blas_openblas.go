@@ -146,8 +146,8 @@ func BLASThreads() int { return int(C.openblas_get_num_threads()) }
 // BLASCore names the kernels the matrix products run on: here OpenBLAS's
 // core name ("Haswell", "Zen", "SkylakeX", "Cooperlake", ...), chosen by
 // OpenBLAS from the CPU or set by OPENBLAS_CORETYPE; in the pure-Go build
-// "blasgemm AVX2+FMA", "blasgemm AVX-512+AVX2" or "gonum" (blasgemm's fallback on CPUs without
-// AVX2 and FMA).
+// "blasgemm AVX2+FMA", "blasgemm AVX-512+AVX2" or "gonum" (blasgemm's
+// fallback on CPUs without AVX2 and FMA).
 func BLASCore() string { return C.GoString(C.openblas_get_corename()) }
 
 // SetBLASThreads sets the number of OpenBLAS threads (n ≥ 1); it is a
