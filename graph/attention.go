@@ -23,7 +23,11 @@ import (
 // and the result [n·t, D] concatenates the heads. One op computes all
 // (sequence, head) pairs with BLAS gemm on strided sub-matrices, in
 // parallel; the softmax is per row over j ≤ i only (no mask tensor). The
-// forward caches P for the backward op, so a graph must not be run by two
+// products, forward and backward, skip in blocks of rows the work that the
+// mask makes dead (scores above the diagonal, terms with a zero
+// probability), every computed element keeping the bits it has in the
+// full product in the default build (see causalScores). The forward
+// caches P for the backward op, so a graph must not be run by two
 // machines at once (each Build makes its own op instance).
 func CausalSelfAttention(qkv *G.Node, n, t, heads int) (*G.Node, error) {
 	s := qkv.Shape()
@@ -269,15 +273,16 @@ func attnBackward[T elem](gop *attnGradOp, in []G.Value) (G.Value, error) {
 // non-finite value in a masked position reaches no output here, where the
 // full product would spread its NaN). Such a term, ±0, leaves an
 // accumulator that started at +0 unchanged: it can only turn a −0 into +0,
-// and an accumulator becomes −0 only when all its terms so far underflow
-// to −0 (a sum of products below the smallest subnormal), which attention
-// values do not produce; an all-zero inner block adds +0 to C (the same
-// caveat).
+// and an accumulator is −0 only when every term so far rounded to zero and
+// one of them was a negative product below the smallest subnormal (a
+// value column of zeros and subnormals, say); an all-zero inner block
+// adds +0 to C (the same caveat). Short of that, the results are
+// bit-identical to the full products.
 
 // causalBlockTarget is the approximate number of rows per block of the
 // causal products: smaller blocks skip more of the diagonal's dead half
-// (a block computes t·(t+b)/2 entries of the t·(t+1)/2 live ones), larger
-// ones make fewer, larger GEMM calls.
+// (blocks of b rows compute about t·(t+b)/2 entries of a t × t product,
+// of which t·(t+1)/2 are live), larger ones make fewer, larger GEMM calls.
 const causalBlockTarget = 48
 
 // causalBlockRows returns the rows per block: the multiple of the GEMM's

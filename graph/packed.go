@@ -156,12 +156,13 @@ func (l *PackLayout) probTotal() int {
 // CausalAttention): the mask follows the layout (PackLayout) instead of
 // being causal over the whole row. Only the blocks the layout needs are
 // computed: per row and head, the prefix queries against the prefix keys,
-// and per segment its queries against [prefix keys; segment keys]. The
-// per-element sums are those of CausalAttention on the unpacked rows (the
-// scores one dot product each, the softmax over the same contiguous live
-// scores, P·V one product over the gathered [prefix V; segment V] rows),
-// so in the default build the results of a token are bit-identical to
-// those it has in its unpacked row.
+// and per segment its queries against [prefix keys; segment keys]; within
+// the causal prefix and segment blocks, only their live part (as in
+// CausalAttention). The per-element sums are those of CausalAttention on
+// the unpacked rows (the scores one dot product each, the softmax over the
+// same contiguous live scores, P·V one product over the gathered
+// [prefix V; segment V] rows), so in the default build the results of a
+// token are bit-identical to those it has in its unpacked row.
 func PackedAttention(qkv *G.Node, layout *PackLayout, spec AttentionSpec) (*G.Node, error) {
 	h, kv, hd := spec.Heads, spec.KVHeads, spec.HeadDim
 	if layout == nil {
