@@ -23,7 +23,11 @@ import (
 // and the result [n·t, D] concatenates the heads. One op computes all
 // (sequence, head) pairs with BLAS gemm on strided sub-matrices, in
 // parallel; the softmax is per row over j ≤ i only (no mask tensor). The
-// forward caches P for the backward op, so a graph must not be run by two
+// products, forward and backward, skip in blocks of rows the work that the
+// mask makes dead (scores above the diagonal, terms with a zero
+// probability), every computed element keeping the bits it has in the
+// full product in the default build (see causalScores). The forward
+// caches P for the backward op, so a graph must not be run by two
 // machines at once (each Build makes its own op instance).
 func CausalSelfAttention(qkv *G.Node, n, t, heads int) (*G.Node, error) {
 	s := qkv.Shape()
@@ -174,9 +178,9 @@ func attnForward[T elem](op *attnOp, in []G.Value) (G.Value, error) {
 		k := qkv[base+op.kOff(hd/group):]
 		vv := qkv[base+op.vOff(hd/group):]
 		p := probs[i*t*t : (i+1)*t*t]
-		gemm(false, true, t, t, dh, scale, q, ld, k, ld, 0, p, t) // (t,Dh)·(Dh,t) -> (t,t)
+		causalScores(t, dh, scale, q, ld, k, ld, p, t) // S = scale·q kᵀ, j ≤ i
 		causalSoftmaxRows(p, t)
-		gemm(false, false, t, dh, t, 1, p, t, vv, ld, 0, o[s*t*d+hd*dh:], d) // (t,t)·(t,Dh) -> (t,Dh)
+		causalLeft(t, dh, 0, 1, p, t, vv, ld, 0, o[s*t*d+hd*dh:], d) // P·v
 	})
 	return out, nil
 }
@@ -245,12 +249,100 @@ func attnBackward[T elem](gop *attnGradOp, in []G.Value) (G.Value, error) {
 			dq := dqkv[base+hd*dh:]
 			do := dO[s*t*d+hd*dh:]
 			p := probs[(s*h+hd)*t*t : (s*h+hd+1)*t*t]
-			gemm(true, false, t, dh, t, 1, p, t, do, d, beta, dv, ld)      // Pᵀ·dO: (t,t)·(t,Dh) -> (t,Dh)
-			gemm(false, true, t, t, dh, 1, do, d, vv, ld, 0, dp, t)        // dO·Vᵀ: (t,Dh)·(Dh,t) -> (t,t)
+			causalLeftT(t, dh, 1, p, t, do, d, beta, dv, ld)               // dV (+)= Pᵀ·dO
+			causalScores(t, dh, 1, do, d, vv, ld, dp, t)                   // dP = dO·Vᵀ, j ≤ i
 			softmaxGradRows(p, dp, t, t, func(r int) int { return r + 1 }) // row r is live over j ≤ r
-			gemm(false, false, t, dh, t, scale, dp, t, k, ld, 0, dq, ld)   // dS·K: (t,t)·(t,Dh) -> (t,Dh)
-			gemm(true, false, t, dh, t, scale, dp, t, q, ld, beta, dk, ld) // dSᵀ·Q: (t,t)·(t,Dh) -> (t,Dh)
+			causalLeft(t, dh, 0, scale, dp, t, k, ld, 0, dq, ld)           // dQ = scale·dS·K
+			causalLeftT(t, dh, scale, dp, t, q, ld, beta, dk, ld)          // dK (+)= scale·dSᵀ·Q
 		}
 	})
 	return out, nil
+}
+
+// ---- causal products ----
+//
+// The attention products below skip the work that the causal mask makes
+// dead — score entries above the diagonal, and terms whose probability
+// (or dS) factor is an exact 0 — in row blocks of causalBlockRows rows,
+// and give every computed element the bits it has in the full product
+// with the default build's GEMM (gemmBlocking): a block's first row is a
+// multiple of the GEMM's tile height, so each element keeps its kind of
+// micro-tile, and a kept range of the inner dimension starts at 0, or at
+// the first non-zero term within one of the GEMM's inner blocks, so each
+// element is the same chain of FMAs minus terms x·0 (with x finite; a
+// non-finite value in a masked position reaches no output here, where the
+// full product would spread its NaN). Such a term, ±0, leaves an
+// accumulator that started at +0 unchanged: it can only turn a −0 into +0,
+// and an accumulator is −0 only when every term so far rounded to zero and
+// one of them was a negative product below the smallest subnormal (a
+// value column of zeros and subnormals, say); an all-zero inner block
+// adds +0 to C (the same caveat). Short of that, the results are
+// bit-identical to the full products.
+
+// causalBlockTarget is the approximate number of rows per block of the
+// causal products: smaller blocks skip more of the diagonal's dead half
+// (blocks of b rows compute about t·(t+b)/2 entries of a t × t product,
+// of which t·(t+1)/2 are live), larger ones make fewer, larger GEMM calls.
+const causalBlockTarget = 48
+
+// causalBlockRows returns the rows per block: the multiple of the GEMM's
+// tile height nearest causalBlockTarget (at least one tile).
+func causalBlockRows() int {
+	rows, _ := gemmBlocking()
+	return rows * max(1, (causalBlockTarget+rows/2)/rows)
+}
+
+// causalScores sets C[i, j] = alpha·Σ_p A[i, p]·B[j, p] (A [m, k], B
+// [m, k]) for i in [0, m) and every j ≤ i: each row block against the rows
+// of B up to its last row, rounded up to 16 columns (the GEMM computes
+// whole tiles anyway); the remaining entries of C are left as they were
+// or hold values of no use. Callers read only j ≤ i (softmaxLive and
+// softmaxGradRows do, and clear the rest). With k beyond one inner block
+// of the GEMM, where C is updated in place and a column's kind of tile
+// matters, the blocks keep all m columns.
+func causalScores[T elem](m, k int, alpha T, a []T, lda int, b []T, ldb int, c []T, ldc int) {
+	_, inner := gemmBlocking()
+	blk := causalBlockRows()
+	for i0 := 0; i0 < m; i0 += blk {
+		i1 := min(m, i0+blk)
+		n := min(m, (i1+15)&^15)
+		if k > inner {
+			n = m
+		}
+		gemm(false, true, i1-i0, n, k, alpha, a[i0*lda:], lda, b, ldb, 0, c[i0*ldc:], ldc)
+	}
+}
+
+// causalLeft computes C = alpha·A·B + beta·C for C [m, n], A [m, koff+m]
+// and B [koff+m, n], where A[i, p] = 0 for p > koff+i (a causal
+// probability or dS block after koff always-visible columns): each row
+// block runs the inner dimension up to koff plus its last row, dropping
+// trailing zero terms only.
+func causalLeft[T elem](m, n, koff int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	blk := causalBlockRows()
+	for i0 := 0; i0 < m; i0 += blk {
+		i1 := min(m, i0+blk)
+		gemm(false, false, i1-i0, n, koff+i1, alpha, a[i0*lda:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+	}
+}
+
+// causalLeftT computes C = alpha·Aᵀ·B + beta·C for C [m, n], A [m, m] and
+// B [m, n], where A[i, j] = 0 for i < j (a causal probability or dS block):
+// row block [j0, j1) of C sums over i ≥ j0 only. The kept inner range is
+// cut where the GEMM's inner blocks of the full product end (multiples of
+// its inner block from 0), the later parts added with beta 1, so that each
+// part is summed as in the full product.
+func causalLeftT[T elem](m, n int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	_, inner := gemmBlocking()
+	blk := causalBlockRows()
+	for j0 := 0; j0 < m; j0 += blk {
+		j1 := min(m, j0+blk)
+		bt := beta
+		for p0 := j0; p0 < m; {
+			p1 := min(m, (p0/inner+1)*inner)
+			gemm(true, false, j1-j0, n, p1-p0, alpha, a[p0*lda+j0:], lda, b[p0*ldb:], ldb, bt, c[j0*ldc:], ldc)
+			bt = 1
+			p0 = p1
+		}
+	}
 }

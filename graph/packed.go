@@ -156,12 +156,13 @@ func (l *PackLayout) probTotal() int {
 // CausalAttention): the mask follows the layout (PackLayout) instead of
 // being causal over the whole row. Only the blocks the layout needs are
 // computed: per row and head, the prefix queries against the prefix keys,
-// and per segment its queries against [prefix keys; segment keys]. The
-// per-element sums are those of CausalAttention on the unpacked rows (the
-// scores one dot product each, the softmax over the same contiguous live
-// scores, P·V one product over the gathered [prefix V; segment V] rows),
-// so in the default build the results of a token are bit-identical to
-// those it has in its unpacked row.
+// and per segment its queries against [prefix keys; segment keys]; within
+// the causal prefix and segment blocks, only their live part (as in
+// CausalAttention). The per-element sums are those of CausalAttention on
+// the unpacked rows (the scores one dot product each, the softmax over the
+// same contiguous live scores, P·V one product over the gathered
+// [prefix V; segment V] rows), so in the default build the results of a
+// token are bit-identical to those it has in its unpacked row.
 func PackedAttention(qkv *G.Node, layout *PackLayout, spec AttentionSpec) (*G.Node, error) {
 	h, kv, hd := spec.Heads, spec.KVHeads, spec.HeadDim
 	if layout == nil {
@@ -232,9 +233,9 @@ func packedAttnForward[T elem](op *packedAttnOp, in []G.Value) (G.Value, error) 
 		p := probs[h*l.probOff[r]+hd*l.probLen[r]:]
 		if lp > 0 {
 			pp := p[:lp*lp]
-			gemm(false, true, lp, lp, dh, scale, q, ld, k, ld, 0, pp, lp) // (Lp,Dh)·(Dh,Lp) -> (Lp,Lp)
+			causalScores(lp, dh, scale, q, ld, k, ld, pp, lp) // prefix queries · prefix keys, j ≤ i
 			causalSoftmaxRows(pp, lp)
-			gemm(false, false, lp, dh, lp, 1, pp, lp, vv, ld, 0, ob, d) // (Lp,Lp)·(Lp,Dh) -> (Lp,Dh)
+			causalLeft(lp, dh, 0, 1, pp, lp, vv, ld, 0, ob, d) // P·v
 			p = p[lp*lp:]
 		}
 		// [prefix V; segment V] gathered contiguous, so that P·V is one
@@ -252,14 +253,14 @@ func packedAttnForward[T elem](op *packedAttnOp, in []G.Value) (G.Value, error) 
 			if lp > 0 {
 				gemm(false, true, ls, lp, dh, scale, q[start*ld:], ld, k, ld, 0, ps, L) // segment queries · prefix keys
 			}
-			gemm(false, true, ls, ls, dh, scale, q[start*ld:], ld, k[start*ld:], ld, 0, ps[lp:], L) // · segment keys
+			causalScores(ls, dh, scale, q[start*ld:], ld, k[start*ld:], ld, ps[lp:], L) // · segment keys, j ≤ i
 			for j := 0; j < ls; j++ {
 				softmaxLive(ps[j*L:(j+1)*L], lp+j+1)
 			}
 			for j := 0; j < ls; j++ {
 				copy(vg[(lp+j)*dh:(lp+j+1)*dh], vv[(start+j)*ld:(start+j)*ld+dh])
 			}
-			gemm(false, false, ls, dh, L, 1, ps, L, vg, dh, 0, ob[start*d:], d) // (s,L)·(L,Dh) -> (s,Dh)
+			causalLeft(ls, dh, lp, 1, ps, L, vg, dh, 0, ob[start*d:], d) // (s,L)·(L,Dh) -> (s,Dh)
 			start += ls
 		}
 		for j := start; j < t; j++ { // padding: attends to itself
@@ -350,11 +351,11 @@ func packedAttnBackward[T elem](gop *packedAttnGradOp, in []G.Value) (G.Value, e
 			if lp > 0 {
 				pp := p[:lp*lp]
 				p = p[lp*lp:]
-				gemm(true, false, lp, dh, lp, 1, pp, lp, do, d, 1, dv, ld) // dV += Pᵀ·dO
-				gemm(false, true, lp, lp, dh, 1, do, d, vv, ld, 0, dp, lp) // dP = dO·Vᵀ
+				causalLeftT(lp, dh, 1, pp, lp, do, d, 1, dv, ld) // dV += Pᵀ·dO
+				causalScores(lp, dh, 1, do, d, vv, ld, dp, lp)   // dP = dO·Vᵀ, j ≤ i
 				softmaxGradRows(pp, dp, lp, lp, func(j int) int { return j + 1 })
-				gemm(false, false, lp, dh, lp, scale, dp, lp, k, ld, 1, dq, ld) // dQ += s·dS·K
-				gemm(true, false, lp, dh, lp, scale, dp, lp, q, ld, 1, dk, ld)  // dK += s·dSᵀ·Q
+				causalLeft(lp, dh, 0, scale, dp, lp, k, ld, 1, dq, ld) // dQ += s·dS·K
+				causalLeftT(lp, dh, scale, dp, lp, q, ld, 1, dk, ld)   // dK += s·dSᵀ·Q
 			}
 			start := lp
 			for _, ls := range row.Segs {
@@ -367,20 +368,20 @@ func packedAttnBackward[T elem](gop *packedAttnGradOp, in []G.Value) (G.Value, e
 				if lp > 0 {
 					gemm(false, true, ls, lp, dh, 1, dos, d, vv, ld, 0, dp, L)
 				}
-				gemm(false, true, ls, ls, dh, 1, dos, d, vs, ld, 0, dp[lp:], L)
+				causalScores(ls, dh, 1, dos, d, vs, ld, dp[lp:], L) // j ≤ i
 				// dV += Pᵀ·dO, split over the prefix and segment rows
 				if lp > 0 {
 					gemm(true, false, lp, dh, ls, 1, pseg, L, dos, d, 1, dv, ld)
 				}
-				gemm(true, false, ls, dh, ls, 1, pseg[lp:], L, dos, d, 1, dvs, ld)
+				causalLeftT(ls, dh, 1, pseg[lp:], L, dos, d, 1, dvs, ld)
 				softmaxGradRows(pseg, dp, ls, L, func(j int) int { return lp + j + 1 })
 				// dQ += s·dS·[K_prefix; K_seg]; dK += s·dSᵀ·Q
 				if lp > 0 {
 					gemm(false, false, ls, dh, lp, scale, dp, L, k, ld, 1, dqs, ld)
 					gemm(true, false, lp, dh, ls, scale, dp, L, qs, ld, 1, dk, ld)
 				}
-				gemm(false, false, ls, dh, ls, scale, dp[lp:], L, ks, ld, 1, dqs, ld)
-				gemm(true, false, ls, dh, ls, scale, dp[lp:], L, qs, ld, 1, dks, ld)
+				causalLeft(ls, dh, 0, scale, dp[lp:], L, ks, ld, 1, dqs, ld)
+				causalLeftT(ls, dh, scale, dp[lp:], L, qs, ld, 1, dks, ld)
 				start += ls
 			}
 			for j := start; j < t; j++ { // padding: o = v, so dV += dO

@@ -391,6 +391,22 @@ func gemmPackB[T gemmFloat](g gemmArgs[T], jc, nc, pc, kc, nr int, buf []T) {
 	}
 }
 
+// Blocking reports the two sizes that fix how the assembly GEMM forms an
+// element of C, for callers that split one product into sub-products and
+// need the same bits. rows is the micro-tile height: the rows of a product
+// are cut into tiles of rows from its first row, and a tile cut short by
+// the last row is computed through a scratch tile, where C += alpha·acc
+// rounds twice instead of once (one FMA); so a sub-product whose first
+// row is a multiple of rows after the product's, and that ends at a
+// multiple of rows or at the product's last row, gives every element the
+// same kind of tile (columns are cut likewise, in tiles of 16 float32 or
+// 8 float64 columns from the first column). inner is the block of the
+// inner dimension: every element is one sequential FMA sum over each
+// block of inner terms, counted from the start of the product's inner
+// range and starting from +0, added into C block by block (the first
+// block overwrites C when beta is 0).
+func Blocking() (rows, inner int) { return gemmMR, gemmKC }
+
 // Implementation is gonum's pure-Go BLAS with Sgemm and Dgemm replaced by
 // the GEMM above when the CPU has AVX2 and FMA (Available); otherwise it
 // is plain gonum.
