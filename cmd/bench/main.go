@@ -40,6 +40,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,7 @@ type options struct {
 	precomputeRef, pack                         bool
 	blasThreads                                 int
 	cpuProfile, memProfile, label, gemm         string
+	traceFile                                   string
 	model                                       string
 	refRows, gcPercent, microPairs              int
 	set                                         map[string]bool // flags given on the command line
@@ -99,6 +101,7 @@ func main() {
 	flag.IntVar(&o.microPairs, "micro-pairs", -1, "pairs per policy forward/backward, accumulating gradients over the batch before the one Adam step, as the sweep's train.micro_pairs (the same step up to rounding, smaller policy graph); 0 = all at once; -1 = the default: all for transformer, 1 for hf:DIR")
 	flag.IntVar(&o.gcPercent, "gc-percent", -1, "Go GC target percentage (runtime/debug.SetGCPercent); -1 = the default: GOGC from the environment if set, else 25 for hf:DIR (a step's buffers are large and short-lived: collecting sooner keeps the peak RSS near the live heap at little CPU cost) and the runtime default (100) for transformer")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	flag.StringVar(&o.traceFile, "trace", "", "write a Go execution trace of the timed steps to this file (go tool trace; with -cpuprofile it carries the CPU samples too)")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (in-use and allocated bytes) at the end of the run to this file")
 	flag.StringVar(&o.label, "label", "", "free text copied to the output")
 	flag.CommandLine.Init("bench", flag.ContinueOnError)
@@ -312,6 +315,28 @@ func run(o options) (map[string]any, error) {
 					return nil, err
 				}
 				stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+			}
+			if o.traceFile != "" {
+				f, err := os.Create(o.traceFile)
+				if err == nil {
+					if err = trace.Start(f); err != nil {
+						f.Close()
+					}
+				}
+				if err != nil {
+					if stopProfile != nil {
+						stopProfile()
+					}
+					return nil, err
+				}
+				stopCPU := stopProfile
+				stopProfile = func() {
+					trace.Stop()
+					f.Close()
+					if stopCPU != nil {
+						stopCPU()
+					}
+				}
 			}
 		}
 		t0 := time.Now()

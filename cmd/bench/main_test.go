@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gatedpo/graph"
@@ -198,5 +199,39 @@ func TestRunPack(t *testing.T) {
 		if un["loss_first"] == un["loss_last"] {
 			t.Errorf("%s: the loss did not move over the steps", name)
 		}
+	}
+}
+
+// TestRunTrace: -trace writes a Go execution trace of the timed steps
+// (with -cpuprofile too, both files), and the run's output is unchanged.
+func TestRunTrace(t *testing.T) {
+	dir := t.TempDir()
+	o := options{vocab: 32, dModel: 16, heads: 2, layers: 1, seqLen: 16, pairs: 2,
+		steps: 2, warmup: 1, dtype: "float64", objective: "dpo", gate: "none", lr: 1e-3}
+	plain, err := run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.traceFile, o.cpuProfile = filepath.Join(dir, "step.trace"), filepath.Join(dir, "cpu.prof")
+	traced, err := run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if traced["loss_last"] != plain["loss_last"] {
+		t.Errorf("loss with -trace %v, without %v", traced["loss_last"], plain["loss_last"])
+	}
+	b, err := os.ReadFile(o.traceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "go 1.") || len(b) < 100 {
+		t.Errorf("trace file of %d bytes starting %q: not a Go execution trace", len(b), b[:min(len(b), 16)])
+	}
+	if st, err := os.Stat(o.cpuProfile); err != nil || st.Size() == 0 {
+		t.Errorf("CPU profile next to the trace: %v (size %v)", err, st)
+	}
+	o.traceFile = filepath.Join(dir, "no-such-dir", "step.trace")
+	if _, err := run(o); err == nil {
+		t.Error("-trace into a missing directory: no error")
 	}
 }
