@@ -97,8 +97,8 @@ func main() {
 	flag.IntVar(&o.blasThreads, "blas-threads", 1, "OpenBLAS threads (openblas build; 0 = leave the library default: 1, or OPENBLAS_NUM_THREADS)")
 	flag.StringVar(&o.gemm, "gemm", "installed", "matrix products: installed (the build's BLAS), blasgemm (the Go-assembly GEMM, also in the openblas build) or gonum (plain gonum, to measure blasgemm)")
 	flag.StringVar(&o.model, "model", "transformer", "transformer (the TinyGPT of the -vocab … -layers flags) or hf:DIR, a Hugging Face model directory; a directory holding only config.json means random weights of that config (seeded, as the peer bench_hf.py)")
-	flag.IntVar(&o.refRows, "ref-rows", -1, "rows per reference forward pass, looping over the 2·pairs rows (same log-probs, smaller reference graph); 0 = all at once; -1 = the default: all for -model transformer, 2 for hf:DIR")
-	flag.IntVar(&o.microPairs, "micro-pairs", -1, "pairs per policy forward/backward, accumulating gradients over the batch before the one Adam step, as the sweep's train.micro_pairs (the same step up to rounding, smaller policy graph); 0 = all at once; -1 = the default: all for transformer, 1 for hf:DIR")
+	flag.IntVar(&o.refRows, "ref-rows", -1, "rows per reference forward pass, looping over the 2·pairs rows (same log-probs, smaller reference graph); 0 = all at once; -1 = the default: all for -model transformer, 2·(the default -micro-pairs) for hf:DIR")
+	flag.IntVar(&o.microPairs, "micro-pairs", -1, "pairs per policy forward/backward, accumulating gradients over the batch before the one Adam step, as the sweep's train.micro_pairs (the same step up to rounding, smaller policy graph); 0 = all at once; -1 = the default: all for transformer, 2 for hf:DIR (1 when -pairs is odd)")
 	flag.IntVar(&o.gcPercent, "gc-percent", -1, "Go GC target percentage (runtime/debug.SetGCPercent); -1 = the default: GOGC from the environment if set, else 25 for hf:DIR (a step's buffers are large and short-lived: collecting sooner keeps the peak RSS near the live heap at little CPU cost) and the runtime default (100) for transformer")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	flag.StringVar(&o.traceFile, "trace", "", "write a Go execution trace of the timed steps to this file (go tool trace; with -cpuprofile it carries the CPU samples too)")
@@ -277,16 +277,22 @@ func run(o options) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A Hugging Face model's defaults: micro-batches of 2 pairs (1 when
+	// -pairs is odd) and reference passes of as many rows.
+	hfMicro := 2
+	if o.pairs%2 != 0 {
+		hfMicro = 1
+	}
 	if o.refRows < 0 {
 		o.refRows = 0
 		if hfModel != nil {
-			o.refRows = 2
+			o.refRows = 2 * hfMicro
 		}
 	}
 	if o.microPairs < 0 {
 		o.microPairs = 0
 		if hfModel != nil {
-			o.microPairs = 1
+			o.microPairs = hfMicro
 		}
 	}
 	s, err := newStepper(policy, reference, b, obj, gate, opt, o.refRows, o.microPairs, o.pack)

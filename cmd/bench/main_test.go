@@ -99,8 +99,8 @@ func TestRunHFConfigOnly(t *testing.T) {
 			t.Errorf("output lacks %q", k)
 		}
 	}
-	if a["random_weights"] != true || a["model_type"] != "gpt_neox" || a["pairs"] != 4 || a["lr"] != 1e-5 || a["ref_rows"] != 2 || a["micro_pairs"] != 1 {
-		t.Errorf("random %v, type %v, pairs %v (want the peer's 4), lr %v (want 1e-5), ref rows %v (want 2), micro-pairs %v (want 1)",
+	if a["random_weights"] != true || a["model_type"] != "gpt_neox" || a["pairs"] != 4 || a["lr"] != 1e-5 || a["ref_rows"] != 4 || a["micro_pairs"] != 2 {
+		t.Errorf("random %v, type %v, pairs %v (want the peer's 4), lr %v (want 1e-5), ref rows %v (want 4), micro-pairs %v (want 2)",
 			a["random_weights"], a["model_type"], a["pairs"], a["lr"], a["ref_rows"], a["micro_pairs"])
 	}
 	if l := a["loss_first"].(float64); math.Abs(l-math.Log(2)) > 1e-6 {
@@ -122,6 +122,25 @@ func TestRunHFConfigOnly(t *testing.T) {
 	}
 	if b["loss_last"] != c["loss_last"] {
 		t.Errorf("a second identical run gave loss %v, the first %v: not deterministic", c["loss_last"], b["loss_last"])
+	}
+}
+
+// TestRunHFOddPairsDefaults: with an odd -pairs the default micro-batch
+// of a Hugging Face model is one pair (2 would not divide the batch), and
+// the reference runs 2 rows at a time.
+func TestRunHFOddPairsDefaults(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(tinyNeoX), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := options{model: "hf:" + dir, seqLen: 16, pairs: 3, steps: 1, warmup: 0, dtype: "float64", objective: "dpo", gate: "none",
+		refRows: -1, microPairs: -1, gcPercent: -1, set: map[string]bool{"seq-len": true, "pairs": true, "steps": true, "warmup": true}}
+	a, err := run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a["pairs"] != 3 || a["micro_pairs"] != 1 || a["ref_rows"] != 2 {
+		t.Errorf("-pairs 3: pairs %v, micro-pairs %v (want 1), ref rows %v (want 2)", a["pairs"], a["micro_pairs"], a["ref_rows"])
 	}
 }
 
