@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -177,7 +178,12 @@ func (env *sweepEnv) ensureStage1(ctx context.Context, cfg results.CellConfig, p
 	env.retried[key] = true
 	results.RemoveTemps(dir)
 	results.RemoveTemps(filepath.Join(dir, results.CheckpointDir))
-	return env.trainStage1(ctx, cfg, pd, dir, st)
+	s, err := env.trainStage1(ctx, cfg, pd, dir, st)
+	// The SFT model, its optimizer state and graphs are garbage now; collect
+	// them before stage 2 loads its models, or the heap holds both until
+	// the collector next runs.
+	runtime.GC()
+	return s, err
 }
 
 func isStageFailure(err error) bool {
