@@ -172,6 +172,28 @@ func TestGemmDeterministicAcrossProcs(t *testing.T) {
 	}
 }
 
+// benchOperands returns operands for C = op(A)·op(B) with op(A) m × k and
+// op(B) k × n, row-major with tight leading dimensions (lda, ldb; C's is
+// n). A and B hold small repeating non-zero patterns (gonum skips zero
+// elements, so the values are dense); C is zero.
+func benchOperands(tA, tB blas.Transpose, m, n, k int) (a, b, c []float32, lda, ldb int) {
+	a, b, c = make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	for i := range a {
+		a[i] = float32(i%7) - 3
+	}
+	for i := range b {
+		b[i] = float32(i%5) - 2
+	}
+	lda, ldb = k, n
+	if tA == blas.Trans {
+		lda = m
+	}
+	if tB == blas.Trans {
+		ldb = k
+	}
+	return a, b, c, lda, ldb
+}
+
 // BenchmarkSgemm compares the GEMM with gonum's on the shapes of the D128
 // benchmark model: a Linear forward (2048×128 · (512×128)ᵀ) and its
 // weight gradient ((2048×512)ᵀ · 2048×128).
@@ -185,22 +207,7 @@ func BenchmarkSgemm(b *testing.B) {
 		{"wgrad_512x128x2048", blas.Trans, blas.NoTrans, 512, 128, 2048},
 		{"attn_128x128x32", blas.NoTrans, blas.Trans, 128, 128, 32},
 	} {
-		a := make([]float32, bc.m*bc.k)
-		bb := make([]float32, bc.k*bc.n)
-		c := make([]float32, bc.m*bc.n)
-		for i := range a { // gonum skips zero elements: use dense values
-			a[i] = float32(i%7) - 3
-		}
-		for i := range bb {
-			bb[i] = float32(i%5) - 2
-		}
-		lda, ldb := bc.k, bc.n
-		if bc.tA == blas.Trans {
-			lda = bc.m
-		}
-		if bc.tB == blas.Trans {
-			ldb = bc.k
-		}
+		a, bb, c, lda, ldb := benchOperands(bc.tA, bc.tB, bc.m, bc.n, bc.k)
 		for name, impl := range map[string]interface {
 			Sgemm(blas.Transpose, blas.Transpose, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)
 		}{"gatedpo": Implementation{}, "gonum": gonum.Implementation{}} {
@@ -376,22 +383,7 @@ func BenchmarkSgemmPythia(b *testing.B) {
 	}
 	for _, bc := range shapes {
 		b.Run(bc.name, func(b *testing.B) {
-			a := make([]float32, bc.m*bc.k)
-			bb := make([]float32, bc.k*bc.n)
-			c := make([]float32, bc.m*bc.n)
-			for i := range a {
-				a[i] = float32(i%7) - 3
-			}
-			for i := range bb {
-				bb[i] = float32(i%5) - 2
-			}
-			lda, ldb := bc.k, bc.n
-			if bc.tA == blas.Trans {
-				lda = bc.m
-			}
-			if bc.tB == blas.Trans {
-				ldb = bc.k
-			}
+			a, bb, c, lda, ldb := benchOperands(bc.tA, bc.tB, bc.m, bc.n, bc.k)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				Implementation{}.Sgemm(bc.tA, bc.tB, bc.m, bc.n, bc.k, 1, a, lda, bb, ldb, 0, c, bc.n)

@@ -103,22 +103,7 @@ func BenchmarkSgemmSerialPythia(b *testing.B) {
 	for _, bc := range pythiaShapes() {
 		for _, tl := range sgemmTilings() {
 			b.Run(bc.name+"/"+tl.name, func(b *testing.B) {
-				a := make([]float32, bc.m*bc.k)
-				bb := make([]float32, bc.k*bc.n)
-				c := make([]float32, bc.m*bc.n)
-				for i := range a {
-					a[i] = float32(i%7) - 3
-				}
-				for i := range bb {
-					bb[i] = float32(i%5) - 2
-				}
-				lda, ldb := bc.k, bc.n
-				if bc.tA == blas.Trans {
-					lda = bc.m
-				}
-				if bc.tB == blas.Trans {
-					ldb = bc.k
-				}
+				a, bb, c, lda, ldb := benchOperands(bc.tA, bc.tB, bc.m, bc.n, bc.k)
 				g := gemmArgs[float32]{aT: bc.tA == blas.Trans, bT: bc.tB == blas.Trans, m: bc.m, n: bc.n, k: bc.k, alpha: 1, a: a, lda: lda, b: bb, ldb: ldb, beta: 0, c: c, ldc: bc.n}
 				bufs := newGemmBufs[float32](32)
 				benchRate(b, 2*float64(bc.m)*float64(bc.n)*float64(bc.k), func() {
@@ -158,22 +143,7 @@ func BenchmarkSgemmEfficiency(b *testing.B) {
 	}
 	tilings := sgemmTilings()
 	for _, bc := range pythiaShapes() {
-		a := make([]float32, bc.m*bc.k)
-		bb := make([]float32, bc.k*bc.n)
-		c := make([]float32, bc.m*bc.n)
-		for i := range a {
-			a[i] = float32(i%7) - 3
-		}
-		for i := range bb {
-			bb[i] = float32(i%5) - 2
-		}
-		lda, ldb := bc.k, bc.n
-		if bc.tA == blas.Trans {
-			lda = bc.m
-		}
-		if bc.tB == blas.Trans {
-			ldb = bc.k
-		}
+		a, bb, c, lda, ldb := benchOperands(bc.tA, bc.tB, bc.m, bc.n, bc.k)
 		g := gemmArgs[float32]{aT: bc.tA == blas.Trans, bT: bc.tB == blas.Trans, m: bc.m, n: bc.n, k: bc.k, alpha: 1, a: a, lda: lda, b: bb, ldb: ldb, c: c, ldc: bc.n}
 		bufs := newGemmBufs[float32](32)
 		flops := 2 * float64(bc.m) * float64(bc.n) * float64(bc.k)
