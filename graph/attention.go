@@ -178,9 +178,7 @@ func attnForward[T elem](op *attnOp, in []G.Value) (G.Value, error) {
 		k := qkv[base+op.kOff(hd/group):]
 		vv := qkv[base+op.vOff(hd/group):]
 		p := probs[i*t*t : (i+1)*t*t]
-		causalScores(t, dh, scale, q, ld, k, ld, p, t) // S = scale·q kᵀ, j ≤ i
-		causalSoftmaxRows(p, t)
-		causalLeft(t, dh, 0, 1, p, t, vv, ld, 0, o[s*t*d+hd*dh:], d) // P·v
+		causalHead(t, dh, scale, q, k, vv, ld, p, o[s*t*d+hd*dh:], d)
 	})
 	return out, nil
 }
@@ -249,14 +247,33 @@ func attnBackward[T elem](gop *attnGradOp, in []G.Value) (G.Value, error) {
 			dq := dqkv[base+hd*dh:]
 			do := dO[s*t*d+hd*dh:]
 			p := probs[(s*h+hd)*t*t : (s*h+hd+1)*t*t]
-			causalLeftT(t, dh, 1, p, t, do, d, beta, dv, ld)               // dV (+)= Pᵀ·dO
-			causalScores(t, dh, 1, do, d, vv, ld, dp, t)                   // dP = dO·Vᵀ, j ≤ i
-			softmaxGradRows(p, dp, t, t, func(r int) int { return r + 1 }) // row r is live over j ≤ r
-			causalLeft(t, dh, 0, scale, dp, t, k, ld, 0, dq, ld)           // dQ = scale·dS·K
-			causalLeftT(t, dh, scale, dp, t, q, ld, beta, dk, ld)          // dK (+)= scale·dSᵀ·Q
+			causalHeadGrad(t, dh, scale, p, do, d, q, k, vv, ld, dp, 0, dq, beta, dk, dv)
 		}
 	})
 	return out, nil
+}
+
+// causalHead is one head's causal attention over t positions (q, k, v
+// rows ld apart, o rows ldo apart): P = softmax over j ≤ i of scale·q·kᵀ
+// into p [t, t] (entries j > i set to 0), and o = P·v.
+func causalHead[T elem](t, dh int, scale T, q, k, v []T, ld int, p, o []T, ldo int) {
+	causalScores(t, dh, scale, q, ld, k, ld, p, t) // S = scale·q kᵀ, j ≤ i
+	causalSoftmaxRows(p, t)
+	causalLeft(t, dh, 0, 1, p, t, v, ld, 0, o, ldo) // P·v
+}
+
+// causalHeadGrad is causalHead's backward for one query head (q, k, v, dq,
+// dk, dv rows ld apart, dO rows ldo apart), with P = p [t, t] from the
+// forward and dp [t, t] as scratch:
+//
+//	dV = Pᵀ·dO + betaKV·dV,  dS = P ⊙ (dP − rowsum(dP ⊙ P)) with dP = dO·Vᵀ,
+//	dQ = scale·dS·K + betaQ·dQ,  dK = scale·dSᵀ·Q + betaKV·dK.
+func causalHeadGrad[T elem](t, dh int, scale T, p, do []T, ldo int, q, k, v []T, ld int, dp []T, betaQ T, dq []T, betaKV T, dk, dv []T) {
+	causalLeftT(t, dh, 1, p, t, do, ldo, betaKV, dv, ld)           // dV (+)= Pᵀ·dO
+	causalScores(t, dh, 1, do, ldo, v, ld, dp, t)                  // dP = dO·Vᵀ, j ≤ i
+	softmaxGradRows(p, dp, t, t, func(r int) int { return r + 1 }) // row r is live over j ≤ r
+	causalLeft(t, dh, 0, scale, dp, t, k, ld, betaQ, dq, ld)       // dQ (+)= scale·dS·K
+	causalLeftT(t, dh, scale, dp, t, q, ld, betaKV, dk, ld)        // dK (+)= scale·dSᵀ·Q
 }
 
 // ---- causal products ----

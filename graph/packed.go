@@ -233,9 +233,7 @@ func packedAttnForward[T elem](op *packedAttnOp, in []G.Value) (G.Value, error) 
 		p := probs[h*l.probOff[r]+hd*l.probLen[r]:]
 		if lp > 0 {
 			pp := p[:lp*lp]
-			causalScores(lp, dh, scale, q, ld, k, ld, pp, lp) // prefix queries · prefix keys, j ≤ i
-			causalSoftmaxRows(pp, lp)
-			causalLeft(lp, dh, 0, 1, pp, lp, vv, ld, 0, ob, d) // P·v
+			causalHead(lp, dh, scale, q, k, vv, ld, pp, ob, d) // the prefix attends within itself
 			p = p[lp*lp:]
 		}
 		// [prefix V; segment V] gathered contiguous, so that P·V is one
@@ -351,11 +349,7 @@ func packedAttnBackward[T elem](gop *packedAttnGradOp, in []G.Value) (G.Value, e
 			if lp > 0 {
 				pp := p[:lp*lp]
 				p = p[lp*lp:]
-				causalLeftT(lp, dh, 1, pp, lp, do, d, 1, dv, ld) // dV += Pᵀ·dO
-				causalScores(lp, dh, 1, do, d, vv, ld, dp, lp)   // dP = dO·Vᵀ, j ≤ i
-				softmaxGradRows(pp, dp, lp, lp, func(j int) int { return j + 1 })
-				causalLeft(lp, dh, 0, scale, dp, lp, k, ld, 1, dq, ld) // dQ += s·dS·K
-				causalLeftT(lp, dh, scale, dp, lp, q, ld, 1, dk, ld)   // dK += s·dSᵀ·Q
+				causalHeadGrad(lp, dh, scale, pp, do, d, q, k, vv, ld, dp, 1, dq, 1, dk, dv)
 			}
 			start := lp
 			for _, ls := range row.Segs {
