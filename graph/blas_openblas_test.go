@@ -44,20 +44,13 @@ var pythiaGemmShapes = []struct {
 func BenchmarkPythiaSgemm(b *testing.B) {
 	for _, s := range pythiaGemmShapes {
 		tA, tB := blas.NoTrans, blas.NoTrans
-		lda, ldb := s.k, s.n
 		if s.tA {
-			tA, lda = blas.Trans, s.m
+			tA = blas.Trans
 		}
 		if s.tB {
-			tB, ldb = blas.Trans, s.k
+			tB = blas.Trans
 		}
-		a, bb, c := make([]float32, s.m*s.k), make([]float32, s.k*s.n), make([]float32, s.m*s.n)
-		for i := range a {
-			a[i] = float32(i%7) - 3
-		}
-		for i := range bb {
-			bb[i] = float32(i%5) - 2
-		}
+		a, bb, c, lda, ldb := sgemmBenchOperands(tA, tB, s.m, s.n, s.k)
 		ob := openBLAS{}
 		engines := []struct {
 			name string

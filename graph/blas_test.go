@@ -60,6 +60,28 @@ func TestBLASBuild(t *testing.T) {
 	}
 }
 
+// sgemmBenchOperands returns operands for C = op(A)·op(B) with op(A)
+// m × k and op(B) k × n, row-major with tight leading dimensions (lda,
+// ldb; C's is n). A and B hold small repeating non-zero patterns (gonum
+// skips zero elements, so the values are dense); C is zero.
+func sgemmBenchOperands(tA, tB blas.Transpose, m, n, k int) (a, b, c []float32, lda, ldb int) {
+	a, b, c = make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	for i := range a {
+		a[i] = float32(i%7) - 3
+	}
+	for i := range b {
+		b[i] = float32(i%5) - 2
+	}
+	lda, ldb = k, n
+	if tA == blas.Trans {
+		lda = m
+	}
+	if tB == blas.Trans {
+		ldb = k
+	}
+	return a, b, c, lda, ldb
+}
+
 // BenchmarkInstalledSgemm times the Sgemm this build installs (OpenBLAS
 // with -tags openblas, blasgemm otherwise) against blasgemm on the D128
 // model's Linear shapes, so the two builds can be compared.
@@ -73,20 +95,7 @@ func BenchmarkInstalledSgemm(b *testing.B) {
 		{"wgrad_512x128x2048", blas.Trans, blas.NoTrans, 512, 128, 2048},
 		{"attn_128x128x32", blas.NoTrans, blas.Trans, 128, 128, 32},
 	} {
-		a, bb, c := make([]float32, bc.m*bc.k), make([]float32, bc.k*bc.n), make([]float32, bc.m*bc.n)
-		for i := range a {
-			a[i] = float32(i%7) - 3
-		}
-		for i := range bb {
-			bb[i] = float32(i%5) - 2
-		}
-		lda, ldb := bc.k, bc.n
-		if bc.tA == blas.Trans {
-			lda = bc.m
-		}
-		if bc.tB == blas.Trans {
-			ldb = bc.k
-		}
+		a, bb, c, lda, ldb := sgemmBenchOperands(bc.tA, bc.tB, bc.m, bc.n, bc.k)
 		for _, impl := range []struct {
 			name string
 			blas.Float32
