@@ -280,7 +280,8 @@ func pairSlice(b data.Batch, lo, hi int) data.Batch {
 		RejectedLens: sliceOrNil(b.RejectedLens, lo, hi), T: b.T}
 }
 
-func sliceOrNil(v []int, lo, hi int) []int {
+// sliceOrNil returns v[lo:hi] (capacity-capped), or nil for a nil v.
+func sliceOrNil[T any](v []T, lo, hi int) []T {
 	if v == nil {
 		return nil
 	}
@@ -322,15 +323,9 @@ func (p *PrefStep) accumulate(bt data.Batch, refC, refR []float64) (out Output, 
 	}
 	var lp objectives.Logps
 	var rejected loss.RejectedTokens
-	ref := func(v []float64, lo, hi int) []float64 {
-		if v == nil {
-			return nil
-		}
-		return v[lo:hi:hi]
-	}
 	for k, share := range shares {
 		lo, hi := k*p.Micro, (k+1)*p.Micro
-		if err := p.Graph.SetBatch(pairSlice(bt, lo, hi), ref(refC, lo, hi), ref(refR, lo, hi)); err != nil {
+		if err := p.Graph.SetBatch(pairSlice(bt, lo, hi), sliceOrNil(refC, lo, hi), sliceOrNil(refR, lo, hi)); err != nil {
 			return out, fmt.Errorf("pairs %d–%d: %w", lo, hi-1, err)
 		}
 		if err := p.Graph.Run(); err != nil {
