@@ -33,13 +33,23 @@ type stepper struct {
 	acc   *accumulator
 }
 
-func newStepper(opt *graph.Optimizer, params []graph.Param) stepper {
+// newStepper returns the stepper of a graph with parameters params, with
+// an accumulator of lm's weights when micro-batches split the batch
+// (micro < batch).
+func newStepper(lm models.LM, opt *graph.Optimizer, params []graph.Param, micro, batch int) (stepper, error) {
 	s := stepper{opt: opt}
 	for _, p := range params {
 		s.names = append(s.names, p.Name)
 		s.nodes = append(s.nodes, p.Node)
 	}
-	return s
+	if micro < batch {
+		acc, err := newAccumulator(lm, params)
+		if err != nil {
+			return stepper{}, err
+		}
+		s.acc = acc
+	}
+	return s, nil
 }
 
 // checkMicro checks a micro-batch size against the batch size (both in
@@ -81,14 +91,12 @@ func NewSFTStep(lm models.LM, opt *graph.Optimizer, rows, micro, t int) (*SFTSte
 	if err != nil {
 		return nil, err
 	}
-	s := &SFTStep{Graph: sg, Rows: rows, Micro: micro, stepper: newStepper(opt, sg.Params())}
-	if micro < rows {
-		if s.acc, err = newAccumulator(lm, sg.Params()); err != nil {
-			sg.Close()
-			return nil, err
-		}
+	st, err := newStepper(lm, opt, sg.Params(), micro, rows)
+	if err != nil {
+		sg.Close()
+		return nil, err
 	}
-	return s, nil
+	return &SFTStep{Graph: sg, Rows: rows, Micro: micro, stepper: st}, nil
 }
 
 // Close releases the graph's machine.
@@ -221,14 +229,12 @@ func newPrefStep(lm models.LM, opt *graph.Optimizer, o loss.PrefOptions, pairs, 
 	if err != nil {
 		return nil, err
 	}
-	p := &PrefStep{Graph: pg, Pairs: pairs, Micro: micro, stepper: newStepper(opt, pg.Params())}
-	if micro < pairs {
-		if p.acc, err = newAccumulator(lm, pg.Params()); err != nil {
-			pg.Close()
-			return nil, err
-		}
+	st, err := newStepper(lm, opt, pg.Params(), micro, pairs)
+	if err != nil {
+		pg.Close()
+		return nil, err
 	}
-	return p, nil
+	return &PrefStep{Graph: pg, Pairs: pairs, Micro: micro, stepper: st}, nil
 }
 
 // Close releases the graph's machine.
