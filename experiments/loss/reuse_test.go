@@ -62,22 +62,7 @@ func TestPrefGraphReuseAcrossRuns(t *testing.T) {
 	}
 	defer pg.Close()
 	run := func(bt *data.Batch) goldenRun {
-		if err := pg.SetBatch(*bt, refs[bt][0], refs[bt][1]); err != nil {
-			t.Fatal(err)
-		}
-		if err := pg.Run(); err != nil {
-			t.Fatal(err)
-		}
-		res, err := pg.Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		grads, err := pg.Grads()
-		if err != nil {
-			t.Fatal(err)
-		}
-		pg.Release()
-		return goldenRun{res, grads}
+		return runGraph(t, pg, *bt, refs[bt][0], refs[bt][1])
 	}
 
 	first := run(&a)
