@@ -337,7 +337,7 @@ func (p *PrefStep) accumulate(bt data.Batch, refC, refR []float64) (out Output, 
 		if err := p.Graph.Run(); err != nil {
 			return out, err
 		}
-		res, err := p.Graph.Result()
+		mLoss, mlp, err := p.Graph.LossLogps()
 		if err != nil {
 			return out, err
 		}
@@ -345,11 +345,11 @@ func (p *PrefStep) accumulate(bt data.Batch, refC, refR []float64) (out Output, 
 		if err != nil {
 			return out, err
 		}
-		out.Loss += share * res.Loss
-		lp.PolicyChosen = append(lp.PolicyChosen, res.Logps.PolicyChosen...)
-		lp.PolicyRejected = append(lp.PolicyRejected, res.Logps.PolicyRejected...)
-		lp.ReferenceChosen = append(lp.ReferenceChosen, res.Logps.ReferenceChosen...)
-		lp.ReferenceRejected = append(lp.ReferenceRejected, res.Logps.ReferenceRejected...)
+		out.Loss += share * mLoss
+		lp.PolicyChosen = append(lp.PolicyChosen, mlp.PolicyChosen...)
+		lp.PolicyRejected = append(lp.PolicyRejected, mlp.PolicyRejected...)
+		lp.ReferenceChosen = append(lp.ReferenceChosen, mlp.ReferenceChosen...)
+		lp.ReferenceRejected = append(lp.ReferenceRejected, mlp.ReferenceRejected...)
 		rejected.M = rt.M
 		rejected.Gates = append(rejected.Gates, rt.Gates...)
 		rejected.Logps = append(rejected.Logps, rt.Logps...)
