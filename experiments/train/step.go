@@ -278,14 +278,6 @@ func setGateMetrics(m map[string]float64, st gating.Stats) {
 	m["gate/logp_q90"] = st.LogpQ90
 }
 
-// pairSlice returns pairs [lo, hi) of b.
-func pairSlice(b data.Batch, lo, hi int) data.Batch {
-	return data.Batch{ChosenIDs: b.ChosenIDs[lo:hi:hi], RejectedIDs: b.RejectedIDs[lo:hi:hi],
-		ChosenMask: b.ChosenMask[lo:hi:hi], RejectedMask: b.RejectedMask[lo:hi:hi],
-		PromptLens: sliceOrNil(b.PromptLens, lo, hi), ChosenLens: sliceOrNil(b.ChosenLens, lo, hi),
-		RejectedLens: sliceOrNil(b.RejectedLens, lo, hi), T: b.T}
-}
-
 // sliceOrNil returns v[lo:hi] (capacity-capped), or nil for a nil v.
 func sliceOrNil[T any](v []T, lo, hi int) []T {
 	if v == nil {
@@ -331,7 +323,7 @@ func (p *PrefStep) accumulate(bt data.Batch, refC, refR []float64) (out Output, 
 	var rejected loss.RejectedTokens
 	for k, share := range shares {
 		lo, hi := k*p.Micro, (k+1)*p.Micro
-		if err := p.Graph.SetBatch(pairSlice(bt, lo, hi), sliceOrNil(refC, lo, hi), sliceOrNil(refR, lo, hi)); err != nil {
+		if err := p.Graph.SetBatch(bt.Pairs(lo, hi), sliceOrNil(refC, lo, hi), sliceOrNil(refR, lo, hi)); err != nil {
 			return out, fmt.Errorf("pairs %d–%d: %w", lo, hi-1, err)
 		}
 		if err := p.Graph.Run(); err != nil {
