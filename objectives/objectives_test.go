@@ -194,30 +194,7 @@ func checkGoldenObjectives(t *testing.T, set string) {
 // TestObjectivesGolden, so together they check the gradients of the
 // published formulas; pr is skipped for objectives that do not read it.
 func TestObjectiveGradientsFD(t *testing.T) {
-	lp := Logps{
-		PolicyChosen:      []float64{-43.4, -10.8, -58.2, -9.2},
-		PolicyRejected:    []float64{-10.0, -49.2, -8.6, -31.9},
-		ReferenceChosen:   []float64{-44.7, -9.5, -57.8, -7.8},
-		ReferenceRejected: []float64{-9.0, -50.3, -8.7, -30.6},
-	}
-	nc, nr := []float64{6, 4, 9, 5}, []float64{4, 9, 6, 11}
-	var specs []Spec
-	for _, name := range Names {
-		s, _ := Default(name)
-		specs = append(specs, s)
-	}
-	specs = append(specs,
-		Spec{Name: DPO, Beta: 0.5, LabelSmoothing: 0.2},
-		Spec{Name: IPO, Beta: 0.1, LengthNormalize: true},
-		Spec{Name: RPO, Beta: 0.1, Alpha: 0.7, SFTNorm: SFTNormSum},
-		Spec{Name: RPO, Beta: 0.1, Alpha: 0.7, SFTNorm: SFTNormToken},
-		Spec{Name: CalDPO, Beta: 0.1, CalWeight: 0.5},
-		Spec{Name: DPOP, Beta: 0.1, Lambda: 50},
-		Spec{Name: DPOP, Beta: 0.5, Lambda: 2},
-		Spec{Name: APOZero, Beta: 0.5},
-		Spec{Name: APODown, Beta: 0.5},
-		Spec{Name: NCAPair, Beta: 0.5},
-	)
+	lp, nc, nr, specs := objectiveCases()
 	for _, s := range specs {
 		r := evalObjective(t, s, lp, nc, nr)
 		lossAt := func(l Logps) float64 { return evalObjective(t, s, l, nc, nr).loss }
@@ -387,4 +364,34 @@ func TestObjectivesFloat32(t *testing.T) {
 		}
 		m.Close()
 	}
+}
+
+// objectiveCases returns the log-probs (four pairs), response lengths and
+// objective settings (every default and the non-default options) the
+// gradient and reduction tests evaluate.
+func objectiveCases() (lp Logps, nc, nr []float64, specs []Spec) {
+	lp = Logps{
+		PolicyChosen:      []float64{-43.4, -10.8, -58.2, -9.2},
+		PolicyRejected:    []float64{-10.0, -49.2, -8.6, -31.9},
+		ReferenceChosen:   []float64{-44.7, -9.5, -57.8, -7.8},
+		ReferenceRejected: []float64{-9.0, -50.3, -8.7, -30.6},
+	}
+	nc, nr = []float64{6, 4, 9, 5}, []float64{4, 9, 6, 11}
+	for _, name := range Names {
+		s, _ := Default(name)
+		specs = append(specs, s)
+	}
+	specs = append(specs,
+		Spec{Name: DPO, Beta: 0.5, LabelSmoothing: 0.2},
+		Spec{Name: IPO, Beta: 0.1, LengthNormalize: true},
+		Spec{Name: RPO, Beta: 0.1, Alpha: 0.7, SFTNorm: SFTNormSum},
+		Spec{Name: RPO, Beta: 0.1, Alpha: 0.7, SFTNorm: SFTNormToken},
+		Spec{Name: CalDPO, Beta: 0.1, CalWeight: 0.5},
+		Spec{Name: DPOP, Beta: 0.1, Lambda: 50},
+		Spec{Name: DPOP, Beta: 0.5, Lambda: 2},
+		Spec{Name: APOZero, Beta: 0.5},
+		Spec{Name: APODown, Beta: 0.5},
+		Spec{Name: NCAPair, Beta: 0.5},
+	)
+	return lp, nc, nr, specs
 }

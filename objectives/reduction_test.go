@@ -12,26 +12,7 @@ import (
 // mean, Σ_micro n⁺/Σ n⁺ for a chosen-token mean) — to 1e-12 relative —
 // and a Mixed objective is the one for which no such share exists.
 func TestReduction(t *testing.T) {
-	lp := Logps{
-		PolicyChosen:      []float64{-43.4, -10.8, -58.2, -9.2},
-		PolicyRejected:    []float64{-10.0, -49.2, -8.6, -31.9},
-		ReferenceChosen:   []float64{-44.7, -9.5, -57.8, -7.8},
-		ReferenceRejected: []float64{-9.0, -50.3, -8.7, -30.6},
-	}
-	nc, nr := []float64{6, 4, 9, 5}, []float64{4, 9, 6, 11}
-	var specs []Spec
-	for _, name := range Names {
-		s, _ := Default(name)
-		specs = append(specs, s)
-	}
-	specs = append(specs,
-		Spec{Name: DPO, Beta: 0.5, LabelSmoothing: 0.2},
-		Spec{Name: IPO, Beta: 0.1, LengthNormalize: true},
-		Spec{Name: RPO, Beta: 0.1, Alpha: 0.7, SFTNorm: SFTNormSum},
-		Spec{Name: RPO, Beta: 0.1, Alpha: 0.7, SFTNorm: SFTNormToken},
-		Spec{Name: CalDPO, Beta: 0.1, CalWeight: 0.5},
-		Spec{Name: DPOP, Beta: 0.5, Lambda: 2},
-	)
+	lp, nc, nr, specs := objectiveCases()
 	sub := func(v []float64, lo, hi int) []float64 { return v[lo:hi:hi] }
 	var total float64
 	for _, x := range nc {

@@ -170,7 +170,7 @@ func (s *stepper) runReference() error {
 		s.rc, s.rr = make([]float64, 0, pairs), make([]float64, 0, pairs)
 		for lo := 0; lo < pairs; lo += s.refPairs {
 			hi := min(lo+s.refPairs, pairs)
-			chunk := subBatch(b, lo, hi)
+			chunk := b.Pairs(lo, hi)
 			for n := hi - lo; n < s.refPairs; n++ {
 				chunk = appendPair(chunk, b, lo)
 			}
@@ -226,13 +226,6 @@ func (s *stepper) step(withRef bool) (float64, error) {
 		return 0, fmt.Errorf("policy forward/backward: %w", err)
 	}
 	return out.Loss, nil
-}
-
-// subBatch returns pairs [lo, hi) of b.
-func subBatch(b data.Batch, lo, hi int) data.Batch {
-	return data.Batch{ChosenIDs: b.ChosenIDs[lo:hi], RejectedIDs: b.RejectedIDs[lo:hi],
-		ChosenMask: b.ChosenMask[lo:hi], RejectedMask: b.RejectedMask[lo:hi],
-		PromptLens: b.PromptLens[lo:hi], ChosenLens: b.ChosenLens[lo:hi], RejectedLens: b.RejectedLens[lo:hi], T: b.T}
 }
 
 // appendPair returns b with pair i of from appended (sharing its rows).

@@ -155,6 +155,24 @@ type Batch struct {
 	T                                                int
 }
 
+// Pairs returns pairs [lo, hi) of b, sharing its rows; the slices are
+// capped at hi, so appending to them copies, and a nil length slice stays
+// nil.
+func (b Batch) Pairs(lo, hi int) Batch {
+	return Batch{ChosenIDs: b.ChosenIDs[lo:hi:hi], RejectedIDs: b.RejectedIDs[lo:hi:hi],
+		ChosenMask: b.ChosenMask[lo:hi:hi], RejectedMask: b.RejectedMask[lo:hi:hi],
+		PromptLens: sliceOrNil(b.PromptLens, lo, hi), ChosenLens: sliceOrNil(b.ChosenLens, lo, hi),
+		RejectedLens: sliceOrNil(b.RejectedLens, lo, hi), T: b.T}
+}
+
+// sliceOrNil returns v[lo:hi:hi], or nil for a nil v.
+func sliceOrNil(v []int, lo, hi int) []int {
+	if v == nil {
+		return nil
+	}
+	return v[lo:hi:hi]
+}
+
 // MakeBatch lays out pairs as a Batch. t = 0 pads to the longest row of
 // the batch (chosen or rejected); a t shorter than a row panics (see
 // MakeSeqBatch).

@@ -114,6 +114,13 @@ func runCase(t *testing.T, policy models.LM, batch data.Batch, rc, rr []float64,
 		t.Fatal(err)
 	}
 	defer pg.Close()
+	return runGraph(t, pg, batch, rc, rr)
+}
+
+// runGraph runs pg (forward and backward) on batch and returns its result
+// and gradients, then releases its values.
+func runGraph(t *testing.T, pg *PrefGraph, batch data.Batch, rc, rr []float64) goldenRun {
+	t.Helper()
 	if err := pg.SetBatch(batch, rc, rr); err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +135,7 @@ func runCase(t *testing.T, policy models.LM, batch data.Batch, rc, rr []float64,
 	if err != nil {
 		t.Fatal(err)
 	}
+	pg.Release()
 	return goldenRun{res, grads}
 }
 

@@ -337,28 +337,45 @@ func (pg *PrefGraph) Result() (PrefResult, error) {
 	if pg.lossV == nil {
 		return PrefResult{}, fmt.Errorf("preference graph: Result before Run")
 	}
-	B, m := pg.Pairs, pg.T-1
-	r := PrefResult{Loss: graph.Float64s(pg.lossV)[0], PerPairLoss: graph.Float64s(pg.perV)}
+	B := pg.Pairs
+	r := PrefResult{PerPairLoss: graph.Float64s(pg.perV)}
+	r.Loss, r.Logps = pg.lossLogps()
 	if len(pg.termV) > 0 {
 		r.PerPairTerms = map[string][]float64{}
 		for k, v := range pg.termV {
 			r.PerPairTerms[k] = graph.Float64s(*v)
 		}
 	}
-	r.Logps = objectives.Logps{PolicyChosen: graph.Float64s(pg.pcV), PolicyRejected: graph.Float64s(pg.prV)}
-	if pg.hasReference {
-		r.Logps.ReferenceChosen = append([]float64(nil), pg.refC...)
-		r.Logps.ReferenceRejected = append([]float64(nil), pg.refR...)
-	}
 	r.Metrics = objectives.Metrics(pg.Objective, r.Logps)
 	rt := pg.rejectedTokens()
-	m = rt.M
+	m := rt.M
 	r.RejectedGates = make([][]float64, B)
 	for i := range r.RejectedGates {
 		r.RejectedGates[i] = rt.Gates[i*m : (i+1)*m : (i+1)*m]
 	}
 	r.GateStats = gating.ComputeStats(rt.Gates, rt.Logps, rt.Mask)
 	return r, nil
+}
+
+// LossLogps returns the loss and the sequence log-probs of the last Run:
+// Result's Loss and Logps without its metrics, gates and gate statistics
+// (what a micro-batch of a step reads; the step computes those once over
+// the whole batch).
+func (pg *PrefGraph) LossLogps() (float64, objectives.Logps, error) {
+	if pg.lossV == nil {
+		return 0, objectives.Logps{}, fmt.Errorf("preference graph: LossLogps before Run")
+	}
+	loss, lp := pg.lossLogps()
+	return loss, lp, nil
+}
+
+func (pg *PrefGraph) lossLogps() (float64, objectives.Logps) {
+	lp := objectives.Logps{PolicyChosen: graph.Float64s(pg.pcV), PolicyRejected: graph.Float64s(pg.prV)}
+	if pg.hasReference {
+		lp.ReferenceChosen = append([]float64(nil), pg.refC...)
+		lp.ReferenceRejected = append([]float64(nil), pg.refR...)
+	}
+	return graph.Float64s(pg.lossV)[0], lp
 }
 
 // RejectedTokens are the per-token values of a run's rejected responses

@@ -62,22 +62,7 @@ func TestPrefGraphReuseAcrossRuns(t *testing.T) {
 	}
 	defer pg.Close()
 	run := func(bt *data.Batch) goldenRun {
-		if err := pg.SetBatch(*bt, refs[bt][0], refs[bt][1]); err != nil {
-			t.Fatal(err)
-		}
-		if err := pg.Run(); err != nil {
-			t.Fatal(err)
-		}
-		res, err := pg.Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		grads, err := pg.Grads()
-		if err != nil {
-			t.Fatal(err)
-		}
-		pg.Release()
-		return goldenRun{res, grads}
+		return runGraph(t, pg, *bt, refs[bt][0], refs[bt][1])
 	}
 
 	first := run(&a)
@@ -96,5 +81,79 @@ func TestPrefGraphReuseAcrossRuns(t *testing.T) {
 	}
 	if snapshot(first) != firstJSON {
 		t.Errorf("the Result and Grads of the first run changed after later runs")
+	}
+}
+
+// TestLossLogps: LossLogps is an error before a Run and afterwards gives
+// Result's Loss and Logps exactly, packed or not, with and without
+// reference log-probs.
+func TestLossLogps(t *testing.T) {
+	lm, err := models.NewTransformer(models.TransformerConfig{VocabSize: 24, DModel: 16, NHeads: 2, NLayers: 1, MaxSeqLen: 16, LNEps: 1e-5}, tensor.Float32, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := data.Batch{
+		ChosenIDs:    [][]int{{3, 4, 5, 6, 7, 0}, {8, 9, 10, 11, 0, 0}},
+		RejectedIDs:  [][]int{{3, 4, 12, 13, 0, 0}, {8, 9, 14, 15, 16, 17}},
+		ChosenMask:   [][]int{{0, 0, 1, 1, 1, 0}, {0, 0, 1, 1, 0, 0}},
+		RejectedMask: [][]int{{0, 0, 1, 1, 0, 0}, {0, 0, 1, 1, 1, 1}},
+		PromptLens:   []int{2, 2}, ChosenLens: []int{3, 2}, RejectedLens: []int{2, 4},
+		T: 6,
+	}
+	dpo := objectives.Spec{Name: objectives.DPO, Beta: 0.1}
+	sft, _ := objectives.Default(objectives.SFT)
+	gate := gating.Spec{Kind: gating.KindRamp, Tau: 0.05, Level: gating.LevelToken, Temperature: 1, Alpha: 0.5}
+	for _, c := range []struct {
+		obj    objectives.Spec
+		pack   bool
+		rc, rr []float64
+	}{
+		{dpo, false, []float64{-7, -6}, []float64{-6.5, -12}},
+		{dpo, true, []float64{-7, -6}, []float64{-6.5, -12}},
+		{sft, false, nil, nil},
+	} {
+		tt := b.T
+		if c.pack {
+			tt = 0
+			for i := range b.ChosenIDs {
+				tt = max(tt, PackedPairLen(b.PromptLens[i], b.ChosenLens[i], b.RejectedLens[i]))
+			}
+		}
+		pg, err := NewPrefGraph(lm, 2, tt, PrefOptions{Objective: c.obj, Gate: gate, Pack: c.pack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Close()
+		if _, _, err := pg.LossLogps(); err == nil {
+			t.Errorf("%s pack=%v: LossLogps before Run: no error", c.obj.Name, c.pack)
+		}
+		if err := pg.SetBatch(b, c.rc, c.rr); err != nil {
+			t.Fatal(err)
+		}
+		if err := pg.Run(); err != nil {
+			t.Fatal(err)
+		}
+		loss, lp, err := pg.LossLogps()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := pg.Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := json.Marshal(struct {
+			L  float64
+			LP objectives.Logps
+		}{loss, lp})
+		want, _ := json.Marshal(struct {
+			L  float64
+			LP objectives.Logps
+		}{res.Loss, res.Logps})
+		if string(got) != string(want) {
+			t.Errorf("%s pack=%v: LossLogps %s, Result %s", c.obj.Name, c.pack, got, want)
+		}
+		if (lp.ReferenceChosen == nil) != (c.rc == nil) {
+			t.Errorf("%s pack=%v: reference log-probs %v, given %v", c.obj.Name, c.pack, lp.ReferenceChosen, c.rc)
+		}
 	}
 }

@@ -70,11 +70,6 @@ func (a *accumulator) step(opt *graph.Optimizer) (graph.StepInfo, error) {
 // reset zeroes the sums (after a micro-batch failed).
 func (a *accumulator) reset() {
 	for _, s := range a.sums {
-		switch d := s.Data().(type) {
-		case []float32:
-			clear(d)
-		case []float64:
-			clear(d)
-		}
+		s.Zero()
 	}
 }

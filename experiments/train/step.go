@@ -33,13 +33,23 @@ type stepper struct {
 	acc   *accumulator
 }
 
-func newStepper(opt *graph.Optimizer, params []graph.Param) stepper {
+// newStepper returns the stepper of a graph with parameters params, with
+// an accumulator of lm's weights when micro-batches split the batch
+// (micro < batch).
+func newStepper(lm models.LM, opt *graph.Optimizer, params []graph.Param, micro, batch int) (stepper, error) {
 	s := stepper{opt: opt}
 	for _, p := range params {
 		s.names = append(s.names, p.Name)
 		s.nodes = append(s.nodes, p.Node)
 	}
-	return s
+	if micro < batch {
+		acc, err := newAccumulator(lm, params)
+		if err != nil {
+			return stepper{}, err
+		}
+		s.acc = acc
+	}
+	return s, nil
 }
 
 // checkMicro checks a micro-batch size against the batch size (both in
@@ -81,14 +91,12 @@ func NewSFTStep(lm models.LM, opt *graph.Optimizer, rows, micro, t int) (*SFTSte
 	if err != nil {
 		return nil, err
 	}
-	s := &SFTStep{Graph: sg, Rows: rows, Micro: micro, stepper: newStepper(opt, sg.Params())}
-	if micro < rows {
-		if s.acc, err = newAccumulator(lm, sg.Params()); err != nil {
-			sg.Close()
-			return nil, err
-		}
+	st, err := newStepper(lm, opt, sg.Params(), micro, rows)
+	if err != nil {
+		sg.Close()
+		return nil, err
 	}
-	return s, nil
+	return &SFTStep{Graph: sg, Rows: rows, Micro: micro, stepper: st}, nil
 }
 
 // Close releases the graph's machine.
@@ -221,14 +229,12 @@ func newPrefStep(lm models.LM, opt *graph.Optimizer, o loss.PrefOptions, pairs, 
 	if err != nil {
 		return nil, err
 	}
-	p := &PrefStep{Graph: pg, Pairs: pairs, Micro: micro, stepper: newStepper(opt, pg.Params())}
-	if micro < pairs {
-		if p.acc, err = newAccumulator(lm, pg.Params()); err != nil {
-			pg.Close()
-			return nil, err
-		}
+	st, err := newStepper(lm, opt, pg.Params(), micro, pairs)
+	if err != nil {
+		pg.Close()
+		return nil, err
 	}
-	return p, nil
+	return &PrefStep{Graph: pg, Pairs: pairs, Micro: micro, stepper: st}, nil
 }
 
 // Close releases the graph's machine.
@@ -272,15 +278,8 @@ func setGateMetrics(m map[string]float64, st gating.Stats) {
 	m["gate/logp_q90"] = st.LogpQ90
 }
 
-// pairSlice returns pairs [lo, hi) of b.
-func pairSlice(b data.Batch, lo, hi int) data.Batch {
-	return data.Batch{ChosenIDs: b.ChosenIDs[lo:hi:hi], RejectedIDs: b.RejectedIDs[lo:hi:hi],
-		ChosenMask: b.ChosenMask[lo:hi:hi], RejectedMask: b.RejectedMask[lo:hi:hi],
-		PromptLens: sliceOrNil(b.PromptLens, lo, hi), ChosenLens: sliceOrNil(b.ChosenLens, lo, hi),
-		RejectedLens: sliceOrNil(b.RejectedLens, lo, hi), T: b.T}
-}
-
-func sliceOrNil(v []int, lo, hi int) []int {
+// sliceOrNil returns v[lo:hi] (capacity-capped), or nil for a nil v.
+func sliceOrNil[T any](v []T, lo, hi int) []T {
 	if v == nil {
 		return nil
 	}
@@ -322,21 +321,15 @@ func (p *PrefStep) accumulate(bt data.Batch, refC, refR []float64) (out Output, 
 	}
 	var lp objectives.Logps
 	var rejected loss.RejectedTokens
-	ref := func(v []float64, lo, hi int) []float64 {
-		if v == nil {
-			return nil
-		}
-		return v[lo:hi:hi]
-	}
 	for k, share := range shares {
 		lo, hi := k*p.Micro, (k+1)*p.Micro
-		if err := p.Graph.SetBatch(pairSlice(bt, lo, hi), ref(refC, lo, hi), ref(refR, lo, hi)); err != nil {
+		if err := p.Graph.SetBatch(bt.Pairs(lo, hi), sliceOrNil(refC, lo, hi), sliceOrNil(refR, lo, hi)); err != nil {
 			return out, fmt.Errorf("pairs %d–%d: %w", lo, hi-1, err)
 		}
 		if err := p.Graph.Run(); err != nil {
 			return out, err
 		}
-		res, err := p.Graph.Result()
+		mLoss, mlp, err := p.Graph.LossLogps()
 		if err != nil {
 			return out, err
 		}
@@ -344,11 +337,11 @@ func (p *PrefStep) accumulate(bt data.Batch, refC, refR []float64) (out Output, 
 		if err != nil {
 			return out, err
 		}
-		out.Loss += share * res.Loss
-		lp.PolicyChosen = append(lp.PolicyChosen, res.Logps.PolicyChosen...)
-		lp.PolicyRejected = append(lp.PolicyRejected, res.Logps.PolicyRejected...)
-		lp.ReferenceChosen = append(lp.ReferenceChosen, res.Logps.ReferenceChosen...)
-		lp.ReferenceRejected = append(lp.ReferenceRejected, res.Logps.ReferenceRejected...)
+		out.Loss += share * mLoss
+		lp.PolicyChosen = append(lp.PolicyChosen, mlp.PolicyChosen...)
+		lp.PolicyRejected = append(lp.PolicyRejected, mlp.PolicyRejected...)
+		lp.ReferenceChosen = append(lp.ReferenceChosen, mlp.ReferenceChosen...)
+		lp.ReferenceRejected = append(lp.ReferenceRejected, mlp.ReferenceRejected...)
 		rejected.M = rt.M
 		rejected.Gates = append(rejected.Gates, rt.Gates...)
 		rejected.Logps = append(rejected.Logps, rt.Logps...)
